@@ -1,0 +1,50 @@
+/**
+ * Limits of PRODUCT.md "Resource model" and the seeds (Alien and Cloudflare: 512-byte keys; Cloudflare:
+ * 1024-byte metadata, 10,000-item bulk calls). All byte limits count UTF-8 bytes, not string length.
+ *
+ * @module
+ */
+
+/** Limits enforced by the engine and checked early by clients. */
+export const LIMITS: {
+  readonly maxKeyBytes: 512;
+  readonly maxStoreNameLength: 64;
+  readonly maxMetadataBytes: 1024;
+  readonly maxScopes: 16;
+  readonly maxScopeLength: 64;
+  readonly defaultMaxValueBytes: number;
+  readonly defaultListLimit: 100;
+  readonly maxListLimit: 1000;
+  readonly maxBulkItems: 10000;
+  readonly minHistory: 1;
+  readonly maxHistory: 64;
+  readonly idempotencyTtlMs: number;
+  readonly maxIdempotencyKeyLength: 255;
+} = {
+  /** Longest key, in UTF-8 bytes (Alien, Cloudflare). */
+  maxKeyBytes: 512,
+  /** Longest store name, in characters of `a-z A-Z 0-9 - _`. */
+  maxStoreNameLength: 64,
+  /** Largest metadata object, in bytes of its JSON serialization (Cloudflare). */
+  maxMetadataBytes: 1024,
+  /** Most scopes on one entry (AntiRaid). */
+  maxScopes: 16,
+  /** Longest scope, in characters. */
+  maxScopeLength: 64,
+  /** Default store `maxValueBytes`: 25 MiB (Cloudflare's value limit). */
+  defaultMaxValueBytes: 25 * 1024 * 1024,
+  /** Default list page size. */
+  defaultListLimit: 100,
+  /** Largest list page. */
+  maxListLimit: 1000,
+  /** Most items in one bulk call or atomic commit (Cloudflare bulk). */
+  maxBulkItems: 10_000,
+  /** Smallest and largest store `history` depth (NATS KV allows 1-64). */
+  minHistory: 1,
+  /** @see minHistory */
+  maxHistory: 64,
+  /** How long an `Idempotency-Key` is remembered, in ms (10 minutes). */
+  idempotencyTtlMs: 10 * 60 * 1000,
+  /** Longest `Idempotency-Key` header, in characters. */
+  maxIdempotencyKeyLength: 255,
+} as const;

@@ -1,0 +1,246 @@
+/**
+ * The wire protocol: base path, routes, header names, and the codecs for entry headers and cursors.
+ * `docs/protocol.md` is the normative text; this module is its executable form, used by the engine to
+ * serve and by the clients to call.
+ *
+ * @module
+ */
+
+/** Base path of every versioned route. */
+export const API_BASE = '/v1';
+
+/** Header names used by the protocol (case-insensitive on the wire; lower-case here). */
+export const HEADERS = {
+  /** Entry id (AntiRaid `id`). */
+  id: 'kv-id',
+  /** Entry revision, as a decimal number (also in `ETag: "<revision>"`). */
+  revision: 'kv-revision',
+  /** Entry metadata: the JSON object, percent-encoded with `encodeURIComponent`. */
+  metadata: 'kv-metadata',
+  /** Entry scopes: each scope percent-encoded, joined with `,`. */
+  scopes: 'kv-scopes',
+  /** Entry expiry as ISO 8601 (responses and requests). Absent = no expiry. */
+  expiresAt: 'kv-expires-at',
+  /** Request: TTL in ms from the write. */
+  ttlMs: 'kv-ttl-ms',
+  /** `true`/`false`: the entry's `resume` flag. */
+  resume: 'kv-resume',
+  /** Request: `true` = write only if the key has no live entry, else 200 with `created: false` (Alien). */
+  ifNotExists: 'kv-if-not-exists',
+  /** Response: ISO 8601 creation time. */
+  createdAt: 'kv-created-at',
+  /** Response: ISO 8601 last-write time. */
+  updatedAt: 'kv-updated-at',
+  /** Response: the entry's key (on get-by-id). */
+  key: 'kv-key',
+  /** Response: the request id, for support and logs. Also accepted on requests. */
+  requestId: 'kv-request-id',
+  /** Request: makes a write safe to retry (see docs/protocol.md "Idempotency"). */
+  idempotencyKey: 'idempotency-key',
+  /** Response: `true` when the response is a replay of an earlier request with the same idempotency key. */
+  idempotentReplayed: 'kv-idempotent-replayed',
+} as const;
+
+/** Content type of JSON bodies. */
+export const JSON_CONTENT_TYPE = 'application/json';
+/** Content type used for values written without one and not inferable: raw bytes. */
+export const BYTES_CONTENT_TYPE = 'application/octet-stream';
+/** Content type of text values. */
+export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+const enc = encodeURIComponent;
+
+/** Route builders: each returns a path (without origin) for the given parameters, percent-encoded. */
+export const routes = {
+  /** `GET` list stores, `POST` create a store. */
+  stores: (): string => `${API_BASE}/stores`,
+  /** `GET`/`PATCH`/`DELETE` one store. */
+  store: (store: string): string => `${API_BASE}/stores/${enc(store)}`,
+  /** `GET` list entries. */
+  entries: (store: string): string => `${API_BASE}/stores/${enc(store)}/entries`,
+  /** `GET`/`HEAD`/`PUT`/`DELETE` one entry; the key is one percent-encoded path segment. */
+  entry: (store: string, key: string): string => `${API_BASE}/stores/${enc(store)}/entries/${enc(key)}`,
+  /** `GET` an entry's history. */
+  history: (store: string, key: string): string =>
+    `${API_BASE}/stores/${enc(store)}/entries/${enc(key)}/history`,
+  /** `PUT` an entry's expiry: JSON `{ expiresAt: string | null }`. */
+  expiry: (store: string, key: string): string =>
+    `${API_BASE}/stores/${enc(store)}/entries/${enc(key)}/expiry`,
+  /** `GET`/`HEAD` an entry by id. */
+  byId: (store: string, id: string): string => `${API_BASE}/stores/${enc(store)}/ids/${enc(id)}`,
+  /** `GET` scopes in use. */
+  scopes: (store: string): string => `${API_BASE}/stores/${enc(store)}/scopes`,
+  /** `POST` bulk get. */
+  bulkGet: (store: string): string => `${API_BASE}/stores/${enc(store)}/bulk/get`,
+  /** `POST` bulk set. */
+  bulkSet: (store: string): string => `${API_BASE}/stores/${enc(store)}/bulk/set`,
+  /** `POST` bulk delete. */
+  bulkDelete: (store: string): string => `${API_BASE}/stores/${enc(store)}/bulk/delete`,
+  /** `POST` atomic commit. */
+  atomic: (store: string): string => `${API_BASE}/stores/${enc(store)}/atomic`,
+  /** `GET` Server-Sent Events stream of changes. */
+  watch: (store: string): string => `${API_BASE}/stores/${enc(store)}/watch`,
+  /** `POST` create a signed URL. */
+  signedUrls: (store: string): string => `${API_BASE}/stores/${enc(store)}/signed-urls`,
+  /** `POST` rotate the store's URL-signing secret. */
+  signingSecret: (store: string): string => `${API_BASE}/stores/${enc(store)}/signing-secret`,
+  /** `GET` list tokens, `POST` create a token. */
+  tokens: (): string => `${API_BASE}/tokens`,
+  /** `DELETE` revoke a token. */
+  token: (id: string): string => `${API_BASE}/tokens/${enc(id)}`,
+} as const;
+
+/** Formats a revision as a strong ETag: `"42"` (RFC 9110 section 8.8.3). */
+export function formatEtag(revision: number): string {
+  return `"${revision}"`;
+}
+
+/**
+ * Parses an `If-Match`/`If-None-Match` value holding one revision ETag (`"42"`, or `W/"42"`).
+ * Returns `'*'` for the wildcard and `undefined` when the value is not a single revision ETag.
+ */
+export function parseEtag(value: string | null | undefined): number | '*' | undefined {
+  if (value == null) return undefined;
+  const v = value.trim();
+  if (v === '*') return '*';
+  const m = /^(?:W\/)?"(\d{1,15})"$/.exec(v);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Encodes scopes for the `Kv-Scopes` header: each percent-encoded, joined by `,`. */
+export function formatScopesHeader(scopes: readonly string[]): string {
+  return scopes.map(enc).join(',');
+}
+
+/** Decodes a `Kv-Scopes` header; an empty or missing header is `[]`. Throws `URIError` on bad escapes. */
+export function parseScopesHeader(value: string | null | undefined): string[] {
+  if (!value) return [];
+  return value.split(',').map((s) => decodeURIComponent(s.trim()));
+}
+
+/** Opaque listing cursor payload: the last key returned, and the listing's direction. */
+export interface CursorPayload {
+  /** The last key of the page. The next page starts strictly after it. */
+  lastKey: string;
+  /** Direction the cursor was issued for. */
+  reverse: boolean;
+}
+
+/**
+ * Encodes a listing cursor: base64url of `{"k":lastKey,"r":0|1}`. Cursors carry the last key, not an
+ * offset, so a page never repeats or skips a key that existed across the listing (docs/protocol.md).
+ */
+export function encodeCursor(payload: CursorPayload): string {
+  const json = JSON.stringify({ k: payload.lastKey, r: payload.reverse ? 1 : 0 });
+  return base64UrlEncode(new TextEncoder().encode(json));
+}
+
+/** Decodes a cursor from {@link encodeCursor}; returns `undefined` for anything malformed. */
+export function decodeCursor(cursor: string): CursorPayload | undefined {
+  try {
+    const json = new TextDecoder('utf-8', { fatal: true }).decode(base64UrlDecode(cursor));
+    const v = JSON.parse(json) as { k?: unknown; r?: unknown };
+    if (typeof v.k !== 'string' || (v.r !== 0 && v.r !== 1)) return undefined;
+    return { lastKey: v.k, reverse: v.r === 1 };
+  } catch {
+    return undefined;
+  }
+}
+
+function base64UrlEncode(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function base64UrlDecode(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('bad base64url');
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** An entry's fields as JSON on the wire: `EntryMeta`, with `value` base64 when values were asked for. */
+export interface WireEntry {
+  key: string;
+  id: string;
+  revision: number;
+  contentType: string;
+  metadata: Record<string, unknown> | null;
+  scopes: string[];
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string | null;
+  resume: boolean;
+  size: number;
+  /** base64 of the value bytes; present on listings with `values=true`, bulk get, history puts, watch puts. */
+  value?: string;
+}
+
+/** `GET /v1/stores/{store}/entries` response. */
+export interface WireListResponse {
+  items: WireEntry[];
+  cursor?: string;
+  complete: boolean;
+}
+
+/** One item of `GET .../entries/{key}/history`: a revision with its operation; no `value` for tombstones. */
+export interface WireHistoryItem extends WireEntry {
+  operation: 'put' | 'delete' | 'purge' | 'expire';
+}
+
+/** Fields of a value written through JSON (bulk set, atomic set). `value` is base64 of the bytes. */
+export interface WireWrite {
+  key: string;
+  value: string;
+  contentType?: string;
+  ttlMs?: number;
+  expiresAt?: string;
+  metadata?: Record<string, unknown>;
+  scopes?: string[];
+  resume?: boolean;
+}
+
+/** `POST .../bulk/get` body. */
+export interface WireBulkGetBody {
+  keys: string[];
+  values?: boolean;
+}
+/** `POST .../bulk/get` response: one item per key, in request order. */
+export interface WireBulkGetResponse {
+  items: Array<(WireEntry & { found: true }) | { key: string; found: false }>;
+}
+/** `POST .../bulk/set` body. */
+export interface WireBulkSetBody {
+  items: Array<WireWrite & { ifNotExists?: boolean; ifRevision?: number }>;
+}
+/** `POST .../bulk/delete` body. */
+export interface WireBulkDeleteBody {
+  keys: string[];
+}
+/** `POST .../atomic` body (Deno KV atomic operation). */
+export interface WireAtomicBody {
+  checks?: Array<{ key: string; revision: number | null }>;
+  mutations: Array<(WireWrite & { type: 'set' }) | { type: 'delete'; key: string }>;
+}
+/** `POST .../atomic` success response; a failed check is 412 `revision_mismatch` with `details.failedKeys`. */
+export interface WireAtomicResponse {
+  ok: true;
+  revision: number;
+}
+/** `DELETE .../entries/{key}` response (`?purge=true` purges). */
+export interface WireDeleteResponse {
+  deleted: boolean;
+  revision?: number;
+}
+/** `PUT .../entries/{key}/expiry` body and response. */
+export interface WireSetExpiryBody {
+  expiresAt: string | null;
+}
+/** @see WireSetExpiryBody */
+export interface WireSetExpiryResponse {
+  existed: boolean;
+  revision?: number;
+}

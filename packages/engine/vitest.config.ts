@@ -1,0 +1,7 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@kv/source'] },
+  ssr: { resolve: { conditions: ['@kv/source'] } },
+  test: { name: 'engine', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+});
