@@ -15,3 +15,5 @@ export * from './patterns.js';
 export * from './protocol.js';
 export * from './types.js';
 export * from './validation.js';
+export * from './sse.js';
+export * from './watcher.js';

@@ -1,0 +1,216 @@
+import { encodeValue, formatScopesHeader, HEADERS, routes, type SetOptions, toEpochMs } from '@kv/core';
+import { createEngine, type Engine, MemoryStorage } from '@kv/engine';
+import { delay, HttpResponse, http, type RequestHandler } from 'msw';
+
+/**
+ * A fault to inject into matching requests, for testing client resilience (timeouts, retries, error
+ * handling). Rules are checked in order; the first whose `method`/`path` match applies.
+ */
+export interface FaultRule {
+  /** HTTP method to match (`GET`, `PUT`, ...); any method when omitted. */
+  method?: string;
+  /** Path to match: a string prefix of the URL path (e.g. `/v1/stores/orders/entries`) or a RegExp; any path when omitted. */
+  path?: string | RegExp;
+  /** Added latency in ms before the request is handled: a fixed value or a `[min, max]` range drawn from the seeded PRNG. */
+  latencyMs?: number | [number, number];
+  /** Probability (0-1) that the request fails with `failureStatus` instead of reaching the engine. @default 0 */
+  failureRate?: number;
+  /** Status of injected failures; 429 responses carry `Retry-After: 0`. @default 503 */
+  failureStatus?: number;
+  /** Probability (0-1) that the connection is dropped (msw `HttpResponse.error()`: the client sees a network error). @default 0 */
+  dropRate?: number;
+}
+
+/** One entry to seed: the value and the same options `set` takes (`ttlMs`, `metadata`, `scopes`, ...). */
+export interface SeedEntry extends SetOptions {
+  /** The value: JSON-serializable, string or bytes, encoded like the clients encode it. */
+  value: unknown;
+}
+
+/**
+ * Seed data: store name -> key -> value (or a {@link SeedEntry} when you pass `{ value, ...options }`
+ * inside an `entries` wrapper). Stores are created when missing.
+ *
+ * @example
+ * ```ts
+ * mock.seed({ orders: { 'order.1': { total: 10 }, 'order.2': 'pending' } });
+ * mock.seed({ orders: { entries: { 'order.3': { value: 1, ttlMs: 60_000 } } } });
+ * ```
+ */
+export type SeedData = Record<string, Record<string, unknown> | { entries: Record<string, SeedEntry> }>;
+
+/** Options of {@link createKvMock}. */
+export interface KvMockOptions {
+  /** Origin (and optional path prefix) the client talks to, e.g. `http://kv.test`. Requests under it are handled. */
+  baseUrl: string;
+  /** Bearer token clients send; reserved for the access-control engine hook (accepted and ignored until then). */
+  token?: string;
+  /** Data created before the first request (see {@link SeedData}). Call `seed()` after `reset()` to re-seed. */
+  seed?: SeedData;
+  /** Faults injected into matching requests. Change them later with `mock.setFaults()`. */
+  faults?: FaultRule[];
+  /** Seed of the PRNG that decides latency ranges, failures and drops, so a test run is repeatable. @default 1 */
+  randomSeed?: number;
+  /** Clock for the engine (ms since epoch); inject a fake one to test TTL expiry. @default Date.now */
+  clock?: () => number;
+}
+
+/** What {@link createKvMock} returns. */
+export interface KvMock {
+  /** msw handlers: pass them to `setupServer(...mock.handlers)` (msw/node) or `setupWorker` (msw/browser). */
+  handlers: RequestHandler[];
+  /** The engine answering requests (the same code the server runs). */
+  readonly engine: Engine;
+  /** Its in-memory storage. */
+  readonly storage: MemoryStorage;
+  /** Drops all stores and data (a fresh `MemoryStorage`) and clears faults back to the initial ones. */
+  reset(): Promise<void>;
+  /** Creates stores as needed and writes the given entries through the engine. */
+  seed(data: SeedData): Promise<void>;
+  /** Replaces the fault rules. `[]` turns faults off. */
+  setFaults(faults: FaultRule[]): void;
+}
+
+/** mulberry32: a tiny deterministic PRNG returning floats in [0, 1). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function ruleMatches(rule: FaultRule, method: string, path: string): boolean {
+  if (rule.method !== undefined && rule.method.toUpperCase() !== method) return false;
+  if (rule.path === undefined) return true;
+  return typeof rule.path === 'string' ? path.startsWith(rule.path) : rule.path.test(path);
+}
+
+/**
+ * Creates msw handlers that answer every request under `baseUrl` with the real kv engine on
+ * `MemoryStorage` (one implementation: the server runs the same engine). Semantics of every route:
+ * docs/protocol.md.
+ *
+ * @example
+ * ```ts
+ * const mock = createKvMock({ baseUrl: 'http://kv.test', seed: { app: { greeting: 'hi' } } });
+ * const server = setupServer(...mock.handlers);
+ * server.listen({ onUnhandledRequest: 'error' });
+ * ```
+ * @throws {TypeError} when `baseUrl` is not an absolute URL.
+ */
+export function createKvMock(options: KvMockOptions): KvMock {
+  const base = new URL(options.baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const initialFaults = options.faults ?? [];
+  let faults = initialFaults;
+  let random = prng(options.randomSeed ?? 1);
+  const makeEngine = (): { engine: Engine; storage: MemoryStorage } => {
+    const storage = new MemoryStorage();
+    const engineOptions: Parameters<typeof createEngine>[0] = { storage };
+    if (options.clock) engineOptions.clock = options.clock;
+    return { engine: createEngine(engineOptions), storage };
+  };
+  let current = makeEngine();
+  let pendingSeed: Promise<void> | undefined;
+
+  const handle = async (request: Request): Promise<Response> => {
+    if (pendingSeed) await pendingSeed;
+    const url = new URL(request.url);
+    const path = url.pathname.slice(prefix.length) || '/';
+    const rule = faults.find((r) => ruleMatches(r, request.method, path));
+    if (rule) {
+      if (rule.latencyMs !== undefined) {
+        const [min, max] = Array.isArray(rule.latencyMs) ? rule.latencyMs : [rule.latencyMs, rule.latencyMs];
+        await delay(Math.round(min + (max - min) * random()));
+      }
+      if (rule.dropRate !== undefined && random() < rule.dropRate) return HttpResponse.error();
+      if (rule.failureRate !== undefined && random() < rule.failureRate) {
+        const status = rule.failureStatus ?? 503;
+        const headers: Record<string, string> = {};
+        if (status === 429) headers['retry-after'] = '0';
+        return HttpResponse.json(
+          {
+            error: {
+              code: status === 429 ? 'rate_limited' : 'unavailable',
+              message: `Injected fault (${status})`,
+            },
+          },
+          { status, headers },
+        );
+      }
+    }
+    // The engine sees the path without the mock's prefix, exactly as the server would.
+    const target = new URL(path + url.search, 'http://kv.mock');
+    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers: request.headers };
+    if (request.method !== 'GET' && request.method !== 'HEAD' && request.body) {
+      init.body = request.body;
+      init.duplex = 'half';
+    }
+    return current.engine.fetch(new Request(target, init));
+  };
+
+  const seed = async (data: SeedData): Promise<void> => {
+    for (const [store, content] of Object.entries(data)) {
+      const exists = await current.engine.fetch(new Request(`http://kv.mock${routes.store(store)}`));
+      if (exists.status === 404) {
+        const res = await current.engine.fetch(
+          new Request(`http://kv.mock${routes.stores()}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: store }),
+          }),
+        );
+        if (!res.ok) throw new Error(`kv mock: cannot create store ${store}: ${await res.text()}`);
+      }
+      const entries: Record<string, SeedEntry> =
+        'entries' in content && typeof content.entries === 'object' && content.entries !== null
+          ? (content.entries as Record<string, SeedEntry>)
+          : Object.fromEntries(Object.entries(content).map(([k, v]) => [k, { value: v }]));
+      for (const [key, entry] of Object.entries(entries)) {
+        const { bytes, contentType } = encodeValue(entry.value, entry.contentType);
+        const headers: Record<string, string> = { 'content-type': contentType };
+        if (entry.ttlMs !== undefined) headers[HEADERS.ttlMs] = String(entry.ttlMs);
+        if (entry.expiresAt !== undefined)
+          headers[HEADERS.expiresAt] = new Date(toEpochMs(entry.expiresAt)).toISOString();
+        if (entry.metadata !== undefined)
+          headers[HEADERS.metadata] = encodeURIComponent(JSON.stringify(entry.metadata));
+        if (entry.scopes !== undefined) headers[HEADERS.scopes] = formatScopesHeader(entry.scopes);
+        if (entry.resume !== undefined) headers[HEADERS.resume] = String(entry.resume);
+        const res = await current.engine.fetch(
+          new Request(`http://kv.mock${routes.entry(store, key)}`, { method: 'PUT', headers, body: bytes }),
+        );
+        if (!res.ok) throw new Error(`kv mock: cannot seed ${store}/${key}: ${await res.text()}`);
+      }
+    }
+  };
+
+  if (options.seed) pendingSeed = seed(options.seed);
+
+  const pattern = `${base.origin}${prefix}/*`;
+  return {
+    handlers: [http.all(pattern, ({ request }) => handle(request))],
+    get engine() {
+      return current.engine;
+    },
+    get storage() {
+      return current.storage;
+    },
+    async reset() {
+      await current.engine.close();
+      current = makeEngine();
+      faults = initialFaults;
+      random = prng(options.randomSeed ?? 1);
+      pendingSeed = undefined;
+    },
+    async seed(data) {
+      await seed(data);
+    },
+    setFaults(next) {
+      faults = next;
+    },
+  };
+}
