@@ -230,12 +230,12 @@ export function isKvError(value: unknown): value is KvError {
  *
  * @param status - HTTP status of the response
  * @param body - the parsed body, expected to be a {@link WireError}; anything else is tolerated
- * @param extra - request id and `Retry-After` (ms) read from headers
+ * @param extra - request id and `Retry-After` (ms) read from headers, and the underlying error (`cause`)
  */
 export function errorFromWire(
   status: number,
   body: unknown,
-  extra: { requestId?: string | undefined; retryAfterMs?: number | undefined } = {},
+  extra: { requestId?: string | undefined; retryAfterMs?: number | undefined; cause?: unknown } = {},
 ): KvError {
   const wire = isWireError(body) ? body.error : undefined;
   const code = wire?.code ?? codeForStatus(status);
@@ -247,6 +247,7 @@ export function errorFromWire(
     requestId: extra.requestId,
     details: wire?.details,
   };
+  if (extra.cause !== undefined) options.cause = extra.cause;
   if (Ctor === RateLimitedError) options.retryAfterMs = extra.retryAfterMs;
   return new Ctor(message, options);
 }
