@@ -1,1 +1,12 @@
-export {};
+/**
+ * `@kv/conformance` (private): the kv behaviour suite. One function, {@link describeConformance}, registers
+ * the same vitest tests against any implementation given a client factory: the msw mock, the engine over
+ * HTTP, the server process on every storage, and the browser client in Chromium. A behaviour change in the
+ * engine is caught everywhere at once (STYLE.md: "one contract suite, many implementations"; unstorage's
+ * `testDriver`).
+ *
+ * @module
+ */
+
+export type { ConformanceOptions, ConformanceTarget } from './suite.js';
+export { describeConformance } from './suite.js';

@@ -1,0 +1,600 @@
+import {
+  isKvError,
+  KeyExistsError,
+  type KvClient,
+  NotFoundError,
+  PayloadTooLargeError,
+  RevisionMismatchError,
+  StoreNotFoundError,
+  ValidationError,
+} from '@kv/core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+/** What an implementation provides to the suite. */
+export interface ConformanceTarget {
+  /** A client for the implementation under test. Called once per suite and again for concurrency cases. */
+  createClient(): KvClient | Promise<KvClient>;
+  /** Releases what the target started (servers, msw). */
+  close?(): Promise<void> | void;
+}
+
+/** Options of {@link describeConformance}. */
+export interface ConformanceOptions {
+  /** Skip the cases that need real wall-clock waiting (TTL expiry). Never set it to hide a failure. @default false */
+  noWallClock?: boolean;
+}
+
+let storeCounter = 0;
+/** A store name unique to this run, so cases never share state. */
+function uniqueStoreName(label: string): string {
+  storeCounter += 1;
+  return `c-${label}-${Date.now().toString(36)}-${storeCounter}`;
+}
+
+async function expectKvError<E>(
+  promise: Promise<unknown>,
+  Ctor: new (...a: never[]) => E,
+  code?: string,
+): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(isKvError(error), `expected a KvError, got ${String(error)}`).toBe(true);
+    expect(error).toBeInstanceOf(Ctor);
+    if (code !== undefined) expect((error as { code: string }).code).toBe(code);
+    return error as E;
+  }
+  throw new Error(`expected ${Ctor.name} to be thrown`);
+}
+
+/** The Ironflow seed's wildcard table (002_3ad0a8e54de1bfec.txt, "Wildcard patterns follow NATS subject-matching rules"). */
+const NATS_TABLE: Array<{ pattern: string; matches: string[]; notMatches: string[] }> = [
+  { pattern: '*', matches: ['user', 'flag'], notMatches: ['user.123'] },
+  { pattern: 'user.*', matches: ['user.123', 'user.456'], notMatches: ['user.123.name', 'user:123'] },
+  {
+    pattern: '>',
+    matches: [
+      'user',
+      'flag',
+      'user.123',
+      'user.456',
+      'user.123.name',
+      'user.123.name.first',
+      'config.flags',
+      'user:123',
+    ],
+    notMatches: [],
+  },
+  {
+    pattern: 'user.>',
+    matches: ['user.123', 'user.456', 'user.123.name', 'user.123.name.first'],
+    notMatches: ['config.flags', 'user:123', 'user', 'flag'],
+  },
+];
+
+/**
+ * Registers the kv behaviour suite under `describe(name)`. Every case creates its own store, so targets may
+ * share one backend. Semantics: PRODUCT.md and docs/protocol.md; each case names its seed.
+ *
+ * @param name - label of the implementation, e.g. `mock (msw + @kv/node)`
+ * @param setup - creates the target once for the suite (before all cases)
+ */
+export function describeConformance(
+  name: string,
+  setup: () => ConformanceTarget | Promise<ConformanceTarget>,
+  options: ConformanceOptions = {},
+): void {
+  describe(`conformance: ${name}`, () => {
+    let target: ConformanceTarget;
+    let kv: KvClient;
+    beforeAll(async () => {
+      target = await setup();
+      kv = await target.createClient();
+    });
+    afterAll(async () => {
+      await target?.close?.();
+    });
+
+    const freshStore = async (label: string, opts: Parameters<KvClient['stores']['create']>[1] = {}) => {
+      const storeName = uniqueStoreName(label);
+      await kv.stores.create(storeName, opts);
+      return kv.store(storeName);
+    };
+
+    describe('stores', () => {
+      it('create, get with stats, list, update, delete', async () => {
+        const storeName = uniqueStoreName('crud');
+        const created = await kv.stores.create(storeName, { history: 3 });
+        expect(created).toMatchObject({
+          name: storeName,
+          history: 3,
+          keyCount: 0,
+          totalBytes: 0,
+          defaultTtlMs: null,
+        });
+        await kv.store(storeName).set('a', 'hello');
+        const info = await kv.stores.get(storeName);
+        expect(info).toMatchObject({ name: storeName, keyCount: 1, totalBytes: 5 });
+        expect((await kv.stores.list()).map((s) => s.name)).toContain(storeName);
+        expect(await kv.stores.update(storeName, { history: 5, defaultTtlMs: 60_000 })).toMatchObject({
+          history: 5,
+          defaultTtlMs: 60_000,
+        });
+        expect(await kv.stores.delete(storeName)).toBe(true);
+        expect(await kv.stores.get(storeName)).toBeUndefined();
+        expect(await kv.stores.delete(storeName)).toBe(false);
+      });
+
+      it('a duplicate store is KeyExistsError store_exists; a bad name is ValidationError; a missing store is StoreNotFoundError', async () => {
+        const s = await freshStore('dup');
+        await expectKvError(kv.stores.create(s.name), KeyExistsError, 'store_exists');
+        await expectKvError(kv.stores.create('bad name!'), ValidationError);
+        const missing = kv.store(uniqueStoreName('missing'));
+        await expectKvError(missing.set('k', 1), StoreNotFoundError, 'store_not_found');
+        await expectKvError(missing.get('k'), StoreNotFoundError);
+        await expectKvError(missing.list(), NotFoundError);
+      });
+    });
+
+    describe('entries', () => {
+      it('round-trips JSON, text and bytes with typed reads (Alien get/getText/getJson)', async () => {
+        const s = await freshStore('types');
+        await s.set('json', { name: 'Alice', tags: ['a'], n: 1.5 });
+        await s.set('text', 'héllo');
+        await s.set('bytes', new Uint8Array([0, 1, 2, 255]));
+        expect(await s.get('json')).toEqual({ name: 'Alice', tags: ['a'], n: 1.5 });
+        expect(await s.getJson<{ name: string }>('json')).toEqual({ name: 'Alice', tags: ['a'], n: 1.5 });
+        expect(await s.get('text')).toBe('héllo');
+        expect(await s.getText('text')).toBe('héllo');
+        expect(await s.getBytes('bytes')).toEqual(new Uint8Array([0, 1, 2, 255]));
+        expect(await s.get('bytes')).toEqual(new Uint8Array([0, 1, 2, 255]));
+        const stream = await s.getStream('text');
+        expect(stream).toBeDefined();
+        const text = await new Response(stream).text();
+        expect(text).toBe('héllo');
+        expect(await s.get('absent')).toBeUndefined();
+        expect(await s.getText('absent')).toBeUndefined();
+        expect(await s.getJson('absent')).toBeUndefined();
+        expect(await s.getBytes('absent')).toBeUndefined();
+        expect(await s.getStream('absent')).toBeUndefined();
+        expect(await s.getEntry('absent')).toBeUndefined();
+      });
+
+      it('getEntry returns every field (AntiRaid getrecord), with metadata (Cloudflare) and scopes', async () => {
+        const s = await freshStore('entry');
+        const before = Date.now();
+        const r = await s.set(
+          'user.1',
+          { a: 1 },
+          { metadata: { owner: 'bob' }, scopes: ['billing', 'admin'], resume: true },
+        );
+        expect(r.created).toBe(true);
+        const e = await s.getEntry('user.1');
+        expect(e).toMatchObject({
+          key: 'user.1',
+          id: r.id,
+          revision: r.revision,
+          value: { a: 1 },
+          metadata: { owner: 'bob' },
+          scopes: ['admin', 'billing'],
+          resume: true,
+          expiresAt: null,
+          size: 7,
+        });
+        expect(e!.contentType).toMatch(/^application\/json/);
+        expect(Date.parse(e!.createdAt)).toBeGreaterThanOrEqual(before - 5_000);
+        expect(e!.updatedAt).toBe(e!.createdAt);
+        await s.set('user.1', 'x', { contentType: 'text/csv' });
+        const e2 = await s.getEntry('user.1');
+        expect(e2!.contentType).toMatch(/^text\/csv/);
+        expect(e2!.id).toBe(r.id);
+        expect(e2!.createdAt).toBe(e!.createdAt);
+        expect(e2!.revision).toBeGreaterThan(r.revision);
+      });
+
+      it('exists without transferring a body (Alien, AntiRaid, Apify recordExists)', async () => {
+        const s = await freshStore('exists');
+        expect(await s.exists('k')).toBe(false);
+        await s.set('k', 'v');
+        expect(await s.exists('k')).toBe(true);
+        await s.delete('k');
+        expect(await s.exists('k')).toBe(false);
+      });
+
+      it('ifNotExists returns created: false and writes nothing when the key exists (Alien)', async () => {
+        const s = await freshStore('ine');
+        const first = await s.set('k', 'one', { ifNotExists: true });
+        expect(first.created).toBe(true);
+        const second = await s.set('k', 'two', { ifNotExists: true });
+        expect(second).toMatchObject({ created: false, id: first.id, revision: first.revision });
+        expect(await s.get('k')).toBe('one');
+      });
+
+      it('create throws KeyExistsError; update is compare-and-swap with RevisionMismatchError (Ironflow)', async () => {
+        const s = await freshStore('cas');
+        const c = await s.create('config.flags', { darkMode: true });
+        await expectKvError(s.create('config.flags', {}), KeyExistsError, 'key_exists');
+        const u = await s.update('config.flags', { darkMode: false }, c.revision);
+        expect(u.revision).toBeGreaterThan(c.revision);
+        const err = await expectKvError(
+          s.update('config.flags', { x: 1 }, c.revision),
+          RevisionMismatchError,
+        );
+        expect(err).toMatchObject({ status: 412, code: 'revision_mismatch' });
+        expect(await s.get('config.flags')).toEqual({ darkMode: false });
+        await expectKvError(s.set('config.flags', 1, { ifRevision: c.revision }), RevisionMismatchError);
+        await expectKvError(s.update('absent', 1, 1), RevisionMismatchError);
+      });
+
+      it('setExpiry returns whether the key existed (AntiRaid setexpiry)', async () => {
+        const s = await freshStore('setexp');
+        await s.set('k', 'v');
+        const at = new Date(Date.now() + 3_600_000);
+        expect(await s.setExpiry('k', at)).toBe(true);
+        expect((await s.getEntry('k'))!.expiresAt).toBe(at.toISOString());
+        expect(await s.setExpiry('k', null)).toBe(true);
+        expect((await s.getEntry('k'))!.expiresAt).toBeNull();
+        expect(await s.setExpiry('absent', at)).toBe(false);
+        expect(await s.exists('absent')).toBe(false);
+      });
+
+      it('soft delete keeps a tombstone in history; purge removes the key and its history (Ironflow)', async () => {
+        const s = await freshStore('tomb', { history: 10 });
+        await s.set('k', 'v1');
+        await s.set('k', 'v2');
+        expect(await s.delete('k')).toBe(true);
+        expect(await s.get('k')).toBeUndefined();
+        expect(await s.delete('k')).toBe(false);
+        const h = await s.history('k');
+        expect(h.map((x) => x.operation)).toEqual(['delete', 'put', 'put']);
+        expect(h.map((x) => x.value)).toEqual([undefined, 'v2', 'v1']);
+        expect(h[0]!.revision).toBeGreaterThan(h[1]!.revision);
+        await s.set('k', 'v3');
+        expect(await s.purge('k')).toBe(true);
+        expect(await s.history('k')).toEqual([]);
+        expect(await s.get('k')).toBeUndefined();
+        expect(await s.purge('k')).toBe(false);
+      });
+
+      it('delete with ifRevision is conditional', async () => {
+        const s = await freshStore('delif');
+        const r = await s.set('k', 'v');
+        await expectKvError(s.delete('k', { ifRevision: r.revision + 100 }), RevisionMismatchError);
+        expect(await s.exists('k')).toBe(true);
+        expect(await s.delete('k', { ifRevision: r.revision })).toBe(true);
+      });
+
+      it('history keeps the store depth, newest first (NATS history)', async () => {
+        const s = await freshStore('depth', { history: 3 });
+        for (let i = 1; i <= 5; i++) await s.set('k', i);
+        const h = await s.history('k');
+        expect(h.map((x) => x.value)).toEqual([5, 4, 3]);
+        const one = await freshStore('depth1');
+        await one.set('k', 1);
+        await one.set('k', 2);
+        expect((await one.history('k')).map((x) => x.value)).toEqual([2]);
+      });
+
+      it('ids are stable for the life of a key and new after delete (AntiRaid getbyid)', async () => {
+        const s = await freshStore('ids');
+        const a = await s.set('k', 'one');
+        const b = await s.set('k', 'two');
+        expect(b.id).toBe(a.id);
+        expect(b.created).toBe(false);
+        expect(await s.getById(a.id)).toBe('two');
+        expect((await s.getEntryById(a.id))!.key).toBe('k');
+        await s.delete('k');
+        expect(await s.getById(a.id)).toBeUndefined();
+        const c = await s.set('k', 'three');
+        expect(c.created).toBe(true);
+        expect(c.id).not.toBe(a.id);
+      });
+
+      it('keys with reserved and non-ASCII characters round-trip and list in UTF-8 byte order', async () => {
+        const s = await freshStore('unicode');
+        const keys = [
+          'a/b',
+          'q?x=1',
+          'hash#frag',
+          'pct%25',
+          'plus+sign',
+          'amp&eq=',
+          'tilde~',
+          'ümlaut',
+          '日本',
+          '😀',
+          'z',
+        ];
+        for (const k of keys) await s.set(k, k);
+        for (const k of keys) expect(await s.get(k)).toBe(k);
+        const listed = (await s.list({ limit: 100 })).items.map((i) => i.key);
+        const byBytes = [...keys].sort((x, y) => {
+          const a = new TextEncoder().encode(x);
+          const b = new TextEncoder().encode(y);
+          for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+          return a.length - b.length;
+        });
+        expect(listed).toEqual(byBytes);
+      });
+
+      it('values expire after ttlMs and are never returned once expired', async () => {
+        if (options.noWallClock) return;
+        const s = await freshStore('ttl');
+        await s.set('short', 'v', { ttlMs: 300 });
+        await s.set('long', 'v', { ttlMs: 3_600_000 });
+        const e = await s.getEntry('long');
+        expect(Date.parse(e!.expiresAt!)).toBeGreaterThan(Date.now() + 3_000_000);
+        await vi.waitFor(
+          async () => {
+            expect(await s.get('short')).toBeUndefined();
+          },
+          { timeout: 10_000, interval: 100 },
+        );
+        expect(await s.exists('short')).toBe(false);
+        expect((await s.list()).items.map((i) => i.key)).toEqual(['long']);
+      });
+    });
+
+    describe('limits', () => {
+      it('keys: 512 bytes accepted, 513 rejected with ValidationError (multi-byte)', async () => {
+        const s = await freshStore('keylim');
+        const k512 = '😀'.repeat(128);
+        await s.set(k512, 'ok');
+        expect(await s.get(k512)).toBe('ok');
+        await expectKvError(s.set(`${k512}a`, 'no'), ValidationError);
+        await expectKvError(s.set('has space', 'no'), ValidationError);
+        await expectKvError(s.set('', 'no'), ValidationError);
+      });
+
+      it('metadata over 1024 bytes, more than 16 scopes, a list limit over 1000 are ValidationErrors', async () => {
+        const s = await freshStore('lims');
+        await expectKvError(s.set('k', 1, { metadata: { big: 'x'.repeat(1100) } }), ValidationError);
+        await expectKvError(
+          s.set('k', 1, { scopes: Array.from({ length: 17 }, (_, i) => `s${i}`) }),
+          ValidationError,
+        );
+        await expectKvError(s.list({ limit: 1001 }), ValidationError);
+        expect(await s.exists('k')).toBe(false);
+      });
+
+      it('a value over the store maxValueBytes is PayloadTooLargeError and writes nothing', async () => {
+        const s = await freshStore('vallim', { maxValueBytes: 1024 });
+        await s.set('ok', new Uint8Array(1024));
+        await expectKvError(s.set('big', new Uint8Array(1025)), PayloadTooLargeError);
+        expect(await s.exists('big')).toBe(false);
+      });
+    });
+
+    describe('listing', () => {
+      it('prefix, limit, cursor paging until complete, reverse, values', async () => {
+        const s = await freshStore('list');
+        await s.setMany(
+          Array.from({ length: 25 }, (_, i) => ({ key: `item.${String(i).padStart(2, '0')}`, value: i })),
+        );
+        await s.set('other', 'x');
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await s.list(
+            cursor ? { prefix: 'item.', limit: 10, cursor } : { prefix: 'item.', limit: 10 },
+          );
+          pages += 1;
+          seen.push(...page.items.map((i) => i.key));
+          if (page.complete) {
+            expect(page.cursor).toBeUndefined();
+            break;
+          }
+          cursor = page.cursor;
+        }
+        expect(pages).toBe(3);
+        expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `item.${String(i).padStart(2, '0')}`));
+        const rev = await s.list({ prefix: 'item.', limit: 3, reverse: true });
+        expect(rev.items.map((i) => i.key)).toEqual(['item.24', 'item.23', 'item.22']);
+        expect(rev.complete).toBe(false);
+        const withValues = await s.list({ prefix: 'item.0', limit: 2, values: true });
+        expect(withValues.items.map((i) => i.value)).toEqual([0, 1]);
+        const noValues = await s.list({ prefix: 'item.0', limit: 2 });
+        expect(noValues.items[0]!.value).toBeUndefined();
+        expect(noValues.items[0]!.size).toBe(1);
+      });
+
+      it("startAfter is Apify's exclusive start key", async () => {
+        const s = await freshStore('apify');
+        for (const k of ['image-1', 'image-2', 'image-3', 'text-1']) await s.set(k, k);
+        const page = await s.list({ startAfter: 'image-1', limit: 2 });
+        expect(page.items.map((i) => i.key)).toEqual(['image-2', 'image-3']);
+        expect(page.complete).toBe(false);
+        const next = await s.list({ startAfter: 'image-3', limit: 2 });
+        expect(next.items.map((i) => i.key)).toEqual(['text-1']);
+        expect(next.complete).toBe(true);
+        const exclusive: string[] = [];
+        let startAfter: string | undefined;
+        for (;;) {
+          const p = await s.list(
+            startAfter === undefined
+              ? { prefix: 'image-', limit: 1 }
+              : { prefix: 'image-', limit: 1, startAfter },
+          );
+          exclusive.push(...p.items.map((i) => i.key));
+          if (p.complete || p.items.length === 0) break;
+          startAfter = p.items.at(-1)!.key;
+        }
+        expect(exclusive).toEqual(['image-1', 'image-2', 'image-3']);
+      });
+
+      it('NATS wildcards: the Ironflow seed table', async () => {
+        const s = await freshStore('nats');
+        const all = [...new Set(NATS_TABLE.flatMap((r) => [...r.matches, ...r.notMatches]))];
+        for (const k of all) await s.set(k, 1);
+        for (const row of NATS_TABLE) {
+          const keys = (await s.list({ match: row.pattern, limit: 1000 })).items.map((i) => i.key);
+          for (const k of row.matches) expect(keys, `${row.pattern} should match ${k}`).toContain(k);
+          for (const k of row.notMatches)
+            expect(keys, `${row.pattern} should not match ${k}`).not.toContain(k);
+        }
+        await expectKvError(s.list({ match: 'user..x' }), ValidationError);
+      });
+
+      it('SQL LIKE: % any run, _ one character, \\ escapes, %% all (AntiRaid find)', async () => {
+        const s = await freshStore('like');
+        const keys = ['user_1', 'userA1', 'user%1', 'user1', 'user_12', 'admin_1', 'é_x', 'éax'];
+        for (const k of keys) await s.set(k, 1);
+        const find = async (like: string) =>
+          (await s.list({ like, limit: 1000 })).items.map((i) => i.key).sort();
+        expect(await find('user_1')).toEqual(['user%1', 'userA1', 'user_1'].sort());
+        expect(await find('user\\_1')).toEqual(['user_1']);
+        expect(await find('user\\%1')).toEqual(['user%1']);
+        expect(await find('user%')).toEqual(['user%1', 'user1', 'userA1', 'user_1', 'user_12'].sort());
+        expect(await find('%\\_1%')).toEqual(['admin_1', 'user_1', 'user_12'].sort());
+        expect(await find('%%')).toEqual([...keys].sort());
+        expect(await find('_\\_x')).toEqual(['é_x']);
+      });
+
+      it('scope filter and listScopes (AntiRaid keys / list_scopes)', async () => {
+        const s = await freshStore('scopes');
+        await s.set('a', 1, { scopes: ['billing'] });
+        await s.set('b', 1, { scopes: ['billing', 'ops'] });
+        await s.set('c', 1, { scopes: ['ops'] });
+        await s.set('d', 1);
+        expect((await s.list({ scope: 'billing' })).items.map((i) => i.key)).toEqual(['a', 'b']);
+        expect((await s.list({ scope: 'ops' })).items.map((i) => i.key)).toEqual(['b', 'c']);
+        expect(await s.listScopes()).toEqual(['billing', 'ops']);
+        await s.delete('a');
+        await s.delete('b');
+        expect(await s.listScopes()).toEqual(['ops']);
+      });
+
+      it('paging is stable while the store changes: no key present throughout is repeated or skipped', async () => {
+        const s = await freshStore('stable');
+        const base = Array.from({ length: 120 }, (_, i) => `k.${String(i * 10).padStart(5, '0')}`);
+        await s.setMany(base.map((key) => ({ key, value: 1 })));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let round = 0;
+        for (;;) {
+          const page = await s.list(cursor ? { limit: 25, cursor } : { limit: 25 });
+          seen.push(...page.items.map((i) => i.key));
+          if (page.complete) break;
+          cursor = page.cursor;
+          round += 1;
+          // Between pages: insert keys before and after the cursor, and delete a not-yet-listed extra key.
+          await s.set(`k.${String(round * 10 + 5).padStart(5, '0')}`, 2);
+          await s.set(`k.${String(1195 - round).padStart(5, '0')}x`, 2);
+          await s.delete(`k.${String(1195 - round).padStart(5, '0')}x`);
+        }
+        expect(new Set(seen).size).toBe(seen.length);
+        for (const k of base) expect(seen).toContain(k);
+      });
+
+      it('keys() and entries() iterate over every page (Alien scan)', async () => {
+        const s = await freshStore('iter');
+        await s.setMany(
+          Array.from({ length: 230 }, (_, i) => ({ key: `p.${String(i).padStart(3, '0')}`, value: i })),
+        );
+        const keys: string[] = [];
+        for await (const k of s.keys({ prefix: 'p.', limit: 100 })) keys.push(k);
+        expect(keys.length).toBe(230);
+        let sum = 0;
+        for await (const e of s.entries<number>({ prefix: 'p.1', limit: 40 })) sum += e.value;
+        expect(sum).toBe(Array.from({ length: 100 }, (_, i) => 100 + i).reduce((a, b) => a + b, 0));
+      });
+    });
+
+    describe('bulk and atomic', () => {
+      it('setMany / getMany / deleteMany with metadata and per-item results (Cloudflare bulk)', async () => {
+        const s = await freshStore('bulk');
+        const r = await s.setMany([
+          { key: 'a', value: { x: 1 }, metadata: { v: 1 } },
+          { key: 'b', value: 'two', ttlMs: 3_600_000 },
+          { key: 'c', value: new Uint8Array([3]) },
+        ]);
+        expect(r).toMatchObject({ successfulKeyCount: 3, unsuccessfulKeys: [] });
+        expect(r.results.map((x) => x.created)).toEqual([true, true, true]);
+        const got = await s.getMany(['a', 'missing', 'c']);
+        expect(got.get('a')).toMatchObject({ value: { x: 1 }, metadata: { v: 1 } });
+        expect(got.get('missing')).toBeUndefined();
+        expect(got.get('c')!.value).toEqual(new Uint8Array([3]));
+        const d = await s.deleteMany(['a', 'missing']);
+        expect(d.results.map((x) => [x.key, x.ok, x.created])).toEqual([
+          ['a', true, true],
+          ['missing', true, false],
+        ]);
+        expect(await s.exists('a')).toBe(false);
+      });
+
+      it('bulk partial failure lists the failed keys and applies the rest', async () => {
+        const s = await freshStore('partial');
+        const a = await s.set('a', 1);
+        const r = await s.setMany([
+          { key: 'a', value: 2, ifRevision: a.revision + 50 },
+          { key: 'b', value: 2 },
+          { key: 'c', value: 3, ifNotExists: true },
+        ]);
+        expect(r.successfulKeyCount).toBe(2);
+        expect(r.unsuccessfulKeys).toEqual(['a']);
+        expect(r.results[0]).toMatchObject({ key: 'a', ok: false, error: 'revision_mismatch' });
+        expect(await s.get('a')).toBe(1);
+        expect(await s.get('b')).toBe(2);
+      });
+
+      it('10,000 items in one setMany call, read back with getMany', async () => {
+        const s = await freshStore('bulk10k');
+        const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `n.${i}`, value: i }));
+        const r = await s.setMany(items);
+        expect(r.successfulKeyCount).toBe(10_000);
+        expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: 10_000 });
+        const got = await s.getMany(['n.0', 'n.9999']);
+        expect([got.get('n.0')!.value, got.get('n.9999')!.value]).toEqual([0, 9999]);
+      });
+
+      it('atomic commits are all or nothing (Deno KV)', async () => {
+        const s = await freshStore('atomic');
+        const a = await s.set('a', 1);
+        const ok = await s
+          .atomic()
+          .check('a', a.revision)
+          .check('new', null)
+          .set('a', 2)
+          .set('new', 'n')
+          .delete('gone')
+          .commit();
+        expect(ok.ok).toBe(true);
+        expect(await s.get('a')).toBe(2);
+        expect(await s.get('new')).toBe('n');
+        const fail = await s.atomic().check('a', a.revision).set('a', 3).set('other', 'o').commit();
+        expect(fail).toEqual({ ok: false, failedKeys: ['a'] });
+        expect(await s.get('a')).toBe(2);
+        expect(await s.exists('other')).toBe(false);
+      });
+    });
+
+    describe('concurrency', () => {
+      it('8 clients x 100 compare-and-swap increments end at exactly 800 (Ironflow read-modify-write)', async () => {
+        const s = await freshStore('counter');
+        await s.set('counter', 0);
+        const clients = await Promise.all(Array.from({ length: 8 }, () => target.createClient()));
+        let conflicts = 0;
+        await Promise.all(
+          clients.map(async (c) => {
+            const h = c.store(s.name);
+            for (let i = 0; i < 100; i++) {
+              for (;;) {
+                const e = await h.getEntry<number>('counter');
+                try {
+                  await h.update('counter', e!.value + 1, e!.revision);
+                  break;
+                } catch (error) {
+                  if (!(error instanceof RevisionMismatchError)) throw error;
+                  conflicts += 1;
+                }
+              }
+            }
+          }),
+        );
+        expect(await s.get('counter')).toBe(800);
+        expect(conflicts).toBeGreaterThanOrEqual(0);
+      });
+    });
+  });
+}
