@@ -17,3 +17,4 @@ export * from './types.js';
 export * from './validation.js';
 export * from './sse.js';
 export * from './watcher.js';
+export * from './capabilities.js';
