@@ -1,1 +1,49 @@
-export {};
+/**
+ * The shared HTTP client of kv (PRODUCT.md "Operations"; issue 2): every store operation implemented
+ * once on `ky`, with timeouts, retries of requests that are safe to repeat, `Idempotency-Key`s for
+ * conditional writes, bulk calls and atomic commits, an `onError` hook and an injectable `fetch`.
+ * `@kv/node` and `@kv/browser` wrap {@link createHttpClient} and add only what their platform needs.
+ *
+ * @module
+ */
+
+import { createStoreHandle, createStoresApi } from './store.js';
+import { createTransport } from './transport.js';
+import type { HttpClientOptions, KvClient, StoreHandle } from './types.js';
+
+export { CLIENT_DEFAULTS, parseRetryAfterMs } from './transport.js';
+export type * from './types.js';
+
+/**
+ * Creates a kv client over HTTP. Makes no request until an operation is called.
+ *
+ * @param options - `url` (required), `token`, `timeoutMs` (default 30 s per attempt), `retry` (default 2
+ *   retries, 300 ms doubling backoff capped at 10 s, `Retry-After` honoured), `fetch`, `onError`, `headers`
+ * @returns the client: `client.stores.*` and `client.store(name)`
+ * @throws {ValidationError} missing or invalid `url`, invalid `timeoutMs`/`retry`, or no `fetch` in this
+ *   runtime and none given
+ * @example
+ * ```ts
+ * const client = createHttpClient({ url: 'http://127.0.0.1:7070', token: 'secret' });
+ * const orders = client.store('orders');
+ * await orders.set('order:1', { total: 42 }, { ttlMs: 60_000 });
+ * const order = await orders.getJson<{ total: number }>('order:1'); // { total: 42 } | undefined
+ * ```
+ */
+export function createHttpClient(options: HttpClientOptions): KvClient {
+  const transport = createTransport(options);
+  const stores = createStoresApi(transport);
+  const handles = new Map<string, StoreHandle>();
+  return {
+    url: transport.baseUrl,
+    stores,
+    store(name: string): StoreHandle {
+      let handle = handles.get(name);
+      if (handle === undefined) {
+        handle = createStoreHandle(transport, name);
+        handles.set(name, handle);
+      }
+      return handle;
+    },
+  };
+}

@@ -1,0 +1,632 @@
+/**
+ * The store handle and the stores API of the shared client: every store operation of PRODUCT.md,
+ * implemented once over {@link Transport}. Internal; the public shapes are in `./types.ts`.
+ *
+ * @module
+ */
+
+import { utf8Decode } from '../encoding.js';
+import { isKvError, KvError, RevisionMismatchError, ValidationError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import {
+  formatEtag,
+  routes,
+  type WireAtomicBody,
+  type WireAtomicResponse,
+  type WireBulkGetResponse,
+  type WireBulkSetBody,
+  type WireDeleteResponse,
+  type WireEntry,
+  type WireHistoryItem,
+  type WireListResponse,
+  type WireSetExpiryResponse,
+  type WireWrite,
+} from '../protocol.js';
+import type {
+  AtomicResult,
+  BulkItemResult,
+  BulkResult,
+  CreateStoreOptions,
+  DeleteOptions,
+  EntryMeta,
+  HistoryEntry,
+  KvEntry,
+  ListOptions,
+  ListPage,
+  SetOptions,
+  SetResult,
+  StoreInfo,
+  UpdateStoreOptions,
+} from '../types.js';
+import { validateKey, validateKeyPrefix, validateStoreConfig, validateStoreName } from '../validation.js';
+import type { RequestSpec, Transport } from './transport.js';
+import type {
+  AtomicOperation,
+  AtomicSetOptions,
+  CreateOptions,
+  GetManyOptions,
+  KvBulkValue,
+  KvSetValue,
+  KvValue,
+  StoreHandle,
+  StoresApi,
+  UpdateOptions,
+} from './types.js';
+import {
+  checkRevision,
+  decode,
+  encodeBody,
+  encodeBulkValue,
+  entryFromWire,
+  metaFromHeaders,
+  metaFromWire,
+  toBase64,
+  toIso,
+  valueFromWire,
+  writeFields,
+  writeHeaders,
+} from './values.js';
+
+/** True when `error` is a 404 for a missing key or id (not a missing store). */
+function isMissingKey(error: unknown): boolean {
+  return isKvError(error) && error.code === 'key_not_found';
+}
+
+async function json<T>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function checkId(id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
+    throw new ValidationError('`id` must be a non-empty string', {
+      details: { field: 'id', reason: 'type' },
+    });
+  }
+  return id;
+}
+
+function checkKeys(keys: readonly string[]): void {
+  if (!Array.isArray(keys)) {
+    throw new ValidationError('`keys` must be an array of keys', {
+      details: { field: 'keys', reason: 'type' },
+    });
+  }
+}
+
+/** The query of a listing request (docs/protocol.md "List entries"). */
+function listQuery(options: ListOptions): Record<string, string | number | boolean | undefined> {
+  if (options.prefix !== undefined) validateKeyPrefix(options.prefix);
+  if (options.startAfter !== undefined) validateKey(options.startAfter);
+  if (options.limit !== undefined) {
+    const limit = options.limit;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
+      throw new ValidationError(`\`limit\` must be an integer from 1 to ${LIMITS.maxListLimit}`, {
+        details: { field: 'limit', reason: 'out_of_range', max: LIMITS.maxListLimit },
+      });
+    }
+  }
+  return {
+    prefix: options.prefix,
+    match: options.match,
+    like: options.like,
+    scope: options.scope,
+    startAfter: options.startAfter,
+    limit: options.limit,
+    cursor: options.cursor,
+    reverse: options.reverse === true ? 'true' : undefined,
+    values: options.values === true ? 'true' : undefined,
+  };
+}
+
+/** Merges the results of several bulk requests (one per 10,000 items). */
+function mergeBulk(parts: BulkResult[]): BulkResult {
+  if (parts.length === 1) return parts[0] as BulkResult;
+  const results: BulkItemResult[] = [];
+  const unsuccessfulKeys: string[] = [];
+  let successfulKeyCount = 0;
+  for (const part of parts) {
+    for (const r of part.results) results.push(r);
+    for (const k of part.unsuccessfulKeys) unsuccessfulKeys.push(k);
+    successfulKeyCount += part.successfulKeyCount;
+  }
+  return { results, successfulKeyCount, unsuccessfulKeys };
+}
+
+const EMPTY_BULK: () => BulkResult = () => ({ results: [], successfulKeyCount: 0, unsuccessfulKeys: [] });
+
+/**
+ * Builds the handle on store `name`. The handle is a plain object of functions (no `this`), so runtime
+ * packages can spread it and replace single methods.
+ */
+export function createStoreHandle(transport: Transport, name: string): StoreHandle {
+  validateStoreName(name);
+  const { send, guard } = transport;
+
+  /** GET an entry or id route; `undefined` when the key/id is missing. */
+  async function fetchValue(path: string): Promise<Response | undefined> {
+    try {
+      return await send({ method: 'GET', path, retry: 'idempotent' });
+    } catch (error) {
+      if (isMissingKey(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async function readBytes(response: Response): Promise<Uint8Array> {
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  async function readEntry<T>(key: string | undefined, response: Response): Promise<KvEntry<T>> {
+    const bytes = await readBytes(response);
+    const meta = metaFromHeaders(key, response.headers, bytes.byteLength);
+    return { ...meta, value: decode(bytes, meta.contentType) as T };
+  }
+
+  async function write(key: string, value: KvSetValue, options: SetOptions | undefined): Promise<SetResult> {
+    validateKey(key);
+    const encoded = encodeBody(value, options?.contentType);
+    const headers = writeHeaders(options, encoded.contentType);
+    const conditional = options?.ifNotExists === true || options?.ifRevision !== undefined;
+    const spec: RequestSpec = {
+      method: 'PUT',
+      path: routes.entry(name, key),
+      headers,
+      retry: encoded.kind === 'stream' ? 'never' : conditional ? 'idempotency-key' : 'idempotent',
+    };
+    if (encoded.kind === 'stream') spec.stream = encoded.stream;
+    else spec.body = encoded.body;
+    return json<SetResult>(await send(spec));
+  }
+
+  function conditionalWrite(
+    key: string,
+    value: KvSetValue,
+    options: CreateOptions | undefined,
+    condition: Record<string, string>,
+  ): Promise<SetResult> {
+    return guard(async () => {
+      validateKey(key);
+      const rest: SetOptions = { ...options };
+      delete rest.ifNotExists;
+      delete rest.ifRevision;
+      const encoded = encodeBody(value, rest.contentType);
+      const spec: RequestSpec = {
+        method: 'PUT',
+        path: routes.entry(name, key),
+        headers: { ...writeHeaders(rest, encoded.contentType), ...condition },
+        retry: encoded.kind === 'stream' ? 'never' : 'idempotency-key',
+      };
+      if (encoded.kind === 'stream') spec.stream = encoded.stream;
+      else spec.body = encoded.body;
+      return json<SetResult>(await send(spec));
+    });
+  }
+
+  async function listPage<T>(options: ListOptions): Promise<ListPage<T>> {
+    const response = await send({
+      method: 'GET',
+      path: routes.entries(name),
+      query: listQuery(options),
+      retry: 'idempotent',
+    });
+    const wire = await json<WireListResponse>(response);
+    const page: ListPage<T> = {
+      items: wire.items.map((item) => {
+        const meta = metaFromWire(item);
+        return item.value === undefined ? meta : { ...meta, value: valueFromWire(item) as T };
+      }),
+      complete: wire.complete,
+    };
+    if (wire.cursor !== undefined) page.cursor = wire.cursor;
+    return page;
+  }
+
+  async function* pages<T>(options: ListOptions): AsyncGenerator<ListPage<T>, void, undefined> {
+    let next: ListOptions = { ...options };
+    for (;;) {
+      const page = await guard(() => listPage<T>(next));
+      yield page;
+      if (page.complete || page.cursor === undefined || page.items.length === 0) return;
+      next = { ...options, cursor: page.cursor };
+      delete next.startAfter;
+    }
+  }
+
+  async function bulkWrite(path: string, body: unknown): Promise<BulkResult> {
+    return json<BulkResult>(await send({ method: 'POST', path, json: body, retry: 'idempotency-key' }));
+  }
+
+  async function wireWrite(key: string, value: KvBulkValue, options: SetOptions): Promise<WireWrite> {
+    validateKey(key);
+    const encoded = await encodeBulkValue(value, options.contentType);
+    return {
+      key,
+      value: toBase64(encoded.bytes),
+      contentType: encoded.contentType,
+      ...writeFields(options),
+    };
+  }
+
+  function getMany(
+    keys: readonly string[],
+    options?: GetManyOptions,
+  ): Promise<Map<string, KvEntry<KvValue> | EntryMeta | undefined>> {
+    return guard(async () => {
+      checkKeys(keys);
+      for (const key of keys) validateKey(key);
+      const values = options?.values !== false;
+      const result = new Map<string, KvEntry<KvValue> | EntryMeta | undefined>();
+      for (const part of chunk(keys, LIMITS.maxBulkItems)) {
+        const response = await send({
+          method: 'POST',
+          path: routes.bulkGet(name),
+          json: { keys: part, values },
+          retry: 'idempotent',
+        });
+        const wire = await json<WireBulkGetResponse>(response);
+        for (const item of wire.items) {
+          if (!item.found) {
+            if (!result.has(item.key)) result.set(item.key, undefined);
+            continue;
+          }
+          const entry = item as WireEntry;
+          result.set(item.key, values ? entryFromWire<KvValue>(entry) : metaFromWire(entry));
+        }
+      }
+      return result;
+    });
+  }
+
+  const handle: StoreHandle = {
+    name,
+
+    get: (key) =>
+      guard(async () => {
+        validateKey(key);
+        const response = await fetchValue(routes.entry(name, key));
+        if (response === undefined) return undefined;
+        return decode(await readBytes(response), response.headers.get('content-type') ?? '');
+      }),
+
+    getText: (key) =>
+      guard(async () => {
+        validateKey(key);
+        const response = await fetchValue(routes.entry(name, key));
+        return response === undefined ? undefined : utf8Decode(await readBytes(response));
+      }),
+
+    getJson: <T>(key: string) =>
+      guard(async (): Promise<T | undefined> => {
+        validateKey(key);
+        const response = await fetchValue(routes.entry(name, key));
+        if (response === undefined) return undefined;
+        const text = utf8Decode(await readBytes(response));
+        try {
+          return JSON.parse(text) as T;
+        } catch (cause) {
+          throw new KvError(`The value of ${JSON.stringify(key)} is not JSON`, {
+            code: 'invalid_json',
+            status: 0,
+            cause,
+            requestId: response.headers.get('kv-request-id') ?? undefined,
+          });
+        }
+      }),
+
+    getBytes: (key) =>
+      guard(async () => {
+        validateKey(key);
+        const response = await fetchValue(routes.entry(name, key));
+        return response === undefined ? undefined : readBytes(response);
+      }),
+
+    getStream: (key) =>
+      guard(async () => {
+        validateKey(key);
+        const response = await fetchValue(routes.entry(name, key));
+        if (response === undefined) return undefined;
+        return (response.body ??
+          new ReadableStream<Uint8Array>({ start: (c) => c.close() })) as ReadableStream<Uint8Array>;
+      }),
+
+    getEntry: <T>(key: string) =>
+      guard(async (): Promise<KvEntry<T> | undefined> => {
+        validateKey(key);
+        const response = await fetchValue(routes.entry(name, key));
+        return response === undefined ? undefined : readEntry<T>(key, response);
+      }),
+
+    getById: (id) =>
+      guard(async () => {
+        const response = await fetchValue(routes.byId(name, checkId(id)));
+        if (response === undefined) return undefined;
+        return decode(await readBytes(response), response.headers.get('content-type') ?? '');
+      }),
+
+    getEntryById: <T>(id: string) =>
+      guard(async (): Promise<KvEntry<T> | undefined> => {
+        const response = await fetchValue(routes.byId(name, checkId(id)));
+        return response === undefined ? undefined : readEntry<T>(undefined, response);
+      }),
+
+    exists: (key) =>
+      guard(async () => {
+        validateKey(key);
+        try {
+          await send({ method: 'HEAD', path: routes.entry(name, key), retry: 'idempotent' });
+          return true;
+        } catch (error) {
+          if (isKvError(error) && error.status === 404 && error.code !== 'store_not_found') return false;
+          throw error;
+        }
+      }),
+
+    set: (key, value, options) => guard(() => write(key, value, options)),
+
+    create: (key, value, options) => conditionalWrite(key, value, options, { 'if-none-match': '*' }),
+
+    update: (key, value, revision, options: UpdateOptions | undefined) =>
+      conditionalWrite(key, value, options, { 'if-match': formatEtag(checkRevision(revision)) }),
+
+    setExpiry: (key, expiresAt) =>
+      guard(async () => {
+        validateKey(key);
+        const iso = expiresAt === null ? null : toIso(expiresAt);
+        const response = await send({
+          method: 'PUT',
+          path: routes.expiry(name, key),
+          json: { expiresAt: iso },
+          retry: 'idempotent',
+        });
+        return (await json<WireSetExpiryResponse>(response)).existed;
+      }),
+
+    delete: (key, options?: DeleteOptions) =>
+      guard(async () => {
+        validateKey(key);
+        const conditional = options?.ifRevision !== undefined;
+        const spec: RequestSpec = {
+          method: 'DELETE',
+          path: routes.entry(name, key),
+          retry: conditional ? 'idempotency-key' : 'idempotent',
+        };
+        if (conditional)
+          spec.headers = { 'if-match': formatEtag(checkRevision(options?.ifRevision, 'ifRevision')) };
+        return (await json<WireDeleteResponse>(await send(spec))).deleted;
+      }),
+
+    purge: (key) =>
+      guard(async () => {
+        validateKey(key);
+        const response = await send({
+          method: 'DELETE',
+          path: routes.entry(name, key),
+          query: { purge: 'true' },
+          retry: 'idempotent',
+        });
+        return (await json<WireDeleteResponse>(response)).deleted;
+      }),
+
+    history: <T>(key: string) =>
+      guard(async (): Promise<HistoryEntry<T>[]> => {
+        validateKey(key);
+        let response: Response;
+        try {
+          response = await send({ method: 'GET', path: routes.history(name, key), retry: 'idempotent' });
+        } catch (error) {
+          if (isMissingKey(error)) return [];
+          throw error;
+        }
+        const wire = await json<{ items: WireHistoryItem[] }>(response);
+        return wire.items.map((item) => ({
+          ...metaFromWire(item),
+          operation: item.operation,
+          value: valueFromWire(item) as T | undefined,
+        }));
+      }),
+
+    list: <T>(options: ListOptions = {}) => guard(() => listPage<T>(options)),
+
+    keys: async function* keys(options = {}) {
+      for await (const page of pages({ ...options, values: false })) {
+        for (const item of page.items) yield item.key;
+      }
+    },
+
+    entries: async function* entries<T>(options: Omit<ListOptions, 'values'> = {}) {
+      for await (const page of pages<T>({ ...options, values: true })) {
+        for (const item of page.items) yield item as KvEntry<T>;
+      }
+    },
+
+    listScopes: () =>
+      guard(async () => {
+        const response = await send({ method: 'GET', path: routes.scopes(name), retry: 'idempotent' });
+        return (await json<{ items: string[] }>(response)).items;
+      }),
+
+    getMany: getMany as StoreHandle['getMany'],
+
+    setMany: (items) =>
+      guard(async () => {
+        if (!Array.isArray(items)) {
+          throw new ValidationError('`items` must be an array of { key, value, ...options }', {
+            details: { field: 'items', reason: 'type' },
+          });
+        }
+        if (items.length === 0) return EMPTY_BULK();
+        const wireItems: WireBulkSetBody['items'] = [];
+        for (const item of items) {
+          const { key, value, ifNotExists, ifRevision, ...options } = item;
+          const wire: WireBulkSetBody['items'][number] = await wireWrite(key, value, options);
+          if (ifNotExists !== undefined) wire.ifNotExists = ifNotExists;
+          if (ifRevision !== undefined) wire.ifRevision = checkRevision(ifRevision, 'ifRevision');
+          wireItems.push(wire);
+        }
+        const parts: BulkResult[] = [];
+        for (const part of chunk(wireItems, LIMITS.maxBulkItems)) {
+          parts.push(await bulkWrite(routes.bulkSet(name), { items: part }));
+        }
+        return mergeBulk(parts);
+      }),
+
+    deleteMany: (keys) =>
+      guard(async () => {
+        checkKeys(keys);
+        for (const key of keys) validateKey(key);
+        if (keys.length === 0) return EMPTY_BULK();
+        const parts: BulkResult[] = [];
+        for (const part of chunk(keys, LIMITS.maxBulkItems)) {
+          parts.push(await bulkWrite(routes.bulkDelete(name), { keys: part }));
+        }
+        return mergeBulk(parts);
+      }),
+
+    atomic: () => createAtomic(),
+  };
+
+  function createAtomic(): AtomicOperation {
+    const checks: NonNullable<WireAtomicBody['checks']> = [];
+    const pending: Array<
+      | { type: 'set'; key: string; value: KvBulkValue; options: AtomicSetOptions }
+      | { type: 'delete'; key: string }
+    > = [];
+    const op: AtomicOperation = {
+      check(key, revision) {
+        checks.push({ key, revision });
+        return op;
+      },
+      set(key, value, options = {}) {
+        pending.push({ type: 'set', key, value, options });
+        return op;
+      },
+      delete(key) {
+        pending.push({ type: 'delete', key });
+        return op;
+      },
+      commit: () =>
+        guard(async (): Promise<AtomicResult> => {
+          for (const c of checks) {
+            validateKey(c.key);
+            if (c.revision !== null) checkRevision(c.revision);
+          }
+          if (pending.length === 0) {
+            throw new ValidationError('An atomic commit needs at least one set or delete', {
+              details: { field: 'mutations', reason: 'empty' },
+            });
+          }
+          if (checks.length > LIMITS.maxBulkItems || pending.length > LIMITS.maxBulkItems) {
+            throw new ValidationError(
+              `An atomic commit takes at most ${LIMITS.maxBulkItems} checks and mutations`,
+              {
+                details: { field: 'mutations', reason: 'too_many', max: LIMITS.maxBulkItems },
+              },
+            );
+          }
+          const mutations: WireAtomicBody['mutations'] = [];
+          for (const m of pending) {
+            if (m.type === 'delete') {
+              validateKey(m.key);
+              mutations.push({ type: 'delete', key: m.key });
+            } else {
+              const rest: SetOptions = { ...m.options };
+              delete rest.ifNotExists;
+              delete rest.ifRevision;
+              mutations.push({ type: 'set', ...(await wireWrite(m.key, m.value, rest)) });
+            }
+          }
+          const body: WireAtomicBody = { checks, mutations };
+          try {
+            const response = await send({
+              method: 'POST',
+              path: routes.atomic(name),
+              json: body,
+              retry: 'idempotency-key',
+            });
+            return { ok: true, revision: (await json<WireAtomicResponse>(response)).revision };
+          } catch (error) {
+            if (
+              error instanceof RevisionMismatchError ||
+              (isKvError(error) && error.code === 'revision_mismatch')
+            ) {
+              const failed = (error as KvError).details?.failedKeys;
+              if (Array.isArray(failed)) return { ok: false, failedKeys: failed.map(String) };
+            }
+            throw error;
+          }
+        }),
+    };
+    return op;
+  }
+
+  return handle;
+}
+
+/** Builds `client.stores`. */
+export function createStoresApi(transport: Transport): StoresApi {
+  const { send, guard } = transport;
+  return {
+    create: (name: string, options: CreateStoreOptions = {}) =>
+      guard(async () => {
+        validateStoreName(name);
+        validateStoreConfig(options, true);
+        const response = await send({
+          method: 'POST',
+          path: routes.stores(),
+          json: { name, ...options },
+          retry: 'idempotency-key',
+        });
+        return json<StoreInfo>(response);
+      }),
+
+    get: (name: string) =>
+      guard(async () => {
+        validateStoreName(name);
+        try {
+          return await json<StoreInfo>(
+            await send({ method: 'GET', path: routes.store(name), retry: 'idempotent' }),
+          );
+        } catch (error) {
+          if (isKvError(error) && error.code === 'store_not_found') return undefined;
+          throw error;
+        }
+      }),
+
+    list: () =>
+      guard(async () => {
+        const response = await send({ method: 'GET', path: routes.stores(), retry: 'idempotent' });
+        return (await json<{ items: StoreInfo[] }>(response)).items;
+      }),
+
+    update: (name: string, options: UpdateStoreOptions) =>
+      guard(async () => {
+        validateStoreName(name);
+        validateStoreConfig(options, true);
+        const response = await send({
+          method: 'PATCH',
+          path: routes.store(name),
+          json: options,
+          retry: 'idempotent',
+        });
+        return json<StoreInfo>(response);
+      }),
+
+    delete: (name: string) =>
+      guard(async () => {
+        validateStoreName(name);
+        try {
+          await send({ method: 'DELETE', path: routes.store(name), retry: 'idempotent' });
+          return true;
+        } catch (error) {
+          if (isKvError(error) && error.code === 'store_not_found') return false;
+          throw error;
+        }
+      }),
+  };
+}

@@ -1,0 +1,322 @@
+/**
+ * The one place the client talks HTTP: every request goes through {@link Transport.send}, which runs it
+ * on `ky` with the client's timeout and retry policy and turns every failure into a {@link KvError}
+ * subclass (PRODUCT.md "Errors"). Internal to `@kv/core`'s client.
+ *
+ * @module
+ */
+
+import ky, {
+  HTTPError,
+  type Options as KyOptions,
+  type RetryOptions as KyRetryOptions,
+  TimeoutError as KyTimeoutError,
+} from 'ky';
+import { errorFromWire, isKvError, KvError, NetworkError, TimeoutError, ValidationError } from '../errors.js';
+import { HEADERS } from '../protocol.js';
+import type { FetchLike, HttpClientOptions } from './types.js';
+
+/**
+ * How a request may be retried:
+ * - `idempotent`: repeating it has the same effect (reads, unconditional `PUT`, `DELETE` without
+ *   `If-Match`), so it is retried as is;
+ * - `idempotency-key`: a conditional write, bulk call or atomic commit; it is sent with a fresh
+ *   `Idempotency-Key` header (the same on every attempt) and retried, the server replaying the first
+ *   outcome (architecture.md "Idempotency");
+ * - `never`: not retried (streamed bodies, which cannot be sent twice).
+ */
+export type RetryMode = 'idempotent' | 'idempotency-key' | 'never';
+
+/** One request, as the store operations describe it. */
+export interface RequestSpec {
+  /** HTTP method. */
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** Path from `routes` (starts with `/v1`). */
+  path: string;
+  /** Query parameters; `undefined` values are left out. */
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Request headers. */
+  headers?: Record<string, string>;
+  /** A body that can be sent more than once. */
+  body?: Uint8Array | ArrayBuffer | Blob | string;
+  /** A JSON body (serialized with `JSON.stringify`, `Content-Type: application/json`). */
+  json?: unknown;
+  /** A streamed body: sent with `duplex: 'half'`, never buffered, never retried. */
+  stream?: ReadableStream<Uint8Array>;
+  /** Retry policy of this request. */
+  retry: RetryMode;
+}
+
+/** Statuses worth retrying (RFC 9110: 408 Request Timeout, 429, and transient 5xx). */
+const RETRY_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
+/** Statuses whose `Retry-After` header sets the delay. */
+const RETRY_AFTER_STATUSES: readonly number[] = [429, 503];
+const ALL_METHODS: NonNullable<KyRetryOptions['methods']> = ['get', 'head', 'put', 'post', 'patch', 'delete'];
+
+/** Name of the private ky option that carries a streamed body past ky's request cloning. */
+const STREAM_OPTION = 'kvStreamBody';
+
+/** Defaults of {@link HttpClientOptions}. */
+export const CLIENT_DEFAULTS: {
+  readonly timeoutMs: 30_000;
+  readonly retryLimit: 2;
+  readonly backoffMs: 300;
+  readonly maxBackoffMs: 10_000;
+  readonly maxRetryAfterMs: 60_000;
+} = {
+  timeoutMs: 30_000,
+  retryLimit: 2,
+  backoffMs: 300,
+  maxBackoffMs: 10_000,
+  maxRetryAfterMs: 60_000,
+} as const;
+
+/**
+ * Returns the `fetch` to use: the injected one, else `globalThis.fetch` (bound). Throws when neither
+ * exists, saying how to fix it (openai-node's `getDefaultFetch`).
+ *
+ * @throws {ValidationError} no `fetch` option and no global `fetch`
+ */
+export function resolveFetch(fetchOption: FetchLike | undefined): FetchLike {
+  if (fetchOption !== undefined) {
+    if (typeof fetchOption !== 'function') {
+      throw new ValidationError('The `fetch` option must be a function with the WHATWG fetch signature', {
+        details: { field: 'fetch', reason: 'type' },
+      });
+    }
+    return fetchOption;
+  }
+  const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
+  if (typeof globalFetch !== 'function') {
+    throw new ValidationError(
+      '`fetch` is not defined in this runtime. Pass one to the client, e.g. ' +
+        "`createClient({ url, fetch })` with `import { fetch } from 'undici'`, or run on Node.js >= 20 " +
+        'or a browser, which have a global `fetch`.',
+      { details: { field: 'fetch', reason: 'missing' } },
+    );
+  }
+  return globalFetch.bind(globalThis) as FetchLike;
+}
+
+/** The request layer shared by every operation of one client. */
+export interface Transport {
+  /** Base URL without trailing slash. */
+  readonly baseUrl: string;
+  /**
+   * Sends a request; resolves the response for 2xx and 3xx statuses, throws the {@link KvError} for
+   * anything else (not yet reported to `onError`; {@link Transport.guard} does that).
+   */
+  send(spec: RequestSpec): Promise<Response>;
+  /**
+   * Runs an operation: any error it throws becomes a {@link KvError} (non-kv errors are wrapped),
+   * is reported to `onError` once, and is rethrown.
+   */
+  guard<T>(operation: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Builds the transport for a client's options.
+ *
+ * @throws {ValidationError} bad `url`, `timeoutMs` or `retry`, or no `fetch` available
+ */
+export function createTransport(options: HttpClientOptions): Transport {
+  const baseUrl = normalizeBaseUrl(options.url);
+  const userFetch = resolveFetch(options.fetch);
+  const timeoutMs = options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) {
+    throw new ValidationError('`timeoutMs` must be a positive integer number of milliseconds', {
+      details: { field: 'timeoutMs', reason: 'out_of_range' },
+    });
+  }
+  const retry = options.retry === false ? { limit: 0 } : (options.retry ?? {});
+  const limit = nonNegativeInt(retry.limit ?? CLIENT_DEFAULTS.retryLimit, 'retry.limit');
+  const backoffMs = nonNegativeInt(retry.backoffMs ?? CLIENT_DEFAULTS.backoffMs, 'retry.backoffMs');
+  const maxBackoffMs = nonNegativeInt(
+    retry.maxBackoffMs ?? CLIENT_DEFAULTS.maxBackoffMs,
+    'retry.maxBackoffMs',
+  );
+  const maxRetryAfterMs = nonNegativeInt(
+    retry.maxRetryAfterMs ?? CLIENT_DEFAULTS.maxRetryAfterMs,
+    'retry.maxRetryAfterMs',
+  );
+  const onError = options.onError;
+
+  const baseHeaders: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.token !== undefined) {
+    for (const name of Object.keys(baseHeaders)) {
+      if (name.toLowerCase() === 'authorization') delete baseHeaders[name];
+    }
+    baseHeaders.authorization = `Bearer ${options.token}`;
+  }
+
+  // ky clones every request before sending it so it can retry it; a cloned stream body is teed and
+  // buffered whole. Streamed bodies therefore travel as a private option that ky passes through to
+  // this fetch, which attaches them to the request only at send time.
+  const fetchForKy = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+    const stream = (init as Record<string, unknown> | undefined)?.[STREAM_OPTION] as
+      | ReadableStream<Uint8Array>
+      | undefined;
+    if (stream === undefined) return userFetch(input, init);
+    const { [STREAM_OPTION]: _omit, ...rest } = init as Record<string, unknown>;
+    const request = new Request(input, { body: stream, duplex: 'half' } as RequestInit);
+    return userFetch(request, rest as RequestInit);
+  };
+
+  const retryOptions: KyRetryOptions = {
+    limit,
+    methods: ALL_METHODS,
+    statusCodes: [...RETRY_STATUSES],
+    afterStatusCodes: [...RETRY_AFTER_STATUSES],
+    maxRetryAfter: maxRetryAfterMs,
+    backoffLimit: maxBackoffMs,
+    delay: (attempt: number) => backoffMs * 2 ** (attempt - 1),
+    shouldRetry: ({ error }) => {
+      if (error instanceof HTTPError)
+        return RETRY_STATUSES.includes(error.response.status) ? undefined : false;
+      // A timeout, or a failure of fetch itself (connection refused or reset, DNS): no response, retry.
+      return true;
+    },
+  };
+
+  const reported = new WeakSet<KvError>();
+
+  async function send(spec: RequestSpec): Promise<Response> {
+    const headers: Record<string, string> = { ...baseHeaders, ...spec.headers };
+    if (spec.retry === 'idempotency-key' && limit > 0) headers[HEADERS.idempotencyKey] = crypto.randomUUID();
+    const kyOptions: KyOptions & Record<string, unknown> = {
+      method: spec.method,
+      headers,
+      timeout: timeoutMs,
+      retry: spec.retry === 'never' || limit === 0 ? 0 : retryOptions,
+      fetch: fetchForKy,
+      throwHttpErrors: true,
+      hooks: { beforeRetry: [discardFailedResponse] },
+    };
+    if (spec.json !== undefined) kyOptions.json = spec.json;
+    else if (spec.body !== undefined) kyOptions.body = spec.body as NonNullable<KyOptions['body']>;
+    else if (spec.stream !== undefined) kyOptions[STREAM_OPTION] = spec.stream;
+    try {
+      return await ky(buildUrl(baseUrl, spec.path, spec.query), kyOptions);
+    } catch (error) {
+      throw await toKvError(error, spec, timeoutMs);
+    }
+  }
+
+  async function guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      const kvError = wrapUnknown(error);
+      if (onError !== undefined && !reported.has(kvError)) {
+        reported.add(kvError);
+        try {
+          onError(kvError);
+        } catch {
+          // The hook's own failure must not replace the error the caller needs to see.
+        }
+      }
+      throw kvError;
+    }
+  }
+
+  return { baseUrl, send, guard };
+}
+
+function discardFailedResponse({ error }: { error: Error }): void {
+  if (error instanceof HTTPError) void error.response.body?.cancel().catch(() => undefined);
+}
+
+function nonNegativeInt(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ValidationError(`\`${field}\` must be a non-negative integer`, {
+      details: { field, reason: 'out_of_range' },
+    });
+  }
+  return value;
+}
+
+function normalizeBaseUrl(url: unknown): string {
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new ValidationError('The client needs the server `url`, e.g. http://127.0.0.1:7070', {
+      details: { field: 'url', reason: 'missing' },
+    });
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ValidationError(`The client \`url\` is not a valid absolute URL: ${url}`, {
+      cause,
+      details: { field: 'url', reason: 'invalid_format' },
+    });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ValidationError(`The client \`url\` must be http: or https:, got ${parsed.protocol}`, {
+      details: { field: 'url', reason: 'invalid_format' },
+    });
+  }
+  return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
+}
+
+function buildUrl(baseUrl: string, path: string, query: RequestSpec['query']): string {
+  if (query === undefined) return baseUrl + path;
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(name, String(value));
+  }
+  const qs = params.toString();
+  return qs === '' ? baseUrl + path : `${baseUrl}${path}?${qs}`;
+}
+
+/** Parses `Retry-After` (delay-seconds or an HTTP date, RFC 9110 section 10.2.3) to ms. */
+export function parseRetryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+async function toKvError(error: unknown, spec: RequestSpec, timeoutMs: number): Promise<KvError> {
+  if (isKvError(error)) return error;
+  const what = `${spec.method} ${spec.path}`;
+  if (error instanceof HTTPError) {
+    const response = error.response;
+    let body: unknown;
+    if (spec.method !== 'HEAD' && (response.headers.get('content-type') ?? '').includes('json')) {
+      body = await response.json().catch(() => undefined);
+    } else {
+      await response.body?.cancel().catch(() => undefined);
+    }
+    return errorFromWire(response.status, body, {
+      requestId: response.headers.get(HEADERS.requestId) ?? undefined,
+      retryAfterMs: parseRetryAfterMs(response.headers.get('retry-after')),
+      cause: error,
+    });
+  }
+  if (error instanceof KyTimeoutError) {
+    return new TimeoutError(`No response within ${timeoutMs} ms: ${what}`, { cause: error });
+  }
+  const reason = error instanceof Error ? errorText(error) : String(error);
+  return new NetworkError(`Network error on ${what}: ${reason}`, { cause: error });
+}
+
+/** The message of an error and its causes (undici's `fetch failed` hides the reason in `cause`). */
+function errorText(error: Error): string {
+  const parts = [error.message];
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 3 && cause instanceof Error; depth++) {
+    parts.push(cause.message);
+    cause = cause.cause;
+  }
+  return parts.filter((p) => p !== '').join(': ');
+}
+
+function wrapUnknown(error: unknown): KvError {
+  if (isKvError(error)) return error;
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) {
+    // Thrown by our own encoding of the caller's input (e.g. JSON.stringify of a cyclic object or a BigInt).
+    return new ValidationError(`Invalid input: ${error.message}`, { cause: error });
+  }
+  return new KvError(error instanceof Error ? error.message : String(error), { cause: error, status: 0 });
+}

@@ -1,0 +1,413 @@
+/**
+ * Public interfaces of the shared HTTP client: the options of {@link createHttpClient}, the client, its
+ * `stores` API, the per-store handle and the atomic builder. `@kv/node` and `@kv/browser` re-export and
+ * widen these; the operations and their semantics are PRODUCT.md "Operations".
+ *
+ * @module
+ */
+
+import type { KvError } from '../errors.js';
+import type {
+  AtomicResult,
+  BulkResult,
+  CreateStoreOptions,
+  DeleteOptions,
+  EntryMeta,
+  HistoryEntry,
+  JsonValue,
+  KvEntry,
+  ListOptions,
+  ListPage,
+  SetOptions,
+  SetResult,
+  StoreInfo,
+  UpdateStoreOptions,
+} from '../types.js';
+
+/**
+ * A `fetch`-compatible function: the WHATWG `fetch` signature that the client calls for every request.
+ * Inject one to route requests through a proxy agent, an in-process engine (`engine.fetch`) or a test
+ * double (STYLE.md: an injectable `fetch`, openai-node).
+ *
+ * @example
+ * ```ts
+ * const client = createHttpClient({ url: 'http://kv.test', fetch: (input, init) => engine.fetch(new Request(input, init)) });
+ * ```
+ */
+export type FetchLike = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Retry policy for failed requests. Only requests that are safe to repeat are retried: reads (`GET`,
+ * `HEAD`), unconditional `PUT`s and `DELETE`s without `ifRevision`, and conditional writes, bulk calls and
+ * atomic commits, which the client sends with an automatic `Idempotency-Key` header so the server
+ * replays the first outcome instead of applying them twice. Streamed uploads are never retried.
+ *
+ * A request is retried after a network error, a timeout, or a `408`, `429`, `500`, `502`, `503` or `504`
+ * response. Delays grow exponentially: `backoffMs * 2 ** (attempt - 1)`, capped at `maxBackoffMs`; a
+ * `Retry-After` header on `429`/`503` replaces the computed delay (capped at `maxRetryAfterMs`).
+ */
+export interface RetryOptions {
+  /**
+   * Retries after the first attempt (so at most `limit + 1` requests); `0` disables retries.
+   * @default 2
+   * @example { limit: 5 }
+   */
+  limit?: number;
+  /**
+   * Delay before the first retry, in ms; doubled for each further retry.
+   * @default 300
+   * @example { backoffMs: 100 }
+   */
+  backoffMs?: number;
+  /**
+   * Upper bound of the computed backoff delay, in ms.
+   * @default 10_000
+   * @example { maxBackoffMs: 2_000 }
+   */
+  maxBackoffMs?: number;
+  /**
+   * Upper bound of a delay taken from a `Retry-After` header, in ms.
+   * @default 60_000
+   * @example { maxRetryAfterMs: 5_000 }
+   */
+  maxRetryAfterMs?: number;
+}
+
+/** Options of {@link createHttpClient}. Every field but `url` is optional. */
+export interface HttpClientOptions {
+  /**
+   * Base URL of the kv server, with or without a path prefix; routes (`/v1/...`) are appended to it.
+   * @example 'http://127.0.0.1:7070'
+   * @example 'https://api.example.com/kv'
+   */
+  url: string;
+  /**
+   * Bearer token sent as `Authorization: Bearer <token>` (PRODUCT.md "Access control").
+   * @default undefined (no `Authorization` header)
+   * @example 'kv_live_...'
+   */
+  token?: string | undefined;
+  /**
+   * Time allowed for each attempt, in ms, until the response headers arrive; exceeding it is a
+   * `TimeoutError` (and the attempt is retried when the request is retryable).
+   * @default 30_000
+   * @example 5_000
+   */
+  timeoutMs?: number | undefined;
+  /**
+   * Retry policy; `false` or `{ limit: 0 }` disables retries. @see RetryOptions
+   * @default { limit: 2, backoffMs: 300, maxBackoffMs: 10_000, maxRetryAfterMs: 60_000 }
+   * @example { limit: 4, backoffMs: 50 }
+   */
+  retry?: RetryOptions | false | undefined;
+  /**
+   * The `fetch` to call. Defaults to `globalThis.fetch`; when neither exists, `createHttpClient` throws a
+   * `ValidationError` that says to pass one.
+   * @default globalThis.fetch
+   * @example (input, init) => engine.fetch(new Request(input, init))
+   */
+  fetch?: FetchLike | undefined;
+  /**
+   * Called with every error the client throws, before it is thrown (Ironflow's global `onError`). Not
+   * called for outcomes that are results rather than errors: a missing key read as `undefined`, a
+   * failed atomic check returned as `{ ok: false }`. Exceptions thrown by the hook are ignored.
+   * @default undefined
+   * @example (error) => logger.warn({ code: error.code, requestId: error.requestId }, error.message)
+   */
+  onError?: ((error: KvError) => void) | undefined;
+  /**
+   * Extra headers sent with every request (e.g. tracing headers). `Authorization` set here is replaced
+   * by `token` when both are given.
+   * @default {}
+   * @example { 'x-trace-id': 'abc' }
+   */
+  headers?: Record<string, string> | undefined;
+}
+
+/**
+ * A decoded value as reads return it (PRODUCT.md `get`): JSON content types decode to a JSON value, text
+ * content types to a string, anything else to the raw bytes.
+ */
+export type KvValue = JsonValue | Uint8Array;
+
+/**
+ * What `set` accepts (Alien `set`: `string | Uint8Array | object`; PRODUCT.md `set`):
+ *
+ * - `string` -> stored as `text/plain; charset=utf-8`
+ * - `Uint8Array` / `ArrayBuffer` -> `application/octet-stream`
+ * - `Blob` -> the blob's `type`, else `application/octet-stream`
+ * - `ReadableStream<Uint8Array>` -> `application/octet-stream`, uploaded as a stream (never buffered,
+ *   never retried)
+ * - numbers, booleans, `null`, arrays and objects -> JSON (`application/json`), through `JSON.stringify`
+ *
+ * `contentType` in the options overrides the inferred type. Functions, promises, `undefined`, symbols and
+ * bigints are compile errors (they have no JSON form).
+ */
+export type KvSetValue =
+  | string
+  | number
+  | boolean
+  | null
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | ReadableStream<Uint8Array>
+  | readonly unknown[]
+  | { readonly [key: string]: unknown }
+  | (object & { readonly bind?: never; readonly then?: never });
+
+/** What bulk and atomic writes accept: any {@link KvSetValue} but a stream (they travel base64 in JSON). */
+export type KvBulkValue = Exclude<KvSetValue, ReadableStream<Uint8Array>>;
+
+/** Options of `create` (Ironflow `create`): `set`'s options without the conditions it sets itself. */
+export type CreateOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
+
+/** Options of `update` (Ironflow `update`): `set`'s options without the conditions it sets itself. */
+export type UpdateOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
+
+/** One item of `setMany` (Cloudflare bulk write): a key, a value and `set`'s options. */
+export interface SetManyItem extends SetOptions {
+  /** The key. */
+  key: string;
+  /** The value, encoded as by `set`. */
+  value: KvBulkValue;
+}
+
+/** Options of `getMany`. */
+export interface GetManyOptions {
+  /**
+   * Include each entry's value. With `false`, the map holds each entry's fields only ({@link EntryMeta}).
+   * @default true
+   */
+  values?: boolean;
+}
+
+/** Options of an atomic `set` mutation: `set`'s options without conditions (use `check` instead). */
+export type AtomicSetOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
+
+/**
+ * A Deno KV style atomic operation: checks and mutations collected locally and committed in one request,
+ * all or nothing (PRODUCT.md `atomic()`, architecture.md "Atomic commit failure").
+ *
+ * @example
+ * ```ts
+ * const entry = await store.getEntry('balance:alice');
+ * const result = await store.atomic()
+ *   .check('balance:alice', entry?.revision ?? null)
+ *   .set('balance:alice', 90)
+ *   .set('balance:bob', 110)
+ *   .commit();
+ * if (!result.ok) console.log('conflict on', result.failedKeys);
+ * ```
+ */
+export interface AtomicOperation {
+  /**
+   * Requires `key`'s current revision to equal `revision`, or the key to have no live entry when
+   * `revision` is `null`. Checked server-side at commit.
+   */
+  check(key: string, revision: number | null): AtomicOperation;
+  /** Writes `key` at commit (encoded as by `set`; no streams). */
+  set(key: string, value: KvBulkValue, options?: AtomicSetOptions): AtomicOperation;
+  /** Soft-deletes `key` at commit (a tombstone, like `delete`). */
+  delete(key: string): AtomicOperation;
+  /**
+   * Sends the checks and mutations in one request (with an automatic `Idempotency-Key`, so a retried
+   * commit is applied once). Resolves `{ ok: true, revision }` when every check passed and every
+   * mutation was applied (revision of the last mutation), or `{ ok: false, failedKeys }` when a check
+   * failed and nothing was written.
+   *
+   * @throws {ValidationError} no mutations, more than 10,000 checks or mutations, or invalid input
+   * @throws {StoreNotFoundError} the store does not exist
+   * @throws {KvError} any other failure (network, auth, server)
+   */
+  commit(): Promise<AtomicResult>;
+}
+
+/**
+ * Operations on one store (PRODUCT.md "Operations"; `client.store(name)`). Every method validates its
+ * input before sending (a bad key is a `ValidationError` and nothing is sent) and throws only
+ * {@link KvError} subclasses. Reads of a missing key resolve `undefined`; a missing store is a
+ * `StoreNotFoundError`.
+ */
+export interface StoreHandle {
+  /** The store name. */
+  readonly name: string;
+
+  /**
+   * Reads a value decoded by its content type: JSON -> JSON value, text -> string, else `Uint8Array`
+   * (PRODUCT.md `get`, all seeds).
+   * @returns the value, or `undefined` when the key is missing or expired
+   * @throws {StoreNotFoundError} the store does not exist
+   */
+  get(key: string): Promise<KvValue | undefined>;
+  /**
+   * Reads a value as UTF-8 text, whatever its content type (Alien `getText`).
+   * @returns the text, or `undefined` when missing
+   */
+  getText(key: string): Promise<string | undefined>;
+  /**
+   * Reads a value and parses it as JSON, whatever its content type (Alien `getJson<T>`). `T` is not
+   * checked at runtime.
+   * @returns the parsed value, or `undefined` when missing
+   * @throws {KvError} code `invalid_json` (status 0) when the stored bytes are not JSON
+   */
+  getJson<T = JsonValue>(key: string): Promise<T | undefined>;
+  /**
+   * Reads a value's raw bytes.
+   * @returns the bytes, or `undefined` when missing
+   */
+  getBytes(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Reads a value as a web `ReadableStream`, without buffering it (Apify `getRecord` with `stream`).
+   * @returns the body stream, or `undefined` when missing
+   */
+  getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined>;
+  /**
+   * Reads the whole entry: value (decoded as by `get`) and fields (AntiRaid `getrecord`, Ironflow `get`).
+   * @returns the entry, or `undefined` when missing
+   */
+  getEntry<T = KvValue>(key: string): Promise<KvEntry<T> | undefined>;
+  /**
+   * Reads a value by the entry's stable id (AntiRaid `getbyid`).
+   * @returns the value, or `undefined` when no live entry has that id
+   */
+  getById(id: string): Promise<KvValue | undefined>;
+  /**
+   * Reads the whole entry by id (AntiRaid `getrecordbyid`).
+   * @returns the entry, or `undefined` when no live entry has that id
+   */
+  getEntryById<T = KvValue>(id: string): Promise<KvEntry<T> | undefined>;
+  /**
+   * Whether the key has a live entry, with no body transferred (`HEAD`; Alien `exists`, Apify
+   * `recordExists`).
+   */
+  exists(key: string): Promise<boolean>;
+
+  /**
+   * Writes a value (PRODUCT.md `set`). With `ifNotExists` on an existing key nothing is written and
+   * `created` is `false` (Alien); with `ifRevision` the write is a compare-and-swap.
+   * @returns `{ id, revision, created }`
+   * @throws {ValidationError} bad key, options, metadata (over 1024 bytes) or scopes
+   * @throws {RevisionMismatchError} `ifRevision` did not match
+   * @throws {PayloadTooLargeError} value over the store's `maxValueBytes`
+   */
+  set(key: string, value: KvSetValue, options?: SetOptions): Promise<SetResult>;
+  /**
+   * Writes a value only if the key has no live entry (Ironflow `create`, `If-None-Match: *`).
+   * @throws {KeyExistsError} the key exists (412)
+   */
+  create(key: string, value: KvSetValue, options?: CreateOptions): Promise<SetResult>;
+  /**
+   * Compare-and-swap: writes only if the entry's revision is `revision` (Ironflow `update`, `If-Match`).
+   * @throws {RevisionMismatchError} another write came first, or the key is missing (412)
+   */
+  update(key: string, value: KvSetValue, revision: number, options?: UpdateOptions): Promise<SetResult>;
+  /**
+   * Sets or clears (`null`) a key's expiry (AntiRaid `setexpiry`). `expiresAt` is a `Date`, an ISO 8601
+   * string or epoch ms.
+   * @returns whether the key existed (nothing is created when it did not)
+   */
+  setExpiry(key: string, expiresAt: Date | string | number | null): Promise<boolean>;
+  /**
+   * Soft-deletes a key: a tombstone kept in history (Ironflow `delete`). A missing key is a no-op.
+   * @returns `true` when a live entry was deleted, `false` when there was none
+   * @throws {RevisionMismatchError} `ifRevision` did not match
+   */
+  delete(key: string, options?: DeleteOptions): Promise<boolean>;
+  /**
+   * Removes a key and its whole history (Ironflow `purge`).
+   * @returns `true` when the key had an entry or history, `false` when there was nothing
+   */
+  purge(key: string): Promise<boolean>;
+  /**
+   * Past revisions of a key, newest first, tombstones included (Ironflow/NATS history); up to the
+   * store's `history` setting.
+   * @returns the revisions (empty when the key never existed or was purged)
+   */
+  history<T = KvValue>(key: string): Promise<HistoryEntry<T>[]>;
+
+  /**
+   * One page of a listing (PRODUCT.md `list`): filter by `prefix`, `match` (NATS wildcards), `like`
+   * (SQL LIKE), `scope`; paginate with `cursor` or `startAfter` (Apify `exclusiveStartKey`).
+   * @returns `{ items, cursor?, complete }`; items carry `value` only with `values: true`
+   */
+  list<T = KvValue>(options?: ListOptions): Promise<ListPage<T>>;
+  /**
+   * Every matching key across all pages, in key order (Alien `scan`, Cloudflare keys list).
+   * `options.cursor`/`startAfter` set where to begin; `limit` is the page size per request.
+   */
+  keys(options?: Omit<ListOptions, 'values'>): AsyncIterableIterator<string>;
+  /**
+   * Every matching entry with its value, across all pages (Alien `scan` yielding `{ key, value }`).
+   */
+  entries<T = KvValue>(options?: Omit<ListOptions, 'values'>): AsyncIterableIterator<KvEntry<T>>;
+  /** Scopes in use in the store (AntiRaid `list_scopes`). */
+  listScopes(): Promise<string[]>;
+
+  /**
+   * Reads many keys in one request per 10,000 keys (Cloudflare bulk get). Returns a `Map` from each
+   * requested key (in request order, duplicates once) to its entry, or `undefined` when missing.
+   * With `{ values: false }` the entries carry their fields only.
+   */
+  getMany<T = KvValue>(
+    keys: readonly string[],
+    options?: { values?: true },
+  ): Promise<Map<string, KvEntry<T> | undefined>>;
+  /** @see getMany */
+  getMany(keys: readonly string[], options: { values: false }): Promise<Map<string, EntryMeta | undefined>>;
+  /** @see getMany */
+  getMany(
+    keys: readonly string[],
+    options?: GetManyOptions,
+  ): Promise<Map<string, KvEntry<KvValue> | EntryMeta | undefined>>;
+  /**
+   * Writes many entries (Cloudflare bulk write): one request per 10,000 items, each with an automatic
+   * `Idempotency-Key`. Per-item failures (bad key, `ifRevision` mismatch) do not fail the others.
+   * @returns per-item results in input order, the success count and the failed keys
+   */
+  setMany(items: readonly SetManyItem[]): Promise<BulkResult>;
+  /**
+   * Soft-deletes many keys (Cloudflare bulk delete): one request per 10,000 keys.
+   * @returns per-key results (`created` unused; `ok` true for missing keys too)
+   */
+  deleteMany(keys: readonly string[]): Promise<BulkResult>;
+  /** Starts a Deno KV style atomic operation. @see AtomicOperation */
+  atomic(): AtomicOperation;
+}
+
+/** Store management (`client.stores`; Apify store get/update/delete, Cloudflare namespaces, NATS buckets). */
+export interface StoresApi {
+  /**
+   * Creates a store.
+   * @throws {ValidationError} bad name or settings
+   * @throws {KeyExistsError} code `store_exists` when the store exists (412)
+   */
+  create(name: string, options?: CreateStoreOptions): Promise<StoreInfo>;
+  /** A store's settings and stats, or `undefined` when it does not exist. */
+  get(name: string): Promise<StoreInfo | undefined>;
+  /** Every store, by name. */
+  list(): Promise<StoreInfo[]>;
+  /**
+   * Changes a store's settings; omitted ones are unchanged.
+   * @throws {StoreNotFoundError} the store does not exist
+   */
+  update(name: string, options: UpdateStoreOptions): Promise<StoreInfo>;
+  /**
+   * Deletes a store and all its data.
+   * @returns `true` when it existed, `false` when there was no such store
+   */
+  delete(name: string): Promise<boolean>;
+}
+
+/** The kv client: store management and store handles. Create one with {@link createHttpClient}. */
+export interface KvClient {
+  /** Base URL the client sends to (as given, without a trailing slash). */
+  readonly url: string;
+  /** Store management. */
+  readonly stores: StoresApi;
+  /**
+   * A handle on one store. No request is made; the name is validated now.
+   * @throws {ValidationError} bad store name
+   */
+  store(name: string): StoreHandle;
+}
