@@ -1,0 +1,294 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type KvError,
+  KvError as KvErrorClass,
+  NetworkError,
+  RateLimitedError,
+  ServerError,
+  StoreNotFoundError,
+  TimeoutError,
+  UnauthenticatedError,
+  ValidationError,
+} from '../errors.js';
+import { createHttpClient, type FetchLike, parseRetryAfterMs } from './index.js';
+
+/** A scripted fetch: each call takes the next step (a Response, or an error to throw). */
+function scripted(steps: Array<Response | Error | ((req: Request) => Response | Promise<Response>)>) {
+  const requests: Request[] = [];
+  const fetch: FetchLike = async (input, init) => {
+    const req = new Request(input, init);
+    requests.push(req);
+    const step = steps.shift();
+    if (step === undefined) throw new Error('unexpected request');
+    if (step instanceof Error) throw step;
+    if (typeof step === 'function') return step(req);
+    return step;
+  };
+  return { fetch, requests };
+}
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+const wireError = (status: number, code: string, headers: Record<string, string> = {}): Response =>
+  json({ error: { code, message: `${code} happened` } }, status, headers);
+
+const fast = { backoffMs: 0, maxBackoffMs: 0 };
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('createHttpClient options', () => {
+  it('throws a ValidationError saying how to fix a missing fetch', () => {
+    vi.stubGlobal('fetch', undefined);
+    let error: unknown;
+    try {
+      createHttpClient({ url: 'http://kv.test' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(/Pass one to the client/);
+    expect((error as KvError).details).toMatchObject({ field: 'fetch', reason: 'missing' });
+  });
+
+  it('rejects a missing or non-http url', () => {
+    const { fetch } = scripted([]);
+    expect(() => createHttpClient({ url: '', fetch })).toThrow(ValidationError);
+    expect(() => createHttpClient({ url: 'not a url', fetch })).toThrow(ValidationError);
+    expect(() => createHttpClient({ url: 'ftp://kv.test', fetch })).toThrow(/http: or https:/);
+  });
+
+  it('rejects bad timeouts and retry settings', () => {
+    const { fetch } = scripted([]);
+    expect(() => createHttpClient({ url: 'http://kv.test', fetch, timeoutMs: 0 })).toThrow(ValidationError);
+    expect(() => createHttpClient({ url: 'http://kv.test', fetch, retry: { limit: -1 } })).toThrow(
+      ValidationError,
+    );
+  });
+
+  it('sends the token, extra headers, and keeps a path prefix of the url', async () => {
+    const { fetch, requests } = scripted([json({ items: [] })]);
+    const client = createHttpClient({
+      url: 'http://kv.test/base/',
+      token: 'secret',
+      headers: { 'x-trace': 't1', Authorization: 'Basic nope' },
+      fetch,
+    });
+    expect(client.url).toBe('http://kv.test/base');
+    expect(await client.stores.list()).toEqual([]);
+    const req = requests[0] as Request;
+    expect(req.url).toBe('http://kv.test/base/v1/stores');
+    expect(req.headers.get('authorization')).toBe('Bearer secret');
+    expect(req.headers.get('x-trace')).toBe('t1');
+  });
+
+  it('percent-encodes keys and store names into one path segment', async () => {
+    const { fetch, requests } = scripted([new Response('v', { headers: { 'content-type': 'text/plain' } })]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch });
+    expect(await client.store('s_1').get('a/b?c#d%e')).toBe('v');
+    expect((requests[0] as Request).url).toBe('http://kv.test/v1/stores/s_1/entries/a%2Fb%3Fc%23d%25e');
+  });
+});
+
+describe('retries', () => {
+  it('retries an idempotent read after a network error and a 503, then succeeds', async () => {
+    const { fetch, requests } = scripted([
+      new TypeError('fetch failed'),
+      wireError(503, 'unavailable', { 'retry-after': '0' }),
+      new Response('hello', { headers: { 'content-type': 'text/plain' } }),
+    ]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: fast });
+    expect(await client.store('s').get('k')).toBe('hello');
+    expect(requests).toHaveLength(3);
+  });
+
+  it('gives up after `limit` retries with the last error, cause attached, and reports it once', async () => {
+    const cause = new TypeError('fetch failed', { cause: new Error('ECONNREFUSED') });
+    const { fetch, requests } = scripted([cause, cause, cause]);
+    const seen: KvError[] = [];
+    const client = createHttpClient({
+      url: 'http://kv.test',
+      fetch,
+      retry: { ...fast, limit: 2 },
+      onError: (e) => seen.push(e),
+    });
+    const error = await client
+      .store('s')
+      .get('k')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as NetworkError).status).toBe(0);
+    expect((error as NetworkError).code).toBe('network_error');
+    expect((error as NetworkError).cause).toBe(cause);
+    expect((error as Error).message).toMatch(/ECONNREFUSED/);
+    expect(requests).toHaveLength(3);
+    expect(seen).toEqual([error]);
+  });
+
+  it('does not retry client errors (4xx other than 408/429)', async () => {
+    const { fetch, requests } = scripted([wireError(401, 'unauthenticated', { 'kv-request-id': 'req-1' })]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: fast });
+    const error = await client
+      .store('s')
+      .get('k')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect((error as KvError).requestId).toBe('req-1');
+    expect((error as KvError).status).toBe(401);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('maps an exhausted 429 to RateLimitedError with retryAfterMs', async () => {
+    const limited = () => wireError(429, 'rate_limited', { 'retry-after': '0' });
+    const { fetch, requests } = scripted([limited(), limited()]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: { ...fast, limit: 1 } });
+    const error = await client
+      .store('s')
+      .exists('k')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterMs).toBe(0);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('maps a 5xx without a kv body (a proxy) to ServerError', async () => {
+    const { fetch } = scripted([new Response('<html>bad gateway</html>', { status: 502 })]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: false });
+    const error = await client.stores.list().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect((error as KvError).status).toBe(502);
+  });
+
+  it('sends conditional writes with an Idempotency-Key and reuses it on every retry', async () => {
+    const result = { id: 'id1', revision: 7, created: true };
+    const { fetch, requests } = scripted([
+      new TypeError('fetch failed'),
+      wireError(500, 'internal'),
+      json(result, 201),
+    ]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: fast });
+    expect(await client.store('s').create('k', { a: 1 })).toEqual(result);
+    expect(requests).toHaveLength(3);
+    const keys = requests.map((r) => r.headers.get('idempotency-key'));
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(keys).size).toBe(1);
+    expect(requests[2]?.headers.get('if-none-match')).toBe('*');
+    expect(await requests[2]?.json()).toEqual({ a: 1 });
+  });
+
+  it('uses a fresh Idempotency-Key for each call', async () => {
+    const result = { id: 'id1', revision: 7, created: false };
+    const { fetch, requests } = scripted([json(result), json(result)]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch });
+    await client.store('s').update('k', 'v', 6);
+    await client.store('s').update('k', 'v', 7);
+    expect(requests[0]?.headers.get('idempotency-key')).not.toBe(requests[1]?.headers.get('idempotency-key'));
+    expect(requests[0]?.headers.get('if-match')).toBe('"6"');
+  });
+
+  it('sends plain writes without an Idempotency-Key', async () => {
+    const { fetch, requests } = scripted([json({ id: 'i', revision: 1, created: true })]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch });
+    await client.store('s').set('k', 'v');
+    expect(requests[0]?.headers.has('idempotency-key')).toBe(false);
+  });
+
+  it('never retries a streamed upload', async () => {
+    const { fetch, requests } = scripted([new TypeError('fetch failed'), json({})]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: fast });
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array([1, 2, 3]));
+        c.close();
+      },
+    });
+    await expect(client.store('s').set('k', stream)).rejects.toBeInstanceOf(NetworkError);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('turns a slow response into TimeoutError', async () => {
+    const fetch: FetchLike = (input, init) =>
+      new Promise((_resolve, reject) => {
+        const signal = input instanceof Request ? input.signal : init?.signal;
+        signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      });
+    const seen: KvError[] = [];
+    const client = createHttpClient({
+      url: 'http://kv.test',
+      fetch,
+      timeoutMs: 20,
+      retry: { ...fast, limit: 1 },
+      onError: (e) => seen.push(e),
+    });
+    const error = await client
+      .store('s')
+      .get('k')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as KvError).code).toBe('timeout');
+    expect((error as KvError).status).toBe(0);
+    expect((error as Error).message).toMatch(/20 ms/);
+    expect(seen).toHaveLength(1);
+  });
+});
+
+describe('errors and onError', () => {
+  it('turns store_not_found into StoreNotFoundError but a missing key into undefined', async () => {
+    const { fetch } = scripted([wireError(404, 'key_not_found'), wireError(404, 'store_not_found')]);
+    const seen: KvError[] = [];
+    const client = createHttpClient({ url: 'http://kv.test', fetch, onError: (e) => seen.push(e) });
+    expect(await client.store('s').getJson('missing')).toBeUndefined();
+    await expect(client.store('nope').get('k')).rejects.toBeInstanceOf(StoreNotFoundError);
+    expect(seen.map((e) => e.code)).toEqual(['store_not_found']);
+  });
+
+  it('reports client-side validation errors to onError without sending anything', async () => {
+    const { fetch, requests } = scripted([]);
+    const seen: KvError[] = [];
+    const client = createHttpClient({ url: 'http://kv.test', fetch, onError: (e) => seen.push(e) });
+    await expect(client.store('s').set('a b', 1)).rejects.toBeInstanceOf(ValidationError);
+    await expect(client.store('s').set('k', 1, { ttlMs: 1, expiresAt: Date.now() })).rejects.toThrow(
+      /combined/,
+    );
+    expect(() => client.store('bad name!')).toThrow(ValidationError);
+    expect(requests).toHaveLength(0);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('survives an onError hook that throws', async () => {
+    const { fetch } = scripted([wireError(404, 'store_not_found')]);
+    const client = createHttpClient({
+      url: 'http://kv.test',
+      fetch,
+      onError: () => {
+        throw new Error('hook failed');
+      },
+    });
+    await expect(client.store('s').get('k')).rejects.toBeInstanceOf(StoreNotFoundError);
+  });
+
+  it('reports a getJson of non-JSON bytes as invalid_json', async () => {
+    const { fetch } = scripted([new Response('not json', { headers: { 'content-type': 'text/plain' } })]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch });
+    const error = await client
+      .store('s')
+      .getJson('k')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KvErrorClass);
+    expect((error as KvError).code).toBe('invalid_json');
+  });
+});
+
+describe('parseRetryAfterMs', () => {
+  it('reads delay-seconds and HTTP dates', () => {
+    expect(parseRetryAfterMs('2')).toBe(2000);
+    expect(parseRetryAfterMs('0.5')).toBe(500);
+    expect(parseRetryAfterMs(null)).toBeUndefined();
+    expect(parseRetryAfterMs('soon')).toBeUndefined();
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    expect(parseRetryAfterMs('Wed, 01 Jan 2025 00:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfterMs('Wed, 01 Jan 2024 00:00:10 GMT', now)).toBe(0);
+  });
+});
