@@ -1,0 +1,183 @@
+/**
+ * Authentication and token management (issue 7; PRODUCT.md "Access control"). Tokens are random 256-bit
+ * secrets shown once; only their SHA-256 hash is stored, and lookups compare hashes in constant time.
+ * Tokens live in a {@link TokenStore}, separate from entry `Storage`, so a deployment can keep them in the
+ * same database (SqliteTokenStore in apps/server) or elsewhere.
+ *
+ * @module
+ */
+import {
+  type CreatedToken,
+  type ParsedCapability,
+  parseCapabilities,
+  type TokenInfo,
+  toEpochMs,
+  UnauthenticatedError,
+  ValidationError,
+} from '@kv/core';
+import { timingSafeEqual } from './signing.js';
+
+/** A stored token: everything but the secret, which is kept only as `hash`. */
+export interface TokenRecord {
+  /** Public id (`tok_...`), used to list and revoke. */
+  id: string;
+  /** Hex SHA-256 of the secret. */
+  hash: string;
+  /** Capability strings, validated at creation. */
+  capabilities: string[];
+  /** Free text, or null. */
+  description: string | null;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+  /** Epoch ms of revocation, or null. */
+  revokedAt: number | null;
+}
+
+/** Where tokens are kept. */
+export interface TokenStore {
+  /** Saves a new token. */
+  insert(record: TokenRecord): Promise<void>;
+  /** The token whose hash is `hash`, if any (revoked and expired ones included: the caller decides). */
+  findByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** All tokens, oldest first. */
+  list(): Promise<TokenRecord[]>;
+  /** Marks a token revoked at `nowMs`. Returns false when no such (unrevoked) token exists. */
+  revoke(id: string, nowMs: number): Promise<boolean>;
+}
+
+/** In-memory {@link TokenStore} (the mock, tests, `--storage memory`). */
+export class MemoryTokenStore implements TokenStore {
+  readonly #byId = new Map<string, TokenRecord>();
+
+  /** {@inheritDoc TokenStore.insert} */
+  async insert(record: TokenRecord): Promise<void> {
+    this.#byId.set(record.id, { ...record, capabilities: [...record.capabilities] });
+  }
+  /** {@inheritDoc TokenStore.findByHash} */
+  async findByHash(hash: string): Promise<TokenRecord | undefined> {
+    let found: TokenRecord | undefined;
+    // Visit every record and compare in constant time, so timing does not reveal a partial match.
+    for (const r of this.#byId.values()) if (timingSafeEqual(r.hash, hash)) found = r;
+    return found ? { ...found, capabilities: [...found.capabilities] } : undefined;
+  }
+  /** {@inheritDoc TokenStore.list} */
+  async list(): Promise<TokenRecord[]> {
+    return [...this.#byId.values()].map((r) => ({ ...r, capabilities: [...r.capabilities] }));
+  }
+  /** {@inheritDoc TokenStore.revoke} */
+  async revoke(id: string, nowMs: number): Promise<boolean> {
+    const r = this.#byId.get(id);
+    if (!r || r.revokedAt !== null) return false;
+    r.revokedAt = nowMs;
+    return true;
+  }
+}
+
+/** Hex SHA-256 of a token secret. */
+export async function hashToken(secret: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret)));
+  let hex = '';
+  for (const b of digest) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/** A new random token secret: `kv_` + 256 random bits, base64url. */
+export function generateTokenSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return `kv_${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}
+
+/** The authenticated caller of a request. */
+export interface Principal {
+  /** Token id. */
+  tokenId: string;
+  /** Parsed capabilities. */
+  capabilities: ParsedCapability[];
+}
+
+/** Input of {@link createToken}. */
+export interface CreateTokenInput {
+  /** Capability strings (validated strictly). */
+  capabilities: unknown;
+  /** Expiry: Date, ISO string or epoch ms; null or absent for none. */
+  expiresAt?: unknown;
+  /** Free text, at most 256 characters. */
+  description?: unknown;
+}
+
+/**
+ * Creates a token: validates capabilities strictly, stores the hash, returns the secret once.
+ *
+ * @throws {ValidationError} malformed capability, expiry in the past, over-long description
+ */
+export async function createToken(
+  tokens: TokenStore,
+  input: CreateTokenInput,
+  nowMs: number,
+): Promise<CreatedToken> {
+  const parsed = parseCapabilities(input.capabilities);
+  let expiresAt: number | null = null;
+  if (input.expiresAt !== undefined && input.expiresAt !== null) {
+    expiresAt = toEpochMs(input.expiresAt as string | number);
+    if (expiresAt <= nowMs) {
+      throw new ValidationError('expiresAt must be in the future', { details: { field: 'expiresAt' } });
+    }
+  }
+  if (input.description !== undefined && input.description !== null) {
+    if (typeof input.description !== 'string' || input.description.length > 256) {
+      throw new ValidationError('description must be a string of at most 256 characters', {
+        details: { field: 'description' },
+      });
+    }
+  }
+  const secret = generateTokenSecret();
+  const record: TokenRecord = {
+    id: `tok_${crypto.randomUUID().replace(/-/g, '')}`,
+    hash: await hashToken(secret),
+    capabilities: parsed.map((c) => c.source),
+    description: typeof input.description === 'string' ? input.description : null,
+    createdAt: nowMs,
+    expiresAt,
+    revokedAt: null,
+  };
+  await tokens.insert(record);
+  return { ...toTokenInfo(record), token: secret };
+}
+
+/** The public view of a token record (no hash). */
+export function toTokenInfo(r: TokenRecord): TokenInfo {
+  return {
+    id: r.id,
+    capabilities: [...r.capabilities],
+    description: r.description,
+    createdAt: new Date(r.createdAt).toISOString(),
+    expiresAt: r.expiresAt === null ? null : new Date(r.expiresAt).toISOString(),
+    revokedAt: r.revokedAt === null ? null : new Date(r.revokedAt).toISOString(),
+  };
+}
+
+/**
+ * Authenticates `Authorization: Bearer <token>`: the token must exist, not be revoked and not be expired
+ * at `nowMs`. Revocation and expiry take effect on the next request (no cache).
+ *
+ * @throws {UnauthenticatedError} missing header, malformed header, unknown, revoked or expired token —
+ *   all with the same message, so the response does not tell which
+ */
+export async function authenticate(
+  tokens: TokenStore,
+  authorization: string | null,
+  nowMs: number,
+): Promise<Principal> {
+  const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  if (!m)
+    throw new UnauthenticatedError('A valid bearer token is required', { details: { reason: 'missing' } });
+  const record = await tokens.findByHash(await hashToken(m[1]!));
+  if (!record || record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= nowMs)) {
+    throw new UnauthenticatedError('A valid bearer token is required', { details: { reason: 'invalid' } });
+  }
+  return { tokenId: record.id, capabilities: parseCapabilities(record.capabilities) };
+}
