@@ -103,8 +103,9 @@ describe('validateKey', () => {
       'a=b',
       'a~b',
       '/?#%+&=~',
-      '..',
-      '.',
+      '...',
+      '.a',
+      'a.',
       'user:123',
     ]) {
       expect(validateKey(key)).toBe(key);
@@ -154,6 +155,13 @@ describe('validateKey', () => {
     expect(isForbiddenCodeUnit(0xa1)).toBeUndefined();
     expect(isForbiddenCodeUnit(0x7e)).toBeUndefined();
     expect(isForbiddenCodeUnit(0x20)).toBe('whitespace');
+  });
+
+  it('rejects the URL dot segments . and .. (they cannot be addressed in a path)', () => {
+    expect(details(() => validateKey('.'))).toEqual({ field: 'key', reason: 'dot_segment' });
+    expect(details(() => validateKey('..'))).toEqual({ field: 'key', reason: 'dot_segment' });
+    expect(isValidKey('..')).toBe(false);
+    expect(validateKey('...')).toBe('...');
   });
 
   it('rejects lone surrogates but accepts pairs', () => {

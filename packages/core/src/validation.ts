@@ -27,6 +27,7 @@ import type { JsonObject, StoreConfig } from './types.js';
  * - `out_of_range`: a number outside its range
  * - `unknown_field`: an unexpected property (store settings)
  * - `invalid_format`: a string that does not parse (times)
+ * - `dot_segment`: the key is `.` or `..` (see {@link validateKey})
  */
 export type ValidationReason =
   | 'type'
@@ -40,7 +41,8 @@ export type ValidationReason =
   | 'not_json'
   | 'out_of_range'
   | 'unknown_field'
-  | 'invalid_format';
+  | 'invalid_format'
+  | 'dot_segment';
 
 function invalid(
   field: string,
@@ -146,12 +148,14 @@ const CHARACTER_MESSAGES = {
  * Checks a key and returns it unchanged (PRODUCT.md "Keys": UTF-8, 1-512 bytes, no control characters,
  * no whitespace; Alien and Cloudflare 512-byte limit). A 513-byte key is rejected, never truncated.
  * Every other character is allowed, including URL-reserved ones like `/ ? # % + & = ~` (the protocol
- * percent-encodes keys).
+ * percent-encodes keys). The two keys `.` and `..` are rejected: a key travels as one URL path segment
+ * (`/v1/stores/{store}/entries/{key}`), and URL parsers (WHATWG URL, RFC 3986 section 5.2.4) remove
+ * dot segments even when percent-encoded (`%2E%2E`), so those keys could be written but never addressed.
  *
  * @param key - the candidate key
  * @returns `key`, typed as a string
  * @throws {ValidationError} `details: { field: 'key', reason, maxBytes? }` with reason `type`, `empty`,
- *   `too_long` (`maxBytes: 512`), `control_character`, `whitespace` or `lone_surrogate`
+ *   `too_long` (`maxBytes: 512`), `control_character`, `whitespace`, `lone_surrogate` or `dot_segment`
  */
 export function validateKey(key: unknown): string {
   if (typeof key !== 'string') throw invalid('key', 'type', `Key must be a string, got ${typeName(key)}`);
@@ -164,6 +168,9 @@ export function validateKey(key: unknown): string {
   }
   const bad = findBadCharacter(key);
   if (bad !== undefined) throw invalid('key', bad, `Key ${CHARACTER_MESSAGES[bad]}`);
+  if (key === '.' || key === '..') {
+    throw invalid('key', 'dot_segment', 'Key must not be "." or ".." (URL dot segments cannot be addressed)');
+  }
   return key;
 }
 
@@ -174,7 +181,12 @@ export function validateKey(key: unknown): string {
  */
 export function isValidKey(key: unknown): key is string {
   if (typeof key !== 'string' || key.length === 0 || key.length > LIMITS.maxKeyBytes) return false;
-  return utf8ByteLength(key) <= LIMITS.maxKeyBytes && findBadCharacter(key) === undefined;
+  return (
+    utf8ByteLength(key) <= LIMITS.maxKeyBytes &&
+    findBadCharacter(key) === undefined &&
+    key !== '.' &&
+    key !== '..'
+  );
 }
 
 /**
