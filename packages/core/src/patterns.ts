@@ -225,7 +225,7 @@ function matchNats(tokens: readonly NatsToken[], key: string): boolean {
 
 /** One piece of a LIKE segment: a literal run, or a run of `_` (count code points). */
 type LikePart = string | number;
-/** The text between two `%`s: literal runs and `_` runs, with its length in code points. */
+/** The text between two `%`s: literal runs and `_` runs. */
 interface LikeSegment {
   parts: LikePart[];
 }
@@ -374,7 +374,7 @@ function backCodePoints(key: string, end: number, count: number, floor: number):
   return pos;
 }
 
-/** Length of a segment's match, in code points for `_` runs and UTF-16 units for literals. */
+/** Where the tail segment must start so that it ends at the end of `key`, not before `floor`; -1 if impossible. */
 function tailStart(key: string, parts: readonly LikePart[], floor: number): number {
   let pos = key.length;
   for (let k = parts.length - 1; k >= 0; k--) {
