@@ -1,0 +1,823 @@
+#!/usr/bin/env node
+/**
+ * The `kv` command line (issue 5): store management, reads, writes, listings, history, expiry, and JSON
+ * Lines import/export, on the Node client. Tables on a TTY, tab-separated text otherwise, JSON with
+ * `--json`. Exit codes scripts can rely on: {@link EXIT}.
+ *
+ * Run `kv --help` for usage. The exported {@link main} runs one command in-process (tests use it).
+ *
+ * @module
+ */
+
+import { createReadStream, createWriteStream, realpathSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  base64ToBytes,
+  bytesToBase64,
+  type EntryMeta,
+  type FetchLike,
+  isJsonContentType,
+  isKvError,
+  isTextContentType,
+  type JsonObject,
+  type KvEntry,
+  type KvValue,
+  type ListOptions,
+  NotFoundError,
+  type SetManyItem,
+  type SetOptions,
+  type StoreInfo,
+  utf8ByteLength,
+  utf8Encode,
+  ValidationError,
+} from '@kv/core';
+import { SingleBar } from 'cli-progress';
+import { type ClientOptions, createClient, type NodeKvClient } from './client.js';
+
+/** Exit codes of `kv` (issue 5). */
+export const EXIT: { readonly ok: 0; readonly notFound: 1; readonly usage: 2; readonly error: 3 } = {
+  /** Success; for `get`/`exists`/`rm`/`expire`/`history`: the key was found. */
+  ok: 0,
+  /** The key, id or store does not exist (`get`, `exists`, `rm`, `expire`, `history`, `stores rm`). */
+  notFound: 1,
+  /** Bad command line or rejected input (`ValidationError`, 400). */
+  usage: 2,
+  /** Any other failure: server error, network, timeout, auth, conflict (412), partial import. */
+  error: 3,
+} as const;
+
+/** Where the CLI reads and writes; {@link main}'s second argument. Every field defaults to the process's. */
+export interface CliIo {
+  /** Standard output (values, listings, JSON). `isTTY` selects tables. */
+  stdout: Writable & { isTTY?: boolean };
+  /** Standard error (messages, progress bars). `isTTY` enables progress bars. */
+  stderr: Writable & { isTTY?: boolean };
+  /** Standard input (`kv set` without a value, `kv import` without a file). */
+  stdin: Readable & { isTTY?: boolean };
+  /** Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** `fetch` for the client (tests route it to an in-process engine). */
+  fetch?: FetchLike;
+}
+
+const USAGE = `kv — command line for the kv key-value platform
+
+Usage: kv [global options] <command> [arguments] [options]
+
+Commands:
+  stores ls                               list stores
+  stores create <store> [--history N] [--default-ttl-ms MS] [--max-value-bytes N]
+  stores rm <store>                       delete a store and all its data
+  get <store> <key> [--entry]             print a value (raw bytes); --entry/--json for the whole entry
+  set <store> <key> [value] [options]     write a value (from the argument, --file, or stdin)
+      --content-type T --ttl-ms MS --expires-at ISO --metadata JSON --scope S (repeatable)
+      --resume --if-not-exists --if-revision N --file PATH
+  rm <store> <key> [--purge] [--if-revision N]   delete (tombstone) or purge a key
+  exists <store> <key>                    exit 0 when the key exists, 1 when not
+  ls <store> [--prefix P] [--match M] [--like L] [--scope S] [--start-after K]
+             [--limit N] [--cursor C] [--reverse] [--all]
+  history <store> <key>                   past revisions, newest first
+  expire <store> <key> <ISO time|never> | --ttl-ms MS   set or clear a key's expiry
+  import <store> [file.jsonl]             write entries from JSON Lines (stdin without a file)
+  export <store> [file.jsonl] [--prefix P] [--match M] [--like L] [--scope S]
+
+Global options:
+  --url URL          server URL (default: $KV_URL)
+  --token TOKEN      bearer token (default: $KV_TOKEN, or the file named by $KV_TOKEN_FILE)
+  --timeout-ms MS    per-request timeout (default 30000)
+  --json             print JSON instead of tables/text
+  -h, --help         show this help
+
+Exit codes: 0 ok/found, 1 not found, 2 usage or invalid input, 3 server/network error.
+JSON Lines format (import/export): one object per line:
+  {"key":"k","value":<JSON|text|base64>,"encoding":"json"|"text"|"base64","contentType":"...",
+   "metadata":{...},"scopes":[...],"expiresAt":"ISO"|null,"resume":false}
+`;
+
+/** A command-line mistake: printed with a hint, exit code 2. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  entry: { type: 'boolean' },
+  history: { type: 'string' },
+  'default-ttl-ms': { type: 'string' },
+  'max-value-bytes': { type: 'string' },
+  'content-type': { type: 'string' },
+  'ttl-ms': { type: 'string' },
+  'expires-at': { type: 'string' },
+  metadata: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  resume: { type: 'boolean' },
+  'if-not-exists': { type: 'boolean' },
+  'if-revision': { type: 'string' },
+  file: { type: 'string' },
+  purge: { type: 'boolean' },
+  prefix: { type: 'string' },
+  match: { type: 'string' },
+  like: { type: 'string' },
+  'start-after': { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  reverse: { type: 'boolean' },
+  all: { type: 'boolean' },
+  'batch-size': { type: 'string' },
+} as const;
+
+type Flags = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof OPTIONS)[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
+
+interface Context {
+  io: CliIo;
+  flags: Flags;
+  args: string[];
+  client: () => NodeKvClient;
+}
+
+/**
+ * Runs one `kv` command and resolves its exit code ({@link EXIT}); never throws and never calls
+ * `process.exit`, so tests can run it in-process with captured output.
+ *
+ * @param argv - the arguments after `kv`, e.g. `['get', 'orders', 'order:1']`
+ * @param io - streams, environment and `fetch`; defaults to the process's
+ * @returns the exit code
+ * @example
+ * ```ts
+ * const code = await main(['stores', 'ls', '--json'], { stdout, env: { KV_URL: 'http://127.0.0.1:7070' } });
+ * ```
+ */
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const full: CliIo = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    stdin: io.stdin ?? process.stdin,
+    env: io.env ?? process.env,
+    ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
+  };
+  let flags: Flags;
+  let args: string[];
+  try {
+    const parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    flags = parsed.values as Flags;
+    args = parsed.positionals;
+  } catch (error) {
+    full.stderr.write(`kv: ${(error as Error).message}\nRun 'kv --help' for usage.\n`);
+    return EXIT.usage;
+  }
+  if (flags.help === true || args.length === 0) {
+    (args.length === 0 && flags.help !== true ? full.stderr : full.stdout).write(USAGE);
+    return args.length === 0 && flags.help !== true ? EXIT.usage : EXIT.ok;
+  }
+  let client: NodeKvClient | undefined;
+  const ctx: Context = {
+    io: full,
+    flags,
+    args,
+    client: () => {
+      if (client === undefined) {
+        const options: ClientOptions = { env: full.env };
+        if (flags.url !== undefined) options.url = flags.url;
+        if (flags.token !== undefined) options.token = flags.token;
+        if (flags['timeout-ms'] !== undefined)
+          options.timeoutMs = intFlag(flags['timeout-ms'], '--timeout-ms');
+        if (full.fetch !== undefined) options.fetch = full.fetch;
+        client = createClient(options);
+      }
+      return client;
+    },
+  };
+  try {
+    return await dispatch(ctx);
+  } catch (error) {
+    return reportError(full, error);
+  }
+}
+
+function reportError(io: CliIo, error: unknown): number {
+  if (error instanceof UsageError) {
+    io.stderr.write(`kv: ${error.message}\nRun 'kv --help' for usage.\n`);
+    return EXIT.usage;
+  }
+  if (isKvError(error)) {
+    const id = error.requestId === undefined ? '' : ` (request ${error.requestId})`;
+    io.stderr.write(`kv: ${error.message} [${error.code}${error.status ? ` ${error.status}` : ''}]${id}\n`);
+    if (error instanceof NotFoundError) return EXIT.notFound;
+    if (error instanceof ValidationError) return EXIT.usage;
+    return EXIT.error;
+  }
+  io.stderr.write(`kv: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT.error;
+}
+
+async function dispatch(ctx: Context): Promise<number> {
+  const [command, ...rest] = ctx.args;
+  ctx.args = rest;
+  switch (command) {
+    case 'stores':
+      return storesCommand(ctx);
+    case 'get':
+      return getCommand(ctx);
+    case 'set':
+      return setCommand(ctx);
+    case 'rm':
+    case 'delete':
+      return rmCommand(ctx);
+    case 'exists':
+      return existsCommand(ctx);
+    case 'ls':
+    case 'list':
+      return lsCommand(ctx);
+    case 'history':
+      return historyCommand(ctx);
+    case 'expire':
+      return expireCommand(ctx);
+    case 'import':
+      return importCommand(ctx);
+    case 'export':
+      return exportCommand(ctx);
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+function positionals(ctx: Context, names: string[], optional: string[] = []): string[] {
+  const { args } = ctx;
+  if (args.length < names.length) throw new UsageError(`missing <${names[args.length]}>`);
+  if (args.length > names.length + optional.length) {
+    throw new UsageError(`unexpected argument '${args[names.length + optional.length]}'`);
+  }
+  return args;
+}
+
+function intFlag(value: string, name: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`${name} must be a non-negative integer, got '${value}'`);
+  }
+  return Number(value);
+}
+
+function out(ctx: Context, text: string): void {
+  ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function printJson(ctx: Context, value: unknown): void {
+  out(ctx, JSON.stringify(value, jsonReplacer, ctx.io.stdout.isTTY === true ? 2 : undefined));
+}
+
+/** Bytes in JSON output: `{ "base64": "..." }`. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? { base64: bytesToBase64(value) } : value;
+}
+
+/** A table on a TTY (padded columns, header); tab-separated rows without header otherwise. */
+function printTable(ctx: Context, header: string[], rows: string[][]): void {
+  if (ctx.io.stdout.isTTY !== true) {
+    for (const row of rows) out(ctx, row.join('\t'));
+    return;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  out(ctx, line(header));
+  for (const row of rows) out(ctx, line(row));
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+function writeOptions(flags: Flags): SetOptions {
+  const options: SetOptions = {};
+  if (flags['content-type'] !== undefined) options.contentType = flags['content-type'];
+  if (flags['ttl-ms'] !== undefined) options.ttlMs = intFlag(flags['ttl-ms'], '--ttl-ms');
+  if (flags['expires-at'] !== undefined) options.expiresAt = flags['expires-at'];
+  if (flags.metadata !== undefined) {
+    try {
+      options.metadata = JSON.parse(flags.metadata) as JsonObject;
+    } catch {
+      throw new UsageError(`--metadata must be a JSON object, got '${flags.metadata}'`);
+    }
+  }
+  if (flags.scope !== undefined) options.scopes = flags.scope;
+  if (flags.resume === true) options.resume = true;
+  if (flags['if-not-exists'] === true) options.ifNotExists = true;
+  if (flags['if-revision'] !== undefined) options.ifRevision = intFlag(flags['if-revision'], '--if-revision');
+  return options;
+}
+
+function listFilters(flags: Flags): ListOptions {
+  const options: ListOptions = {};
+  if (flags.prefix !== undefined) options.prefix = flags.prefix;
+  if (flags.match !== undefined) options.match = flags.match;
+  if (flags.like !== undefined) options.like = flags.like;
+  const scope = flags.scope;
+  if (scope !== undefined) {
+    if (scope.length > 1) throw new UsageError('--scope can be given once for listings');
+    if (scope[0] !== undefined) options.scope = scope[0];
+  }
+  return options;
+}
+
+function metaJson(meta: EntryMeta): Record<string, unknown> {
+  return { ...meta };
+}
+
+// ---------------------------------------------------------------------------------------------- stores
+
+async function storesCommand(ctx: Context): Promise<number> {
+  const [sub, ...rest] = ctx.args;
+  ctx.args = rest;
+  const stores = ctx.client().stores;
+  switch (sub) {
+    case 'ls':
+    case 'list': {
+      positionals(ctx, []);
+      const list = await stores.list();
+      if (ctx.flags.json === true) printJson(ctx, list);
+      else if (ctx.io.stdout.isTTY === true) printStores(ctx, list);
+      else for (const s of list) out(ctx, s.name);
+      return EXIT.ok;
+    }
+    case 'create': {
+      const [name] = positionals(ctx, ['store']);
+      const options: Parameters<typeof stores.create>[1] = {};
+      if (ctx.flags.history !== undefined) options.history = intFlag(ctx.flags.history, '--history');
+      if (ctx.flags['default-ttl-ms'] !== undefined) {
+        options.defaultTtlMs = intFlag(ctx.flags['default-ttl-ms'], '--default-ttl-ms');
+      }
+      if (ctx.flags['max-value-bytes'] !== undefined) {
+        options.maxValueBytes = intFlag(ctx.flags['max-value-bytes'], '--max-value-bytes');
+      }
+      const info = await stores.create(name as string, options);
+      if (ctx.flags.json === true) printJson(ctx, info);
+      else out(ctx, `created store ${info.name}`);
+      return EXIT.ok;
+    }
+    case 'rm':
+    case 'delete': {
+      const [name] = positionals(ctx, ['store']);
+      const deleted = await stores.delete(name as string);
+      if (ctx.flags.json === true) printJson(ctx, { deleted });
+      else ctx.io.stderr.write(deleted ? `deleted store ${name}\n` : `kv: store ${name} not found\n`);
+      return deleted ? EXIT.ok : EXIT.notFound;
+    }
+    default:
+      throw new UsageError(
+        sub === undefined
+          ? 'missing stores subcommand (ls, create, rm)'
+          : `unknown stores subcommand '${sub}'`,
+      );
+  }
+}
+
+function printStores(ctx: Context, list: StoreInfo[]): void {
+  printTable(
+    ctx,
+    ['NAME', 'KEYS', 'SIZE', 'HISTORY', 'DEFAULT TTL', 'REVISION'],
+    list.map((s) => [
+      s.name,
+      String(s.keyCount),
+      formatBytes(s.totalBytes),
+      String(s.history),
+      s.defaultTtlMs === null ? '-' : `${s.defaultTtlMs} ms`,
+      String(s.revision),
+    ]),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------- entries
+
+async function getCommand(ctx: Context): Promise<number> {
+  const [storeName, key] = positionals(ctx, ['store', 'key']) as [string, string];
+  const store = ctx.client().store(storeName);
+  if (ctx.flags.json === true || ctx.flags.entry === true) {
+    const entry = await store.getEntry(key);
+    if (entry === undefined) return notFound(ctx, `key ${key} not found in ${storeName}`);
+    if (ctx.flags.json === true) printJson(ctx, entry);
+    else printEntry(ctx, entry);
+    return EXIT.ok;
+  }
+  const stream = await store.getStream(key);
+  if (stream === undefined) return notFound(ctx, `key ${key} not found in ${storeName}`);
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    if (!ctx.io.stdout.write(chunk)) await new Promise((resolve) => ctx.io.stdout.once('drain', resolve));
+  }
+  return EXIT.ok;
+}
+
+function printEntry(ctx: Context, entry: KvEntry<KvValue>): void {
+  const value =
+    entry.value instanceof Uint8Array
+      ? `<${entry.size} bytes>`
+      : typeof entry.value === 'string'
+        ? entry.value
+        : JSON.stringify(entry.value);
+  printTable(
+    ctx,
+    ['FIELD', 'VALUE'],
+    [
+      ['key', entry.key],
+      ['id', entry.id],
+      ['revision', String(entry.revision)],
+      ['contentType', entry.contentType],
+      ['size', String(entry.size)],
+      ['metadata', entry.metadata === null ? '-' : JSON.stringify(entry.metadata)],
+      ['scopes', entry.scopes.join(',') || '-'],
+      ['createdAt', entry.createdAt],
+      ['updatedAt', entry.updatedAt],
+      ['expiresAt', entry.expiresAt ?? '-'],
+      ['resume', String(entry.resume)],
+      ['value', value],
+    ],
+  );
+}
+
+function notFound(ctx: Context, message: string): number {
+  if (ctx.flags.json === true) printJson(ctx, null);
+  ctx.io.stderr.write(`kv: ${message}\n`);
+  return EXIT.notFound;
+}
+
+async function setCommand(ctx: Context): Promise<number> {
+  const [storeName, key, value] = positionals(ctx, ['store', 'key'], ['value']) as [string, string, string?];
+  const options = writeOptions(ctx.flags);
+  const store = ctx.client().store(storeName);
+  let body: string | Readable;
+  if (value !== undefined) {
+    if (ctx.flags.file !== undefined) throw new UsageError('give either a value or --file, not both');
+    body = value;
+  } else if (ctx.flags.file !== undefined) {
+    body = createReadStream(ctx.flags.file);
+    options.contentType ??= 'application/octet-stream';
+  } else if (ctx.io.stdin.isTTY === true) {
+    throw new UsageError('missing <value>: pass it as an argument, with --file, or on stdin');
+  } else {
+    body = ctx.io.stdin;
+    options.contentType ??= 'application/octet-stream';
+  }
+  const result = await store.set(key, body, options);
+  if (ctx.flags.json === true) printJson(ctx, result);
+  else if (options.ifNotExists === true && !result.created)
+    out(ctx, `exists, not written (revision ${result.revision})`);
+  else out(ctx, `${result.created ? 'created' : 'updated'} ${key} at revision ${result.revision}`);
+  return EXIT.ok;
+}
+
+async function rmCommand(ctx: Context): Promise<number> {
+  const [storeName, key] = positionals(ctx, ['store', 'key']) as [string, string];
+  const store = ctx.client().store(storeName);
+  let deleted: boolean;
+  if (ctx.flags.purge === true) {
+    if (ctx.flags['if-revision'] !== undefined) throw new UsageError('--purge cannot take --if-revision');
+    deleted = await store.purge(key);
+  } else {
+    const ifRevision = ctx.flags['if-revision'];
+    deleted = await store.delete(
+      key,
+      ifRevision === undefined ? {} : { ifRevision: intFlag(ifRevision, '--if-revision') },
+    );
+  }
+  if (ctx.flags.json === true) printJson(ctx, { deleted });
+  else if (deleted) out(ctx, `${ctx.flags.purge === true ? 'purged' : 'deleted'} ${key}`);
+  else ctx.io.stderr.write(`kv: key ${key} not found in ${storeName}\n`);
+  return deleted ? EXIT.ok : EXIT.notFound;
+}
+
+async function existsCommand(ctx: Context): Promise<number> {
+  const [storeName, key] = positionals(ctx, ['store', 'key']) as [string, string];
+  const found = await ctx.client().store(storeName).exists(key);
+  if (ctx.flags.json === true) printJson(ctx, { exists: found });
+  else out(ctx, String(found));
+  return found ? EXIT.ok : EXIT.notFound;
+}
+
+async function lsCommand(ctx: Context): Promise<number> {
+  const [storeName] = positionals(ctx, ['store']) as [string];
+  const store = ctx.client().store(storeName);
+  const options = listFilters(ctx.flags);
+  if (ctx.flags['start-after'] !== undefined) options.startAfter = ctx.flags['start-after'];
+  if (ctx.flags.limit !== undefined) options.limit = intFlag(ctx.flags.limit, '--limit');
+  if (ctx.flags.cursor !== undefined) options.cursor = ctx.flags.cursor;
+  if (ctx.flags.reverse === true) options.reverse = true;
+  let items: EntryMeta[];
+  let cursor: string | undefined;
+  if (ctx.flags.all === true) {
+    items = [];
+    let next: ListOptions = { ...options };
+    for (;;) {
+      const page = await store.list(next);
+      items.push(...page.items);
+      if (page.complete || page.cursor === undefined) break;
+      next = { ...options, cursor: page.cursor };
+      delete next.startAfter;
+    }
+  } else {
+    const page = await store.list(options);
+    items = page.items;
+    cursor = page.complete ? undefined : page.cursor;
+  }
+  if (ctx.flags.json === true) {
+    printJson(
+      ctx,
+      ctx.flags.all === true
+        ? items.map(metaJson)
+        : { items: items.map(metaJson), cursor, complete: cursor === undefined },
+    );
+  } else if (ctx.io.stdout.isTTY === true) {
+    printTable(
+      ctx,
+      ['KEY', 'REVISION', 'SIZE', 'CONTENT TYPE', 'UPDATED', 'EXPIRES'],
+      items.map((e) => [
+        e.key,
+        String(e.revision),
+        formatBytes(e.size),
+        e.contentType,
+        e.updatedAt,
+        e.expiresAt ?? '-',
+      ]),
+    );
+  } else {
+    for (const e of items) out(ctx, e.key);
+  }
+  if (cursor !== undefined && ctx.flags.json !== true) {
+    ctx.io.stderr.write(`kv: more keys; continue with --cursor ${cursor} (or list everything with --all)\n`);
+  }
+  return EXIT.ok;
+}
+
+async function historyCommand(ctx: Context): Promise<number> {
+  const [storeName, key] = positionals(ctx, ['store', 'key']) as [string, string];
+  const history = await ctx.client().store(storeName).history(key);
+  if (ctx.flags.json === true) printJson(ctx, history);
+  else {
+    printTable(
+      ctx,
+      ['REVISION', 'OPERATION', 'SIZE', 'UPDATED', 'EXPIRES'],
+      history.map((h) => [
+        String(h.revision),
+        h.operation,
+        formatBytes(h.size),
+        h.updatedAt,
+        h.expiresAt ?? '-',
+      ]),
+    );
+  }
+  if (history.length === 0) {
+    ctx.io.stderr.write(`kv: no history for ${key} in ${storeName}\n`);
+    return EXIT.notFound;
+  }
+  return EXIT.ok;
+}
+
+async function expireCommand(ctx: Context): Promise<number> {
+  const [storeName, key, when] = positionals(ctx, ['store', 'key'], ['time']) as [string, string, string?];
+  let expiresAt: string | number | null;
+  if (ctx.flags['ttl-ms'] !== undefined) {
+    if (when !== undefined) throw new UsageError('give either a time or --ttl-ms, not both');
+    expiresAt = Date.now() + intFlag(ctx.flags['ttl-ms'], '--ttl-ms');
+  } else if (when === undefined) {
+    throw new UsageError("missing <time>: an ISO 8601 time, 'never', or --ttl-ms MS");
+  } else {
+    expiresAt = when === 'never' || when === 'none' ? null : when;
+  }
+  const existed = await ctx.client().store(storeName).setExpiry(key, expiresAt);
+  if (ctx.flags.json === true) printJson(ctx, { existed });
+  else if (existed)
+    out(
+      ctx,
+      expiresAt === null
+        ? `${key} no longer expires`
+        : `${key} expires at ${new Date(expiresAt).toISOString()}`,
+    );
+  else ctx.io.stderr.write(`kv: key ${key} not found in ${storeName}\n`);
+  return existed ? EXIT.ok : EXIT.notFound;
+}
+
+// ---------------------------------------------------------------------------------------------- JSON Lines
+
+/** One line of `kv export` / `kv import`. */
+interface JsonLine {
+  key: string;
+  value: unknown;
+  encoding?: 'json' | 'text' | 'base64';
+  contentType?: string;
+  metadata?: JsonObject | null;
+  scopes?: string[];
+  expiresAt?: string | null;
+  resume?: boolean;
+}
+
+/** The export form of an entry: JSON values as JSON, text as text, anything else base64. */
+export function toJsonLine(entry: KvEntry<KvValue>): JsonLine {
+  let value: unknown = entry.value;
+  let encoding: JsonLine['encoding'];
+  if (entry.value instanceof Uint8Array) {
+    encoding = 'base64';
+    value = bytesToBase64(entry.value);
+  } else if (isJsonContentType(entry.contentType)) {
+    // A JSON entry decodes to a string either from a JSON string literal (stored with its quotes, so
+    // longer than the text) or from bytes that are not valid JSON (kept as their text, same length).
+    encoding =
+      typeof entry.value === 'string' && utf8ByteLength(entry.value) === entry.size ? 'text' : 'json';
+  } else {
+    encoding = isTextContentType(entry.contentType) ? 'text' : 'json';
+  }
+  const line: JsonLine = { key: entry.key, value, encoding, contentType: entry.contentType };
+  if (entry.metadata !== null) line.metadata = entry.metadata;
+  if (entry.scopes.length > 0) line.scopes = entry.scopes;
+  if (entry.expiresAt !== null) line.expiresAt = entry.expiresAt;
+  if (entry.resume) line.resume = true;
+  return line;
+}
+
+/** The `setMany` item of an import line. @throws {UsageError} a malformed line */
+export function fromJsonLine(text: string, lineNumber: number): SetManyItem {
+  let line: JsonLine;
+  try {
+    line = JSON.parse(text) as JsonLine;
+  } catch {
+    throw new UsageError(`line ${lineNumber}: not valid JSON`);
+  }
+  if (typeof line !== 'object' || line === null || typeof line.key !== 'string' || !('value' in line)) {
+    throw new UsageError(`line ${lineNumber}: expected an object with "key" and "value"`);
+  }
+  const encoding =
+    line.encoding ??
+    (typeof line.value === 'string' && !isJsonContentType(line.contentType ?? '') ? 'text' : 'json');
+  let value: SetManyItem['value'];
+  if (encoding === 'base64') {
+    if (typeof line.value !== 'string')
+      throw new UsageError(`line ${lineNumber}: base64 value must be a string`);
+    value = base64ToBytes(line.value);
+  } else if (encoding === 'text') {
+    if (typeof line.value !== 'string')
+      throw new UsageError(`line ${lineNumber}: text value must be a string`);
+    value = line.value;
+  } else if (encoding === 'json') {
+    // JSON values are stored as their JSON text (a string value keeps its quotes).
+    value = utf8Encode(JSON.stringify(line.value));
+  } else {
+    throw new UsageError(`line ${lineNumber}: unknown encoding '${String(encoding)}'`);
+  }
+  const item: SetManyItem = {
+    key: line.key,
+    value,
+    contentType:
+      line.contentType ??
+      (encoding === 'json'
+        ? 'application/json'
+        : encoding === 'text'
+          ? 'text/plain; charset=utf-8'
+          : 'application/octet-stream'),
+  };
+  if (line.metadata !== undefined && line.metadata !== null) item.metadata = line.metadata;
+  if (line.scopes !== undefined) item.scopes = line.scopes;
+  if (line.expiresAt !== undefined && line.expiresAt !== null) item.expiresAt = line.expiresAt;
+  if (line.resume === true) item.resume = true;
+  return item;
+}
+
+function progressBar(ctx: Context, total: number, label: string, unit: string): SingleBar | undefined {
+  if (ctx.io.stderr.isTTY !== true || ctx.flags.json === true) return undefined;
+  const bar = new SingleBar({
+    stream: ctx.io.stderr,
+    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta_formatted}`,
+    hideCursor: true,
+    clearOnComplete: false,
+  });
+  bar.start(total, 0);
+  return bar;
+}
+
+async function importCommand(ctx: Context): Promise<number> {
+  const [storeName, file] = positionals(ctx, ['store'], ['file']) as [string, string?];
+  const store = ctx.client().store(storeName);
+  const batchSize =
+    ctx.flags['batch-size'] === undefined ? 1000 : intFlag(ctx.flags['batch-size'], '--batch-size');
+  if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be 1-10000');
+  if (file === undefined && ctx.io.stdin.isTTY === true)
+    throw new UsageError('missing <file>: give a file or pipe JSON Lines to stdin');
+  const input = file === undefined ? ctx.io.stdin : createReadStream(file);
+  // Progress in bytes of input read: the file's size is the total; piped input counts lines read so far.
+  const totalBytes = file === undefined ? undefined : statSync(file).size;
+  const bar = progressBar(ctx, totalBytes ?? 0, 'import', totalBytes === undefined ? 'lines' : 'bytes');
+  let bytesRead = 0;
+  let imported = 0;
+  const failed: Array<{ key: string; error?: string; message?: string }> = [];
+  let batch: SetManyItem[] = [];
+  let lineNumber = 0;
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const result = await store.setMany(batch);
+    imported += result.successfulKeyCount;
+    for (const r of result.results) {
+      if (!r.ok)
+        failed.push({
+          key: r.key,
+          ...(r.error === undefined ? {} : { error: r.error }),
+          ...(r.message === undefined ? {} : { message: r.message }),
+        });
+    }
+    if (totalBytes === undefined) {
+      bar?.setTotal(lineNumber);
+      bar?.update(lineNumber);
+    } else bar?.update(Math.min(bytesRead, totalBytes));
+    batch = [];
+  };
+  try {
+    for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+      lineNumber += 1;
+      bytesRead += utf8ByteLength(text) + 1;
+      if (text.trim() === '') continue;
+      batch.push(fromJsonLine(text, lineNumber));
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+  } finally {
+    bar?.stop();
+  }
+  if (ctx.flags.json === true) printJson(ctx, { imported, failed });
+  else {
+    out(
+      ctx,
+      `imported ${imported} entries into ${storeName}${failed.length > 0 ? `, ${failed.length} failed` : ''}`,
+    );
+    for (const f of failed) ctx.io.stderr.write(`kv: ${f.key}: ${f.message ?? f.error ?? 'failed'}\n`);
+  }
+  return failed.length > 0 ? EXIT.error : EXIT.ok;
+}
+
+async function exportCommand(ctx: Context): Promise<number> {
+  const [storeName, file] = positionals(ctx, ['store'], ['file']) as [string, string?];
+  const client = ctx.client();
+  const store = client.store(storeName);
+  const info = await client.stores.get(storeName);
+  if (info === undefined) return notFound(ctx, `store ${storeName} not found`);
+  const output: Writable = file === undefined ? ctx.io.stdout : createWriteStream(file);
+  const bar = progressBar(ctx, info.keyCount, 'export', 'entries');
+  let exported = 0;
+  try {
+    for await (const entry of store.entries(listFilters(ctx.flags))) {
+      const line = `${JSON.stringify(toJsonLine(entry))}\n`;
+      if (!output.write(line)) await new Promise((resolve) => output.once('drain', resolve));
+      exported += 1;
+      if (bar !== undefined) {
+        if (exported > bar.getTotal()) bar.setTotal(exported);
+        bar.update(exported);
+      }
+    }
+  } finally {
+    bar?.stop();
+    if (file !== undefined) {
+      output.end();
+      await finished(output);
+    }
+  }
+  if (file !== undefined) out(ctx, `exported ${exported} entries from ${storeName} to ${file}`);
+  return EXIT.ok;
+}
+
+/** True when this module is the process's entry point (`kv ...`), following the bin symlink. */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`kv: ${String(error)}\n`);
+      process.exitCode = EXIT.error;
+    },
+  );
+}
