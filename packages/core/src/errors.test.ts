@@ -40,6 +40,7 @@ const EXPECTED_CLASS: Record<KvErrorCode, typeof KvError> = {
   unsupported_media_type: ValidationError,
   rate_limited: RateLimitedError,
   internal: ServerError,
+  not_implemented: ServerError,
   unavailable: ServerError,
   network_error: NetworkError,
   timeout: TimeoutError,

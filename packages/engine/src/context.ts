@@ -1,0 +1,91 @@
+/**
+ * Types shared by the engine's modules: the hono environment, the access-control hook and the internal
+ * context handed to route handlers.
+ *
+ * @module
+ */
+import type { Context } from 'hono';
+import type { IdempotencyGuard } from './idempotency.js';
+import type { Storage } from './storage.js';
+
+/**
+ * What a request wants to do, in PRODUCT.md "Access control" terms: entry actions (`get`, `exists`,
+ * `set`, `set_expiry`, `delete`, `purge`, `list`, `find`, `history`, `watch`, `sign`), meta actions
+ * (`list_scopes`, `keys`, `id_ops`) and admin actions (`stores`, `tokens`).
+ */
+export type EngineAction =
+  | 'get'
+  | 'exists'
+  | 'set'
+  | 'set_expiry'
+  | 'delete'
+  | 'purge'
+  | 'list'
+  | 'find'
+  | 'history'
+  | 'watch'
+  | 'sign'
+  | 'list_scopes'
+  | 'keys'
+  | 'id_ops'
+  | 'stores'
+  | 'tokens';
+
+/** What the {@link Authorize} hook is told about a request, before any work is done. */
+export interface AuthorizeContext {
+  /** The request. Its body may already be consumed; read headers only. */
+  req: Request;
+  /** The bearer token of `Authorization: Bearer <token>`, or undefined when absent. */
+  token: string | undefined;
+  /** The action asked for. */
+  action: EngineAction;
+  /** The store addressed, when the route names one. */
+  store?: string;
+  /** The key addressed, for single-entry routes. */
+  key?: string;
+  /** Keys addressed by bulk and atomic calls. */
+  keys?: string[];
+  /** Scopes named by the request (`Kv-Scopes` of a write, `scope` of a listing). */
+  scopes?: string[];
+}
+
+/**
+ * Access-control hook (issue 7 plugs token capabilities in here). Resolve (or return `true`) to allow;
+ * return `false` to answer 403 `forbidden`; throw a `KvError` (e.g. `UnauthenticatedError`) to answer
+ * with it. The default allows everything.
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: hooks written as `async () => {}` return Promise<void>.
+export type Authorize = (ctx: AuthorizeContext) => void | boolean | Promise<void | boolean>;
+
+/** Hono environment of the engine app: per-request variables. */
+export interface EngineEnv {
+  Variables: {
+    /** The request id echoed in `Kv-Request-Id`. */
+    requestId: string;
+    /** The request body, read within limits by the JSON body middleware. */
+    bodyBytes: Uint8Array;
+  };
+}
+
+/** The hono context of an engine route. */
+export type Ctx = Context<EngineEnv>;
+
+/** Resolved options and services, shared by every handler. */
+export interface EngineContext {
+  /** The storage. */
+  storage: Storage;
+  /** "Now", epoch ms. */
+  clock: () => number;
+  /** Server-wide cap on value size, bytes. */
+  maxValueBytes: number;
+  /** Cap on raw and small JSON request bodies, bytes. */
+  maxBodyBytes: number;
+  /** Cap on bulk and atomic JSON bodies, bytes. */
+  maxJsonBodyBytes: number;
+  /** New entry ids. */
+  generateId: () => string;
+  /** Access control. */
+  authorize: Authorize;
+  /** Idempotent retries. */
+  idempotency: IdempotencyGuard;
+}

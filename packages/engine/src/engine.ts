@@ -1,0 +1,330 @@
+/**
+ * `createEngine`: the whole kv protocol (docs/protocol.md) as one Web-standard fetch handler
+ * (`Request -> Response`) on `hono`, over a {@link Storage}. The Node server and the msw mock run exactly
+ * this code (PRODUCT.md "What it is"; issue 3).
+ *
+ * Cross-cutting behaviour lives here: the `Kv-Request-Id` header on every response, the JSON error body
+ * of every failure (core `toWireError`), 404 `route_not_found` / 405 `method_not_allowed`, request
+ * validation errors from the zod schemas, `/healthz`, `/openapi.json`, and the expiry sweeper.
+ *
+ * @module
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import {
+  API_BASE,
+  HEADERS,
+  isKvError,
+  KvError,
+  LIMITS,
+  PayloadTooLargeError,
+  ValidationError,
+} from '@kv/core';
+import { HTTPException } from 'hono/http-exception';
+import type { Authorize, EngineContext, EngineEnv } from './context.js';
+import { registerRoutes } from './handlers.js';
+import { errorResponse, pickRequestId } from './http.js';
+import { IdempotencyGuard } from './idempotency.js';
+import { healthRoute } from './routes.js';
+import { EntryParams, IdParams } from './schemas.js';
+import type { Storage } from './storage.js';
+
+export type { Authorize, AuthorizeContext, EngineAction } from './context.js';
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions {
+  /** Where data lives (`MemoryStorage`, `SqliteStorage`, PostgreSQL). */
+  storage: Storage;
+  /**
+   * "Now", in epoch milliseconds; tests inject a fake clock to drive expiry.
+   * @default Date.now
+   * @example createEngine({ storage, clock: () => fakeNow })
+   */
+  clock?: () => number;
+  /**
+   * Server-wide cap on a value's size, in bytes. A store's own `maxValueBytes` cannot exceed it.
+   * @default 26214400 (25 MiB, LIMITS.defaultMaxValueBytes)
+   */
+  maxValueBytes?: number;
+  /**
+   * Largest request body of a raw write or a small JSON route (store settings, expiry), in bytes.
+   * Bodies over it are refused with 413 without being buffered whole.
+   * @default maxValueBytes + 1 MiB
+   */
+  maxBodyBytes?: number;
+  /**
+   * Largest JSON body of a bulk call or atomic commit, in bytes (10,000 base64 values need room).
+   * @default 67108864 (64 MiB)
+   */
+  maxJsonBodyBytes?: number;
+  /**
+   * New entry ids (opaque strings, stable for the life of a key; AntiRaid `id`).
+   * @default crypto.randomUUID
+   */
+  generateId?: () => string;
+  /**
+   * Entries expired per storage call by {@link Engine.sweepExpired}.
+   * @default 1000
+   */
+  sweepBatchSize?: number;
+  /**
+   * Access control, called before any work with the action, store, key(s) and scopes of the request
+   * (issue 7 plugs token capabilities in here).
+   * @default allow everything
+   */
+  authorize?: Authorize;
+  /**
+   * Called with every unexpected (non-`KvError`) error, which the client sees as a 500 `internal` with a
+   * generic message, and with sweeper failures. Use it to log.
+   * @default ignore
+   */
+  onError?: (error: unknown, req: Request | undefined) => void;
+}
+
+/** A running engine: the fetch handler and its services. */
+export interface Engine {
+  /** Answers one request of the protocol. Never rejects: failures are JSON error responses. */
+  fetch(req: Request): Promise<Response>;
+  /** The hono app (mount it in a larger app, or add routes such as `/metrics`). */
+  app: OpenAPIHono<EngineEnv>;
+  /** The storage the engine runs on. */
+  storage: Storage;
+  /**
+   * Expires every entry whose `expiresAt <= nowMs`, in batches of `sweepBatchSize`, each as an `expire`
+   * write (revision bump, tombstone in history, change-log row for watchers).
+   *
+   * @param nowMs - "now", epoch ms @default the engine clock
+   * @returns how many entries were expired
+   */
+  sweepExpired(nowMs?: number): Promise<number>;
+  /**
+   * Runs {@link Engine.sweepExpired} every `intervalMs` (one run at a time). The timer is `unref`'d where
+   * the runtime supports it, so it never keeps a Node process alive. Calling it again restarts the timer.
+   *
+   * @param intervalMs - period in ms @default 1000
+   */
+  startSweeper(intervalMs?: number): void;
+  /** Stops the sweeper, waits for a running sweep, then closes the storage. */
+  close(): Promise<void>;
+}
+
+/** Default of {@link EngineOptions.maxJsonBodyBytes}: 64 MiB. */
+export const DEFAULT_MAX_JSON_BODY_BYTES: number = 64 * 1024 * 1024;
+
+/** Route patterns and their methods, for 405 `method_not_allowed` (HEAD is allowed wherever GET is). */
+const KNOWN_ROUTES: Array<[RegExp, string[]]> = [
+  [/^\/healthz$/, ['GET']],
+  [/^\/openapi\.json$/, ['GET']],
+  [/^\/v1\/stores$/, ['GET', 'POST']],
+  [/^\/v1\/stores\/[^/]+$/, ['GET', 'PATCH', 'DELETE']],
+  [/^\/v1\/stores\/[^/]+\/entries$/, ['GET']],
+  [/^\/v1\/stores\/[^/]+\/entries\/[^/]+$/, ['GET', 'PUT', 'DELETE']],
+  [/^\/v1\/stores\/[^/]+\/entries\/[^/]+\/history$/, ['GET']],
+  [/^\/v1\/stores\/[^/]+\/entries\/[^/]+\/expiry$/, ['PUT']],
+  [/^\/v1\/stores\/[^/]+\/ids\/[^/]+$/, ['GET']],
+  [/^\/v1\/stores\/[^/]+\/scopes$/, ['GET']],
+  [/^\/v1\/stores\/[^/]+\/bulk\/(?:get|set|delete)$/, ['POST']],
+  [/^\/v1\/stores\/[^/]+\/atomic$/, ['POST']],
+  [/^\/v1\/stores\/[^/]+\/watch$/, ['GET']],
+];
+
+/**
+ * Creates the engine.
+ *
+ * @example
+ * const engine = createEngine({ storage: new MemoryStorage() });
+ * const res = await engine.fetch(new Request('http://kv.test/v1/stores', { method: 'POST',
+ *   headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'orders' }) }));
+ */
+export function createEngine(options: EngineOptions): Engine {
+  const storage = options.storage;
+  const clock = options.clock ?? Date.now;
+  const maxValueBytes = options.maxValueBytes ?? LIMITS.defaultMaxValueBytes;
+  const onError = options.onError ?? (() => {});
+  const ctx: EngineContext = {
+    storage,
+    clock,
+    maxValueBytes,
+    maxBodyBytes: options.maxBodyBytes ?? maxValueBytes + 1024 * 1024,
+    maxJsonBodyBytes: options.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
+    generateId: options.generateId ?? (() => crypto.randomUUID()),
+    authorize: options.authorize ?? (() => true),
+    idempotency: new IdempotencyGuard(storage, clock),
+  };
+  const sweepBatchSize = options.sweepBatchSize ?? 1000;
+
+  const app = new OpenAPIHono<EngineEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw zodToKvError(result.error, result.target);
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const requestId = pickRequestId(c.req.header(HEADERS.requestId));
+    c.set('requestId', requestId);
+    await next();
+    try {
+      c.res.headers.set(HEADERS.requestId, requestId);
+    } catch {
+      // Immutable headers (a Response from elsewhere): copy it.
+      const res = new Response(c.res.body, c.res);
+      res.headers.set(HEADERS.requestId, requestId);
+      c.res = undefined;
+      c.res = res;
+    }
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const code =
+        error.status === 415
+          ? 'unsupported_media_type'
+          : error.status === 413
+            ? 'payload_too_large'
+            : undefined;
+      if (error.status === 400)
+        return errorResponse(new ValidationError(error.message, { details: { field: 'body' } }));
+      if (code !== undefined) return errorResponse(new KvError(error.message, { code }));
+      return errorResponse(new KvError(error.message, { status: error.status }));
+    }
+    if (!isKvError(error) || error.status >= 500) onError(error, c.req.raw);
+    return errorResponse(error);
+  });
+
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    for (const [pattern, methods] of KNOWN_ROUTES) {
+      if (!pattern.test(path)) continue;
+      const allow = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+      return errorResponse(
+        new KvError(`${c.req.method} is not allowed on this route; use ${allow.join(', ')}`, {
+          code: 'method_not_allowed',
+          details: { allow },
+        }),
+        { allow: allow.join(', ') },
+      );
+    }
+    return errorResponse(
+      new KvError(`No route for ${c.req.method} ${path}`, { code: 'route_not_found', details: { path } }),
+    );
+  });
+
+  app.openapi(healthRoute, (c) => c.json({ ok: true as const }, 200));
+  registerRoutes(app, ctx);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'kv',
+      version: '1',
+      description:
+        'The kv key-value protocol. docs/protocol.md is the normative text; this document is generated from the schemas the engine validates requests with.',
+    },
+    servers: [{ url: '/' }],
+  });
+  registerHeadDocs(app);
+
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let running: Promise<unknown> | undefined;
+
+  const sweepExpired = async (nowMs?: number): Promise<number> => {
+    const now = nowMs ?? clock();
+    let total = 0;
+    // Bounded: each round removes what it reports, so this ends; the cap guards a faulty storage.
+    for (let round = 0; round < 100_000; round++) {
+      const n = await storage.sweepExpired(now, sweepBatchSize);
+      total += n;
+      if (n < sweepBatchSize) break;
+    }
+    return total;
+  };
+
+  return {
+    app,
+    storage,
+    fetch: async (req) => {
+      try {
+        return await app.fetch(req);
+      } catch (error) {
+        onError(error, req);
+        const res = errorResponse(error);
+        res.headers.set(HEADERS.requestId, pickRequestId(req.headers.get(HEADERS.requestId)));
+        return res;
+      }
+    },
+    sweepExpired,
+    startSweeper(intervalMs = 1000) {
+      if (timer !== undefined) clearInterval(timer);
+      timer = setInterval(() => {
+        if (running !== undefined) return;
+        running = sweepExpired()
+          .catch((error: unknown) => onError(error, undefined))
+          .finally(() => {
+            running = undefined;
+          });
+      }, intervalMs);
+      const t = timer as unknown as { unref?: unknown };
+      if (typeof t === 'object' && t !== null && typeof t.unref === 'function') (t.unref as () => void)();
+    },
+    async close() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      await running;
+      await storage.close();
+    },
+  };
+}
+
+/** A zod validation failure as a kv error: 413 for a bulk list over 10,000 items, else 400. */
+function zodToKvError(
+  error: { issues: ReadonlyArray<{ code: string; path: PropertyKey[]; message: string; origin?: string }> },
+  target: string,
+): KvError {
+  const issues = error.issues.slice(0, 20).map((i) => ({
+    path: i.path.map(String).join('.'),
+    code: i.code,
+    message: i.message,
+  }));
+  const first = error.issues[0];
+  const tooMany = error.issues.find(
+    (i) => i.code === 'too_big' && i.origin === 'array' && i.path.length === 1 && target === 'json',
+  );
+  if (tooMany !== undefined) {
+    return new PayloadTooLargeError(`At most ${LIMITS.maxBulkItems} items per request`, {
+      details: { field: String(tooMany.path[0]), maxItems: LIMITS.maxBulkItems },
+    });
+  }
+  const where = first === undefined || first.path.length === 0 ? target : first.path.map(String).join('.');
+  const field = target === 'json' ? where : first?.path.map(String).join('.') || target;
+  return new ValidationError(
+    `Invalid ${target === 'json' ? 'body' : target}: ${where}: ${first?.message ?? 'invalid'}`,
+    {
+      details: { field, target, issues },
+    },
+  );
+}
+
+/** Documents HEAD next to GET for the raw-value routes (hono answers HEAD with the GET handler). */
+function registerHeadDocs(app: OpenAPIHono<EngineEnv>): void {
+  const entryHead = {
+    summary: 'Whether an entry exists, with its fields in headers and no body (exists)',
+    responses: {
+      200: { description: 'Exists' },
+      304: { description: 'Unchanged' },
+      404: { description: 'key_not_found' },
+    },
+  };
+  app.openAPIRegistry.registerPath({
+    method: 'head',
+    path: `${API_BASE}/stores/{store}/entries/{key}`,
+    tags: ['entries'],
+    request: { params: EntryParams },
+    ...entryHead,
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'head',
+    path: `${API_BASE}/stores/{store}/ids/{id}`,
+    tags: ['entries'],
+    request: { params: IdParams },
+    ...entryHead,
+  });
+}

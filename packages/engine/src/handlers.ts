@@ -1,0 +1,613 @@
+/**
+ * The route handlers of docs/protocol.md, registered on the engine's `OpenAPIHono` app with the route
+ * definitions of `routes.ts` (so the request schemas the handlers validate with are the ones
+ * `/openapi.json` shows). Raw-value routes (`GET`/`HEAD`/`PUT` entry, get by id) move bytes; everything
+ * else is JSON.
+ *
+ * @module
+ */
+import type { OpenAPIHono, RouteConfig } from '@hono/zod-openapi';
+import {
+  formatEtag,
+  HEADERS,
+  isKvError,
+  KvError,
+  LIMITS,
+  NotFoundError,
+  RevisionMismatchError,
+  ValidationError,
+  validateKey,
+  validateKeyPrefix,
+  validateScope,
+  validateStoreConfig,
+  validateStoreName,
+} from '@kv/core';
+import type { z } from 'zod';
+import type { Ctx, EngineContext, EngineEnv } from './context.js';
+import {
+  entryHeaders,
+  ifNoneMatchHits,
+  isJsonContentType,
+  jsonResponse,
+  readBodyLimited,
+  toStoreInfo,
+  toWireEntry,
+  toWireHistoryItem,
+} from './http.js';
+import { type ListRequest, listPage } from './listing.js';
+import {
+  authorize,
+  effectiveMaxValueBytes,
+  entryPath,
+  futureTime,
+  idPath,
+  ifMatchPrecondition,
+  jsonWriteToPut,
+  keyNotFound,
+  parsePutHeaders,
+  preconditionError,
+  requireStore,
+  resolveExpiry,
+  storePath,
+  valueTooLarge,
+} from './requests.js';
+import * as R from './routes.js';
+import type {
+  AtomicBody,
+  BulkDeleteBody,
+  BulkGetBody,
+  BulkSetBody,
+  CreateStoreBody,
+  DeleteQuery,
+  HistoryQuery,
+  ListQuery,
+  SetExpiryBody,
+  UpdateStoreBody,
+} from './schemas.js';
+import type { Mutation, MutationResult, Precondition, PutOp, StoredEntry } from './storage.js';
+
+type App = OpenAPIHono<EngineEnv>;
+type Handler = (c: Ctx) => Promise<Response>;
+
+/** The validated data of `target`, typed by the schema that validated it. */
+function valid<S extends z.ZodType>(c: Ctx, target: 'json' | 'query'): z.output<S> {
+  return (c.req.valid as (t: string) => unknown)(target) as z.output<S>;
+}
+
+/**
+ * Middleware of JSON-body routes: 415 unless `Content-Type` is JSON, then reads the body within
+ * `limitBytes` (413 past it, without buffering the rest) and hands the text to the validator.
+ */
+function jsonBody(limitBytes: number) {
+  return async (c: Ctx, next: () => Promise<void>): Promise<void> => {
+    if (!isJsonContentType(c.req.header('content-type'))) {
+      throw new KvError('This route takes a JSON body (Content-Type: application/json)', {
+        code: 'unsupported_media_type',
+        details: { field: 'Content-Type' },
+      });
+    }
+    const bytes = await readBodyLimited(c.req.raw, limitBytes);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw new ValidationError('Request body is not valid UTF-8', { details: { field: 'body' } });
+    }
+    c.set('bodyBytes', bytes);
+    // hono caches body promises (typed as their values): the validator's `c.req.json()` parses this text.
+    c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
+    await next();
+  };
+}
+
+function register(app: App, route: RouteConfig, handler: Handler, bodyLimit?: number): void {
+  const withBody = bodyLimit === undefined ? route : { ...route, middleware: [jsonBody(bodyLimit)] };
+  app.openapi(withBody as RouteConfig, handler as never);
+}
+
+/** Runs a write under the idempotency guard (no-op without an `Idempotency-Key` header). */
+function idempotent(
+  ctx: EngineContext,
+  c: Ctx,
+  store: string,
+  body: Uint8Array,
+  execute: () => Promise<Response>,
+): Promise<Response> {
+  return ctx.idempotency.run({ req: c.req.raw, store, body, execute });
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Registers every route of the protocol except the service routes. */
+export function registerRoutes(app: App, ctx: EngineContext): void {
+  const { storage } = ctx;
+  const jsonLimit = Math.min(ctx.maxBodyBytes, ctx.maxJsonBodyBytes);
+  const bulkLimit = ctx.maxJsonBodyBytes;
+
+  // -------------------------------------------------------------------------------------------------
+  // Stores
+
+  register(app, R.listStoresRoute, async (c) => {
+    await authorize(ctx, c, 'stores');
+    const stores = await storage.listStores();
+    return jsonResponse({ items: stores.map(toStoreInfo) });
+  });
+
+  register(
+    app,
+    R.createStoreRoute,
+    async (c) => {
+      const body = valid<typeof CreateStoreBody>(c, 'json');
+      const name = validateStoreName(body.name);
+      await authorize(ctx, c, 'stores', { store: name });
+      const { name: _n, ...settings } = body;
+      const config = validateStoreConfig(settings, false);
+      const maxValueBytes = checkStoreMaxValue(ctx, settings.maxValueBytes);
+      return idempotent(ctx, c, '', c.get('bodyBytes'), async () => {
+        const record = await storage.createStore(
+          name,
+          {
+            history: config.history ?? LIMITS.minHistory,
+            defaultTtlMs: config.defaultTtlMs ?? null,
+            maxValueBytes: maxValueBytes ?? Math.min(LIMITS.defaultMaxValueBytes, ctx.maxValueBytes),
+          },
+          ctx.clock(),
+          randomSecret(),
+        );
+        return jsonResponse(toStoreInfo(record), 201);
+      });
+    },
+    jsonLimit,
+  );
+
+  register(app, R.getStoreRoute, async (c) => {
+    const store = storePath(c);
+    await authorize(ctx, c, 'stores', { store });
+    return jsonResponse(toStoreInfo(await requireStore(ctx, store)));
+  });
+
+  register(
+    app,
+    R.updateStoreRoute,
+    async (c) => {
+      const store = storePath(c);
+      await authorize(ctx, c, 'stores', { store });
+      const body = valid<typeof UpdateStoreBody>(c, 'json');
+      const patch = validateStoreConfig(body, true);
+      checkStoreMaxValue(ctx, patch.maxValueBytes);
+      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+        const record = await storage.updateStore(store, patch, ctx.clock());
+        return jsonResponse(toStoreInfo(record));
+      });
+    },
+    jsonLimit,
+  );
+
+  register(app, R.deleteStoreRoute, async (c) => {
+    const store = storePath(c);
+    await authorize(ctx, c, 'stores', { store });
+    return idempotent(ctx, c, store, EMPTY, async () => {
+      const deleted = await storage.deleteStore(store);
+      return jsonResponse({ deleted });
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------------
+  // Listing and scopes
+
+  register(app, R.listEntriesRoute, async (c) => {
+    const store = storePath(c);
+    const q = valid<typeof ListQuery>(c, 'query');
+    const limit = q.limit === undefined ? LIMITS.defaultListLimit : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
+      throw new ValidationError(`limit must be an integer from 1 to ${LIMITS.maxListLimit}`, {
+        details: { field: 'limit', reason: 'out_of_range', min: 1, max: LIMITS.maxListLimit },
+      });
+    }
+    const req: ListRequest = {
+      prefix: q.prefix === undefined ? '' : validateKeyPrefix(q.prefix),
+      limit,
+      reverse: q.reverse === 'true',
+      values: q.values === 'true',
+    };
+    if (q.match !== undefined) req.match = q.match;
+    if (q.like !== undefined) req.like = q.like;
+    if (q.scope !== undefined) req.scope = validateScope(q.scope);
+    if (q.startAfter !== undefined) req.startAfter = validateKeyPrefix(q.startAfter);
+    if (q.cursor !== undefined) req.cursor = q.cursor;
+    await authorize(ctx, c, req.match !== undefined || req.like !== undefined ? 'find' : 'list', {
+      store,
+      ...(req.scope === undefined ? {} : { scopes: [req.scope] }),
+    });
+    await requireStore(ctx, store);
+    const page = await listPage(storage, store, req, ctx.clock());
+    const body: { items: unknown[]; cursor?: string; complete: boolean } = {
+      items: page.items.map((e) => toWireEntry(e, req.values)),
+      complete: page.complete,
+    };
+    if (page.cursor !== undefined) body.cursor = page.cursor;
+    return jsonResponse(body);
+  });
+
+  register(app, R.scopesRoute, async (c) => {
+    const store = storePath(c);
+    await authorize(ctx, c, 'list_scopes', { store });
+    await requireStore(ctx, store);
+    return jsonResponse({ items: await storage.listScopes(store, ctx.clock()) });
+  });
+
+  // -------------------------------------------------------------------------------------------------
+  // Single entries
+
+  register(app, R.getEntryRoute, async (c) => {
+    const { store, key } = entryPath(c);
+    const head = c.req.raw.method === 'HEAD';
+    await authorize(ctx, c, head ? 'exists' : 'get', { store, key });
+    await requireStore(ctx, store);
+    const entry = await storage.get(store, key, ctx.clock());
+    if (entry === undefined) throw keyNotFound(key);
+    return entryResponse(c, entry);
+  });
+
+  register(app, R.getByIdRoute, async (c) => {
+    const { store, id } = idPath(c);
+    await authorize(ctx, c, 'id_ops', { store });
+    await requireStore(ctx, store);
+    const entry = await storage.getById(store, id, ctx.clock());
+    if (entry === undefined) {
+      throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
+    }
+    const res = entryResponse(c, entry);
+    res.headers.set(HEADERS.key, encodeURIComponent(entry.key));
+    return res;
+  });
+
+  register(app, R.putEntryRoute, async (c) => {
+    const { store, key } = entryPath(c);
+    const opts = parsePutHeaders(c.req.raw);
+    await authorize(ctx, c, 'set', { store, key, scopes: opts.scopes });
+    const record = await requireStore(ctx, store);
+    const limit = effectiveMaxValueBytes(ctx, record);
+    let value: Uint8Array;
+    try {
+      value = await readBodyLimited(c.req.raw, Math.min(limit, ctx.maxBodyBytes));
+    } catch (error) {
+      if (isKvError(error) && error.code === 'payload_too_large') {
+        throw valueTooLarge(undefined, limit, key);
+      }
+      throw error;
+    }
+    const nowMs = ctx.clock();
+    const put: PutOp = {
+      type: 'put',
+      key,
+      value,
+      contentType: opts.contentType,
+      metadata: opts.metadata as PutOp['metadata'],
+      scopes: opts.scopes,
+      expiresAt: resolveExpiry(opts, record, nowMs),
+      resume: opts.resume,
+      newId: ctx.generateId(),
+    };
+    if (opts.precondition !== undefined) put.precondition = opts.precondition;
+    return idempotent(ctx, c, store, value, async () => {
+      const result = await commitOne(ctx, store, put);
+      if (result.status === 'failed') {
+        if (opts.ifNotExists && result.failure === 'key_exists') {
+          return jsonResponse(
+            { id: result.id, revision: result.revision, created: false },
+            200,
+            etagHeader(result.revision),
+          );
+        }
+        throw preconditionError(result, opts.precondition);
+      }
+      const created = result.created === true;
+      return jsonResponse(
+        { id: result.id, revision: result.revision, created },
+        created ? 201 : 200,
+        etagHeader(result.revision),
+      );
+    });
+  });
+
+  register(app, R.deleteEntryRoute, async (c) => {
+    const { store, key } = entryPath(c);
+    const q = valid<typeof DeleteQuery>(c, 'query');
+    const purge = q.purge === 'true';
+    const im = c.req.header('if-match');
+    const precondition = im === undefined ? undefined : ifMatchPrecondition(im);
+    await authorize(ctx, c, purge ? 'purge' : 'delete', { store, key });
+    await requireStore(ctx, store);
+    return idempotent(ctx, c, store, EMPTY, async () => {
+      const op: Mutation = { type: purge ? 'purge' : 'delete', key };
+      if (precondition !== undefined) op.precondition = precondition;
+      const result = await commitOne(ctx, store, op);
+      if (result.status === 'failed') throw preconditionError(result, precondition);
+      if (result.status === 'noop') return jsonResponse({ deleted: false });
+      return jsonResponse({ deleted: true, revision: result.revision });
+    });
+  });
+
+  register(
+    app,
+    R.setExpiryRoute,
+    async (c) => {
+      const { store, key } = entryPath(c);
+      const body = valid<typeof SetExpiryBody>(c, 'json');
+      await authorize(ctx, c, 'set_expiry', { store, key });
+      await requireStore(ctx, store);
+      const expiresAt = body.expiresAt === null ? null : futureTime(body.expiresAt, ctx.clock());
+      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+        const result = await commitOne(ctx, store, { type: 'setExpiry', key, expiresAt });
+        if (result.status !== 'applied') return jsonResponse({ existed: false });
+        return jsonResponse({ existed: true, revision: result.revision });
+      });
+    },
+    jsonLimit,
+  );
+
+  register(app, R.historyRoute, async (c) => {
+    const { store, key } = entryPath(c);
+    const q = valid<typeof HistoryQuery>(c, 'query');
+    await authorize(ctx, c, 'history', { store, key });
+    await requireStore(ctx, store);
+    const values = q.values !== 'false';
+    const items = await storage.history(store, key);
+    return jsonResponse({ items: items.map((r) => toWireHistoryItem(r, values)) });
+  });
+
+  // -------------------------------------------------------------------------------------------------
+  // Bulk and atomic
+
+  register(
+    app,
+    R.bulkGetRoute,
+    async (c) => {
+      const store = storePath(c);
+      const body = valid<typeof BulkGetBody>(c, 'json');
+      body.keys.forEach((key, index) => {
+        withIndex(index, 'keys', () => validateKey(key));
+      });
+      await authorize(ctx, c, 'get', { store, keys: body.keys });
+      await requireStore(ctx, store);
+      const values = body.values ?? true;
+      const found = await storage.getMany(store, body.keys, ctx.clock(), values);
+      return jsonResponse({
+        items: body.keys.map((key, i) => {
+          const entry = found[i];
+          return entry === undefined ? { key, found: false } : { ...toWireEntry(entry, values), found: true };
+        }),
+      });
+    },
+    bulkLimit,
+  );
+
+  register(
+    app,
+    R.bulkSetRoute,
+    async (c) => {
+      const store = storePath(c);
+      const body = valid<typeof BulkSetBody>(c, 'json');
+      await authorize(ctx, c, 'set', { store, keys: body.items.map((i) => i.key) });
+      const record = await requireStore(ctx, store);
+      const nowMs = ctx.clock();
+      // Per-item validation: a bad item is reported in its result; the others are written.
+      const prepared: Array<{ put: PutOp; ifNotExists: boolean } | KvError> = body.items.map((item) => {
+        try {
+          if (item.ifNotExists === true && item.ifRevision !== undefined) {
+            throw new ValidationError('Give either ifNotExists or ifRevision, not both', {
+              details: { field: 'ifRevision', reason: 'conflict' },
+            });
+          }
+          const put = jsonWriteToPut(ctx, record, item, nowMs);
+          if (item.ifNotExists === true) put.precondition = { kind: 'absent' };
+          if (item.ifRevision !== undefined)
+            put.precondition = { kind: 'revision', revision: item.ifRevision };
+          return { put, ifNotExists: item.ifNotExists === true };
+        } catch (error) {
+          if (isKvError(error)) return error;
+          throw error;
+        }
+      });
+      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+        const puts = prepared.filter((p): p is { put: PutOp; ifNotExists: boolean } => !isKvError(p));
+        const committed = await commitEach(
+          ctx,
+          store,
+          puts.map((p) => p.put),
+        );
+        let next = 0;
+        const results = prepared.map((p, i) => {
+          const key = body.items[i]?.key ?? '';
+          if (isKvError(p)) return itemError(key, p);
+          const r = committed[next++] as MutationResult;
+          if (r.status === 'failed') {
+            if (p.ifNotExists && r.failure === 'key_exists') {
+              return { key, ok: true, ...idRev(r), created: false };
+            }
+            return itemError(key, preconditionError(r, p.put.precondition));
+          }
+          return { key, ok: true, ...idRev(r), created: r.created === true };
+        });
+        return jsonResponse(bulkResult(results));
+      });
+    },
+    bulkLimit,
+  );
+
+  register(
+    app,
+    R.bulkDeleteRoute,
+    async (c) => {
+      const store = storePath(c);
+      const body = valid<typeof BulkDeleteBody>(c, 'json');
+      await authorize(ctx, c, 'delete', { store, keys: body.keys });
+      await requireStore(ctx, store);
+      const prepared = body.keys.map((key): Mutation | KvError => {
+        try {
+          return { type: 'delete', key: validateKey(key) };
+        } catch (error) {
+          if (isKvError(error)) return error;
+          throw error;
+        }
+      });
+      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+        const ops = prepared.filter((p): p is Mutation => !isKvError(p));
+        const committed = await commitEach(ctx, store, ops);
+        let next = 0;
+        const results = prepared.map((p, i) => {
+          const key = body.keys[i] ?? '';
+          if (isKvError(p)) return itemError(key, p);
+          const r = committed[next++] as MutationResult;
+          return r.status === 'applied'
+            ? { key, ok: true, ...idRev(r), created: true }
+            : { key, ok: true, created: false };
+        });
+        return jsonResponse(bulkResult(results));
+      });
+    },
+    bulkLimit,
+  );
+
+  register(
+    app,
+    R.atomicRoute,
+    async (c) => {
+      const store = storePath(c);
+      const body = valid<typeof AtomicBody>(c, 'json');
+      const checks = body.checks ?? [];
+      const keys = [...checks.map((k) => k.key), ...body.mutations.map((m) => m.key)];
+      await authorize(ctx, c, 'set', { store, keys });
+      const record = await requireStore(ctx, store);
+      const nowMs = ctx.clock();
+      const storageChecks = checks.map((check, index) => ({
+        key: withIndex(index, 'checks', () => validateKey(check.key)),
+        precondition: (check.revision === null
+          ? { kind: 'absent' }
+          : { kind: 'revision', revision: check.revision }) satisfies Precondition as Precondition,
+      }));
+      const mutations = body.mutations.map(
+        (m, index): Mutation =>
+          withIndex(index, 'mutations', () =>
+            m.type === 'set'
+              ? jsonWriteToPut(ctx, record, m, nowMs)
+              : { type: 'delete', key: validateKey(m.key) },
+          ),
+      );
+      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+        const result = await storage.commit(store, {
+          mode: 'atomic',
+          checks: storageChecks,
+          mutations,
+          nowMs: ctx.clock(),
+        });
+        if (!result.ok) {
+          throw new RevisionMismatchError('An atomic check failed; nothing was written', {
+            details: { failedKeys: result.failedKeys },
+          });
+        }
+        return jsonResponse({ ok: true, revision: result.revision });
+      });
+    },
+    bulkLimit,
+  );
+
+  // -------------------------------------------------------------------------------------------------
+  // Planned: watch (issue 8)
+
+  register(app, R.watchRoute, async () => {
+    throw new KvError('watch is not implemented yet (issue 8)', { code: 'not_implemented', status: 501 });
+  });
+}
+
+/** GET/HEAD answer for an entry: raw bytes with the entry headers, or 304 on a matching If-None-Match. */
+function entryResponse(c: Ctx, entry: StoredEntry): Response {
+  const headers = entryHeaders(entry);
+  if (ifNoneMatchHits(c.req.header('if-none-match'), entry.revision)) {
+    headers.delete('content-type');
+    return new Response(null, { status: 304, headers });
+  }
+  headers.set('content-length', String(entry.size));
+  const head = c.req.raw.method === 'HEAD';
+  return new Response(head || entry.size === 0 ? null : (entry.value as Uint8Array<ArrayBuffer>), {
+    status: 200,
+    headers,
+  });
+}
+
+function etagHeader(revision: number | undefined): Record<string, string> {
+  return revision === undefined ? {} : { etag: formatEtag(revision) };
+}
+
+async function commitOne(ctx: EngineContext, store: string, op: Mutation): Promise<MutationResult> {
+  const [result] = await commitEach(ctx, store, [op]);
+  return result as MutationResult;
+}
+
+async function commitEach(ctx: EngineContext, store: string, ops: Mutation[]): Promise<MutationResult[]> {
+  if (ops.length === 0) return [];
+  const result = await ctx.storage.commit(store, { mode: 'each', mutations: ops, nowMs: ctx.clock() });
+  if (!result.ok) {
+    // Each-mode commits always succeed as a whole; a storage that says otherwise is broken.
+    throw new KvError('Storage rejected an independent commit', { code: 'internal', status: 500 });
+  }
+  return result.results;
+}
+
+function idRev(r: MutationResult): { id?: string; revision?: number } {
+  const out: { id?: string; revision?: number } = {};
+  if (r.id !== undefined) out.id = r.id;
+  if (r.revision !== undefined) out.revision = r.revision;
+  return out;
+}
+
+function itemError(key: string, error: KvError): { key: string; ok: false; error: string; message: string } {
+  return { key, ok: false, error: error.code, message: error.message };
+}
+
+function bulkResult(results: Array<{ key: string; ok: boolean }>): {
+  results: Array<{ key: string; ok: boolean }>;
+  successfulKeyCount: number;
+  unsuccessfulKeys: string[];
+} {
+  const unsuccessfulKeys = results.filter((r) => !r.ok).map((r) => r.key);
+  return { results, successfulKeyCount: results.length - unsuccessfulKeys.length, unsuccessfulKeys };
+}
+
+/** Runs a per-item check of a whole-request validation, adding the item's index to the error. */
+function withIndex<T>(index: number, field: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (isKvError(error)) {
+      throw new (error.constructor as typeof KvError)(`${field}[${index}]: ${error.message}`, {
+        code: error.code,
+        status: error.status,
+        details: { ...error.details, index, list: field },
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Checks an explicit store `maxValueBytes` against the server-wide cap.
+ *
+ * @throws {ValidationError} when it is above the cap
+ */
+function checkStoreMaxValue(ctx: EngineContext, maxValueBytes: number | undefined): number | undefined {
+  if (maxValueBytes !== undefined && maxValueBytes > ctx.maxValueBytes) {
+    throw new ValidationError(`maxValueBytes may be at most ${ctx.maxValueBytes} on this server`, {
+      details: { field: 'maxValueBytes', reason: 'out_of_range', max: ctx.maxValueBytes },
+    });
+  }
+  return maxValueBytes;
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,0 +1,278 @@
+/**
+ * HTTP plumbing of the engine: request ids, error responses, bounded body reading, path-segment
+ * decoding, and the entry <-> header / JSON codecs of docs/protocol.md. Web-standard APIs only (no Node
+ * built-ins): the engine also runs inside msw in a browser.
+ *
+ * @module
+ */
+import {
+  bytesToBase64,
+  formatEtag,
+  formatScopesHeader,
+  HEADERS,
+  JSON_CONTENT_TYPE,
+  PayloadTooLargeError,
+  toWireError,
+  ValidationError,
+} from '@kv/core';
+import type { ChangeRecord, StoredEntry, StoreRecord } from './storage.js';
+
+/** A request id we accept from a client: 1-128 of `A-Z a-z 0-9 . _ : -`. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The request id of a request: the incoming `Kv-Request-Id` when it is well formed, else a new UUID.
+ *
+ * @param incoming - the `Kv-Request-Id` request header, if any
+ */
+export function pickRequestId(incoming: string | null | undefined): string {
+  return incoming != null && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+/**
+ * The JSON error response for `error` (any thrown value), via core's `toWireError`: a `KvError` keeps its
+ * code, status and details; anything else is a 500 `internal` whose text is not exposed.
+ *
+ * @param error - what was thrown
+ * @param extraHeaders - headers to add (e.g. `Allow` on 405)
+ */
+export function errorResponse(error: unknown, extraHeaders?: Record<string, string>): Response {
+  const { status, body } = toWireError(error);
+  const headers = new Headers({ 'content-type': JSON_CONTENT_TYPE });
+  if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers.set(k, v);
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+/** A JSON response with `status`. */
+export function jsonResponse(body: unknown, status = 200, headers?: Record<string, string>): Response {
+  const h = new Headers(headers);
+  h.set('content-type', JSON_CONTENT_TYPE);
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+/**
+ * Reads a request body into memory, refusing bodies over `limitBytes` before doing so: by
+ * `Content-Length` up front, and otherwise (absent or lying header, streamed body) with a counting reader
+ * that cancels the stream as soon as the count passes the limit, so an oversized body is never buffered
+ * whole.
+ *
+ * @param req - the request
+ * @param limitBytes - largest accepted body, in bytes
+ * @returns the body bytes (empty when the request has no body)
+ * @throws {PayloadTooLargeError} 413 `payload_too_large`, `details: { limitBytes }`
+ * @throws {ValidationError} 400 when `Content-Length` is not a decimal number
+ */
+export async function readBodyLimited(req: Request, limitBytes: number): Promise<Uint8Array> {
+  const tooLarge = (): PayloadTooLargeError =>
+    new PayloadTooLargeError(`Request body is larger than ${limitBytes} bytes`, {
+      details: { field: 'body', limitBytes },
+    });
+  const declared = req.headers.get('content-length');
+  if (declared !== null) {
+    if (!/^\d{1,16}$/.test(declared.trim())) {
+      throw new ValidationError('Content-Length must be a decimal number', {
+        details: { field: 'Content-Length' },
+      });
+    }
+    if (Number(declared) > limitBytes) throw tooLarge();
+  }
+  if (req.body === null) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limitBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** True when `contentType` is JSON (`application/json`, `application/*+json`, with parameters). */
+export function isJsonContentType(contentType: string | null | undefined): boolean {
+  if (!contentType) return false;
+  const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return essence === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(essence);
+}
+
+/**
+ * Decodes one percent-encoded path segment strictly (`decodeURIComponent`).
+ *
+ * @param segment - the raw segment
+ * @param field - the name reported in errors (`key`, `store`, `id`)
+ * @throws {ValidationError} 400 with `details: { field, reason: 'invalid_encoding' }` on a malformed escape
+ *   or an escape that is not UTF-8
+ */
+export function decodeSegment(segment: string, field: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValidationError(`Invalid percent-encoding in ${field}`, {
+      details: { field, reason: 'invalid_encoding' },
+    });
+  }
+}
+
+/**
+ * The raw (still percent-encoded) segments of a request URL's path, e.g.
+ * `['v1', 'stores', 'orders', 'entries', 'a%2Fb']`. The router matched the route; the handlers decode the
+ * segments themselves so an invalid escape is a 400 instead of being passed through undecoded.
+ */
+export function rawPathSegments(url: string): string[] {
+  const start = url.indexOf('/', url.indexOf('://') + 3);
+  let end = url.length;
+  const q = url.indexOf('?', start);
+  if (q !== -1) end = q;
+  const h = url.indexOf('#', start);
+  if (h !== -1 && h < end) end = h;
+  return url.slice(start + 1, end).split('/');
+}
+
+/** The bearer token of `Authorization: Bearer <token>`, or undefined. */
+export function bearerToken(req: Request): string | undefined {
+  const auth = req.headers.get('authorization');
+  if (!auth) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  return m ? m[1] : undefined;
+}
+
+/** ISO 8601 of an epoch-ms time. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** ISO 8601 or null. */
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : iso(ms);
+}
+
+/** Wire JSON of an entry (`WireEntry`); `value` (base64) only when `includeValue`. */
+export interface WireEntryJson {
+  key: string;
+  id: string;
+  revision: number;
+  contentType: string;
+  metadata: Record<string, unknown> | null;
+  scopes: string[];
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string | null;
+  resume: boolean;
+  size: number;
+  value?: string;
+}
+
+/**
+ * Converts a stored entry to its wire JSON (`WireEntry` in core).
+ *
+ * @param entry - the entry
+ * @param includeValue - add `value`, base64 of the bytes
+ */
+export function toWireEntry(entry: StoredEntry, includeValue: boolean): WireEntryJson {
+  const out: WireEntryJson = {
+    key: entry.key,
+    id: entry.id,
+    revision: entry.revision,
+    contentType: entry.contentType,
+    metadata: entry.metadata,
+    scopes: entry.scopes,
+    createdAt: iso(entry.createdAt),
+    updatedAt: iso(entry.updatedAt),
+    expiresAt: isoOrNull(entry.expiresAt),
+    resume: entry.resume,
+    size: entry.size,
+  };
+  if (includeValue) out.value = bytesToBase64(entry.value);
+  return out;
+}
+
+/** Converts a history record to its wire JSON (`WireHistoryItem`); tombstones carry no `value`. */
+export function toWireHistoryItem(
+  record: ChangeRecord,
+  includeValue: boolean,
+): WireEntryJson & { operation: ChangeRecord['operation'] } {
+  return { ...toWireEntry(record, includeValue && record.operation === 'put'), operation: record.operation };
+}
+
+/** Wire JSON of a store (`StoreInfo`). The signing secret is never exposed. */
+export function toStoreInfo(store: StoreRecord): {
+  name: string;
+  history: number;
+  defaultTtlMs: number | null;
+  maxValueBytes: number;
+  revision: number;
+  keyCount: number;
+  totalBytes: number;
+  createdAt: string;
+  updatedAt: string;
+} {
+  return {
+    name: store.name,
+    history: store.history,
+    defaultTtlMs: store.defaultTtlMs,
+    maxValueBytes: store.maxValueBytes,
+    revision: store.revision,
+    keyCount: store.keyCount,
+    totalBytes: store.totalBytes,
+    createdAt: iso(store.createdAt),
+    updatedAt: iso(store.updatedAt),
+  };
+}
+
+/**
+ * The response headers describing an entry (docs/protocol.md "Entry headers"): `Content-Type`, `ETag`,
+ * `Kv-Id`, `Kv-Revision`, `Kv-Metadata` (percent-encoded JSON, absent when null), `Kv-Scopes` (absent
+ * when empty), `Kv-Expires-At` (absent when none), `Kv-Created-At`, `Kv-Updated-At`, `Kv-Resume`,
+ * `Cache-Control: private, no-cache` (a cache must revalidate with `If-None-Match`).
+ */
+export function entryHeaders(entry: StoredEntry): Headers {
+  const h = new Headers();
+  h.set('content-type', entry.contentType);
+  h.set('etag', formatEtag(entry.revision));
+  h.set(HEADERS.id, entry.id);
+  h.set(HEADERS.revision, String(entry.revision));
+  if (entry.metadata !== null) h.set(HEADERS.metadata, encodeURIComponent(JSON.stringify(entry.metadata)));
+  if (entry.scopes.length > 0) h.set(HEADERS.scopes, formatScopesHeader(entry.scopes));
+  if (entry.expiresAt !== null) h.set(HEADERS.expiresAt, iso(entry.expiresAt));
+  h.set(HEADERS.createdAt, iso(entry.createdAt));
+  h.set(HEADERS.updatedAt, iso(entry.updatedAt));
+  h.set(HEADERS.resume, entry.resume ? 'true' : 'false');
+  h.set('cache-control', 'private, no-cache');
+  return h;
+}
+
+/**
+ * Whether an `If-None-Match` request header matches `revision` (RFC 9110 section 13.1.2, weak
+ * comparison): `*`, or a comma-separated list of entity tags one of which is `"<revision>"`.
+ */
+export function ifNoneMatchHits(header: string | null | undefined, revision: number): boolean {
+  if (header == null) return false;
+  const v = header.trim();
+  if (v === '*') return true;
+  for (const part of v.split(',')) {
+    const m = /^(?:W\/)?"(\d{1,15})"$/.exec(part.trim());
+    if (m && Number(m[1]) === revision) return true;
+  }
+  return false;
+}
+
+/** Hex of SHA-256 over `data` (Web Crypto). */
+export async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  let out = '';
+  for (const b of digest) out += b.toString(16).padStart(2, '0');
+  return out;
+}

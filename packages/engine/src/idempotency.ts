@@ -1,0 +1,151 @@
+/**
+ * Idempotent retries (docs/protocol.md "Idempotency"; the IETF `Idempotency-Key` header draft, Stripe's
+ * semantics). A write carrying `Idempotency-Key` is run once: its response (status, headers, body) is
+ * stored through `Storage.putIdempotency` for 10 minutes ({@link LIMITS.idempotencyTtlMs}) under a key
+ * scoped by the bearer token's hash, the store and the idempotency key. A repeat with the same request
+ * fingerprint gets the stored response again with `Kv-Idempotent-Replayed: true` and writes nothing; a
+ * repeat with a different fingerprint is a 400 `idempotency_key_reused`. Concurrent duplicates are
+ * serialized inside the engine (a promise chain per scope key), so the second waits for the first and
+ * then replays it.
+ *
+ * Responses with status >= 500 (the write may not have happened), 401, 403 and 429 are not stored: a
+ * retry runs again.
+ *
+ * @module
+ */
+import { HEADERS, KvError, LIMITS, ValidationError } from '@kv/core';
+import { bearerToken, sha256Hex } from './http.js';
+import type { Storage } from './storage.js';
+
+/** Request headers that change a write's meaning; they are part of its fingerprint. */
+const FINGERPRINT_HEADERS = [
+  'content-type',
+  HEADERS.ttlMs,
+  HEADERS.expiresAt,
+  HEADERS.metadata,
+  HEADERS.scopes,
+  HEADERS.resume,
+  HEADERS.ifNotExists,
+  'if-match',
+  'if-none-match',
+] as const;
+
+/** Response headers never replayed (they belong to the new request). */
+const NOT_REPLAYED = new Set([HEADERS.requestId, 'content-length', HEADERS.idempotentReplayed]);
+
+/**
+ * Validates an `Idempotency-Key` header: 1-255 visible ASCII characters.
+ *
+ * @throws {ValidationError} 400 `details: { field: 'Idempotency-Key' }`
+ */
+export function validateIdempotencyKey(value: string): string {
+  if (value.length === 0 || value.length > LIMITS.maxIdempotencyKeyLength || !/^[\x21-\x7e]+$/.test(value)) {
+    throw new ValidationError(
+      `Idempotency-Key must be 1-${LIMITS.maxIdempotencyKeyLength} visible ASCII characters`,
+      { details: { field: 'Idempotency-Key', maxLength: LIMITS.maxIdempotencyKeyLength } },
+    );
+  }
+  return value;
+}
+
+/**
+ * The fingerprint of a write: SHA-256 over method, path, query, the meaning-bearing headers and the
+ * SHA-256 of the body.
+ */
+export async function requestFingerprint(req: Request, body: Uint8Array): Promise<string> {
+  const url = new URL(req.url);
+  const parts = [req.method, url.pathname, url.search];
+  for (const name of FINGERPRINT_HEADERS) parts.push(`${name}:${req.headers.get(name) ?? ''}`);
+  parts.push(await sha256Hex(body));
+  return sha256Hex(parts.join('\n'));
+}
+
+/** Runs writes at most once per idempotency key; see the module docs. */
+export class IdempotencyGuard {
+  readonly #storage: Storage;
+  readonly #clock: () => number;
+  readonly #tails = new Map<string, Promise<void>>();
+
+  /** @param storage - where records live; @param clock - epoch ms */
+  constructor(storage: Storage, clock: () => number) {
+    this.#storage = storage;
+    this.#clock = clock;
+  }
+
+  /**
+   * Runs `execute` for a write, or replays its first response.
+   *
+   * @param input.req - the request (for the header and the fingerprint)
+   * @param input.store - the store the write addresses (`''` for the stores collection)
+   * @param input.body - the request body bytes (already read within limits)
+   * @param input.execute - performs the write and returns its response
+   * @throws {ValidationError} 400 `idempotency_key_reused` when the key was used for another request
+   */
+  async run(input: {
+    req: Request;
+    store: string;
+    body: Uint8Array;
+    execute: () => Promise<Response>;
+  }): Promise<Response> {
+    const header = input.req.headers.get(HEADERS.idempotencyKey);
+    if (header === null) return input.execute();
+    const idemKey = validateIdempotencyKey(header);
+    const token = bearerToken(input.req);
+    const tokenHash = token === undefined ? '-' : await sha256Hex(token);
+    const scopeKey = `${tokenHash}|${input.store}|${idemKey}`;
+    const fingerprint = await requestFingerprint(input.req, input.body);
+    const release = await this.#lock(scopeKey);
+    try {
+      const existing = await this.#storage.getIdempotency(scopeKey, this.#clock());
+      if (existing !== undefined) {
+        if (existing.fingerprint !== fingerprint) {
+          throw new KvError('Idempotency-Key was already used for a different request', {
+            code: 'idempotency_key_reused',
+            details: { field: 'Idempotency-Key' },
+          });
+        }
+        const headers = new Headers(existing.headers);
+        headers.set(HEADERS.idempotentReplayed, 'true');
+        const body = existing.body.byteLength === 0 ? null : (existing.body as Uint8Array<ArrayBuffer>);
+        return new Response(body, { status: existing.status, headers });
+      }
+      const response = await input.execute();
+      if (!storable(response.status)) return response;
+      const bytes = new Uint8Array(await response.clone().arrayBuffer());
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        if (!NOT_REPLAYED.has(name.toLowerCase() as never)) headers[name] = value;
+      });
+      await this.#storage.putIdempotency(scopeKey, {
+        fingerprint,
+        status: response.status,
+        headers,
+        body: bytes,
+        expiresAt: this.#clock() + LIMITS.idempotencyTtlMs,
+      });
+      return response;
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits for earlier holders of `key`, then returns the function that lets the next one in. */
+  async #lock(key: string): Promise<() => void> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => mine);
+    this.#tails.set(key, tail);
+    await previous;
+    return () => {
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    };
+  }
+}
+
+function storable(status: number): boolean {
+  return status < 500 && status !== 401 && status !== 403 && status !== 429;
+}
