@@ -1,0 +1,862 @@
+/**
+ * The persistent entry cache of `@kv/browser`: IndexedDB (through `idb`) holds one record per namespace,
+ * store and key (value bytes, content type, metadata, revision, ETag, `cachedAt`, `lastAccess`, size), a
+ * write queue for offline writes, and running totals for the `maxEntries` / `maxBytes` bounds (LRU
+ * eviction by `lastAccess`). A small in-memory LRU in front answers repeated reads without touching
+ * IndexedDB; a `BroadcastChannel` tells the other tabs of the same origin which keys changed so their
+ * memory layer drops them. IndexedDB transactions keep the records, the queue and the totals consistent
+ * when several tabs write at once.
+ *
+ * This module does no network I/O: the client (`client.ts`) decides what to read, revalidate and replay.
+ * Semantics: issue 9 and PRODUCT.md (`@kv/browser`).
+ *
+ * @module
+ */
+
+import type { JsonObject } from '@kv/core';
+import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
+import { type CacheRecord, isExpired, type NewCacheRecord, tombstone } from './record.js';
+
+/** Where a queued write's compare-and-swap guard comes from. */
+export type WriteBase =
+  /** The write was made on top of this revision: replayed with `If-Match: "<revision>"`. */
+  | { kind: 'revision'; revision: number }
+  /** The key had no live entry (or none known to this client): replayed as create-only. */
+  | { kind: 'absent' }
+  /** The write follows an earlier queued write of the same key: guarded by that write's revision. */
+  | { kind: 'previous' };
+
+/** Options of a queued `set`, in a form IndexedDB can store (`expiresAt` as ISO 8601). */
+export interface QueuedSetOptions {
+  /** Time to live in ms from the replayed write. */
+  ttlMs?: number;
+  /** Absolute expiry, ISO 8601. */
+  expiresAt?: string;
+  /** Entry metadata (Cloudflare). */
+  metadata?: JsonObject;
+  /** Entry scopes (AntiRaid). */
+  scopes?: string[];
+  /** The entry's `resume` flag (AntiRaid). */
+  resume?: boolean;
+}
+
+/** A write made while offline, kept in IndexedDB until it is replayed (issue 9 "offline"). */
+export interface QueuedWrite {
+  /** Queue order (IndexedDB auto-increment key): writes are replayed in ascending `seq`. */
+  seq: number;
+  /** The cache namespace (the client's server URL unless configured). */
+  ns: string;
+  /** The store. */
+  store: string;
+  /** The key. */
+  key: string;
+  /** `set` writes `bytes`; `delete` soft-deletes the key. */
+  op: 'set' | 'delete';
+  /** The value bytes of a `set`. */
+  bytes?: Uint8Array;
+  /** The value's content type, for a `set`. */
+  contentType?: string;
+  /** The `set` options. */
+  options?: QueuedSetOptions;
+  /** The revision the write was based on: its compare-and-swap guard when replayed. */
+  base: WriteBase;
+  /** When the write was queued, epoch ms. */
+  queuedAt: number;
+}
+
+/** A write to queue: {@link QueuedWrite} without what the cache assigns. `base` omitted = derived. */
+export type NewQueuedWrite = Omit<QueuedWrite, 'seq' | 'ns' | 'queuedAt' | 'base'> & { base?: WriteBase };
+
+/** Options of {@link KvCache}. */
+export interface KvCacheOptions {
+  /**
+   * Name of the IndexedDB database. Clients sharing a name share the cache (and its bounds).
+   * @default 'kv-cache'
+   * @example 'my-app-kv'
+   */
+  name?: string;
+  /**
+   * Partition of the database this cache reads and writes; `@kv/browser`'s `createClient` uses the
+   * server URL. Use one per user when several users share a browser profile.
+   * @default 'default'
+   * @example 'https://kv.example.com|user-42'
+   */
+  namespace?: string;
+  /**
+   * The IndexedDB implementation. `idb` recognises its objects through the global `IDBRequest`,
+   * `IDBDatabase`, ... constructors, so in Node tests load `fake-indexeddb/auto` and pass
+   * `new IDBFactory()` for an isolated database.
+   * @default globalThis.indexedDB
+   */
+  indexedDB?: IDBFactory;
+  /**
+   * Most records kept (tombstones included); beyond it the least recently used are evicted.
+   * @default 10_000
+   * @example 500
+   */
+  maxEntries?: number;
+  /**
+   * Most value bytes kept, summed over records; beyond it the least recently used are evicted.
+   * @default 52_428_800 (50 MiB)
+   * @example 5 * 1024 * 1024
+   */
+  maxBytes?: number;
+  /**
+   * Largest value cached, in bytes; larger values are read through and not stored.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxEntryBytes?: number;
+  /**
+   * Records held in the in-memory LRU in front of IndexedDB (0 disables it).
+   * @default 1000
+   */
+  memoryEntries?: number;
+  /**
+   * Spread invalidations to other tabs over a `BroadcastChannel` named `kv-cache:<name>`.
+   * @default true (when `BroadcastChannel` exists)
+   */
+  broadcast?: boolean;
+  /** Clock, epoch ms; inject one in tests. @default Date.now */
+  now?: () => number;
+}
+
+/** Counts reported by {@link KvCache.stats}. */
+export interface CacheStats {
+  /** Records in the database (all namespaces), tombstones included. */
+  entries: number;
+  /** Value bytes in the database (all namespaces). */
+  bytes: number;
+  /** Writes waiting in this namespace's queue. */
+  queued: number;
+  /** Records in this tab's memory layer. */
+  memoryEntries: number;
+}
+
+/** What {@link KvCache.settle} did. */
+export interface SettleResult {
+  /** Later queued writes of the same key that were chained to the settled one and dropped with it. */
+  dropped: QueuedWrite[];
+}
+
+type StoredRecord = CacheRecord & { ns: string };
+type RecordKey = [string, string, string];
+interface Totals {
+  count: number;
+  bytes: number;
+}
+
+interface CacheSchema extends DBSchema {
+  entries: { key: RecordKey; value: StoredRecord; indexes: { lastAccess: number } };
+  meta: { key: string; value: Totals };
+  queue: { key: number; value: QueuedWrite; indexes: { ns: string } };
+}
+
+type Db = IDBPDatabase<CacheSchema>;
+type WriteTx = IDBPTransaction<CacheSchema, Array<'entries' | 'meta' | 'queue'>, 'readwrite'>;
+
+type Message =
+  | { from: string; ns: string; kind: 'keys'; keys: Array<[string, string]> }
+  | { from: string; ns: string; kind: 'store'; store: string }
+  | { from: string; ns: string; kind: 'all' }
+  | { from: string; ns: string; kind: 'queue' };
+
+/** A message before the sender adds `from` and `ns`. */
+type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'ns'> : never) : never;
+
+const DB_VERSION = 1;
+const TOTALS = 'totals';
+/** Sorts after every string: the upper bound of key ranges over one namespace or store. */
+const AFTER_STRINGS: [] = [];
+
+/** Defaults of {@link KvCacheOptions}. */
+export const CACHE_DEFAULTS: {
+  readonly name: 'kv-cache';
+  readonly namespace: 'default';
+  readonly maxEntries: 10_000;
+  readonly maxBytes: 52_428_800;
+  readonly maxEntryBytes: 1_048_576;
+  readonly memoryEntries: 1000;
+} = {
+  name: 'kv-cache',
+  namespace: 'default',
+  maxEntries: 10_000,
+  maxBytes: 52_428_800,
+  maxEntryBytes: 1_048_576,
+  memoryEntries: 1000,
+} as const;
+
+const TOUCH_DELAY_MS = 250;
+
+function positiveInt(value: number, field: string, allowZero = false): number {
+  if (!Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new RangeError(
+      `\`${field}\` must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function memKey(store: string, key: string): string {
+  return `${store}\u0000${key}`;
+}
+
+function openDatabase(factory: IDBFactory, name: string): Promise<Db> {
+  const request = factory.open(name, DB_VERSION);
+  request.addEventListener('upgradeneeded', (event) => {
+    const db = request.result;
+    if (event.oldVersion < 1) {
+      const entries = db.createObjectStore('entries', { keyPath: ['ns', 'store', 'key'] });
+      entries.createIndex('lastAccess', 'lastAccess');
+      db.createObjectStore('meta');
+      const queue = db.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
+      queue.createIndex('ns', 'ns');
+    }
+  });
+  return (wrap(request) as Promise<unknown>).then((db) => {
+    const opened = db as Db;
+    // Another tab upgrading the schema must not be blocked by this one: close and let it proceed.
+    opened.addEventListener('versionchange', () => opened.close());
+    return opened;
+  });
+}
+
+/**
+ * The IndexedDB entry cache and offline write queue of one namespace (see the module doc). Opening is
+ * lazy: the constructor touches nothing, the database opens on the first operation.
+ *
+ * Records never go back in time: {@link KvCache.put} keeps the stored record when it has a higher
+ * revision (a slow response must not undo a newer watch event) or holds a pending offline write.
+ *
+ * @example
+ * ```ts
+ * const cache = new KvCache({ name: 'my-app', namespace: 'https://kv.example.com' });
+ * const record = await cache.get('orders', 'order.1');
+ * ```
+ */
+export class KvCache {
+  /** The partition of the database this cache uses. */
+  readonly namespace: string;
+  /** The IndexedDB database name. */
+  readonly name: string;
+  /** @see KvCacheOptions.maxEntries */
+  readonly maxEntries: number;
+  /** @see KvCacheOptions.maxBytes */
+  readonly maxBytes: number;
+  /** @see KvCacheOptions.maxEntryBytes */
+  readonly maxEntryBytes: number;
+
+  readonly #factory: IDBFactory | undefined;
+  readonly #memoryEntries: number;
+  readonly #broadcast: boolean;
+  readonly #now: () => number;
+  readonly #id: string = Math.random().toString(36).slice(2);
+  readonly #memory = new Map<string, CacheRecord>();
+  readonly #touches = new Map<string, number>();
+  #touchTimer: ReturnType<typeof setTimeout> | undefined;
+  #db: Promise<Db> | undefined;
+  #channel: BroadcastChannel | undefined;
+  #closed = false;
+  readonly #listeners = new Set<(store: string | undefined, key: string | undefined) => void>();
+
+  /**
+   * @param options - see {@link KvCacheOptions}
+   * @throws {RangeError} a bound that is not a positive integer
+   */
+  constructor(options: KvCacheOptions = {}) {
+    this.name = options.name ?? CACHE_DEFAULTS.name;
+    this.namespace = options.namespace ?? CACHE_DEFAULTS.namespace;
+    this.maxEntries = positiveInt(options.maxEntries ?? CACHE_DEFAULTS.maxEntries, 'maxEntries');
+    this.maxBytes = positiveInt(options.maxBytes ?? CACHE_DEFAULTS.maxBytes, 'maxBytes');
+    this.maxEntryBytes = Math.min(
+      positiveInt(options.maxEntryBytes ?? CACHE_DEFAULTS.maxEntryBytes, 'maxEntryBytes'),
+      this.maxBytes,
+    );
+    this.#memoryEntries = positiveInt(
+      options.memoryEntries ?? CACHE_DEFAULTS.memoryEntries,
+      'memoryEntries',
+      true,
+    );
+    this.#factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    this.#broadcast = options.broadcast ?? typeof BroadcastChannel === 'function';
+    this.#now = options.now ?? Date.now;
+  }
+
+  #open(): Promise<Db> {
+    if (this.#closed) return Promise.reject(new Error('The kv cache is closed'));
+    if (this.#db === undefined) {
+      const factory = this.#factory;
+      if (factory === undefined) {
+        this.#db = Promise.reject(
+          new Error('IndexedDB is not available here: pass `indexedDB` (e.g. fake-indexeddb) to the cache'),
+        );
+      } else {
+        this.#db = openDatabase(factory, this.name);
+      }
+      this.#db.catch(() => undefined);
+      this.#listen();
+    }
+    return this.#db;
+  }
+
+  #listen(): void {
+    if (!this.#broadcast || this.#channel !== undefined) return;
+    const channel = new BroadcastChannel(`kv-cache:${this.name}`);
+    channel.onmessage = (event: MessageEvent<Message>) => {
+      const message = event.data;
+      if (message.from === this.#id || message.ns !== this.namespace) return;
+      if (message.kind === 'keys') {
+        for (const [store, key] of message.keys) {
+          this.#memory.delete(memKey(store, key));
+          this.#emit(store, key);
+        }
+      } else if (message.kind === 'store') {
+        this.#dropMemoryStore(message.store);
+        this.#emit(message.store, undefined);
+      } else if (message.kind === 'all') {
+        this.#memory.clear();
+        this.#emit(undefined, undefined);
+      }
+    };
+    // Node's BroadcastChannel would keep a test process alive; browsers have no `unref`.
+    (channel as { unref?: () => void }).unref?.();
+    this.#channel = channel;
+  }
+
+  #post(message: Outgoing): void {
+    try {
+      this.#channel?.postMessage({ ...message, from: this.#id, ns: this.namespace });
+    } catch {
+      // A closed channel: other tabs re-read from IndexedDB on their next miss anyway.
+    }
+  }
+
+  #emit(store: string | undefined, key: string | undefined): void {
+    for (const listener of this.#listeners) listener(store, key);
+  }
+
+  /**
+   * Calls `listener` when another tab changes a record of this namespace (`store` and `key`), a whole
+   * store (`key` undefined) or everything (both undefined). Returns a function that removes it.
+   */
+  onRemoteChange(listener: (store: string | undefined, key: string | undefined) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #remember(record: CacheRecord): void {
+    if (this.#memoryEntries === 0) return;
+    const k = memKey(record.store, record.key);
+    this.#memory.delete(k);
+    this.#memory.set(k, record);
+    if (this.#memory.size > this.#memoryEntries) {
+      const oldest = this.#memory.keys().next();
+      if (!oldest.done) this.#memory.delete(oldest.value);
+    }
+  }
+
+  #dropMemoryStore(store: string): void {
+    const prefix = `${store}\u0000`;
+    for (const k of [...this.#memory.keys()]) if (k.startsWith(prefix)) this.#memory.delete(k);
+  }
+
+  #touch(record: CacheRecord): void {
+    const now = this.#now();
+    record.lastAccess = now;
+    this.#touches.set(memKey(record.store, record.key), now);
+    if (this.#touchTimer === undefined && !this.#closed) {
+      this.#touchTimer = setTimeout(() => {
+        this.#touchTimer = undefined;
+        void this.flushAccessTimes().catch(() => undefined);
+      }, TOUCH_DELAY_MS);
+      (this.#touchTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /**
+   * Writes the pending `lastAccess` updates of reads served from memory to IndexedDB (done on its own
+   * shortly after reads, and before every eviction).
+   */
+  async flushAccessTimes(): Promise<void> {
+    if (this.#touches.size === 0) return;
+    const db = await this.#open();
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    await this.#applyTouches(tx);
+    await tx.done;
+  }
+
+  async #applyTouches(tx: WriteTx): Promise<void> {
+    if (this.#touches.size === 0) return;
+    const touches = [...this.#touches];
+    this.#touches.clear();
+    const entries = tx.objectStore('entries');
+    for (const [k, at] of touches) {
+      const [store, key] = k.split('\u0000') as [string, string];
+      const stored = await entries.get([this.namespace, store, key]);
+      if (stored !== undefined && stored.lastAccess < at) {
+        stored.lastAccess = at;
+        await entries.put(stored);
+      }
+    }
+  }
+
+  /**
+   * The cached record of `store`/`key` (a tombstone when the key is known absent), or `undefined` when
+   * nothing is cached. Expired entries are removed, never returned. Marks the record used (LRU).
+   * The record is the cache's own object: read it, don't change it.
+   */
+  async get(store: string, key: string): Promise<CacheRecord | undefined> {
+    const k = memKey(store, key);
+    const now = this.#now();
+    let record = this.#memory.get(k);
+    if (record === undefined) {
+      const db = await this.#open();
+      const stored = await db.get('entries', [this.namespace, store, key]);
+      if (stored === undefined) return undefined;
+      const { ns: _ns, ...rest } = stored;
+      record = rest;
+      // Another write may have landed while IndexedDB answered: keep the newest.
+      const raced = this.#memory.get(k);
+      if (raced === undefined || raced.revision < record.revision) this.#remember(record);
+      else record = raced;
+    } else {
+      this.#remember(record);
+    }
+    if (record.present && isExpired(record, now)) {
+      await this.delete(store, key);
+      return undefined;
+    }
+    this.#touch(record);
+    return record;
+  }
+
+  /**
+   * The record in this tab's memory layer only (no IndexedDB read): the synchronous fast path of cache
+   * hits. Expired records are not returned.
+   */
+  peek(store: string, key: string): CacheRecord | undefined {
+    const record = this.#memory.get(memKey(store, key));
+    if (record === undefined || (record.present && isExpired(record, this.#now()))) return undefined;
+    this.#remember(record);
+    this.#touch(record);
+    return record;
+  }
+
+  /**
+   * Stores records in one transaction, keeping for each key the stored record when its revision is
+   * higher or when it holds a pending offline write (unless `force`). Values over `maxEntryBytes` are
+   * not stored (and an older record of that key is dropped, as it is outdated). Evicts least recently
+   * used records past `maxEntries` / `maxBytes`.
+   *
+   * @returns the records as stored, one per input (`undefined` where the input was not stored)
+   */
+  async putMany(
+    records: readonly NewCacheRecord[],
+    options: { force?: boolean } = {},
+  ): Promise<Array<CacheRecord | undefined>> {
+    if (records.length === 0) return [];
+    const db = await this.#open();
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const result = await this.#putInTx(tx, records, options.force === true);
+    await tx.done;
+    this.#afterWrite(result);
+    return result.map((r) => r.stored);
+  }
+
+  /** Stores one record; see {@link KvCache.putMany}. @returns the stored record, or `undefined` if kept out */
+  async put(record: NewCacheRecord, options: { force?: boolean } = {}): Promise<CacheRecord | undefined> {
+    const [stored] = await this.putMany([record], options);
+    return stored;
+  }
+
+  async #putInTx(
+    tx: WriteTx,
+    records: readonly NewCacheRecord[],
+    force: boolean,
+  ): Promise<Array<{ store: string; key: string; stored: CacheRecord | undefined; evicted: boolean }>> {
+    const entries = tx.objectStore('entries');
+    const meta = tx.objectStore('meta');
+    const totals = (await meta.get(TOTALS)) ?? { count: 0, bytes: 0 };
+    const now = this.#now();
+    const out: Array<{ store: string; key: string; stored: CacheRecord | undefined; evicted: boolean }> = [];
+    const protect = new Set<string>();
+    for (const input of records) {
+      const id: RecordKey = [this.namespace, input.store, input.key];
+      const existing = await entries.get(id);
+      if (existing !== undefined && !force && (existing.pending || existing.revision > input.revision)) {
+        out.push({ store: input.store, key: input.key, stored: undefined, evicted: false });
+        continue;
+      }
+      if (input.bytes.byteLength > this.maxEntryBytes) {
+        if (existing !== undefined) {
+          await entries.delete(id);
+          totals.count -= 1;
+          totals.bytes -= existing.bytes.byteLength;
+        }
+        out.push({ store: input.store, key: input.key, stored: undefined, evicted: existing !== undefined });
+        continue;
+      }
+      const record: StoredRecord = {
+        ...input,
+        ns: this.namespace,
+        cachedAt: input.cachedAt ?? now,
+        lastAccess: input.lastAccess ?? now,
+      };
+      await entries.put(record);
+      if (existing === undefined) totals.count += 1;
+      else totals.bytes -= existing.bytes.byteLength;
+      totals.bytes += record.bytes.byteLength;
+      const { ns: _ns, ...stored } = record;
+      out.push({ store: input.store, key: input.key, stored, evicted: false });
+      protect.add(memKey(input.store, input.key));
+    }
+    await this.#enforce(tx, totals, protect);
+    await meta.put(totals, TOTALS);
+    return out;
+  }
+
+  /** Evicts least recently used records until the totals are within bounds. */
+  async #enforce(tx: WriteTx, totals: Totals, protect: Set<string>): Promise<void> {
+    if (totals.count <= this.maxEntries && totals.bytes <= this.maxBytes) return;
+    await this.#applyTouches(tx);
+    const evicted: Array<[string, string]> = [];
+    let cursor = await tx.objectStore('entries').index('lastAccess').openCursor();
+    while (cursor !== null && (totals.count > this.maxEntries || totals.bytes > this.maxBytes)) {
+      const record = cursor.value;
+      const mine = record.ns === this.namespace && protect.has(memKey(record.store, record.key));
+      if (!record.pending && !mine) {
+        await cursor.delete();
+        totals.count -= 1;
+        totals.bytes -= record.bytes.byteLength;
+        if (record.ns === this.namespace) evicted.push([record.store, record.key]);
+      }
+      cursor = await cursor.continue();
+    }
+    for (const [store, key] of evicted) this.#memory.delete(memKey(store, key));
+    if (evicted.length > 0) this.#post({ kind: 'keys', keys: evicted });
+  }
+
+  #afterWrite(
+    results: Array<{ store: string; key: string; stored: CacheRecord | undefined; evicted: boolean }>,
+  ): void {
+    const changed: Array<[string, string]> = [];
+    for (const { store, key, stored, evicted } of results) {
+      if (stored !== undefined) {
+        this.#remember(stored);
+        changed.push([store, key]);
+      } else if (evicted) {
+        this.#memory.delete(memKey(store, key));
+        changed.push([store, key]);
+      }
+    }
+    if (changed.length > 0) this.#post({ kind: 'keys', keys: changed });
+  }
+
+  /**
+   * Marks the record of `store`/`key` confirmed by the server now (a `304 Not Modified` for `revision`):
+   * `cachedAt` becomes now. Nothing happens when the cached revision differs.
+   * @returns the updated record, or `undefined` when none matched
+   */
+  async confirm(store: string, key: string, revision: number): Promise<CacheRecord | undefined> {
+    const db = await this.#open();
+    const tx = db.transaction('entries', 'readwrite');
+    const stored = await tx.store.get([this.namespace, store, key]);
+    let updated: CacheRecord | undefined;
+    if (stored !== undefined && stored.revision === revision) {
+      const now = this.#now();
+      stored.cachedAt = now;
+      stored.lastAccess = now;
+      await tx.store.put(stored);
+      const { ns: _ns, ...rest } = stored;
+      updated = rest;
+    }
+    await tx.done;
+    if (updated !== undefined) this.#remember(updated);
+    return updated;
+  }
+
+  /** Removes the record of `store`/`key` (a no-op when none). */
+  async delete(store: string, key: string): Promise<void> {
+    await this.deleteMany(store, [key]);
+  }
+
+  /** Removes the records of `keys` in `store`, in one transaction. */
+  async deleteMany(store: string, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const db = await this.#open();
+    const tx = db.transaction(['entries', 'meta'], 'readwrite');
+    const entries = tx.objectStore('entries');
+    const meta = tx.objectStore('meta');
+    const totals = (await meta.get(TOTALS)) ?? { count: 0, bytes: 0 };
+    for (const key of keys) {
+      const id: RecordKey = [this.namespace, store, key];
+      const existing = await entries.get(id);
+      if (existing === undefined) continue;
+      await entries.delete(id);
+      totals.count -= 1;
+      totals.bytes -= existing.bytes.byteLength;
+    }
+    await meta.put(totals, TOTALS);
+    await tx.done;
+    for (const key of keys) this.#memory.delete(memKey(store, key));
+    this.#post({ kind: 'keys', keys: keys.map((key) => [store, key]) });
+  }
+
+  /** Removes every record of `store` (e.g. after the store was deleted), keeping pending offline writes. */
+  async deleteStore(store: string): Promise<void> {
+    await this.#deleteRange(
+      IDBKeyRange.bound([this.namespace, store], [this.namespace, store, AFTER_STRINGS]),
+      true,
+    );
+    this.#dropMemoryStore(store);
+    this.#post({ kind: 'store', store });
+  }
+
+  /**
+   * Removes every cached record of this namespace (call it when the user signs out). With
+   * `{ queue: true }` it also drops the writes queued offline, which are otherwise kept.
+   */
+  async clear(options: { queue?: boolean } = {}): Promise<void> {
+    await this.#deleteRange(
+      IDBKeyRange.bound([this.namespace], [this.namespace, AFTER_STRINGS]),
+      !options.queue,
+    );
+    if (options.queue) {
+      const db = await this.#open();
+      const tx = db.transaction('queue', 'readwrite');
+      for (const seq of await tx.store.index('ns').getAllKeys(this.namespace)) await tx.store.delete(seq);
+      await tx.done;
+    }
+    this.#memory.clear();
+    this.#touches.clear();
+    this.#post({ kind: 'all' });
+  }
+
+  async #deleteRange(range: IDBKeyRange, keepPending: boolean): Promise<void> {
+    const db = await this.#open();
+    const tx = db.transaction(['entries', 'meta'], 'readwrite');
+    const meta = tx.objectStore('meta');
+    const totals = (await meta.get(TOTALS)) ?? { count: 0, bytes: 0 };
+    let cursor = await tx.objectStore('entries').openCursor(range);
+    while (cursor !== null) {
+      if (!(keepPending && cursor.value.pending)) {
+        totals.count -= 1;
+        totals.bytes -= cursor.value.bytes.byteLength;
+        await cursor.delete();
+      }
+      cursor = await cursor.continue();
+    }
+    await meta.put(totals, TOTALS);
+    await tx.done;
+  }
+
+  /**
+   * Every cached record of `store` (tombstones and expired entries left out), in key order, loaded into
+   * the memory layer (up to its size) so the reads that follow need no IndexedDB round trip: one
+   * IndexedDB request for the whole store, the fast way to warm the cache after a page load.
+   */
+  async load(store: string): Promise<CacheRecord[]> {
+    const db = await this.#open();
+    const range = IDBKeyRange.bound([this.namespace, store], [this.namespace, store, AFTER_STRINGS]);
+    const stored = await db.getAll('entries', range);
+    const now = this.#now();
+    const out: CacheRecord[] = [];
+    for (const s of stored) {
+      const { ns: _ns, ...record } = s;
+      const inMemory = this.#memory.get(memKey(store, record.key));
+      const newest = inMemory !== undefined && inMemory.revision >= record.revision ? inMemory : record;
+      if (!newest.present || isExpired(newest, now)) continue;
+      this.#remember(newest);
+      out.push(newest);
+    }
+    return out;
+  }
+
+  /**
+   * Queues a write made offline and stores its optimistic record (pending) in the same transaction, so
+   * reads see the write before it reaches the server. When `base` is omitted it is derived: chained to
+   * an earlier queued write of the same key, else the cached record's revision, else `absent`.
+   *
+   * @returns the queued write, with its `seq` and `base`
+   */
+  async enqueue(write: NewQueuedWrite): Promise<QueuedWrite> {
+    const db = await this.#open();
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const queue = tx.objectStore('queue');
+    const entries = tx.objectStore('entries');
+    const earlier = (await queue.index('ns').getAll(this.namespace)).some(
+      (q) => q.store === write.store && q.key === write.key,
+    );
+    const cached = await entries.get([this.namespace, write.store, write.key]);
+    let base = write.base;
+    if (base === undefined) {
+      if (earlier) base = { kind: 'previous' };
+      else if (cached?.present && !cached.pending) {
+        base = { kind: 'revision', revision: cached.revision };
+      } else base = { kind: 'absent' };
+    }
+    const item: Omit<QueuedWrite, 'seq'> = {
+      ...write,
+      ns: this.namespace,
+      base,
+      queuedAt: this.#now(),
+    };
+    const seq = (await queue.add(item as QueuedWrite)) as number;
+    const revision = base.kind === 'revision' ? base.revision : (cached?.revision ?? 0);
+    const optimistic: NewCacheRecord =
+      write.op === 'delete'
+        ? tombstone(write.store, write.key, revision, true)
+        : {
+            store: write.store,
+            key: write.key,
+            present: true,
+            bytes: write.bytes ?? new Uint8Array(0),
+            exact: true,
+            id: cached?.present ? cached.id : '',
+            revision,
+            etag: `"${revision}"`,
+            contentType: write.contentType ?? 'application/octet-stream',
+            metadata: write.options?.metadata ?? null,
+            scopes: write.options?.scopes ?? [],
+            createdAt: cached?.present ? cached.createdAt : new Date(this.#now()).toISOString(),
+            updatedAt: new Date(this.#now()).toISOString(),
+            expiresAt: expiryOf(write.options, this.#now()),
+            resume: write.options?.resume ?? false,
+            size: write.bytes?.byteLength ?? 0,
+            pending: true,
+          };
+    const result = await this.#putInTx(tx, [optimistic], true);
+    await tx.done;
+    this.#afterWrite(result);
+    this.#post({ kind: 'queue' });
+    return { ...item, seq };
+  }
+
+  /** The writes queued in this namespace, oldest first (replay order). */
+  async queued(): Promise<QueuedWrite[]> {
+    const db = await this.#open();
+    return db.getAllFromIndex('queue', 'ns', this.namespace);
+  }
+
+  /**
+   * Settles a queued write after its replay, in one transaction:
+   * - `{ applied: revision }`: the write is removed; later writes of the same key chained to it
+   *   (`base: previous`) now carry `revision` as their guard; when no write of the key is left, the
+   *   cached record stops being pending and takes `revision` (`id` too, when given).
+   * - `{ dropped: true }` (a conflict or a permanent error): the write and the later writes chained to
+   *   it are removed; when no write of the key is left, its cached record is evicted so the next read
+   *   fetches the server's value.
+   */
+  async settle(
+    seq: number,
+    outcome: { applied: number; id?: string } | { dropped: true },
+  ): Promise<SettleResult> {
+    const db = await this.#open();
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const queue = tx.objectStore('queue');
+    const entries = tx.objectStore('entries');
+    const meta = tx.objectStore('meta');
+    const item = await queue.get(seq);
+    const dropped: QueuedWrite[] = [];
+    let changed = false;
+    if (item !== undefined) {
+      await queue.delete(seq);
+      let chained = true;
+      let remaining = 0;
+      for (const later of await queue.index('ns').getAll(this.namespace)) {
+        if (later.store !== item.store || later.key !== item.key || later.seq < seq) continue;
+        if (chained && later.base.kind === 'previous') {
+          if ('applied' in outcome) {
+            later.base = { kind: 'revision', revision: outcome.applied };
+            await queue.put(later);
+            remaining += 1;
+            chained = false;
+          } else {
+            await queue.delete(later.seq);
+            dropped.push(later);
+          }
+        } else {
+          chained = false;
+          remaining += 1;
+        }
+      }
+      const id: RecordKey = [this.namespace, item.store, item.key];
+      const stored = await entries.get(id);
+      if (
+        remaining > 0 &&
+        stored?.pending &&
+        stored.present &&
+        'applied' in outcome &&
+        outcome.id !== undefined
+      ) {
+        // Later writes of the key are still queued: the record stays pending, but the id is the server's.
+        stored.id = outcome.id;
+        await entries.put(stored);
+        changed = true;
+      }
+      if (remaining === 0) {
+        if (stored?.pending) {
+          changed = true;
+          if ('applied' in outcome && stored.present) {
+            const now = this.#now();
+            stored.pending = false;
+            stored.revision = outcome.applied;
+            stored.etag = `"${outcome.applied}"`;
+            if (outcome.id !== undefined) stored.id = outcome.id;
+            stored.cachedAt = now;
+            await entries.put(stored);
+          } else {
+            const totals = (await meta.get(TOTALS)) ?? { count: 0, bytes: 0 };
+            totals.count -= 1;
+            totals.bytes -= stored.bytes.byteLength;
+            await entries.delete(id);
+            await meta.put(totals, TOTALS);
+          }
+        }
+      }
+    }
+    await tx.done;
+    if (item !== undefined && changed) {
+      this.#memory.delete(memKey(item.store, item.key));
+      this.#post({ kind: 'keys', keys: [[item.store, item.key]] });
+    }
+    this.#post({ kind: 'queue' });
+    return { dropped };
+  }
+
+  /** Record and byte counts (see {@link CacheStats}). */
+  async stats(): Promise<CacheStats> {
+    const db = await this.#open();
+    const tx = db.transaction(['meta', 'queue'], 'readonly');
+    const totals = (await tx.objectStore('meta').get(TOTALS)) ?? { count: 0, bytes: 0 };
+    const queued = await tx.objectStore('queue').index('ns').count(this.namespace);
+    await tx.done;
+    return { entries: totals.count, bytes: totals.bytes, queued, memoryEntries: this.#memory.size };
+  }
+
+  /** Forgets this tab's memory layer (the IndexedDB records stay): the next reads go to IndexedDB. */
+  dropMemory(): void {
+    this.#memory.clear();
+  }
+
+  /** Flushes pending access times, closes the database and the broadcast channel. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#touchTimer !== undefined) clearTimeout(this.#touchTimer);
+    this.#touchTimer = undefined;
+    await this.flushAccessTimes().catch(() => undefined);
+    this.#closed = true;
+    this.#channel?.close();
+    this.#channel = undefined;
+    const db = this.#db;
+    this.#db = undefined;
+    if (db !== undefined) (await db.catch(() => undefined))?.close();
+    this.#memory.clear();
+    this.#listeners.clear();
+  }
+}
+
+function expiryOf(options: QueuedSetOptions | undefined, now: number): string | null {
+  if (options?.expiresAt !== undefined) return options.expiresAt;
+  if (options?.ttlMs !== undefined) return new Date(now + options.ttlMs).toISOString();
+  return null;
+}
