@@ -6,8 +6,8 @@
  *
  * Semantics (every rule is exercised by the suite):
  *
- * - Keys are ordered by their UTF-8 bytes (PRODUCT.md "Keys"), kept in a sorted array searched by binary
- *   search, so a scan costs O(log n + k) plus the expired entries it skips.
+ * - Keys are ordered by their UTF-8 bytes (PRODUCT.md "Keys", `compareKeys` from `@kv/core`), kept in a
+ *   sorted array searched by binary search, so a scan costs O(log n + k) plus the expired entries it skips.
  * - Each store has one revision sequence; every applied mutation takes the next value (consecutive
  *   inside a commit). `noop` and `failed` mutations take none (docs/architecture.md "Revisions").
  * - Atomic commits evaluate every precondition (the `checks` and each op's own) against the state
@@ -32,7 +32,7 @@
  */
 
 import type { JsonObject, StoreConfig } from '@kv/core';
-import { KeyExistsError, StoreNotFoundError } from '@kv/core';
+import { compareKeys, KeyExistsError, StoreNotFoundError } from '@kv/core';
 import type {
   ChangeRecord,
   CommitRequest,
@@ -58,33 +58,13 @@ export interface MemoryStorageOptions {
   changeLogLimit?: number;
 }
 
-/**
- * Compares two keys by their UTF-8 bytes, which is Unicode code point order. JavaScript compares
- * strings by UTF-16 code units, which puts U+E000..U+FFFF after the surrogate pairs of U+10000 and up;
- * this shifts code units so the order matches the bytes (SQLite `memcmp`, PostgreSQL `COLLATE "C"`).
- */
-function compareKeyBytes(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800 && y >= 0xd800) {
-      x += x >= 0xe000 ? -0x800 : 0x2000;
-      y += y >= 0xe000 ? -0x800 : 0x2000;
-    }
-    return x - y;
-  }
-  return a.length - b.length;
-}
-
 /** First index in `keys` (sorted) whose key is >= `key`. */
 function lowerBound(keys: readonly string[], key: string): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareKeyBytes(keys[mid]!, key) < 0) lo = mid + 1;
+    if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -96,7 +76,7 @@ function upperBound(keys: readonly string[], key: string): number {
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareKeyBytes(keys[mid]!, key) <= 0) lo = mid + 1;
+    if (compareKeys(keys[mid]!, key) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -145,7 +125,7 @@ function copyMetadata(metadata: JsonObject | null): JsonObject | null {
 }
 
 function normalizeScopes(scopes: readonly string[]): string[] {
-  return [...new Set(scopes)].sort(compareKeyBytes);
+  return [...new Set(scopes)].sort(compareKeys);
 }
 
 /** A caller's copy of a stored record without its `operation`. */
@@ -268,7 +248,7 @@ export class MemoryStorage implements Storage {
 
   /** @inheritDoc */
   async listStores(): Promise<StoreRecord[]> {
-    return [...this.#stores.keys()].sort(compareKeyBytes).map((name) => copyStore(this.#state(name).record));
+    return [...this.#stores.keys()].sort(compareKeys).map((name) => copyStore(this.#state(name).record));
   }
 
   /** @inheritDoc */
@@ -373,7 +353,7 @@ export class MemoryStorage implements Storage {
     return [...counts]
       .filter(([, count]) => count > 0)
       .map(([scope]) => scope)
-      .sort(compareKeyBytes);
+      .sort(compareKeys);
   }
 
   // ---- writes ------------------------------------------------------------------------------------------
@@ -597,8 +577,8 @@ export class MemoryStorage implements Storage {
     due.sort(
       (a, b) =>
         a.expiresAt - b.expiresAt ||
-        compareKeyBytes(a.state.record.name, b.state.record.name) ||
-        compareKeyBytes(a.key, b.key),
+        compareKeys(a.state.record.name, b.state.record.name) ||
+        compareKeys(a.key, b.key),
     );
     const batch = due.slice(0, limit);
     for (const { state, key } of batch) this.#end(state, state.keys.get(key)![0]!, 'expire', nowMs);

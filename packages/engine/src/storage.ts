@@ -7,7 +7,7 @@
  * All of them pass the shared storage suite (`@kv/engine/testing`).
  *
  * Times are epoch milliseconds. Keys compare by UTF-8 bytes (SQLite `BLOB`/`memcmp`, PostgreSQL
- * `COLLATE "C"` on `bytea`/text); `compareKeys` in this package is the reference order.
+ * `COLLATE "C"` on `bytea`/text); `compareKeys` in `@kv/core` is the reference order.
  *
  * @module
  */
@@ -61,7 +61,11 @@ export interface StoredEntry {
 
 /** One revision in a key's history, or one change in the change log. */
 export interface ChangeRecord extends StoredEntry {
-  /** What the write did. For tombstones (`delete`, `purge`, `expire`), `value` is empty and `size` 0. */
+  /**
+   * What the write did. Tombstones (`delete`, `purge`, `expire`) keep the id, content type, metadata,
+   * scopes, `createdAt` and `resume` of the entry they end, with an empty `value`, `size` 0,
+   * `expiresAt: null` and `updatedAt` = the time of the tombstone.
+   */
   operation: Operation;
 }
 
@@ -114,9 +118,11 @@ export type Mutation = PutOp | DeleteOp | PurgeOp | SetExpiryOp;
 /** A commit: mutations applied in one transaction. */
 export interface CommitRequest {
   /**
-   * `atomic`: every precondition (on `checks` and on each op) must hold, else nothing is written and the
-   * result is `{ ok: false }`. `each`: ops are independent (bulk calls): an op whose precondition fails
-   * is skipped and reported, the others are applied; the result is always `ok: true`.
+   * `atomic`: every precondition (on `checks` and on each op) must hold, evaluated against the state
+   * before the commit, else nothing is written and the result is `{ ok: false }`. `each`: ops are
+   * independent (bulk calls): each op's precondition is evaluated just before it, against the state as
+   * mutated by the ops before it; an op whose precondition fails is skipped and reported, the others are
+   * applied; the result is always `ok: true`.
    */
   mode: 'atomic' | 'each';
   /** Extra conditions on keys not (necessarily) mutated (Deno KV `check`). Atomic mode only. */
@@ -223,7 +229,8 @@ export interface Storage {
   commit(store: string, request: CommitRequest): Promise<CommitResult>;
   /**
    * Removes up to `limit` entries (across stores) whose `expiresAt <= nowMs`, each as an `expire` write
-   * (revision bump, tombstone in history, change log row). Returns how many were expired.
+   * (revision bump, tombstone in history, change log row), oldest `expiresAt` first (ties: store name,
+   * then key). Returns how many were expired.
    */
   sweepExpired(nowMs: number, limit: number): Promise<number>;
 
@@ -232,7 +239,10 @@ export interface Storage {
   /** Lowest revision still in the change log minus one: resuming from below it cannot be exact. */
   changeLogFloor(store: string): Promise<number>;
 
-  /** The idempotency record for `scopeKey` (token + store + key), if not expired at `nowMs`. */
+  /**
+   * The idempotency record for `scopeKey` (token + store + key), if not expired at `nowMs`. An expired
+   * record is forgotten here, so that the next `putIdempotency` for the key is stored.
+   */
   getIdempotency(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | undefined>;
   /** Saves an idempotency record (first writer wins). */
   putIdempotency(scopeKey: string, record: IdempotencyRecord): Promise<void>;
