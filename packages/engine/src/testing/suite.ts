@@ -9,6 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChangeRecord, Storage, StoredEntry } from '../storage.js';
 import { keysOf, putOp, storeConfig, T0, text, utf8, write } from './helpers.js';
+import { compareUtf8 } from './model.js';
+import { createPrng } from './prng.js';
 import { describePropertyTests } from './property.js';
 
 /** What the suite asks of a storage it opens. Honour every field that is set. */
@@ -487,6 +489,56 @@ export function describeStorageSuite(
         expect(without).toMatchObject({ key: 'ab', size: 4, scopes: ['even'], contentType: 'text/plain' });
       });
 
+      it('orders random Unicode keys by UTF-8 bytes and pages through them exactly', async () => {
+        const storage = await withStore();
+        const rng = createPrng(7);
+        const alphabet = [
+          'a',
+          'b',
+          'Z',
+          '/',
+          ':',
+          '~',
+          'é',
+          'ß',
+          'Ω',
+          '中',
+          '\uE000',
+          '\uFFFD',
+          '\uFFFF',
+          '😀',
+          '𝄞',
+          '🀄',
+        ];
+        const keys = new Set<string>();
+        while (keys.size < 300) {
+          keys.add(Array.from({ length: rng.int(1, 4) }, () => rng.pick(alphabet)).join(''));
+        }
+        await write(
+          storage,
+          STORE,
+          [...keys].map((key) => putOp(key, key)),
+        );
+        const sorted = [...keys].sort(compareUtf8);
+        expect(await scan(storage)).toEqual(sorted);
+        const paged: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await scan(storage, {
+            limit: 7,
+            reverse: true,
+            ...(after === undefined ? {} : { after }),
+          });
+          paged.push(...page);
+          if (page.length < 7) break;
+          after = page[page.length - 1];
+        }
+        expect(paged).toEqual([...sorted].reverse());
+        for (const prefix of ['a', '中', '\uFFFF', '😀', '𝄞a']) {
+          expect(await scan(storage, { prefix })).toEqual(sorted.filter((k) => k.startsWith(prefix)));
+        }
+      });
+
       it('scans skip deleted, purged and expired entries', async () => {
         const storage = await seeded();
         await write(storage, STORE, [
@@ -891,6 +943,28 @@ export function describeStorageSuite(
         expect(allNoop).toMatchObject({ ok: true, revision: 5 });
         expect((await storage.getStore(STORE))?.revision).toBe(5);
         expect((await storage.changes(STORE, 0, 100)).map((c) => c.revision)).toEqual([1, 2, 3, 4, 5]);
+      });
+
+      it('concurrent commits each take their own revisions', async () => {
+        const storage = await withStore(64);
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            storage.commit(STORE, {
+              mode: i % 2 === 0 ? 'atomic' : 'each',
+              nowMs: T0,
+              mutations: [putOp('shared', `${i}`), putOp(`own-${i}`, `${i}`)],
+            }),
+          ),
+        );
+        const revisions = results.flatMap((r) => (r.ok ? r.results.map((m) => m.revision) : []));
+        expect([...revisions].sort((a, b) => a! - b!)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+        for (const r of results) {
+          // Within one commit the revisions are consecutive.
+          expect(r.ok && r.results[1]!.revision! - r.results[0]!.revision!).toBe(1);
+        }
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 80, keyCount: 41 });
+        expect((await storage.history(STORE, 'shared')).length).toBe(40);
+        expect(results.filter((r) => r.ok && r.results[0]!.created).length).toBe(1);
       });
 
       it('atomic: a failing check writes nothing and reports the failed keys', async () => {
