@@ -621,8 +621,8 @@ export function createStoresApi(transport: Transport): StoresApi {
       guard(async () => {
         validateStoreName(name);
         try {
-          await send({ method: 'DELETE', path: routes.store(name), retry: 'idempotent' });
-          return true;
+          const response = await send({ method: 'DELETE', path: routes.store(name), retry: 'idempotent' });
+          return (await json<{ deleted: boolean }>(response)).deleted;
         } catch (error) {
           if (isKvError(error) && error.code === 'store_not_found') return false;
           throw error;
