@@ -1,0 +1,240 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PutOp, Storage } from '@kv/engine';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { compareUtf8, prefixSuccessor } from './keys.js';
+import { MIGRATIONS } from './schema.js';
+import { DatabaseOpenError, SqliteStorage } from './sqlite-storage.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kv-sqlite-test-'));
+let seq = 0;
+const opened: Storage[] = [];
+
+/** A fresh storage on its own temp file. */
+function fresh(options: { changeLogLimit?: number } = {}): SqliteStorage {
+  const storage = SqliteStorage.open({ path: join(dir, `db-${++seq}.sqlite`), ...options });
+  opened.push(storage);
+  return storage;
+}
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = 1_700_000_000_000;
+const config = { history: 1, defaultTtlMs: null, maxValueBytes: 1 << 20 };
+const enc = new TextEncoder();
+let ids = 0;
+
+function put(key: string, value: string, fields: Partial<PutOp> = {}): PutOp {
+  return {
+    type: 'put',
+    key,
+    value: enc.encode(value),
+    contentType: 'text/plain',
+    metadata: null,
+    scopes: [],
+    expiresAt: null,
+    resume: false,
+    newId: `id-${++ids}`,
+    ...fields,
+  };
+}
+
+describe('key order helpers', () => {
+  const bytes = (s: string) => Array.from(enc.encode(s));
+  const byBytes = (a: string, b: string) => {
+    const x = bytes(a);
+    const y = bytes(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+    return x.length - y.length;
+  };
+  const samples = [
+    '',
+    'a',
+    'ab',
+    'b',
+    'z',
+    'é',
+    '\uffff',
+    '\u{10000}',
+    '\u{10ffff}',
+    '\ue000',
+    '\ud7ff',
+    'a\u{10ffff}',
+  ];
+
+  it('compareUtf8 agrees with comparing UTF-8 bytes', () => {
+    for (const a of samples) {
+      for (const b of samples) expect(Math.sign(compareUtf8(a, b))).toBe(Math.sign(byBytes(a, b)));
+    }
+  });
+
+  it('prefixSuccessor bounds exactly the keys that start with the prefix', () => {
+    expect(prefixSuccessor('')).toBeUndefined();
+    expect(prefixSuccessor('\u{10ffff}')).toBeUndefined();
+    expect(prefixSuccessor('ab')).toBe('ac');
+    expect(prefixSuccessor('a\u{10ffff}')).toBe('b');
+    expect(prefixSuccessor('\ud7ff')).toBe('\ue000');
+    expect(prefixSuccessor('\uffff')).toBe('\u{10000}');
+    for (const p of ['a', '\uffff', '\ud7ff', 'a\u{10ffff}']) {
+      const succ = prefixSuccessor(p)!;
+      for (const s of samples.concat(samples.map((x) => p + x))) {
+        const inRange = compareUtf8(s, p) >= 0 && compareUtf8(s, succ) < 0;
+        expect(inRange).toBe(s.startsWith(p));
+      }
+    }
+  });
+});
+
+describe('SqliteStorage (SQLite specifics)', () => {
+  it('orders keys by UTF-8 bytes, including U+FFFF before U+10000', async () => {
+    const s = fresh();
+    await s.createStore('st', config, T0, 'secret');
+    const keys = [
+      'a',
+      'Z',
+      'é',
+      '\uffff',
+      '\u{10000}',
+      '\ue000',
+      'ab',
+      '\u{10ffff}',
+      'a.b',
+      'a\uffff',
+      'a\u{10000}',
+    ];
+    await s.commit('st', { mode: 'each', mutations: keys.map((k) => put(k, k)), nowMs: T0 });
+    const expected = [...keys].sort(compareUtf8);
+    expect(expected.indexOf('\uffff')).toBeLessThan(expected.indexOf('\u{10000}'));
+    const listed = await s.scan('st', { limit: 100, values: false, nowMs: T0 });
+    expect(listed.map((e) => e.key)).toEqual(expected);
+    const reversed = await s.scan('st', { limit: 100, values: false, nowMs: T0, reverse: true });
+    expect(reversed.map((e) => e.key)).toEqual([...expected].reverse());
+    // SQL agrees too: ORDER BY on the raw table.
+    const sqlOrder = s.db.prepare('SELECT key FROM entries ORDER BY key').pluck().all();
+    expect(sqlOrder).toEqual(expected);
+    // Prefix scans with a non-ASCII prefix and startAfter across the BMP/astral boundary.
+    const withA = await s.scan('st', { prefix: 'a', limit: 100, values: false, nowMs: T0 });
+    expect(withA.map((e) => e.key)).toEqual(['a', 'a.b', 'ab', 'a\uffff', 'a\u{10000}']);
+    const afterFFFF = await s.scan('st', { after: '\uffff', limit: 100, values: false, nowMs: T0 });
+    expect(afterFFFF.map((e) => e.key)).toEqual(['\u{10000}', '\u{10ffff}']);
+    const beforeAstral = await s.scan('st', {
+      prefix: 'a',
+      after: 'a\u{10000}',
+      reverse: true,
+      limit: 2,
+      values: false,
+      nowMs: T0,
+    });
+    expect(beforeAstral.map((e) => e.key)).toEqual(['a\uffff', 'ab']);
+  });
+
+  it('uses an index range scan for every entries/history/changes/scopes query (EXPLAIN QUERY PLAN)', async () => {
+    const s = fresh();
+    await s.createStore('st', config, T0, 'secret');
+    const big = /^(SCAN) (entries|history|changes|entry_scopes|e|s|idempotency)\b/;
+    const checked: string[] = [];
+    for (const [name, sql] of Object.entries(s.statementSql())) {
+      const params = Math.max(
+        (sql.match(/\?(?!\d)/g) ?? []).length,
+        ...Array.from(sql.matchAll(/\?(\d+)/g), (m) => Number(m[1])),
+      );
+      const plan = s.db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...Array.from({ length: params }, () => null)) as Array<{ detail: string }>;
+      const details = plan.map((p) => p.detail);
+      for (const d of details) {
+        expect(d, `${name}: ${details.join(' | ')}`).not.toMatch(big);
+        if (name.startsWith('scan:')) expect(d, `${name} sorts`).not.toMatch(/TEMP B-TREE/);
+      }
+      checked.push(name);
+    }
+    expect(checked.filter((n) => n.startsWith('scan:'))).toHaveLength(48);
+    expect(checked).toEqual(
+      expect.arrayContaining(['getById', 'historyOf', 'changesAfter', 'expiredEntries']),
+    );
+  });
+
+  it('persists across reopen and records the schema version', async () => {
+    const path = join(dir, 'persist.sqlite');
+    const a = SqliteStorage.open({ path });
+    await a.createStore('st', { ...config, history: 3 }, T0, 'secret');
+    await a.commit('st', { mode: 'each', mutations: [put('k', 'v1'), put('k', 'v2')], nowMs: T0 });
+    await a.close();
+    const b = SqliteStorage.open({ path, synchronous: 'full' });
+    opened.push(b);
+    expect(b.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(b.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(b.db.pragma('synchronous', { simple: true })).toBe(2);
+    const h = await b.history('st', 'k');
+    expect(h.map((r) => [r.revision, new TextDecoder().decode(r.value)])).toEqual([
+      [2, 'v2'],
+      [1, 'v1'],
+    ]);
+    expect((await b.getStore('st'))?.revision).toBe(2);
+  });
+
+  it('refuses a database written by a newer schema, naming the file', () => {
+    const path = join(dir, 'newer.sqlite');
+    const db = new Database(path);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => SqliteStorage.open({ path })).toThrow(
+      expect.objectContaining({ reason: 'newer_schema', message: expect.stringContaining(path) }),
+    );
+  });
+
+  it('refuses a corrupt file and a read-only file with a message naming the file', () => {
+    const corrupt = join(dir, 'corrupt.sqlite');
+    writeFileSync(corrupt, 'this is not a database, just some bytes '.repeat(200));
+    let err: unknown;
+    try {
+      SqliteStorage.open({ path: corrupt });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DatabaseOpenError);
+    expect((err as DatabaseOpenError).reason).toBe('corrupt');
+    expect((err as DatabaseOpenError).message).toContain(corrupt);
+
+    const ro = join(dir, 'ro.sqlite');
+    SqliteStorage.open({ path: ro }).close();
+    chmodSync(ro, 0o444);
+    expect(() => SqliteStorage.open({ path: ro })).toThrow(
+      expect.objectContaining({ reason: 'read_only', message: expect.stringContaining(ro) }),
+    );
+    // The read-only mode (backup/export tools) still opens it.
+    const reader = SqliteStorage.open({ path: ro, readonly: true });
+    opened.push(reader);
+    expect(reader.db.readonly).toBe(true);
+  });
+
+  it('keeps the stats counters and scope rows consistent with the tables', async () => {
+    const s = fresh();
+    await s.createStore('st', { ...config, history: 2 }, T0, 'secret');
+    await s.commit('st', {
+      mode: 'each',
+      mutations: [
+        put('a', 'xx', { scopes: ['s1', 's2'] }),
+        put('b', 'yyy', { scopes: ['s2'] }),
+        put('c', 'z', { expiresAt: T0 + 10 }),
+        put('a', 'xxxx', { scopes: ['s1'] }),
+        { type: 'delete', key: 'b' },
+      ],
+      nowMs: T0,
+    });
+    const st = await s.getStore('st');
+    const actual = s.db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries').get();
+    expect(actual).toEqual({ n: st!.keyCount, bytes: st!.totalBytes });
+    expect(s.db.prepare('SELECT scope, key FROM entry_scopes ORDER BY scope, key').all()).toEqual([
+      { scope: 's1', key: 'a' },
+    ]);
+    expect(await s.sweepExpired(T0 + 10, 100)).toBe(1);
+    const after = await s.getStore('st');
+    expect(after).toMatchObject({ keyCount: 1, totalBytes: 4, revision: 6 });
+  });
+});
