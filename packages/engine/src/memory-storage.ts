@@ -7,7 +7,8 @@
  * Semantics (every rule is exercised by the suite):
  *
  * - Keys are ordered by their UTF-8 bytes (PRODUCT.md "Keys", `compareKeys` from `@kv/core`), kept in a
- *   sorted array searched by binary search, so a scan costs O(log n + k) plus the expired entries it skips.
+ *   sorted list of chunks (`SortedKeys`), so a scan costs O(log n + k) plus the expired entries it skips
+ *   and a write moves at most one chunk.
  * - Each store has one revision sequence; every applied mutation takes the next value (consecutive
  *   inside a commit). `noop` and `failed` mutations take none (docs/architecture.md "Revisions").
  * - Atomic commits evaluate every precondition (the `checks` and each op's own) against the state
@@ -33,6 +34,7 @@
 
 import type { JsonObject, StoreConfig } from '@kv/core';
 import { compareKeys, KeyExistsError, StoreNotFoundError } from '@kv/core';
+import { comparePositions, SortedKeys } from './sorted-keys.js';
 import type {
   ChangeRecord,
   CommitRequest,
@@ -58,42 +60,6 @@ export interface MemoryStorageOptions {
   changeLogLimit?: number;
 }
 
-/** First index in `keys` (sorted) whose key is >= `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index in `keys` (sorted) whose key is > `key`. */
-function upperBound(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareKeys(keys[mid]!, key) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index in `keys` (sorted) past the block of keys that start with `prefix`. */
-function prefixEnd(keys: readonly string[], prefix: string): number {
-  let lo = lowerBound(keys, prefix);
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]!.startsWith(prefix)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 const EMPTY = new Uint8Array(0);
 
 /** Mutable per-store state. Records in `keys` and `log` are never mutated once written. */
@@ -102,7 +68,7 @@ interface StoreState {
   /** key -> history, newest first; present while the key has any record (live or tombstone). */
   keys: Map<string, ChangeRecord[]>;
   /** Keys whose newest record is a `put` (live or expired-but-unswept), in key byte order. */
-  sorted: string[];
+  sorted: SortedKeys;
   /** id -> key, for the current `put` of each key in `sorted`. */
   ids: Map<string, string>;
   /** scope -> number of current `put`s carrying it. */
@@ -229,7 +195,7 @@ export class MemoryStorage implements Storage {
     this.#stores.set(name, {
       record,
       keys: new Map(),
-      sorted: [],
+      sorted: new SortedKeys(compareKeys),
       ids: new Map(),
       scopeCounts: new Map(),
       expiring: new Map(),
@@ -320,15 +286,19 @@ export class MemoryStorage implements Storage {
     const out: StoredEntry[] = [];
     if (query.limit <= 0) return out;
     const prefix = query.prefix ?? '';
-    let lo = prefix === '' ? 0 : lowerBound(keys, prefix);
-    let hi = prefix === '' ? keys.length : prefixEnd(keys, prefix);
+    let lo = prefix === '' ? keys.start() : keys.lowerBound(prefix);
+    let hi = prefix === '' ? keys.end() : keys.prefixEnd(prefix);
     if (query.after !== undefined) {
-      if (query.reverse === true) hi = Math.min(hi, lowerBound(keys, query.after));
-      else lo = Math.max(lo, upperBound(keys, query.after));
+      if (query.reverse === true) {
+        const bound = keys.lowerBound(query.after);
+        if (comparePositions(bound, hi) < 0) hi = bound;
+      } else {
+        const bound = keys.upperBound(query.after);
+        if (comparePositions(bound, lo) > 0) lo = bound;
+      }
     }
-    const step = query.reverse === true ? -1 : 1;
-    for (let i = step === 1 ? lo : hi - 1; i >= lo && i < hi; i += step) {
-      const live = this.#live(state, keys[i]!, query.nowMs);
+    for (const key of keys.range(lo, hi, query.reverse === true)) {
+      const live = this.#live(state, key, query.nowMs);
       if (live === undefined) continue;
       if (query.scope !== undefined && !live.scopes.includes(query.scope)) continue;
       out.push(toEntry(live, query.values));
@@ -443,7 +413,7 @@ export class MemoryStorage implements Storage {
           resume: mutation.resume,
           size: value.byteLength,
         };
-        if (current === undefined) state.sorted.splice(lowerBound(state.sorted, key), 0, key);
+        if (current === undefined) state.sorted.add(key);
         else this.#unindex(state, current);
         this.#index(state, record);
         this.#write(state, record);
@@ -505,7 +475,7 @@ export class MemoryStorage implements Storage {
     };
     if (last.operation === 'put') {
       this.#unindex(state, last);
-      state.sorted.splice(lowerBound(state.sorted, last.key), 1);
+      state.sorted.delete(last.key);
     }
     if (operation === 'purge') {
       state.keys.delete(last.key);
