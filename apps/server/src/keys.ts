@@ -1,31 +1,10 @@
 /**
- * Key-order helpers for SQL range scans. kv orders keys by their UTF-8 bytes (PRODUCT.md "Keys"),
- * which is the same as Unicode code point order; JavaScript's `<` compares UTF-16 code units and
- * disagrees for characters above U+FFFF, so bounds computed in JavaScript use these helpers.
+ * Key-range helpers for SQL scans. kv orders keys by their UTF-8 bytes (PRODUCT.md "Keys"), which is
+ * Unicode code point order (`compareKeys` in `@kv/core`); SQLite's `BINARY` collation compares the same
+ * bytes, so "starts with a prefix" can be a half-open index range.
  *
  * @module
  */
-
-/**
- * Compares two strings by UTF-8 byte order (= code point order), like SQLite's `BINARY` collation on
- * UTF-8 text and PostgreSQL's `COLLATE "C"`.
- *
- * @returns negative when `a` sorts first, 0 when equal, positive when `b` sorts first
- */
-export function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (D800-DFFF) encode code points above U+FFFF, which sort after every BMP code unit.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs === ys) return x - y;
-    return xs ? 1 : -1;
-  }
-  return a.length - b.length;
-}
 
 /**
  * The smallest string that sorts (in UTF-8 byte order) after every string starting with `prefix`, so

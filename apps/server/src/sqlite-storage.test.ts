@@ -1,10 +1,12 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compareKeys } from '@kv/core';
 import type { PutOp, Storage } from '@kv/engine';
+import { describeStorageSuite } from '@kv/engine/testing';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { compareUtf8, prefixSuccessor } from './keys.js';
+import { prefixSuccessor } from './keys.js';
 import { MIGRATIONS } from './schema.js';
 import { DatabaseOpenError, SqliteStorage } from './sqlite-storage.js';
 
@@ -44,14 +46,12 @@ function put(key: string, value: string, fields: Partial<PutOp> = {}): PutOp {
   };
 }
 
+describeStorageSuite('SqliteStorage', (options) => {
+  const storage = SqliteStorage.open({ path: join(dir, `suite-${++seq}.sqlite`), ...options });
+  return storage;
+});
+
 describe('key order helpers', () => {
-  const bytes = (s: string) => Array.from(enc.encode(s));
-  const byBytes = (a: string, b: string) => {
-    const x = bytes(a);
-    const y = bytes(b);
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-    return x.length - y.length;
-  };
   const samples = [
     '',
     'a',
@@ -67,12 +67,6 @@ describe('key order helpers', () => {
     'a\u{10ffff}',
   ];
 
-  it('compareUtf8 agrees with comparing UTF-8 bytes', () => {
-    for (const a of samples) {
-      for (const b of samples) expect(Math.sign(compareUtf8(a, b))).toBe(Math.sign(byBytes(a, b)));
-    }
-  });
-
   it('prefixSuccessor bounds exactly the keys that start with the prefix', () => {
     expect(prefixSuccessor('')).toBeUndefined();
     expect(prefixSuccessor('\u{10ffff}')).toBeUndefined();
@@ -83,7 +77,7 @@ describe('key order helpers', () => {
     for (const p of ['a', '\uffff', '\ud7ff', 'a\u{10ffff}']) {
       const succ = prefixSuccessor(p)!;
       for (const s of samples.concat(samples.map((x) => p + x))) {
-        const inRange = compareUtf8(s, p) >= 0 && compareUtf8(s, succ) < 0;
+        const inRange = compareKeys(s, p) >= 0 && compareKeys(s, succ) < 0;
         expect(inRange).toBe(s.startsWith(p));
       }
     }
@@ -108,7 +102,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
       'a\u{10000}',
     ];
     await s.commit('st', { mode: 'each', mutations: keys.map((k) => put(k, k)), nowMs: T0 });
-    const expected = [...keys].sort(compareUtf8);
+    const expected = [...keys].sort(compareKeys);
     expect(expected.indexOf('\uffff')).toBeLessThan(expected.indexOf('\u{10000}'));
     const listed = await s.scan('st', { limit: 100, values: false, nowMs: T0 });
     expect(listed.map((e) => e.key)).toEqual(expected);

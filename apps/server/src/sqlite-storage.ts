@@ -18,6 +18,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  compareKeys,
   type JsonObject,
   KeyExistsError,
   type Operation,
@@ -39,7 +40,7 @@ import type {
   StoreRecord,
 } from '@kv/engine';
 import Database from 'better-sqlite3';
-import { compareUtf8, prefixSuccessor } from './keys.js';
+import { prefixSuccessor } from './keys.js';
 import { MIGRATIONS } from './schema.js';
 
 /** Options of {@link SqliteStorage.open}. */
@@ -217,7 +218,7 @@ function failureOf(
 }
 
 function normalizeScopes(scopes: readonly string[]): string[] {
-  return [...new Set(scopes)].sort(compareUtf8);
+  return [...new Set(scopes)].sort(compareKeys);
 }
 
 /**
@@ -908,12 +909,12 @@ function scanBounds(query: ScanQuery): ScanBounds | undefined {
   const after = query.after;
   if (after !== undefined) {
     if (query.reverse) {
-      if (upper === undefined || compareUtf8(after, upper) < 0) upper = after;
-    } else if (lower === undefined || compareUtf8(after, lower.key) >= 0) {
+      if (upper === undefined || compareKeys(after, upper) < 0) upper = after;
+    } else if (lower === undefined || compareKeys(after, lower.key) >= 0) {
       lower = { op: '>', key: after };
     }
   }
-  if (lower !== undefined && upper !== undefined && compareUtf8(lower.key, upper) >= 0) return undefined;
+  if (lower !== undefined && upper !== undefined && compareKeys(lower.key, upper) >= 0) return undefined;
   const out: ScanBounds = {};
   if (lower !== undefined) {
     out.lowerOp = lower.op;
