@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { HEADERS, KvError, LIMITS, ValidationError } from '@kv/core';
-import { bearerToken, sha256Hex } from './http.js';
+import { HEADERS, isKvError, KvError, LIMITS, ValidationError } from '@kv/core';
+import { bearerToken, errorResponse, sha256Hex } from './http.js';
 import type { Storage } from './storage.js';
 
 /** Request headers that change a write's meaning; they are part of its fingerprint. */
@@ -109,7 +109,14 @@ export class IdempotencyGuard {
         const body = existing.body.byteLength === 0 ? null : (existing.body as Uint8Array<ArrayBuffer>);
         return new Response(body, { status: existing.status, headers });
       }
-      const response = await input.execute();
+      let response: Response;
+      try {
+        response = await input.execute();
+      } catch (error) {
+        // A refused write (412, 404...) is an outcome too: store it so a retry sees the same answer.
+        if (!isKvError(error) || !storable(error.status)) throw error;
+        response = errorResponse(error);
+      }
       if (!storable(response.status)) return response;
       const bytes = new Uint8Array(await response.clone().arrayBuffer());
       const headers: Record<string, string> = {};
