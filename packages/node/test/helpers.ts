@@ -16,6 +16,8 @@ export function inProcessEngine(options: Partial<EngineOptions> = {}): {
 
 /** One scripted fault of {@link faultyFetch}. */
 export type Fault =
+  /** Pass the request through untouched. */
+  | 'pass'
   /** Throw a network error before the request reaches the server. */
   | 'refuse'
   /** Let the server apply the request, then lose the response (throw a network error). */
@@ -48,7 +50,7 @@ export function faultyFetch(inner: FetchLike, faults: Fault[]): { fetch: FetchLi
       idempotencyKey: request.headers.get('idempotency-key'),
       fault,
     });
-    if (fault === undefined) return inner(request);
+    if (fault === undefined || fault === 'pass') return inner(request);
     if (fault === 'refuse') throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') });
     if (fault === 'drop-response') {
       const response = await inner(request);

@@ -156,8 +156,23 @@ export type KvSetValue =
   | { readonly [key: string]: unknown }
   | (object & { readonly bind?: never; readonly then?: never });
 
-/** What bulk and atomic writes accept: any {@link KvSetValue} but a stream (they travel base64 in JSON). */
-export type KvBulkValue = Exclude<KvSetValue, ReadableStream<Uint8Array>>;
+/**
+ * What bulk and atomic writes accept: any {@link KvSetValue} but a stream (web or Node), since their
+ * values travel base64 in one JSON body.
+ */
+export type KvBulkValue =
+  | Exclude<KvSetValue, ReadableStream<Uint8Array> | object>
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | readonly unknown[]
+  | { readonly [key: string]: unknown }
+  | (object & {
+      readonly bind?: never;
+      readonly then?: never;
+      readonly getReader?: never;
+      readonly pipe?: never;
+    });
 
 /** Options of `create` (Ironflow `create`): `set`'s options without the conditions it sets itself. */
 export type CreateOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
