@@ -317,7 +317,7 @@ export function describeConformance(
         expect(listed).toEqual(byBytes);
       });
 
-      it('values expire after ttlMs and are never returned once expired', async () => {
+      it('values expire after ttlMs and are never returned once expired', { timeout: 30_000 }, async () => {
         if (options.noWallClock) return;
         const s = await freshStore('ttl');
         await s.set('short', 'v', { ttlMs: 300 });
@@ -538,7 +538,7 @@ export function describeConformance(
         expect(await s.get('b')).toBe(2);
       });
 
-      it('10,000 items in one setMany call, read back with getMany', async () => {
+      it('10,000 items in one setMany call, read back with getMany', { timeout: 60_000 }, async () => {
         const s = await freshStore('bulk10k');
         const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `n.${i}`, value: i }));
         const r = await s.setMany(items);
@@ -570,7 +570,9 @@ export function describeConformance(
     });
 
     describe('concurrency', () => {
-      it('8 clients x 100 compare-and-swap increments end at exactly 800 (Ironflow read-modify-write)', async () => {
+      it('8 clients x 100 compare-and-swap increments end at exactly 800 (Ironflow read-modify-write)', {
+        timeout: 180_000,
+      }, async () => {
         const s = await freshStore('counter');
         await s.set('counter', 0);
         const clients = await Promise.all(Array.from({ length: 8 }, () => target.createClient()));
