@@ -71,3 +71,53 @@ export function faultyFetch(inner: FetchLike, faults: Fault[]): { fetch: FetchLi
   };
   return { fetch, seen };
 }
+
+/**
+ * Serves `engine` over real HTTP on 127.0.0.1 (an ephemeral port) with a minimal `node:http` adapter, so
+ * the client's real `fetch` (undici) path is exercised: streamed uploads, HEAD, connection handling.
+ * The server issue replaces this with the real server process.
+ */
+export async function serveOverHttp(engine: Engine): Promise<{ url: string; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { Readable } = await import('node:stream');
+  const server = createServer((req, res) => {
+    const url = `http://${req.headers.host}${req.url}`;
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+    }
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const init: RequestInit & { duplex?: 'half' } = { method: req.method ?? 'GET', headers };
+    if (hasBody) {
+      init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+      init.duplex = 'half';
+    }
+    engine
+      .fetch(new Request(url, init))
+      .then(async (response) => {
+        res.writeHead(response.status, Object.fromEntries(response.headers));
+        if (response.body === null || req.method === 'HEAD') {
+          await response.body?.cancel();
+          res.end();
+          return;
+        }
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+        res.end();
+      })
+      .catch((error: unknown) => {
+        res.destroy(error as Error);
+      });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
