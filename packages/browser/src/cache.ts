@@ -15,7 +15,7 @@
 
 import type { JsonObject } from '@kv/core';
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
-import { type CacheRecord, isExpired, type NewCacheRecord, tombstone } from './record.js';
+import { type CacheRecord, isExpired, type NewCacheRecord, refreshFields, tombstone } from './record.js';
 
 /** Where a queued write's compare-and-swap guard comes from. */
 export type WriteBase =
@@ -553,10 +553,16 @@ export class KvCache {
 
   /**
    * Marks the record of `store`/`key` confirmed by the server now (a `304 Not Modified` for `revision`):
-   * `cachedAt` becomes now. Nothing happens when the cached revision differs.
+   * `cachedAt` becomes now, and when `headers` (the 304's) carry the entry's fields (`Kv-Id`), the
+   * record's fields are refreshed from them. Nothing happens when the cached revision differs.
    * @returns the updated record, or `undefined` when none matched
    */
-  async confirm(store: string, key: string, revision: number): Promise<CacheRecord | undefined> {
+  async confirm(
+    store: string,
+    key: string,
+    revision: number,
+    headers?: Headers,
+  ): Promise<CacheRecord | undefined> {
     const db = await this.#open();
     const tx = db.transaction('entries', 'readwrite');
     const stored = await tx.store.get([this.namespace, store, key]);
@@ -565,6 +571,7 @@ export class KvCache {
       const now = this.#now();
       stored.cachedAt = now;
       stored.lastAccess = now;
+      if (headers !== undefined) refreshFields(stored, headers);
       await tx.store.put(stored);
       const { ns: _ns, ...rest } = stored;
       updated = rest;
@@ -741,14 +748,15 @@ export class KvCache {
    * Settles a queued write after its replay, in one transaction:
    * - `{ applied: revision }`: the write is removed; later writes of the same key chained to it
    *   (`base: previous`) now carry `revision` as their guard; when no write of the key is left, the
-   *   cached record stops being pending and takes `revision` (`id` too, when given).
+   *   cached record stops being pending and takes `revision` (`id` too, when given). `applied: null`
+   *   settles a delete: chained writes become create-only and the record is removed.
    * - `{ dropped: true }` (a conflict or a permanent error): the write and the later writes chained to
    *   it are removed; when no write of the key is left, its cached record is evicted so the next read
    *   fetches the server's value.
    */
   async settle(
     seq: number,
-    outcome: { applied: number; id?: string } | { dropped: true },
+    outcome: { applied: number | null; id?: string } | { dropped: true },
   ): Promise<SettleResult> {
     const db = await this.#open();
     const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
@@ -766,7 +774,8 @@ export class KvCache {
         if (later.store !== item.store || later.key !== item.key || later.seq < seq) continue;
         if (chained && later.base.kind === 'previous') {
           if ('applied' in outcome) {
-            later.base = { kind: 'revision', revision: outcome.applied };
+            later.base =
+              outcome.applied === null ? { kind: 'absent' } : { kind: 'revision', revision: outcome.applied };
             await queue.put(later);
             remaining += 1;
             chained = false;
@@ -796,7 +805,7 @@ export class KvCache {
       if (remaining === 0) {
         if (stored?.pending) {
           changed = true;
-          if ('applied' in outcome && stored.present) {
+          if ('applied' in outcome && outcome.applied !== null && stored.present) {
             const now = this.#now();
             stored.pending = false;
             stored.revision = outcome.applied;

@@ -1,10 +1,13 @@
 /**
- * `@kv/browser`: the kv client for browser bundles, with an IndexedDB cache (`idb`), live invalidation
- * over watch, and an offline write queue. No Node built-ins.
+ * `@kv/browser`: the kv client for browser bundles (issue 9). `createClient` is `@kv/core`'s shared HTTP
+ * client plus an optional IndexedDB cache (`idb`): read-through with conditional GETs, write-through,
+ * live invalidation over watch, offline reads and an offline write queue replayed under `If-Match`. No
+ * Node built-ins.
  *
  * @module
  */
 
+export * from '@kv/core';
 export type {
   CacheStats,
   KvCacheOptions,
@@ -15,4 +18,15 @@ export type {
   WriteBase,
 } from './cache.js';
 export { CACHE_DEFAULTS, KvCache } from './cache.js';
+export type {
+  BrowserCacheOptions,
+  BrowserClient,
+  BrowserClientOptions,
+  FlushResult,
+  ReplayFailure,
+  WriteConflict,
+} from './client.js';
+export { createClient } from './client.js';
+export type { CacheCounters } from './fetch.js';
 export type { CacheRecord, NewCacheRecord } from './record.js';
+export type { BrowserStoreHandle, CachedEntry, WriteResult } from './store.js';

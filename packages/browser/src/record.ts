@@ -116,6 +116,29 @@ export function recordFromResponse(
 }
 
 /**
+ * Refreshes `record`'s fields in place from the entry headers of a `304 Not Modified` for the same
+ * revision (the engine sends every entry header but `Content-Type` on a 304). Headers without `Kv-Id`
+ * are not entry headers: nothing changes. Absent optional headers mean null (`Kv-Metadata`,
+ * `Kv-Expires-At`) or empty (`Kv-Scopes`), as on a `200`.
+ */
+export function refreshFields(record: CacheRecord, headers: Headers): void {
+  const id = headers.get(HEADERS.id);
+  if (id === null) return;
+  record.id = id;
+  record.metadata = parseMetadata(headers.get(HEADERS.metadata));
+  try {
+    record.scopes = parseScopesHeader(headers.get(HEADERS.scopes));
+  } catch {
+    // Keep the cached scopes rather than guess.
+  }
+  record.expiresAt = headers.get(HEADERS.expiresAt) || null;
+  record.createdAt = headers.get(HEADERS.createdAt) ?? record.createdAt;
+  record.updatedAt = headers.get(HEADERS.updatedAt) ?? record.updatedAt;
+  const resume = headers.get(HEADERS.resume);
+  if (resume !== null) record.resume = resume === 'true';
+}
+
+/**
  * The headers of the `200` response that {@link recordFromResponse} would read back into `record`: used
  * to answer a request from the cache (a fresh hit, or a `304` that keeps the cached bytes).
  */

@@ -1,0 +1,671 @@
+/**
+ * The browser store handle: `@kv/core`'s store handle with the IndexedDB cache in front (issue 9).
+ *
+ * - Reads (`get`, `getText`, `getJson`, `getBytes`, `getStream`, `getEntry`, `exists`, `getMany`) answer
+ *   from the cache with no request while the record is fresh (`maxAgeMs`, or kept current by `live`),
+ *   else go through the core client, whose `fetch` is the cache's conditional-GET wrapper (`fetch.ts`).
+ *   When the network fails they answer from the cache, `getEntry` marking the entry `stale: true`.
+ * - Writes go through the core client; on success the cache takes the written value at the returned
+ *   revision (write-through); on failure it is left as it was. With `offlineWrites`, a write that cannot
+ *   reach the server is queued in IndexedDB and replayed later under `If-Match` (`client.flush()`).
+ *
+ * @module
+ */
+import {
+  type AtomicOperation,
+  type AtomicSetOptions,
+  type BulkResult,
+  type CreateOptions,
+  type DeleteOptions,
+  type EntryMeta,
+  encodeValue,
+  formatEtag,
+  type GetManyOptions,
+  isKvError,
+  type JsonValue,
+  type KvEntry,
+  KvError,
+  type KvSetValue,
+  type KvValue,
+  type ListOptions,
+  type ListPage,
+  type SetManyItem,
+  type SetOptions,
+  type SetResult,
+  type StoreHandle,
+  toEpochMs,
+  type UpdateOptions,
+  utf8Decode,
+  type WatchCallbacks,
+  type WatchSubscription,
+  type WatchSubscriptionOptions,
+} from '@kv/core';
+import type { KvCache, QueuedSetOptions, WriteBase } from './cache.js';
+import type { CacheCounters } from './fetch.js';
+import type { LiveSync } from './live.js';
+import {
+  type CacheRecord,
+  entryOf,
+  metaOf,
+  type NewCacheRecord,
+  recordFromDecoded,
+  tombstone,
+} from './record.js';
+
+/** An entry read through the cache: a {@link KvEntry} that may say where it came from. */
+export interface CachedEntry<T = KvValue> extends KvEntry<T> {
+  /** Present (true) when the network failed and this is the cached copy, possibly outdated. */
+  stale?: true;
+  /** Present (true) when the entry holds a write queued offline that the server has not applied yet. */
+  pending?: true;
+}
+
+/** The result of a write: {@link SetResult}, or a write queued offline (`queued: true`). */
+export interface WriteResult extends SetResult {
+  /**
+   * Present (true) when the server could not be reached and the write was queued (`offlineWrites`):
+   * `id` and `revision` are then the cached ones (`''`/`0` when unknown) and `created` is false.
+   */
+  queued?: true;
+}
+
+/**
+ * A store handle of the browser client: every operation of `@kv/core`'s `StoreHandle` (PRODUCT.md
+ * "Operations"), read through and written through the cache when the client has one, plus `watch` and
+ * `preload`.
+ */
+export interface BrowserStoreHandle extends StoreHandle {
+  /**
+   * The whole entry, or `undefined` when missing. From the cache when fresh; `stale: true` when the
+   * network failed and the cached copy is returned; `pending: true` while it holds a queued write.
+   */
+  getEntry<T = KvValue>(key: string): Promise<CachedEntry<T> | undefined>;
+  /** `StoreHandle.set`; with `offlineWrites`, queued when offline (`queued: true`). @see StoreHandle.set */
+  set(key: string, value: KvSetValue, options?: SetOptions): Promise<WriteResult>;
+  /** `StoreHandle.create`; queued offline as a create-only write. @see StoreHandle.create */
+  create(key: string, value: KvSetValue, options?: CreateOptions): Promise<WriteResult>;
+  /** `StoreHandle.update`; queued offline with its `revision` as the guard. @see StoreHandle.update */
+  update(key: string, value: KvSetValue, revision: number, options?: UpdateOptions): Promise<WriteResult>;
+  /**
+   * Watches the store's changes (Server-Sent Events; Ironflow watch): an async iterator of events, or
+   * `{ onUpdate, onError, onClose }` callbacks. Reconnects and resumes with no gap.
+   */
+  watch<T = KvValue>(options?: WatchSubscriptionOptions, callbacks?: WatchCallbacks<T>): WatchSubscription<T>;
+  /**
+   * Loads every cached entry of this store from IndexedDB into memory in one request (fast reads after
+   * a page load) and, with `live`, opens the store's watch.
+   * @returns the number of cached entries (0 without a cache)
+   */
+  preload(): Promise<number>;
+}
+
+/** What the store handles of one client share. */
+export interface CacheContext {
+  /** The cache. */
+  cache: KvCache;
+  /** Age in ms under which a record is served with no request. */
+  maxAgeMs: number;
+  /** Queue writes that cannot reach the server. */
+  offlineWrites: boolean;
+  /** Counters of cache outcomes. */
+  counters: CacheCounters;
+  /** Clock, epoch ms. */
+  now: () => number;
+  /** False when the browser knows it is offline (`navigator.onLine`). */
+  isOnline: () => boolean;
+  /** The live watches, when `live` is on. */
+  live: LiveSync | undefined;
+  /**
+   * Replays queued writes first, so a direct write never overtakes them. Resolves true when nothing is
+   * left queued (the write may go to the server), false when writes remain (it must be queued too).
+   */
+  beforeWrite: () => Promise<boolean>;
+  /** Called after a write was queued. */
+  queued: () => void;
+  /** Called on the first operation of any store handle. */
+  used: () => void;
+}
+
+/** True for failures where no response arrived: the cache may answer instead. */
+function isNetworkFailure(error: unknown): boolean {
+  return isKvError(error) && (error.code === 'network_error' || error.code === 'timeout');
+}
+
+/** True when the write certainly did not reach the server... as far as a client can tell (no response). */
+function isOffline(error: unknown): boolean {
+  return isKvError(error) && error.code === 'network_error';
+}
+
+function isStreamOrBlob(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (typeof Blob !== 'undefined' && value instanceof Blob) return true;
+  return typeof (value as { getReader?: unknown }).getReader === 'function';
+}
+
+function expiryOf(options: SetOptions | undefined, now: number): string | null {
+  if (options?.expiresAt !== undefined) return new Date(toEpochMs(options.expiresAt)).toISOString();
+  if (options?.ttlMs !== undefined) return new Date(now + options.ttlMs).toISOString();
+  return null;
+}
+
+function queuedOptions(options: SetOptions | undefined): QueuedSetOptions {
+  const out: QueuedSetOptions = {};
+  if (options?.ttlMs !== undefined) out.ttlMs = options.ttlMs;
+  if (options?.expiresAt !== undefined) out.expiresAt = new Date(toEpochMs(options.expiresAt)).toISOString();
+  if (options?.metadata !== undefined) out.metadata = options.metadata;
+  if (options?.scopes !== undefined) out.scopes = [...options.scopes];
+  if (options?.resume !== undefined) out.resume = options.resume;
+  return out;
+}
+
+function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/**
+ * Builds the browser handle on `inner` (the core handle). Without `ctx` (no cache) every operation is
+ * the core one.
+ */
+export function createBrowserStore(
+  inner: StoreHandle,
+  context: CacheContext | undefined,
+  watch: BrowserStoreHandle['watch'],
+): BrowserStoreHandle {
+  if (context === undefined) {
+    return { ...inner, watch, preload: async () => 0 };
+  }
+  const ctx: CacheContext = context;
+  const { cache, counters } = ctx;
+  const store = inner.name;
+  let started = false;
+
+  const use = (): void => {
+    if (!started) {
+      started = true;
+      ctx.used();
+      ctx.live?.start(store);
+    }
+  };
+
+  /** The cached record: the memory layer first, then IndexedDB. Cache failures count as misses. */
+  const lookup = async (key: string): Promise<CacheRecord | undefined> =>
+    cache.peek(store, key) ?? (await cache.get(store, key).catch(() => undefined));
+
+  /** Whether a record may answer with no request. `raw` reads need the server's exact bytes. */
+  const usable = (record: CacheRecord, raw: boolean): boolean => {
+    if (record.pending) return true;
+    if (raw && !record.exact) return false;
+    if (ctx.now() - record.cachedAt < ctx.maxAgeMs) return true;
+    return ctx.live?.covers(store, record.cachedAt) ?? false;
+  };
+
+  /**
+   * The read-through path shared by the single-key reads: a usable record answers at once; otherwise the
+   * network (through the conditional-GET fetch); when that fails for lack of a response, the record.
+   */
+  async function read<R>(
+    key: string,
+    raw: boolean,
+    fromRecord: (record: CacheRecord, stale: boolean) => R,
+    fromNetwork: () => Promise<R>,
+  ): Promise<R> {
+    use();
+    const record = await lookup(key);
+    if (record !== undefined && usable(record, raw)) {
+      counters.hits += 1;
+      return fromRecord(record, false);
+    }
+    if (record !== undefined && !ctx.isOnline()) {
+      counters.staleFallbacks += 1;
+      return fromRecord(record, true);
+    }
+    try {
+      return await fromNetwork();
+    } catch (error) {
+      if (isNetworkFailure(error)) {
+        const latest = await lookup(key);
+        if (latest !== undefined) {
+          counters.staleFallbacks += 1;
+          return fromRecord(latest, true);
+        }
+      }
+      throw error;
+    }
+  }
+
+  const present = <R>(map: (record: CacheRecord) => R) => {
+    return (record: CacheRecord): R | undefined => (record.present ? map(record) : undefined);
+  };
+
+  /** Stores a successful write's value at its revision (write-through). Never fails the write. */
+  async function writeThrough(
+    key: string,
+    value: KvSetValue,
+    options: SetOptions | undefined,
+    result: SetResult,
+  ): Promise<void> {
+    try {
+      if (options?.ifNotExists === true && !result.created) return;
+      if (isStreamOrBlob(value)) {
+        await cache.delete(store, key);
+        return;
+      }
+      const encoded = encodeValue(value, options?.contentType);
+      const previous = await lookup(key);
+      const now = ctx.now();
+      const nowIso = new Date(now).toISOString();
+      const record: NewCacheRecord = {
+        store,
+        key,
+        present: true,
+        bytes: encoded.bytes.slice(),
+        exact: true,
+        id: result.id,
+        revision: result.revision,
+        etag: formatEtag(result.revision),
+        contentType: encoded.contentType,
+        metadata: options?.metadata ?? null,
+        scopes: options?.scopes ? [...options.scopes] : [],
+        createdAt:
+          !result.created && previous?.present && previous.id === result.id ? previous.createdAt : nowIso,
+        updatedAt: nowIso,
+        expiresAt: expiryOf(options, now),
+        resume: options?.resume ?? false,
+        size: encoded.bytes.byteLength,
+        pending: false,
+      };
+      await cache.put(record);
+    } catch {
+      // The write succeeded; a cache that cannot take it just misses next time.
+      await cache.delete(store, key).catch(() => undefined);
+    }
+  }
+
+  /** Queues a write made while offline; returns the result the caller sees. */
+  async function enqueueSet(
+    key: string,
+    value: KvSetValue,
+    options: SetOptions | undefined,
+    base: WriteBase | undefined,
+    cause: unknown,
+  ): Promise<WriteResult> {
+    let bytes: Uint8Array;
+    let contentType: string;
+    if (typeof Blob !== 'undefined' && value instanceof Blob) {
+      bytes = new Uint8Array(await value.arrayBuffer());
+      contentType = options?.contentType ?? (value.type || 'application/octet-stream');
+    } else if (isStreamOrBlob(value)) {
+      // A stream can be read once: it cannot wait in a queue. Report the original failure.
+      throw (
+        cause ??
+        new KvError('Cannot queue a stream upload while offline', { code: 'network_error', status: 0 })
+      );
+    } else {
+      const encoded = encodeValue(value, options?.contentType);
+      bytes = encoded.bytes.slice();
+      contentType = encoded.contentType;
+    }
+    const write: Parameters<KvCache['enqueue']>[0] = {
+      store,
+      key,
+      op: 'set',
+      bytes,
+      contentType,
+      options: queuedOptions(options),
+    };
+    if (base !== undefined) write.base = base;
+    const queued = await cache.enqueue(write);
+    ctx.queued();
+    const cached = await lookup(key);
+    return {
+      id: cached?.id ?? '',
+      revision: queued.base.kind === 'revision' ? queued.base.revision : 0,
+      created: false,
+      queued: true,
+    };
+  }
+
+  async function writeWith(
+    key: string,
+    value: KvSetValue,
+    options: SetOptions | undefined,
+    base: WriteBase | undefined,
+    send: () => Promise<SetResult>,
+  ): Promise<WriteResult> {
+    use();
+    if (ctx.offlineWrites) {
+      const clear = await ctx.beforeWrite();
+      if (!clear || !ctx.isOnline()) return enqueueSet(key, value, options, base, undefined);
+    }
+    let result: SetResult;
+    try {
+      result = await send();
+    } catch (error) {
+      if (ctx.offlineWrites && isOffline(error) && !isStreamOrBlobStream(value)) {
+        return enqueueSet(key, value, options, base, error);
+      }
+      throw error;
+    }
+    await writeThrough(key, value, options, result);
+    return result;
+  }
+
+  function isStreamOrBlobStream(value: unknown): boolean {
+    return isStreamOrBlob(value) && !(typeof Blob !== 'undefined' && value instanceof Blob);
+  }
+
+  /** Base of an explicit condition in `set`'s options, if any. */
+  function baseOf(options: SetOptions | undefined): WriteBase | undefined {
+    if (options?.ifRevision !== undefined) return { kind: 'revision', revision: options.ifRevision };
+    if (options?.ifNotExists === true) return { kind: 'absent' };
+    return undefined;
+  }
+
+  async function tombstoneAfterDelete(key: string): Promise<void> {
+    const previous = await lookup(key);
+    // The delete's revision is not returned; any later write has a higher one than the last we knew.
+    const revision = (previous?.revision ?? -1) + 1;
+    await cache.put({ ...tombstone(store, key, revision) }).catch(() => undefined);
+  }
+
+  async function getMany(
+    keys: readonly string[],
+    options?: GetManyOptions,
+  ): Promise<Map<string, KvEntry<KvValue> | EntryMeta | undefined>> {
+    use();
+    const values = options?.values !== false;
+    const found = new Map<string, KvEntry<KvValue> | EntryMeta | undefined>();
+    const records = new Map<string, CacheRecord>();
+    const missing: string[] = [];
+    const unique = [...new Set(keys)];
+    for (const key of unique) {
+      const record = await lookup(key);
+      if (record !== undefined) records.set(key, record);
+      if (record !== undefined && usable(record, false)) {
+        found.set(key, record.present ? (values ? entryOf<KvValue>(record) : metaOf(record)) : undefined);
+      } else {
+        missing.push(key);
+      }
+    }
+    counters.hits += unique.length - missing.length;
+    if (missing.length > 0) {
+      let fetched: Map<string, KvEntry<KvValue> | EntryMeta | undefined> | undefined;
+      try {
+        if (!ctx.isOnline() && missing.every((key) => records.has(key)))
+          throw new KvError('offline', { code: 'network_error', status: 0 });
+        fetched = await inner.getMany(missing, values ? { values: true } : { values: false });
+      } catch (error) {
+        if (!isNetworkFailure(error) || !missing.every((key) => records.has(key))) throw error;
+        for (const key of missing) {
+          const record = records.get(key) as CacheRecord;
+          counters.staleFallbacks += 1;
+          found.set(key, record.present ? (values ? staleEntry(record) : metaOf(record)) : undefined);
+        }
+      }
+      if (fetched !== undefined) {
+        const fresh: NewCacheRecord[] = [];
+        for (const key of missing) {
+          const entry = fetched.get(key);
+          found.set(key, entry);
+          if (entry === undefined) {
+            const known = records.get(key);
+            if (!known?.pending) fresh.push(tombstone(store, key, known?.revision ?? 0));
+          } else if (values) {
+            const record = recordFromDecoded(store, entry, (entry as KvEntry<KvValue>).value);
+            if (record !== undefined) fresh.push(record);
+          }
+        }
+        await cache.putMany(fresh).catch(() => undefined);
+      }
+    }
+    const ordered = new Map<string, KvEntry<KvValue> | EntryMeta | undefined>();
+    for (const key of unique) ordered.set(key, found.get(key));
+    return ordered;
+  }
+
+  const handle: BrowserStoreHandle = {
+    ...inner,
+    name: store,
+
+    get: (key) =>
+      read(
+        key,
+        false,
+        (record) => (record.present ? entryOf<KvValue>(record).value : undefined),
+        () => inner.get(key),
+      ),
+
+    getText: (key) =>
+      read(
+        key,
+        true,
+        present((r) => utf8Decode(r.bytes)),
+        () => inner.getText(key),
+      ),
+
+    getJson: <T = JsonValue>(key: string) =>
+      read<T | undefined>(
+        key,
+        false,
+        present((record) => {
+          try {
+            return JSON.parse(utf8Decode(record.bytes)) as T;
+          } catch (cause) {
+            throw new KvError(`The value of ${JSON.stringify(key)} is not JSON`, {
+              code: 'invalid_json',
+              status: 0,
+              cause,
+            });
+          }
+        }),
+        () => inner.getJson<T>(key),
+      ),
+
+    getBytes: (key) =>
+      read(
+        key,
+        true,
+        present((r) => r.bytes.slice()),
+        () => inner.getBytes(key),
+      ),
+
+    getStream: (key) =>
+      read(
+        key,
+        true,
+        present((r) => bytesStream(r.bytes.slice())),
+        () => inner.getStream(key),
+      ),
+
+    getEntry: <T = KvValue>(key: string) =>
+      read<CachedEntry<T> | undefined>(
+        key,
+        false,
+        (record, stale) => {
+          if (!record.present) return undefined;
+          const entry: CachedEntry<T> = entryOf<T>(record);
+          if (stale) entry.stale = true;
+          if (record.pending) entry.pending = true;
+          return entry;
+        },
+        () => inner.getEntry<T>(key),
+      ),
+
+    exists: (key) =>
+      read(
+        key,
+        false,
+        (record) => record.present,
+        () => inner.exists(key),
+      ),
+
+    set: (key, value, options) =>
+      writeWith(key, value, options, baseOf(options), () => inner.set(key, value, options)),
+
+    create: (key, value, options) =>
+      writeWith(key, value, { ...options, ifNotExists: true }, { kind: 'absent' }, async () => {
+        const result = await inner.create(key, value, options);
+        return result;
+      }),
+
+    update: (key, value, revision, options) =>
+      writeWith(key, value, { ...options, ifRevision: revision }, { kind: 'revision', revision }, () =>
+        inner.update(key, value, revision, options),
+      ),
+
+    delete: async (key, options?: DeleteOptions) => {
+      use();
+      if (ctx.offlineWrites) {
+        const clear = await ctx.beforeWrite();
+        if (!clear || !ctx.isOnline()) return queueDelete(key, options);
+      }
+      let deleted: boolean;
+      try {
+        deleted = await inner.delete(key, options);
+      } catch (error) {
+        if (ctx.offlineWrites && isOffline(error)) return queueDelete(key, options);
+        throw error;
+      }
+      await tombstoneAfterDelete(key);
+      return deleted;
+    },
+
+    purge: async (key) => {
+      const purged = await inner.purge(key);
+      await tombstoneAfterDelete(key);
+      return purged;
+    },
+
+    setExpiry: async (key, expiresAt) => {
+      const existed = await inner.setExpiry(key, expiresAt);
+      await cache.delete(store, key).catch(() => undefined);
+      return existed;
+    },
+
+    list: async <T = KvValue>(options?: ListOptions): Promise<ListPage<T>> => {
+      const page = await inner.list<T>(options);
+      if (options?.values === true) {
+        const records: NewCacheRecord[] = [];
+        for (const item of page.items) {
+          if (!('value' in item)) continue;
+          const record = recordFromDecoded(store, item, item.value);
+          if (record !== undefined) records.push(record);
+        }
+        await cache.putMany(records).catch(() => undefined);
+      }
+      return page;
+    },
+
+    getMany: getMany as StoreHandle['getMany'],
+
+    setMany: async (items: readonly SetManyItem[]): Promise<BulkResult> => {
+      const result = await inner.setMany(items);
+      const records: NewCacheRecord[] = [];
+      const evict: string[] = [];
+      const now = ctx.now();
+      result.results.forEach((r, i) => {
+        const item = items[i];
+        if (item === undefined || item.key !== r.key) return;
+        if (!r.ok || r.revision === undefined || r.id === undefined) return;
+        if (item.ifNotExists === true && r.created === false) return;
+        try {
+          if (isStreamOrBlob(item.value)) throw new Error('blob');
+          const encoded = encodeValue(item.value, item.contentType);
+          const iso = new Date(now).toISOString();
+          records.push({
+            store,
+            key: item.key,
+            present: true,
+            bytes: encoded.bytes.slice(),
+            exact: true,
+            id: r.id,
+            revision: r.revision,
+            etag: formatEtag(r.revision),
+            contentType: encoded.contentType,
+            metadata: item.metadata ?? null,
+            scopes: item.scopes ? [...item.scopes] : [],
+            createdAt: iso,
+            updatedAt: iso,
+            expiresAt: expiryOf(item, now),
+            resume: item.resume ?? false,
+            size: encoded.bytes.byteLength,
+            pending: false,
+          });
+        } catch {
+          evict.push(item.key);
+        }
+      });
+      await cache.putMany(records).catch(() => undefined);
+      await cache.deleteMany(store, evict).catch(() => undefined);
+      return result;
+    },
+
+    deleteMany: async (keys) => {
+      const result = await inner.deleteMany(keys);
+      await cache
+        .deleteMany(
+          store,
+          result.results.filter((r) => r.ok).map((r) => r.key),
+        )
+        .catch(() => undefined);
+      return result;
+    },
+
+    atomic: () => wrapAtomic(inner.atomic(), (keys) => cache.deleteMany(store, keys).catch(() => undefined)),
+
+    watch,
+
+    preload: async () => {
+      use();
+      return (await cache.load(store).catch(() => [])).length;
+    },
+  };
+
+  async function queueDelete(key: string, options: DeleteOptions | undefined): Promise<boolean> {
+    const write: Parameters<KvCache['enqueue']>[0] = { store, key, op: 'delete' };
+    if (options?.ifRevision !== undefined) write.base = { kind: 'revision', revision: options.ifRevision };
+    await cache.enqueue(write);
+    ctx.queued();
+    return true;
+  }
+
+  return handle;
+}
+
+function staleEntry(record: CacheRecord): CachedEntry<KvValue> {
+  const entry: CachedEntry<KvValue> = entryOf<KvValue>(record);
+  entry.stale = true;
+  return entry;
+}
+
+/** Wraps an atomic operation so a successful commit evicts the keys it wrote. */
+function wrapAtomic(op: AtomicOperation, evict: (keys: string[]) => Promise<unknown>): AtomicOperation {
+  const keys = new Set<string>();
+  const wrapped: AtomicOperation = {
+    check(key, revision) {
+      op.check(key, revision);
+      return wrapped;
+    },
+    set(key, value, options?: AtomicSetOptions) {
+      keys.add(key);
+      op.set(key, value, options);
+      return wrapped;
+    },
+    delete(key) {
+      keys.add(key);
+      op.delete(key);
+      return wrapped;
+    },
+    async commit() {
+      const result = await op.commit();
+      if (result.ok) await evict([...keys]);
+      return result;
+    },
+  };
+  return wrapped;
+}
