@@ -1,0 +1,276 @@
+/**
+ * Server configuration from command-line flags and environment variables (a flag wins over its
+ * variable, which wins over the default). Every setting, its flag, variable and default is listed in
+ * {@link SETTINGS}; `kv-server --help` prints the same table and apps/server/README.md documents it.
+ *
+ * @module
+ */
+import { LIMITS } from '@kv/core';
+
+/** Log levels pino accepts, most verbose first, plus `silent`. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** The resolved server configuration. */
+export interface ServerConfig {
+  /** Interface to listen on. @default '127.0.0.1' */
+  host: string;
+  /** TCP port; 0 picks a free one (the `listening` log line has the URL). @default 8787 */
+  port: number;
+  /** Storage backend: embedded SQLite (durable) or memory (a throwaway mock server). @default 'sqlite' */
+  storage: 'sqlite' | 'memory';
+  /** SQLite database file; its directory is created. @default './data/kv.sqlite' */
+  dataFile: string;
+  /** SQLite `synchronous`: `normal` (WAL, loses nothing on a process crash) or `full` (fsync per commit). @default 'normal' */
+  synchronous: 'normal' | 'full';
+  /** Server-wide cap on one value, in bytes. @default 26214400 (25 MiB) */
+  maxValueBytes: number;
+  /** Largest raw request body (single writes, small JSON routes), in bytes. @default maxValueBytes + 1 MiB */
+  maxBodyBytes: number;
+  /** Largest JSON body of bulk calls and atomic commits, in bytes. @default 67108864 (64 MiB) */
+  maxJsonBodyBytes: number;
+  /** Origins allowed by CORS (`*` for any); empty = no CORS headers. @default [] */
+  corsOrigins: string[];
+  /** pino log level. @default 'info' */
+  logLevel: LogLevel;
+  /** Period of the expiry sweeper, in ms. @default 1000 */
+  sweepIntervalMs: number;
+  /** How long shutdown waits for in-flight requests before closing their connections, in ms. @default 10000 */
+  shutdownTimeoutMs: number;
+  /** Changes kept per store for watch resume, in revisions. @default 10000 */
+  changeLogLimit: number;
+}
+
+/** One configurable setting: its flag, environment variable, default (as text) and meaning. */
+export interface SettingInfo {
+  /** Property of {@link ServerConfig}. */
+  key: keyof ServerConfig;
+  /** Command-line flag. */
+  flag: string;
+  /** Environment variable. */
+  env: string;
+  /** Default, as documented. */
+  default: string;
+  /** What it does. */
+  description: string;
+}
+
+/** Every setting, in the order `--help` and the README list them. */
+export const SETTINGS: readonly SettingInfo[] = [
+  {
+    key: 'host',
+    flag: '--host',
+    env: 'KV_HOST',
+    default: '127.0.0.1',
+    description: 'interface to listen on',
+  },
+  {
+    key: 'port',
+    flag: '--port',
+    env: 'KV_PORT',
+    default: '8787',
+    description: 'TCP port (0 = any free port; the "listening" log line has the URL)',
+  },
+  {
+    key: 'storage',
+    flag: '--storage',
+    env: 'KV_STORAGE',
+    default: 'sqlite',
+    description: '`sqlite` (embedded, durable) or `memory` (throwaway, for tests)',
+  },
+  {
+    key: 'dataFile',
+    flag: '--data',
+    env: 'KV_DATA',
+    default: './data/kv.sqlite',
+    description: 'SQLite database file (its directory is created)',
+  },
+  {
+    key: 'synchronous',
+    flag: '--synchronous',
+    env: 'KV_SYNCHRONOUS',
+    default: 'normal',
+    description:
+      '`normal` (WAL; a process crash loses nothing) or `full` (fsync every commit; survives power loss)',
+  },
+  {
+    key: 'maxValueBytes',
+    flag: '--max-value-bytes',
+    env: 'KV_MAX_VALUE_BYTES',
+    default: String(LIMITS.defaultMaxValueBytes),
+    description: 'largest value, in bytes (caps every store setting)',
+  },
+  {
+    key: 'maxBodyBytes',
+    flag: '--max-body-bytes',
+    env: 'KV_MAX_BODY_BYTES',
+    default: 'max value + 1048576',
+    description: 'largest raw request body, in bytes (413 beyond, without buffering it)',
+  },
+  {
+    key: 'maxJsonBodyBytes',
+    flag: '--max-json-body-bytes',
+    env: 'KV_MAX_JSON_BODY_BYTES',
+    default: '67108864',
+    description: 'largest bulk/atomic JSON body, in bytes',
+  },
+  {
+    key: 'corsOrigins',
+    flag: '--cors-origins',
+    env: 'KV_CORS_ORIGINS',
+    default: '(none)',
+    description: 'comma-separated origins allowed by CORS, or `*`',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level',
+    env: 'KV_LOG_LEVEL',
+    default: 'info',
+    description: 'trace, debug, info, warn, error, fatal or silent',
+  },
+  {
+    key: 'sweepIntervalMs',
+    flag: '--sweep-interval-ms',
+    env: 'KV_SWEEP_INTERVAL_MS',
+    default: '1000',
+    description: 'period of the expiry sweeper, in ms',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    flag: '--shutdown-timeout-ms',
+    env: 'KV_SHUTDOWN_TIMEOUT_MS',
+    default: '10000',
+    description: 'on SIGINT/SIGTERM, how long in-flight requests may finish, in ms',
+  },
+  {
+    key: 'changeLogLimit',
+    flag: '--change-log-limit',
+    env: 'KV_CHANGE_LOG_LIMIT',
+    default: '10000',
+    description: 'changes kept per store for watch resume',
+  },
+];
+
+/** A bad flag or variable value: the message says which and what is allowed. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** The result of {@link parseArgs}: a subcommand, its positional arguments and the configuration. */
+export interface ParsedArgs {
+  /** `serve` (default), `backup`, `restore`, `export`, `import`, or `help`. */
+  command: 'serve' | 'backup' | 'restore' | 'export' | 'import' | 'help';
+  /** Positional arguments after the subcommand. */
+  args: string[];
+  /** The configuration. */
+  config: ServerConfig;
+}
+
+const COMMANDS = new Set(['serve', 'backup', 'restore', 'export', 'import', 'help']);
+
+/**
+ * Parses `argv` (without `node` and the script) and the environment.
+ *
+ * @example parseArgs(['--port', '0', '--storage', 'memory'], process.env)
+ * @throws ConfigError for an unknown flag, a missing flag value or an invalid value
+ */
+export function parseArgs(argv: readonly string[], env: Record<string, string | undefined>): ParsedArgs {
+  const flags = new Map<string, string>();
+  const positionals: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq === -1 ? arg : arg.slice(0, eq);
+      if (!SETTINGS.some((s) => s.flag === name)) throw new ConfigError(`unknown flag ${name} (see --help)`);
+      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+      if (value === undefined) throw new ConfigError(`flag ${name} needs a value`);
+      flags.set(name, value);
+      continue;
+    }
+    positionals.push(arg);
+  }
+  const raw = (key: keyof ServerConfig): string | undefined => {
+    const s = SETTINGS.find((x) => x.key === key)!;
+    return flags.get(s.flag) ?? (env[s.env] === '' ? undefined : env[s.env]);
+  };
+  const name = (key: keyof ServerConfig): string => {
+    const s = SETTINGS.find((x) => x.key === key)!;
+    return flags.has(s.flag) ? s.flag : s.env;
+  };
+  const int = (key: keyof ServerConfig, fallback: number, min: number, max: number): number => {
+    const text = raw(key);
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name(key)} must be an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(key: keyof ServerConfig, allowed: readonly T[], fallback: T): T => {
+    const text = raw(key);
+    if (text === undefined) return fallback;
+    const v = text.trim().toLowerCase() as T;
+    if (!allowed.includes(v))
+      throw new ConfigError(`${name(key)} must be one of ${allowed.join(', ')}, got "${text}"`);
+    return v;
+  };
+
+  const maxValueBytes = int('maxValueBytes', LIMITS.defaultMaxValueBytes, 1, 1024 * 1024 * 1024);
+  const config: ServerConfig = {
+    host: raw('host') ?? '127.0.0.1',
+    port: int('port', 8787, 0, 65535),
+    storage: oneOf('storage', ['sqlite', 'memory'] as const, 'sqlite'),
+    dataFile: raw('dataFile') ?? './data/kv.sqlite',
+    synchronous: oneOf('synchronous', ['normal', 'full'] as const, 'normal'),
+    maxValueBytes,
+    maxBodyBytes: int('maxBodyBytes', maxValueBytes + 1024 * 1024, 1, 2 * 1024 * 1024 * 1024),
+    maxJsonBodyBytes: int('maxJsonBodyBytes', 64 * 1024 * 1024, 1, 2 * 1024 * 1024 * 1024),
+    corsOrigins: (raw('corsOrigins') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),
+    sweepIntervalMs: int('sweepIntervalMs', 1000, 10, 24 * 3600 * 1000),
+    shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 3600 * 1000),
+    changeLogLimit: int('changeLogLimit', 10_000, 1, 100_000_000),
+  };
+
+  const first = positionals[0];
+  let command: ParsedArgs['command'] = 'serve';
+  let args = positionals;
+  if (first !== undefined) {
+    if (!COMMANDS.has(first)) throw new ConfigError(`unknown command "${first}" (see --help)`);
+    command = first as ParsedArgs['command'];
+    args = positionals.slice(1);
+  }
+  if (help) command = 'help';
+  return { command, args, config };
+}
+
+/** The `--help` text: usage, subcommands and the settings table. */
+export function helpText(): string {
+  const rows = SETTINGS.map(
+    (s) => `  ${`${s.flag} <value>`.padEnd(28)}${s.env.padEnd(24)}${s.default.padEnd(22)}${s.description}`,
+  );
+  return `kv-server: the kv reference server (the engine on Node, embedded SQLite by default)
+
+Usage:
+  kv-server [serve] [flags]             serve HTTP (SIGINT/SIGTERM: graceful shutdown)
+  kv-server backup <file> [--data F]    online backup of the database (safe while serving)
+  kv-server restore <file> [--data F]   replace the database with a backup
+  kv-server export <store> [file]       write a store as JSON Lines (stdout without a file)
+  kv-server import <store> <file>       write JSON Lines into a store (created if missing)
+
+Settings (flag, environment variable, default):
+${rows.join('\n')}
+
+Endpoints besides the protocol: /healthz (process up), /readyz (database reachable), /metrics (Prometheus).
+`;
+}

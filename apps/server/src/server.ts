@@ -1,0 +1,226 @@
+/**
+ * The kv server: `@kv/engine` on Node's HTTP server (`@hono/node-server`), on `SqliteStorage` (or
+ * `MemoryStorage`), with request logs (pino), `/readyz`, Prometheus `/metrics`, CORS, the expiry
+ * sweeper and graceful shutdown (PRODUCT.md "Non-functional"; issue 4).
+ *
+ * Logs: one JSON line per request with its request id (`Kv-Request-Id`), method, path (never the query
+ * string, which may carry a URL signature), route, status and duration. No header, token or value is
+ * ever logged.
+ *
+ * @module
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { HEADERS } from '@kv/core';
+import { createEngine, type Engine, MemoryStorage, type Storage } from '@kv/engine';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config.js';
+import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
+import { SqliteStorage } from './sqlite-storage.js';
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  /** The Node HTTP server. */
+  server: Server;
+  /** The engine answering the protocol. */
+  engine: Engine;
+  /** The storage (SqliteStorage or MemoryStorage). */
+  storage: Storage;
+  /** The metrics registry and recorder. */
+  metrics: ServerMetrics;
+  /**
+   * Graceful shutdown: `/readyz` turns 503, the listener closes (no new connections), idle keep-alive
+   * connections close, in-flight requests get up to `shutdownTimeoutMs` to finish (then their
+   * connections are closed), then the sweeper stops and the database closes (WAL checkpoint).
+   * Idempotent: later calls return the same promise.
+   */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** Methods a CORS preflight may ask for. */
+const CORS_METHODS = 'GET, HEAD, PUT, POST, PATCH, DELETE';
+/** Response headers a browser script may read. */
+const CORS_EXPOSE = ['etag', 'content-type', 'retry-after', ...Object.values(HEADERS)].join(', ');
+
+function pathOf(url: string): string {
+  // Faster than new URL() on the hot path: the request URL is absolute (scheme://host/path?query).
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start === -1) return '/';
+  const q = url.indexOf('?', start);
+  return q === -1 ? url.slice(start) : url.slice(start, q);
+}
+
+function withHeaders(res: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    return res;
+  } catch {
+    // Immutable headers: copy the response.
+    const copy = new Response(res.body, res);
+    for (const [k, v] of Object.entries(headers)) copy.headers.set(k, v);
+    return copy;
+  }
+}
+
+/** Opens the configured storage. @throws DatabaseOpenError when the SQLite file is unusable */
+export function openStorage(config: ServerConfig): Storage {
+  if (config.storage === 'memory') return new MemoryStorage({ changeLogLimit: config.changeLogLimit });
+  return SqliteStorage.open({
+    path: config.dataFile,
+    synchronous: config.synchronous,
+    changeLogLimit: config.changeLogLimit,
+  });
+}
+
+/**
+ * Opens the storage, starts the engine, its sweeper and the HTTP listener. Resolves once listening.
+ *
+ * @param config - see {@link ServerConfig}
+ * @param logger - pino logger for request and lifecycle logs
+ * @throws DatabaseOpenError when the database file is read-only, corrupt or cannot be opened
+ * @throws Error (`EADDRINUSE`, `EACCES`) when the port cannot be bound
+ */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  const storage = openStorage(config);
+  const engine = createEngine({
+    storage,
+    maxValueBytes: config.maxValueBytes,
+    maxBodyBytes: config.maxBodyBytes,
+    maxJsonBodyBytes: config.maxJsonBodyBytes,
+    onError: (error, req) => {
+      const reqId = req?.headers.get(HEADERS.requestId) ?? undefined;
+      logger.error({ err: error, reqId, path: req ? pathOf(req.url) : undefined }, 'internal error');
+    },
+  });
+  const metrics = createMetrics(storage);
+  const cors = config.corsOrigins;
+  const anyOrigin = cors.includes('*');
+  let shuttingDown = false;
+
+  const corsHeaders = (req: Request): Record<string, string> | undefined => {
+    if (cors.length === 0) return undefined;
+    const origin = req.headers.get('origin');
+    if (origin === null || !(anyOrigin || cors.includes(origin))) return undefined;
+    return { 'access-control-allow-origin': anyOrigin ? '*' : origin, vary: 'Origin' };
+  };
+
+  const route = async (req: Request, path: string): Promise<Response> => {
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const ok = !shuttingDown && (await storage.ping().catch(() => false));
+      return Response.json(
+        ok ? { ok: true } : { ok: false, reason: shuttingDown ? 'shutting down' : 'database unreachable' },
+        { status: ok ? 200 : 503 },
+      );
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      return new Response(await metrics.registry.metrics(), {
+        headers: { 'content-type': metrics.registry.contentType },
+      });
+    }
+    const allowed = corsHeaders(req);
+    if (allowed && req.method === 'OPTIONS' && req.headers.has('access-control-request-method')) {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...allowed,
+          'access-control-allow-methods': CORS_METHODS,
+          'access-control-allow-headers': req.headers.get('access-control-request-headers') ?? '',
+          'access-control-max-age': '600',
+        },
+      });
+    }
+    const res = await engine.fetch(req);
+    return allowed ? withHeaders(res, { ...allowed, 'access-control-expose-headers': CORS_EXPOSE }) : res;
+  };
+
+  const handle = async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    const path = pathOf(req.url);
+    let res: Response;
+    try {
+      res = await route(req, path);
+    } catch (error) {
+      // The engine never rejects; this guards /metrics and /readyz.
+      logger.error({ err: error, path }, 'internal error');
+      res = Response.json({ error: { code: 'internal', message: 'Internal server error' } }, { status: 500 });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const routeName = routeOf(path);
+    metrics.observe(req.method, routeName, res.status, seconds);
+    if (logger.isLevelEnabled('info')) {
+      logger.info(
+        {
+          reqId: res.headers.get(HEADERS.requestId) ?? undefined,
+          method: req.method,
+          path,
+          route: routeName,
+          status: res.status,
+          ms: Math.round(seconds * 100_000) / 100,
+        },
+        'request',
+      );
+    }
+    return res;
+  };
+
+  const server = createAdaptorServer({ fetch: handle, hostname: config.host }) as Server;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others.
+    logger.debug({ code: err.code }, 'client error');
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  engine.startSweeper(config.sweepIntervalMs);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      logger.info({ reason }, 'shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep closing connections that finish their request; force the rest after the timeout.
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      const force = setTimeout(() => {
+        logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: closing open connections');
+        server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      await closed;
+      clearInterval(idle);
+      clearTimeout(force);
+      await engine.close();
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+
+  logger.info(
+    {
+      url,
+      storage: config.storage,
+      ...(storage instanceof SqliteStorage
+        ? { dataFile: storage.path, synchronous: config.synchronous }
+        : {}),
+    },
+    'listening',
+  );
+  return { url, server, engine, storage, metrics, shutdown };
+}
