@@ -219,7 +219,8 @@ describe('atomic', () => {
         ],
       },
     });
-    expect([...(body.error.details?.failedKeys as string[])].sort()).toEqual(['b', 'c']);
+    const failedKeys = body.error.details?.failedKeys as string[];
+    expect([...failedKeys].sort()).toEqual(['b', 'c']);
     expect(await (await h.call('GET', entryPath('s', 'a'))).text()).toBe('A');
     expect((await h.call('GET', entryPath('s', 'b'))).status).toBe(200);
     expect((await h.json<{ revision: number }>('GET', '/v1/stores/s', 200)).revision).toBe(2);

@@ -20,7 +20,7 @@ import { LIMITS } from '@kv/core';
 export const Timestamp = z.string().openapi({ format: 'date-time', example: '2025-01-31T12:00:00.000Z' });
 
 /** JSON metadata object, at most 1024 bytes serialized (Cloudflare per-key metadata). */
-export const Metadata: z.ZodType<Record<string, unknown>> = z
+export const Metadata: z.ZodType<Record<string, unknown>, Record<string, unknown>> = z
   .record(z.string(), z.unknown())
   .openapi({ description: 'JSON object, at most 1024 bytes serialized', example: { owner: 'alice' } });
 

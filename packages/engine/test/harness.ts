@@ -7,6 +7,9 @@ import { expect } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../src/engine.js';
 import { MemoryStorage } from '../src/memory-storage.js';
 
+/** A request body (the lib has no DOM `BodyInit`). */
+export type RequestBody = NonNullable<RequestInit['body']>;
+
 /** Origin of every test request. */
 export const ORIGIN = 'http://kv.test';
 
@@ -18,7 +21,7 @@ export interface CallInit {
   /** JSON body (sets `Content-Type: application/json`). */
   json?: unknown;
   /** Raw body. */
-  body?: BodyInit;
+  body?: RequestBody;
   /** Headers. */
   headers?: Record<string, string>;
 }
@@ -65,7 +68,7 @@ export function setup(options: Partial<EngineOptions> = {}): Harness {
   const engine = createEngine({ storage, clock: () => now, ...options });
   const call = async (method: string, path: string, init: CallInit = {}): Promise<Response> => {
     const headers = new Headers(init.headers);
-    let body: BodyInit | undefined = init.body;
+    let body: RequestBody | undefined = init.body;
     if (init.json !== undefined) {
       body = JSON.stringify(init.json);
       if (!headers.has('content-type')) headers.set('content-type', 'application/json');
@@ -107,7 +110,7 @@ export function setup(options: Partial<EngineOptions> = {}): Harness {
     },
     async put(store, key, value, headers = {}) {
       const res = await call('PUT', entryPath(store, key), {
-        body: value as BodyInit,
+        body: value as RequestBody,
         headers: { 'content-type': 'text/plain', ...headers },
       });
       const text = await res.text();

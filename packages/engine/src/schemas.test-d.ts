@@ -1,0 +1,80 @@
+/**
+ * The wire schemas the engine validates with (zod) must describe exactly the wire interfaces of
+ * `@kv/core` that clients compile against (docs/architecture.md "zod lives in the engine, not core").
+ * Request bodies compare the schema's input type (what a client sends); responses compare its output.
+ */
+import type {
+  BulkResult,
+  SetResult,
+  StoreInfo,
+  WireAtomicBody,
+  WireAtomicResponse,
+  WireBulkDeleteBody,
+  WireBulkGetBody,
+  WireBulkGetResponse,
+  WireBulkSetBody,
+  WireDeleteResponse,
+  WireEntry,
+  WireError,
+  WireHistoryItem,
+  WireListResponse,
+  WireSetExpiryBody,
+  WireSetExpiryResponse,
+  WireWrite,
+} from '@kv/core';
+import { describe, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import type * as S from './schemas.js';
+
+/** Flattens an intersection into one object type. */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+describe('zod schemas match core wire interfaces', () => {
+  it('entries and listings', () => {
+    expectTypeOf<z.infer<typeof S.WireEntrySchema>>().toEqualTypeOf<WireEntry>();
+    expectTypeOf<z.infer<typeof S.ListResponseSchema>>().toEqualTypeOf<WireListResponse>();
+    expectTypeOf<z.infer<typeof S.WireHistoryItemSchema>>().toEqualTypeOf<WireHistoryItem>();
+    // Unions are compared member by member (the core side spells members as intersections).
+    type Item = z.infer<typeof S.BulkGetResponseSchema>['items'][number];
+    type CoreItem = WireBulkGetResponse['items'][number];
+    expectTypeOf<Extract<Item, { found: true }>>().toEqualTypeOf<Flat<Extract<CoreItem, { found: true }>>>();
+    expectTypeOf<Extract<Item, { found: false }>>().toEqualTypeOf<Extract<CoreItem, { found: false }>>();
+    expectTypeOf<Item>().toExtend<CoreItem>();
+    expectTypeOf<CoreItem>().toExtend<Item>();
+  });
+
+  it('write results', () => {
+    expectTypeOf<z.infer<typeof S.SetResultSchema>>().toEqualTypeOf<SetResult>();
+    expectTypeOf<z.infer<typeof S.DeleteResultSchema>>().toEqualTypeOf<WireDeleteResponse>();
+    expectTypeOf<z.infer<typeof S.SetExpiryResultSchema>>().toEqualTypeOf<WireSetExpiryResponse>();
+    expectTypeOf<z.infer<typeof S.BulkResultSchema>>().toEqualTypeOf<BulkResult>();
+    expectTypeOf<z.infer<typeof S.AtomicResultSchema>>().toEqualTypeOf<WireAtomicResponse>();
+    expectTypeOf<z.infer<typeof S.StoreInfoSchema>>().toEqualTypeOf<StoreInfo>();
+  });
+
+  it('request bodies', () => {
+    expectTypeOf<z.input<typeof S.WireWriteFields>>().toEqualTypeOf<WireWrite>();
+    expectTypeOf<z.input<typeof S.BulkGetBody>>().toEqualTypeOf<WireBulkGetBody>();
+    expectTypeOf<z.input<typeof S.BulkSetBody>['items'][number]>().toEqualTypeOf<
+      Flat<WireBulkSetBody['items'][number]>
+    >();
+    expectTypeOf<z.input<typeof S.BulkSetBody>>().toExtend<WireBulkSetBody>();
+    expectTypeOf<WireBulkSetBody>().toExtend<z.input<typeof S.BulkSetBody>>();
+    expectTypeOf<z.input<typeof S.BulkDeleteBody>>().toEqualTypeOf<WireBulkDeleteBody>();
+    type Body = z.input<typeof S.AtomicBody>;
+    type Mut = Body['mutations'][number];
+    type CoreMut = WireAtomicBody['mutations'][number];
+    expectTypeOf<NonNullable<Body['checks']>>().toEqualTypeOf<NonNullable<WireAtomicBody['checks']>>();
+    expectTypeOf<Extract<Mut, { type: 'set' }>>().toEqualTypeOf<Flat<Extract<CoreMut, { type: 'set' }>>>();
+    expectTypeOf<Extract<Mut, { type: 'delete' }>>().toEqualTypeOf<Extract<CoreMut, { type: 'delete' }>>();
+    expectTypeOf<Body>().toExtend<WireAtomicBody>();
+    expectTypeOf<WireAtomicBody>().toExtend<Body>();
+    expectTypeOf<z.input<typeof S.SetExpiryBody>>().toEqualTypeOf<WireSetExpiryBody>();
+  });
+
+  it('errors', () => {
+    // The schema's code is a plain string; core narrows known codes but accepts any string too.
+    expectTypeOf<z.infer<typeof S.WireErrorSchema>>().toExtend<WireError>();
+    expectTypeOf<WireError>().toExtend<z.infer<typeof S.WireErrorSchema>>();
+  });
+});
