@@ -39,6 +39,7 @@ import type {
   UpdateStoreOptions,
 } from '../types.js';
 import { validateKey, validateKeyPrefix, validateStoreConfig, validateStoreName } from '../validation.js';
+import { startWatch } from '../watcher.js';
 import type { RequestSpec, Transport } from './transport.js';
 import type {
   AtomicOperation,
@@ -489,6 +490,23 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
       }),
 
     atomic: () => createAtomic(),
+
+    watch: (options = {}, callbacks = {}) => {
+      try {
+        if (options.key !== undefined) validateKey(options.key);
+        if (options.prefix !== undefined) validateKeyPrefix(options.prefix);
+      } catch (error) {
+        if (isKvError(error)) transport.report(error);
+        throw error;
+      }
+      return startWatch(transport.watchTransport(routes.watch(name)), options, {
+        ...callbacks,
+        onError: (error, info) => {
+          if (!info.willRetry) transport.report(error);
+          callbacks.onError?.(error, info);
+        },
+      });
+    },
   };
 
   function createAtomic(): AtomicOperation {

@@ -292,3 +292,74 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Wed, 01 Jan 2024 00:00:10 GMT', now)).toBe(0);
   });
 });
+
+describe('watch wiring', () => {
+  it('opens the store watch route with the client headers and decodes SSE events', async () => {
+    const wire = (type: string, key: string, revision: number, value?: string) =>
+      JSON.stringify({
+        type,
+        store: 's',
+        key,
+        id: 'id-1',
+        revision,
+        contentType: 'application/json',
+        metadata: null,
+        scopes: [],
+        createdAt: '2025-01-01T00:00:00.000Z',
+        updatedAt: '2025-01-01T00:00:00.000Z',
+        expiresAt: null,
+        resume: false,
+        size: value === undefined ? 0 : 7,
+        ...(value === undefined ? {} : { value }),
+      });
+    const body =
+      `id: 4\nevent: ready\ndata: {"revision":4}\n\n` +
+      `id: 5\nevent: put\ndata: ${wire('put', 'user.1', 5, btoa('{"a":1}'))}\n\n` +
+      `id: 6\nevent: delete\ndata: ${wire('delete', 'user.1', 6)}\n\n`;
+    const { fetch, requests } = scripted([
+      new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
+      new Response('', { headers: { 'content-type': 'text/event-stream' } }),
+    ]);
+    const client = createHttpClient({ url: 'http://kv.test', token: 't', fetch });
+    const watch = client.store('s').watch({ match: 'user.*', fromRevision: 4 }, {});
+    const events: unknown[] = [];
+    for await (const event of watch) {
+      events.push([event.type, event.key, event.revision, event.value]);
+      if (events.length === 2) break;
+    }
+    await watch.closed;
+    expect(events).toEqual([
+      ['put', 'user.1', 5, { a: 1 }],
+      ['delete', 'user.1', 6, undefined],
+    ]);
+    const url = new URL((requests[0] as Request).url);
+    expect(url.pathname).toBe('/v1/stores/s/watch');
+    expect(url.searchParams.get('match')).toBe('user.*');
+    expect(url.searchParams.get('fromRevision')).toBe('4');
+    expect((requests[0] as Request).headers.get('authorization')).toBe('Bearer t');
+  });
+
+  it('reports a fatal watch error to onError and the callbacks, then closes', async () => {
+    const { fetch } = scripted([wireError(404, 'store_not_found')]);
+    const seen: KvError[] = [];
+    const callbackErrors: KvError[] = [];
+    let closed = false;
+    const client = createHttpClient({ url: 'http://kv.test', fetch, onError: (e) => seen.push(e) });
+    const watch = client.store('gone').watch(
+      {},
+      {
+        onUpdate: () => {},
+        onError: (e) => callbackErrors.push(e),
+        onClose: () => {
+          closed = true;
+        },
+      },
+    );
+    await watch.closed;
+    expect(closed).toBe(true);
+    expect(callbackErrors[0]).toBeInstanceOf(StoreNotFoundError);
+    expect(seen).toEqual(callbackErrors);
+    expect(() => client.store('s').watch({ key: 'bad key' })).toThrow(ValidationError);
+    expect(seen).toHaveLength(2);
+  });
+});

@@ -14,6 +14,7 @@ import ky, {
 } from 'ky';
 import { errorFromWire, isKvError, KvError, NetworkError, TimeoutError, ValidationError } from '../errors.js';
 import { HEADERS } from '../protocol.js';
+import type { WatchTransport } from '../watcher.js';
 import type { FetchLike, HttpClientOptions } from './types.js';
 
 /**
@@ -118,6 +119,10 @@ export interface Transport {
    * is reported to `onError` once, and is rethrown.
    */
   guard<T>(operation: () => Promise<T>): Promise<T>;
+  /** Reports an error to `onError` (once per error), for failures outside {@link Transport.guard}. */
+  report(error: KvError): void;
+  /** What the watcher (`startWatch`) needs to open the stream at `path`: URL, `fetch`, headers. */
+  watchTransport(path: string): WatchTransport;
 }
 
 /**
@@ -208,24 +213,31 @@ export function createTransport(options: HttpClientOptions): Transport {
     }
   }
 
+  function report(kvError: KvError): void {
+    if (onError === undefined || reported.has(kvError)) return;
+    reported.add(kvError);
+    try {
+      onError(kvError);
+    } catch {
+      // The hook's own failure must not replace the error the caller needs to see.
+    }
+  }
+
   async function guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       const kvError = wrapUnknown(error);
-      if (onError !== undefined && !reported.has(kvError)) {
-        reported.add(kvError);
-        try {
-          onError(kvError);
-        } catch {
-          // The hook's own failure must not replace the error the caller needs to see.
-        }
-      }
+      report(kvError);
       throw kvError;
     }
   }
 
-  return { baseUrl, send, guard };
+  function watchTransport(path: string): WatchTransport {
+    return { url: baseUrl + path, fetch: userFetch as typeof fetch, headers: { ...baseHeaders } };
+  }
+
+  return { baseUrl, send, guard, report, watchTransport };
 }
 
 function discardFailedResponse({ error }: { error: Error }): void {

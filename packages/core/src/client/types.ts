@@ -23,6 +23,7 @@ import type {
   StoreInfo,
   UpdateStoreOptions,
 } from '../types.js';
+import type { WatchCallbacks, WatchSubscription, WatchSubscriptionOptions } from '../watcher.js';
 
 /**
  * A `fetch`-compatible function: the WHATWG `fetch` signature that the client calls for every request.
@@ -388,6 +389,21 @@ export interface StoreHandle {
   deleteMany(keys: readonly string[]): Promise<BulkResult>;
   /** Starts a Deno KV style atomic operation. @see AtomicOperation */
   atomic(): AtomicOperation;
+  /**
+   * Watches the store's changes over Server-Sent Events (Ironflow/NATS watch, AntiRaid KeyExpiry and
+   * KeyResume): filter with `key`, `prefix` or `match`; `fromRevision` resumes after a revision with no
+   * gap; `resume: true` first delivers every live entry marked `resume`. Consume the subscription as an
+   * async iterator, or pass `{ onUpdate, onError, onClose }` callbacks (Ironflow). Network failures
+   * reconnect with backoff; fatal errors (missing store, 401/403, 410 `revision_compacted`) end the watch
+   * and are also reported to the client's `onError`. Call `stop()` to end it.
+   *
+   * @example
+   * ```ts
+   * const watch = store.watch({ match: 'user.*' });
+   * for await (const event of watch) console.log(event.type, event.key, event.revision);
+   * ```
+   */
+  watch<T = KvValue>(options?: WatchSubscriptionOptions, callbacks?: WatchCallbacks<T>): WatchSubscription<T>;
 }
 
 /** Store management (`client.stores`; Apify store get/update/delete, Cloudflare namespaces, NATS buckets). */
