@@ -1,0 +1,32 @@
+import type { Browser } from 'playwright-core';
+
+/** The repository root. */
+export declare const repoRoot: string;
+/** Source entry of @kv/browser. */
+export declare const browserEntry: string;
+/** Chromium flags for headless runs in containers and CI. */
+export declare const CHROMIUM_ARGS: string[];
+/** Path of the Chromium binary (`CHROMIUM_PATH`, else `/usr/bin/chromium`); throws when missing. */
+export declare function chromiumPath(): string;
+/** Launches headless Chromium through playwright-core with the system binary. */
+export declare function launchChromium(): Promise<Browser>;
+
+/** A running kv server process. */
+export interface KvServerProcess {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and removes its data directory. */
+  stop(): Promise<void>;
+}
+/** Starts `node apps/server/dist/main.js` on a free port with a temporary SQLite file. */
+export declare function startKvServer(options?: {
+  corsOrigins?: string;
+  storage?: 'sqlite' | 'memory';
+  args?: string[];
+}): Promise<KvServerProcess>;
+
+/** Bundles the page in `root` with Vite into a temporary directory. */
+export declare function buildPage(root: string): Promise<{ dir: string; remove(): Promise<void> }>;
+
+/** Serves `dir` on 127.0.0.1. */
+export declare function serveStatic(dir: string): Promise<{ url: string; close(): Promise<void> }>;
