@@ -76,6 +76,7 @@ describe('GET / HEAD entry', () => {
     expect(await res.text()).toBe('');
     const missing = await h.call('HEAD', entryPath('s', 'nope'));
     expect(missing.status).toBe(404);
+    expect(missing.headers.get('kv-error-code')).toBe('key_not_found');
     expect(missing.headers.get('kv-request-id')).toBeTruthy();
   });
 

@@ -102,6 +102,7 @@ export function setup(options: Partial<EngineOptions> = {}): Harness {
       expect(res.headers.get('kv-request-id')).toBeTruthy();
       const body = JSON.parse(text) as WireError;
       expect(body.error.code).toBe(code);
+      expect(res.headers.get('kv-error-code')).toBe(code);
       expect(typeof body.error.message).toBe('string');
       return body;
     },
