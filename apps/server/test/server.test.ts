@@ -1,0 +1,273 @@
+/**
+ * The real server process on a real SQLite file: health, readiness, metrics, a CRUD round trip over
+ * HTTP, logs, CORS, bad requests that leave the process serving and the data unchanged, and graceful
+ * shutdown with a request in flight.
+ */
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, type ServerProcess, startServer, tempDir } from './helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+describe('kv-server over HTTP (SQLite)', () => {
+  let server: ServerProcess;
+  let base: string;
+  const store = 'e2e';
+
+  beforeAll(async () => {
+    server = await startServer([
+      '--data',
+      join(tmp.dir, 'main.sqlite'),
+      '--max-value-bytes',
+      '1024',
+      '--max-body-bytes',
+      '2048',
+      '--cors-origins',
+      'http://app.test',
+    ]);
+    base = server.url;
+    const created = await call(`${base}/v1/stores`, { method: 'POST', json: { name: store, history: 3 } });
+    expect(created.status).toBe(201);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('answers /healthz and /readyz', async () => {
+    expect(await call(`${base}/healthz`)).toMatchObject({ status: 200, body: { ok: true } });
+    expect(await call(`${base}/readyz`)).toMatchObject({ status: 200, body: { ok: true } });
+  });
+
+  it('logs that it listens on the embedded SQLite file', async () => {
+    const line = await server.waitForLog('listening');
+    expect(line).toMatchObject({
+      storage: 'sqlite',
+      dataFile: join(tmp.dir, 'main.sqlite'),
+      synchronous: 'normal',
+    });
+    expect(String(line.url)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('round-trips create, read, overwrite, list, history and delete', async () => {
+    const url = `${base}/v1/stores/${store}/entries/user.1`;
+    const put1 = await call(url, {
+      method: 'PUT',
+      body: '{"name":"Ada"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(put1.status).toBe(201);
+    expect(put1.body).toMatchObject({ created: true, revision: expect.any(Number) });
+    const rev1 = (put1.body as { revision: number }).revision;
+
+    const got = await call(url);
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual({ name: 'Ada' });
+    expect(got.headers.get('etag')).toBe(`"${rev1}"`);
+
+    const put2 = await call(url, {
+      method: 'PUT',
+      body: '{"name":"Ada L."}',
+      headers: { 'content-type': 'application/json', 'if-match': `"${rev1}"` },
+    });
+    expect(put2.status).toBe(200);
+    const stale = await call(url, {
+      method: 'PUT',
+      body: '{}',
+      headers: { 'content-type': 'application/json', 'if-match': `"${rev1}"` },
+    });
+    expect(stale.status).toBe(412);
+
+    const list = await call(`${base}/v1/stores/${store}/entries?prefix=user.`);
+    expect(list.status).toBe(200);
+    expect((list.body as { items: Array<{ key: string }> }).items.map((i) => i.key)).toEqual(['user.1']);
+
+    const history = await call(`${url}/history`);
+    expect((history.body as { items: Array<{ operation: string }> }).items.map((i) => i.operation)).toEqual([
+      'put',
+      'put',
+    ]);
+
+    const del = await call(url, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect((await call(url)).status).toBe(404);
+  });
+
+  it('exports request, latency and per-store metrics in Prometheus format', async () => {
+    await call(`${base}/v1/stores/${store}/entries/metric.k`, { method: 'PUT', body: 'abc' });
+    const res = await call(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(res.text).toMatch(
+      /kv_http_requests_total\{method="PUT",route="\/v1\/stores\/:store\/entries\/:key",status="201"\} \d+/,
+    );
+    expect(res.text).toContain('kv_http_request_duration_seconds_bucket{le="0.005"');
+    expect(res.text).toMatch(new RegExp(`kv_store_entries\\{store="${store}"\\} 1\\b`));
+    expect(res.text).toMatch(new RegExp(`kv_store_bytes\\{store="${store}"\\} 3\\b`));
+    expect(res.text).toContain('process_resident_memory_bytes');
+  });
+
+  it('logs each request with its request id, and never a token or a value', async () => {
+    const secretToken = 'tok_do-not-log-me-7d1f';
+    const secretValue = 'value-do-not-log-me-93ab';
+    const res = await call(`${base}/v1/stores/${store}/entries/logged.k?sig=query-do-not-log`, {
+      method: 'PUT',
+      body: secretValue,
+      headers: { authorization: `Bearer ${secretToken}`, 'kv-request-id': 'req-e2e-42' },
+    });
+    expect(res.headers.get('kv-request-id')).toBe('req-e2e-42');
+    await expect.poll(() => server.lines.some((l) => l.includes('req-e2e-42'))).toBe(true);
+    const line = JSON.parse(server.lines.find((l) => l.includes('req-e2e-42'))!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      msg: 'request',
+      reqId: 'req-e2e-42',
+      method: 'PUT',
+      route: '/v1/stores/:store/entries/:key',
+      status: 201,
+    });
+    const all = server.lines.join('\n');
+    expect(all).not.toContain(secretToken);
+    expect(all).not.toContain(secretValue);
+    expect(all).not.toContain('query-do-not-log');
+  });
+
+  it('answers CORS preflights and tags responses for allowed origins only', async () => {
+    const pre = await fetch(`${base}/v1/stores/${store}/entries/x`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://app.test',
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'authorization, if-match',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('http://app.test');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('PUT');
+    expect(pre.headers.get('access-control-allow-headers')).toBe('authorization, if-match');
+    const get = await fetch(`${base}/v1/stores`, { headers: { origin: 'http://app.test' } });
+    expect(get.headers.get('access-control-allow-origin')).toBe('http://app.test');
+    expect(get.headers.get('access-control-expose-headers')).toContain('etag');
+    const other = await fetch(`${base}/v1/stores`, { headers: { origin: 'http://evil.test' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers bad requests with clear errors, keeps serving, and changes nothing', async () => {
+    const before = (await call(`${base}/v1/stores/${store}`)).body as { revision: number; keyCount: number };
+
+    const unknown = await call(`${base}/v2/nothing`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ error: { code: 'route_not_found' } });
+
+    const badJson = await call(`${base}/v1/stores`, {
+      method: 'POST',
+      body: '{"name": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(badJson.status).toBe(400);
+    expect(badJson.body).toMatchObject({ error: { code: 'validation_error' } });
+
+    const badEscape = await call(`${base}/v1/stores/${store}/entries/bad%E0%A4%A`, {
+      method: 'PUT',
+      body: 'x',
+    });
+    expect(badEscape.status).toBe(400);
+    expect(badEscape.body).toMatchObject({ error: { code: 'validation_error' } });
+
+    const tooBig = await call(`${base}/v1/stores/${store}/entries/big`, {
+      method: 'PUT',
+      body: 'x'.repeat(4096),
+    });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body).toMatchObject({ error: { code: 'payload_too_large' } });
+
+    const badBulk = await call(`${base}/v1/stores/${store}/bulk/set`, {
+      method: 'POST',
+      json: { items: 'nope' },
+    });
+    expect(badBulk.status).toBe(400);
+
+    // A body shorter than its Content-Length, then the client hangs up.
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
+        socket.write(
+          `PUT /v1/stores/${store}/entries/short HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly-a-few-bytes`,
+        );
+        setTimeout(() => socket.destroy(), 100);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', () => {});
+    });
+    // A Content-Length that is not a number: Node's parser answers 400.
+    const raw = await new Promise<string>((resolve) => {
+      let data = '';
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
+        socket.write(
+          `PUT /v1/stores/${store}/entries/k HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\nxyz`,
+        );
+      });
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => resolve(data));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400/);
+
+    expect(await call(`${base}/healthz`)).toMatchObject({ status: 200 });
+    expect((await call(`${base}/v1/stores/${store}/entries/short`)).status).toBe(404);
+    expect((await call(`${base}/v1/stores/${store}/entries/big`)).status).toBe(404);
+    const after = (await call(`${base}/v1/stores/${store}`)).body as { revision: number; keyCount: number };
+    expect(after).toMatchObject({ revision: before.revision, keyCount: before.keyCount });
+    expect(server.proc.exitCode).toBeNull();
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes an in-flight request, refuses new connections, closes the database and exits 0', async () => {
+    const data = join(tmp.dir, 'shutdown.sqlite');
+    const server = await startServer(['--data', data]);
+    const port = Number(new URL(server.url).port);
+    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 's' } })).status).toBe(201);
+
+    // Start a PUT whose body arrives in two halves, with SIGTERM in between.
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'PUT',
+          path: '/v1/stores/s/entries/inflight',
+          headers: { 'content-type': 'text/plain' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.write('first half, ');
+      setTimeout(async () => {
+        server.proc.kill('SIGTERM');
+        await server.waitForLog('shutting down');
+        // No new connections once shutting down.
+        await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+        req.end('second half');
+      }, 200);
+    });
+    const res = await response;
+    expect(res.status).toBe(201);
+    const exit = await server.exited;
+    expect(exit.code).toBe(0);
+    await server.waitForLog('stopped');
+
+    // Restart: the in-flight write is there.
+    const again = await startServer(['--data', data]);
+    try {
+      const got = await call(`${again.url}/v1/stores/s/entries/inflight`);
+      expect(got).toMatchObject({ status: 200, text: 'first half, second half' });
+    } finally {
+      await again.stop();
+    }
+  });
+});
