@@ -232,7 +232,6 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   register(app, R.scopesRoute, async (c) => {
     const store = storePath(c);
     await authorize(ctx, c, 'list_scopes', { store });
-    await requireStore(ctx, store);
     return jsonResponse({ items: await storage.listScopes(store, ctx.clock()) });
   });
 
@@ -243,7 +242,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     const { store, key } = entryPath(c);
     const head = c.req.raw.method === 'HEAD';
     await authorize(ctx, c, head ? 'exists' : 'get', { store, key });
-    await requireStore(ctx, store);
+    // Storage methods throw StoreNotFoundError for a missing store: no separate lookup on reads.
     const entry = await storage.get(store, key, ctx.clock());
     if (entry === undefined) throw keyNotFound(key);
     return entryResponse(c, entry);
@@ -252,7 +251,6 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   register(app, R.getByIdRoute, async (c) => {
     const { store, id } = idPath(c);
     await authorize(ctx, c, 'id_ops', { store });
-    await requireStore(ctx, store);
     const entry = await storage.getById(store, id, ctx.clock());
     if (entry === undefined) {
       throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
@@ -351,7 +349,6 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     const { store, key } = entryPath(c);
     const q = valid<typeof HistoryQuery>(c, 'query');
     await authorize(ctx, c, 'history', { store, key });
-    await requireStore(ctx, store);
     const values = q.values !== 'false';
     const items = await storage.history(store, key);
     return jsonResponse({ items: items.map((r) => toWireHistoryItem(r, values)) });
@@ -370,7 +367,6 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         withIndex(index, 'keys', () => validateKey(key));
       });
       await authorize(ctx, c, 'get', { store, keys: body.keys });
-      await requireStore(ctx, store);
       const values = body.values ?? true;
       const found = await storage.getMany(store, body.keys, ctx.clock(), values);
       return jsonResponse({
