@@ -28,5 +28,8 @@ export declare function startKvServer(options?: {
 /** Bundles the page in `root` with Vite into a temporary directory. */
 export declare function buildPage(root: string): Promise<{ dir: string; remove(): Promise<void> }>;
 
-/** Serves `dir` on 127.0.0.1. */
-export declare function serveStatic(dir: string): Promise<{ url: string; close(): Promise<void> }>;
+/** Serves `dir` on 127.0.0.1; `isolated` adds COOP/COEP (cross-origin isolation). */
+export declare function serveStatic(
+  dir: string,
+  options?: { isolated?: boolean },
+): Promise<{ url: string; close(): Promise<void> }>;

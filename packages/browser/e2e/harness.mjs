@@ -175,10 +175,15 @@ const TYPES = {
 };
 
 /**
- * Serves the files of `dir` on 127.0.0.1 (a free port).
+ * Serves the files of `dir` on 127.0.0.1 (a free port). With `isolated`, pages are cross-origin
+ * isolated (COOP + COEP), which gives `performance.now()` 5 µs resolution instead of 100 µs.
  * @param {string} dir
+ * @param {{ isolated?: boolean }} [options]
  */
-export async function serveStatic(dir) {
+export async function serveStatic(dir, options = {}) {
+  const isolation = options.isolated
+    ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+    : {};
   const root = resolve(dir);
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -189,7 +194,9 @@ export async function serveStatic(dir) {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+      res
+        .writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...isolation })
+        .end(body);
     } catch {
       res.writeHead(404).end('not found');
     }

@@ -101,6 +101,7 @@ describe('KvCache records', () => {
     expect(await cache.confirm('s', 'k', 6)).toBeUndefined();
     expect((await cache.get('s', 'k'))?.cachedAt).toBe(100);
     expect((await cache.confirm('s', 'k', 7))?.cachedAt).toBe(500);
+    await cache.flushAccessTimes();
     cache.dropMemory();
     expect((await cache.get('s', 'k'))?.cachedAt).toBe(500);
   });

@@ -186,6 +186,12 @@ export const CACHE_DEFAULTS: {
 } as const;
 
 const TOUCH_DELAY_MS = 250;
+/**
+ * Cached entries can always be fetched again: their transactions skip the disk flush (IndexedDB
+ * `durability: 'relaxed'`). The offline queue holds the user's unsent writes: flushed to disk.
+ */
+const RELAXED: IDBTransactionOptions = { durability: 'relaxed' };
+const STRICT: IDBTransactionOptions = { durability: 'strict' };
 
 function positiveInt(value: number, field: string, allowZero = false): number {
   if (!Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
@@ -252,6 +258,8 @@ export class KvCache {
   readonly #id: string = Math.random().toString(36).slice(2);
   readonly #memory = new Map<string, CacheRecord>();
   readonly #touches = new Map<string, number>();
+  /** Records confirmed in memory (304s) whose `cachedAt` and fields IndexedDB has not taken yet. */
+  readonly #confirms = new Map<string, CacheRecord>();
   #touchTimer: ReturnType<typeof setTimeout> | undefined;
   #db: Promise<Db> | undefined;
   #channel: BroadcastChannel | undefined;
@@ -377,18 +385,36 @@ export class KvCache {
    * shortly after reads, and before every eviction).
    */
   async flushAccessTimes(): Promise<void> {
-    if (this.#touches.size === 0) return;
+    if (this.#touches.size === 0 && this.#confirms.size === 0) return;
     const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', RELAXED);
     await this.#applyTouches(tx);
     await tx.done;
   }
 
   async #applyTouches(tx: WriteTx): Promise<void> {
-    if (this.#touches.size === 0) return;
+    if (this.#touches.size === 0 && this.#confirms.size === 0) return;
     const touches = [...this.#touches];
     this.#touches.clear();
+    const confirms = [...this.#confirms.values()];
+    this.#confirms.clear();
     const entries = tx.objectStore('entries');
+    for (const record of confirms) {
+      const stored = await entries.get([this.namespace, record.store, record.key]);
+      if (stored === undefined || stored.revision !== record.revision || stored.pending) continue;
+      await entries.put({
+        ...stored,
+        cachedAt: Math.max(stored.cachedAt, record.cachedAt),
+        lastAccess: Math.max(stored.lastAccess, record.lastAccess),
+        id: record.id,
+        metadata: record.metadata,
+        scopes: record.scopes,
+        createdAt: record.createdAt,
+        updatedAt: record.updatedAt,
+        expiresAt: record.expiresAt,
+        resume: record.resume,
+      });
+    }
     for (const [k, at] of touches) {
       const [store, key] = k.split('\u0000') as [string, string];
       const stored = await entries.get([this.namespace, store, key]);
@@ -455,7 +481,7 @@ export class KvCache {
   ): Promise<Array<CacheRecord | undefined>> {
     if (records.length === 0) return [];
     const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', RELAXED);
     const result = await this.#putInTx(tx, records, options.force === true);
     await tx.done;
     this.#afterWrite(result);
@@ -563,8 +589,29 @@ export class KvCache {
     revision: number,
     headers?: Headers,
   ): Promise<CacheRecord | undefined> {
+    const inMemory = this.#memory.get(memKey(store, key));
+    if (inMemory !== undefined && inMemory.revision === revision) {
+      // Answer from memory at once; IndexedDB catches up in the background (a lost update of
+      // `cachedAt` only costs one more revalidation).
+      const now = this.#now();
+      inMemory.cachedAt = now;
+      inMemory.lastAccess = now;
+      if (headers !== undefined) refreshFields(inMemory, headers);
+      this.#confirms.set(memKey(store, key), inMemory);
+      this.#touch(inMemory);
+      return inMemory;
+    }
+    return this.#confirmStored(store, key, revision, headers);
+  }
+
+  async #confirmStored(
+    store: string,
+    key: string,
+    revision: number,
+    headers: Headers | undefined,
+  ): Promise<CacheRecord | undefined> {
     const db = await this.#open();
-    const tx = db.transaction('entries', 'readwrite');
+    const tx = db.transaction('entries', 'readwrite', RELAXED);
     const stored = await tx.store.get([this.namespace, store, key]);
     let updated: CacheRecord | undefined;
     if (stored !== undefined && stored.revision === revision) {
@@ -577,7 +624,10 @@ export class KvCache {
       updated = rest;
     }
     await tx.done;
-    if (updated !== undefined) this.#remember(updated);
+    const current = this.#memory.get(memKey(store, key));
+    if (updated !== undefined && (current === undefined || current.revision <= updated.revision)) {
+      this.#remember(updated);
+    }
     return updated;
   }
 
@@ -590,7 +640,7 @@ export class KvCache {
   async deleteMany(store: string, keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta'], 'readwrite');
+    const tx = db.transaction(['entries', 'meta'], 'readwrite', RELAXED);
     const entries = tx.objectStore('entries');
     const meta = tx.objectStore('meta');
     const totals = (await meta.get(TOTALS)) ?? { count: 0, bytes: 0 };
@@ -629,18 +679,19 @@ export class KvCache {
     );
     if (options.queue) {
       const db = await this.#open();
-      const tx = db.transaction('queue', 'readwrite');
+      const tx = db.transaction('queue', 'readwrite', STRICT);
       for (const seq of await tx.store.index('ns').getAllKeys(this.namespace)) await tx.store.delete(seq);
       await tx.done;
     }
     this.#memory.clear();
     this.#touches.clear();
+    this.#confirms.clear();
     this.#post({ kind: 'all' });
   }
 
   async #deleteRange(range: IDBKeyRange, keepPending: boolean): Promise<void> {
     const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta'], 'readwrite');
+    const tx = db.transaction(['entries', 'meta'], 'readwrite', RELAXED);
     const meta = tx.objectStore('meta');
     const totals = (await meta.get(TOTALS)) ?? { count: 0, bytes: 0 };
     let cursor = await tx.objectStore('entries').openCursor(range);
@@ -687,7 +738,7 @@ export class KvCache {
    */
   async enqueue(write: NewQueuedWrite): Promise<QueuedWrite> {
     const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', STRICT);
     const queue = tx.objectStore('queue');
     const entries = tx.objectStore('entries');
     const earlier = (await queue.index('ns').getAll(this.namespace)).some(
@@ -759,7 +810,7 @@ export class KvCache {
     outcome: { applied: number | null; id?: string } | { dropped: true },
   ): Promise<SettleResult> {
     const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite');
+    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', STRICT);
     const queue = tx.objectStore('queue');
     const entries = tx.objectStore('entries');
     const meta = tx.objectStore('meta');

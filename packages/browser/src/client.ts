@@ -15,10 +15,7 @@ import {
   type KvEntry,
   KvError,
   type KvValue,
-  routes,
   type SetResult,
-  type StoreHandle,
-  startWatch,
   ValidationError,
   type WatchCallbacks,
   type WatchSubscription,
@@ -196,23 +193,11 @@ export function createClient(options: BrowserClientOptions): BrowserClient {
   let cachingFetch: FetchFn = userFetch;
   const core = createHttpClient({ ...httpOptions, fetch: (input, init) => cachingFetch(input, init) });
 
-  const watchHeaders: Record<string, string> = { ...(options.headers ?? {}) };
-  if (options.token !== undefined) watchHeaders.authorization = `Bearer ${options.token}`;
   const watchStore = <T>(
     store: string,
-    watchOptions: WatchSubscriptionOptions = {},
-    callbacks: WatchCallbacks<T> = {},
-  ): WatchSubscription<T> => {
-    const handle = core.store(store) as StoreHandle & {
-      watch?: (o: WatchSubscriptionOptions, c: WatchCallbacks<T>) => WatchSubscription<T>;
-    };
-    if (typeof handle.watch === 'function') return handle.watch(watchOptions, callbacks);
-    return startWatch<T>(
-      { url: `${core.url}${routes.watch(store)}`, fetch: userFetch as typeof fetch, headers: watchHeaders },
-      watchOptions,
-      callbacks,
-    );
-  };
+    watchOptions: WatchSubscriptionOptions,
+    callbacks: WatchCallbacks<T>,
+  ): WatchSubscription<T> => core.store(store).watch<T>(watchOptions, callbacks);
 
   if (settings === undefined) {
     const handles = new Map<string, BrowserStoreHandle>();
@@ -224,7 +209,7 @@ export function createClient(options: BrowserClientOptions): BrowserClient {
       store(name) {
         let handle = handles.get(name);
         if (handle === undefined) {
-          handle = createBrowserStore(core.store(name), undefined, (o, c) => watchStore(name, o, c));
+          handle = createBrowserStore(core.store(name), undefined);
           handles.set(name, handle);
         }
         return handle;
@@ -429,7 +414,7 @@ export function createClient(options: BrowserClientOptions): BrowserClient {
     store(name) {
       let handle = handles.get(name);
       if (handle === undefined) {
-        handle = createBrowserStore(core.store(name), ctx, (o, c) => watchStore(name, o, c));
+        handle = createBrowserStore(core.store(name), ctx);
         handles.set(name, handle);
       }
       return handle;

@@ -36,9 +36,6 @@ import {
   toEpochMs,
   type UpdateOptions,
   utf8Decode,
-  type WatchCallbacks,
-  type WatchSubscription,
-  type WatchSubscriptionOptions,
 } from '@kv/core';
 import type { KvCache, QueuedSetOptions, WriteBase } from './cache.js';
 import type { CacheCounters } from './fetch.js';
@@ -71,7 +68,7 @@ export interface WriteResult extends SetResult {
 
 /**
  * A store handle of the browser client: every operation of `@kv/core`'s `StoreHandle` (PRODUCT.md
- * "Operations"), read through and written through the cache when the client has one, plus `watch` and
+ * "Operations", `watch` included), read through and written through the cache when the client has one, plus
  * `preload`.
  */
 export interface BrowserStoreHandle extends StoreHandle {
@@ -86,11 +83,6 @@ export interface BrowserStoreHandle extends StoreHandle {
   create(key: string, value: KvSetValue, options?: CreateOptions): Promise<WriteResult>;
   /** `StoreHandle.update`; queued offline with its `revision` as the guard. @see StoreHandle.update */
   update(key: string, value: KvSetValue, revision: number, options?: UpdateOptions): Promise<WriteResult>;
-  /**
-   * Watches the store's changes (Server-Sent Events; Ironflow watch): an async iterator of events, or
-   * `{ onUpdate, onError, onClose }` callbacks. Reconnects and resumes with no gap.
-   */
-  watch<T = KvValue>(options?: WatchSubscriptionOptions, callbacks?: WatchCallbacks<T>): WatchSubscription<T>;
   /**
    * Loads every cached entry of this store from IndexedDB into memory in one request (fast reads after
    * a page load) and, with `live`, opens the store's watch.
@@ -174,10 +166,9 @@ function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
 export function createBrowserStore(
   inner: StoreHandle,
   context: CacheContext | undefined,
-  watch: BrowserStoreHandle['watch'],
 ): BrowserStoreHandle {
   if (context === undefined) {
-    return { ...inner, watch, preload: async () => 0 };
+    return { ...inner, preload: async () => 0 };
   }
   const ctx: CacheContext = context;
   const { cache, counters } = ctx;
@@ -617,8 +608,6 @@ export function createBrowserStore(
     },
 
     atomic: () => wrapAtomic(inner.atomic(), (keys) => cache.deleteMany(store, keys).catch(() => undefined)),
-
-    watch,
 
     preload: async () => {
       use();

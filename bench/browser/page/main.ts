@@ -1,0 +1,138 @@
+// Benchmarks of @kv/browser, run inside Chromium by bench/browser/run.mjs. Each function returns plain
+// numbers; timings use performance.now() (5 µs resolution: the page is cross-origin isolated).
+import { type BrowserClient, createClient } from '@kv/browser';
+
+let requests = 0;
+const countingFetch = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+  requests += 1;
+  return fetch(input, init);
+};
+
+function stats(samples: number[]): { medianMs: number; p95Ms: number; meanMs: number; n: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const round = (x: number): number => Math.round(x * 1000) / 1000;
+  return { medianMs: round(at(0.5)), p95Ms: round(at(0.95)), meanMs: round(mean), n: samples.length };
+}
+
+function client(url: string, cache: Parameters<typeof createClient>[0]['cache']): BrowserClient {
+  return createClient({ url, fetch: countingFetch, retry: false, cache });
+}
+
+const bench = {
+  async seed(url: string, store: string, count: number, valueBytes: number): Promise<void> {
+    const kv = createClient({ url, retry: false });
+    await kv.stores.create(store).catch(() => undefined);
+    const filler = 'x'.repeat(Math.max(0, valueBytes - 40));
+    const items = Array.from({ length: count }, (_, i) => ({
+      key: `item.${String(i).padStart(5, '0')}`,
+      value: { i, name: `entry ${i}`, filler },
+    }));
+    await kv.store(store).setMany(items);
+  },
+
+  /** Cache hits: sequential getEntry of one fresh key. `memoryEntries: 0` measures IndexedDB hits. */
+  async cacheHit(url: string, store: string, iterations: number, memoryEntries: number) {
+    const kv = client(url, { name: `bench-hit-${memoryEntries}`, maxAgeMs: 3_600_000, memoryEntries });
+    const handle = kv.store(store);
+    await handle.getEntry('item.00000');
+    for (let i = 0; i < 50; i++) await handle.getEntry('item.00000');
+    requests = 0;
+    const samples: number[] = [];
+    const started = performance.now();
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      await handle.getEntry('item.00000');
+      samples.push(performance.now() - t0);
+    }
+    const totalMs = performance.now() - started;
+    const result = {
+      ...stats(samples),
+      batchMeanMs: Math.round((totalMs / iterations) * 1000) / 1000,
+      requests,
+    };
+    await kv.close();
+    return result;
+  },
+
+  /** Revalidation: every read is a conditional GET answered 304; and, for comparison, uncached 200 reads. */
+  async revalidate(url: string, store: string, iterations: number) {
+    const kv = client(url, { name: 'bench-304', maxAgeMs: 0 });
+    const handle = kv.store(store);
+    await handle.getEntry('item.00001');
+    for (let i = 0; i < 20; i++) await handle.getEntry('item.00001');
+    requests = 0;
+    const before = kv.cacheCounters.notModified;
+    const samples: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      await handle.getEntry('item.00001');
+      samples.push(performance.now() - t0);
+    }
+    const notModified = kv.cacheCounters.notModified - before;
+    const revalidateRequests = requests;
+    await kv.close();
+
+    const plain = createClient({ url, fetch: countingFetch, retry: false });
+    for (let i = 0; i < 20; i++) await plain.store(store).getEntry('item.00001');
+    const full: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      await plain.store(store).getEntry('item.00001');
+      full.push(performance.now() - t0);
+    }
+    // The browser's own cost of the same conditional request: bare fetch, no client.
+    const entry = await plain.store(store).getEntry('item.00001');
+    const entryUrl = `${url}/v1/stores/${store}/entries/item.00001`;
+    const bare: number[] = [];
+    let bareStatus = 0;
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      const response = await fetch(entryUrl, { headers: { 'if-none-match': `"${entry?.revision}"` } });
+      await response.arrayBuffer();
+      bareStatus = response.status;
+      bare.push(performance.now() - t0);
+    }
+    return {
+      conditional: { ...stats(samples), requests: revalidateRequests, notModified },
+      uncached: stats(full),
+      bareFetch304: { ...stats(bare), status: bareStatus },
+    };
+  },
+
+  /** Fills the cache with every entry of the store (one listing with values). */
+  async warmForReload(url: string, store: string): Promise<number> {
+    const kv = client(url, { name: 'bench-reload', maxAgeMs: 3_600_000, maxEntries: 10_000 });
+    let cursor: string | undefined;
+    let count = 0;
+    for (;;) {
+      const page = await kv.store(store).list({ values: true, limit: 1000, ...(cursor ? { cursor } : {}) });
+      count += page.items.length;
+      if (page.complete || page.cursor === undefined) break;
+      cursor = page.cursor;
+    }
+    await kv.close();
+    return count;
+  },
+
+  /** After a reload: a new client reads every cached entry (preload + getMany), with no request. */
+  async loadAfterReload(url: string, store: string, count: number) {
+    requests = 0;
+    const t0 = performance.now();
+    const kv = client(url, { name: 'bench-reload', maxAgeMs: 3_600_000, maxEntries: 10_000 });
+    const handle = kv.store(store);
+    const loaded = await handle.preload();
+    const keys = Array.from({ length: count }, (_, i) => `item.${String(i).padStart(5, '0')}`);
+    const many = await handle.getMany(keys);
+    const ms = performance.now() - t0;
+    let found = 0;
+    for (const entry of many.values()) if (entry !== undefined) found += 1;
+    await kv.close();
+    return { ms: Math.round(ms * 100) / 100, loaded, found, requests };
+  },
+};
+
+Object.assign(window, { bench, isolated: crossOriginIsolated });
+document.getElementById('status')!.textContent = 'ready';
