@@ -28,7 +28,7 @@ import { healthRoute } from './routes.js';
 import { EntryParams, IdParams } from './schemas.js';
 import type { Storage } from './storage.js';
 
-export type { Authorize, AuthorizeContext, EngineAction } from './context.js';
+export type { Authorize, AuthorizeContext, EngineAction, EngineEnv } from './context.js';
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
