@@ -7,6 +7,7 @@
 import type { Context } from 'hono';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { Storage } from './storage.js';
+import type { WatchHub, WatchOptions } from './watch.js';
 
 /**
  * What a request wants to do, in PRODUCT.md "Access control" terms: entry actions (`get`, `exists`,
@@ -88,4 +89,8 @@ export interface EngineContext {
   authorize: Authorize;
   /** Idempotent retries. */
   idempotency: IdempotencyGuard;
+  /** Wakes watch streams on writes. */
+  watchHub: WatchHub;
+  /** Watch tuning. */
+  watchOptions: WatchOptions;
 }

@@ -1,4 +1,4 @@
-import { UnauthenticatedError } from '@kv/core';
+import { parseSse, UnauthenticatedError } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { entryPath, setup } from '../test/harness.js';
 import type { AuthorizeContext } from './engine.js';
@@ -98,10 +98,31 @@ describe('routing errors', () => {
     await h.error('GET', '/v1/stores/%E0%A4%A/entries', 400, 'validation_error');
   });
 
-  it('watch answers 501 not_implemented until issue 8', async () => {
+  it('watch streams Server-Sent Events through the fetch handler; bad options and missing stores are errors', async () => {
     const h = setup();
+    await h.error('GET', '/v1/stores/s/watch', 404, 'store_not_found');
     await h.createStore('s');
-    await h.error('GET', '/v1/stores/s/watch', 501, 'not_implemented');
+    await h.put('s', 'user.1', 'a');
+    await h.error('GET', '/v1/stores/s/watch?match=a..b', 400, 'validation_error');
+    await h.error('GET', '/v1/stores/s/watch?fromRevision=x', 400, 'validation_error');
+    const controller = new AbortController();
+    const res = await h.call('GET', '/v1/stores/s/watch?match=user.*', { signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const messages = parseSse(res.body!);
+    const first = (await messages.next()).value!;
+    expect([first.event, JSON.parse(first.data).key]).toEqual(['put', 'user.1']);
+    expect((await messages.next()).value).toMatchObject({ event: 'ready', id: '1' });
+    await h.put('s', 'other', 'x');
+    await h.put('s', 'user.2', 'b');
+    const live = (await messages.next()).value!;
+    expect([live.event, live.id, JSON.parse(live.data).key]).toEqual(['put', '3', 'user.2']);
+    controller.abort();
+    const resumed = await h.call('GET', '/v1/stores/s/watch', { headers: { 'last-event-id': '1' } });
+    const replay = parseSse(resumed.body!);
+    expect((await replay.next()).value).toMatchObject({ event: 'put', id: '2' });
+    expect((await replay.next()).value).toMatchObject({ event: 'put', id: '3' });
+    await resumed.body!.cancel().catch(() => {});
   });
 });
 

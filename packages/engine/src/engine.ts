@@ -27,6 +27,7 @@ import { IdempotencyGuard } from './idempotency.js';
 import { healthRoute } from './routes.js';
 import { EntryParams, IdParams } from './schemas.js';
 import type { Storage } from './storage.js';
+import { WatchHub, type WatchOptions, withWatchNotifications } from './watch.js';
 
 export type { Authorize, AuthorizeContext, EngineAction, EngineEnv } from './context.js';
 
@@ -78,6 +79,11 @@ export interface EngineOptions {
    * @default ignore
    */
   onError?: (error: unknown, req: Request | undefined) => void;
+  /**
+   * Watch tuning: heartbeat interval, cross-instance poll interval, batch size (docs/protocol.md "Watch").
+   * @default { heartbeatMs: 15000, pollIntervalMs: 1000, batchSize: 256 }
+   */
+  watch?: WatchOptions;
 }
 
 /** A running engine: the fetch handler and its services. */
@@ -103,7 +109,7 @@ export interface Engine {
    * @param intervalMs - period in ms @default 1000
    */
   startSweeper(intervalMs?: number): void;
-  /** Stops the sweeper, waits for a running sweep, then closes the storage. */
+  /** Stops the sweeper and ends open watch streams, waits for a running sweep, then closes the storage. */
   close(): Promise<void>;
 }
 
@@ -136,7 +142,9 @@ const KNOWN_ROUTES: Array<[RegExp, string[]]> = [
  *   headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'orders' }) }));
  */
 export function createEngine(options: EngineOptions): Engine {
-  const storage = options.storage;
+  // Every commit and sweep through the engine wakes the watchers of the store it touched.
+  const watchHub = new WatchHub(options.storage, options.watch?.pollIntervalMs);
+  const storage = withWatchNotifications(options.storage, watchHub);
   const clock = options.clock ?? Date.now;
   const maxValueBytes = options.maxValueBytes ?? LIMITS.defaultMaxValueBytes;
   const onError = options.onError ?? (() => {});
@@ -149,6 +157,8 @@ export function createEngine(options: EngineOptions): Engine {
     generateId: options.generateId ?? (() => crypto.randomUUID()),
     authorize: options.authorize ?? (() => true),
     idempotency: new IdempotencyGuard(storage, clock),
+    watchHub,
+    watchOptions: options.watch ?? {},
   };
   const sweepBatchSize = options.sweepBatchSize ?? 1000;
 
@@ -268,6 +278,7 @@ export function createEngine(options: EngineOptions): Engine {
     async close() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
+      watchHub.close();
       await running;
       await storage.close();
     },

@@ -65,6 +65,7 @@ import type {
   UpdateStoreBody,
 } from './schemas.js';
 import type { Mutation, MutationResult, Precondition, PutOp, StoredEntry } from './storage.js';
+import { openWatchStream, parseWatchQuery } from './watch.js';
 
 type App = OpenAPIHono<EngineEnv>;
 type Handler = (c: Ctx) => Promise<Response>;
@@ -510,10 +511,30 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   );
 
   // -------------------------------------------------------------------------------------------------
-  // Planned: watch (issue 8)
+  // Watch (issue 8): Server-Sent Events over the store's change log
 
-  register(app, R.watchRoute, async () => {
-    throw new KvError('watch is not implemented yet (issue 8)', { code: 'not_implemented', status: 501 });
+  register(app, R.watchRoute, async (c) => {
+    const store = storePath(c);
+    const query = parseWatchQuery(new URL(c.req.url), c.req.header('last-event-id') ?? null);
+    await authorize(ctx, c, 'watch', { store });
+    await requireStore(ctx, store);
+    const body = await openWatchStream({
+      storage,
+      hub: ctx.watchHub,
+      store,
+      query,
+      signal: c.req.raw.signal,
+      now: ctx.clock,
+      options: ctx.watchOptions,
+    });
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      },
+    });
   });
 }
 

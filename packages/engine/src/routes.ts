@@ -338,15 +338,38 @@ export const atomicRoute = createRoute({
 // ---------------------------------------------------------------------------------------------------
 // Planned (issues 7 and 8)
 
-/** `GET /v1/stores/{store}/watch` (issue 8). */
+/** `GET /v1/stores/{store}/watch`: Server-Sent Events of every write (issue 8; docs/protocol.md "Watch"). */
 export const watchRoute = createRoute({
   method: 'get',
   path: '/v1/stores/{store}/watch',
-  tags: ['planned'],
-  summary: 'Server-Sent Events stream of changes (specified by issue 8)',
-  request: { params: StoreParams },
+  tags: ['watch'],
+  summary: 'Server-Sent Events stream of changes: put, delete, purge, expire (id: revision), resume, ready',
+  request: {
+    params: StoreParams,
+    query: z.object({
+      match: z.string().exactOptional().openapi({ description: 'NATS wildcard filter on keys' }),
+      prefix: z.string().exactOptional().openapi({ description: 'Key prefix filter' }),
+      key: z.string().exactOptional().openapi({ description: 'Single-key filter' }),
+      fromRevision: z
+        .string()
+        .exactOptional()
+        .openapi({ description: 'Deliver every write after this revision (Last-Event-ID does the same)' }),
+      includeHistory: z
+        .string()
+        .exactOptional()
+        .openapi({ description: 'true: replay each key history first' }),
+      updatesOnly: z
+        .string()
+        .exactOptional()
+        .openapi({ description: 'true: only writes after the watch starts' }),
+      resume: z
+        .string()
+        .exactOptional()
+        .openapi({ description: 'true: first the live entries marked resume' }),
+    }),
+  },
   responses: {
     200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } },
-    ...errors(501),
+    ...errors(400, 401, 403, 404, 410),
   },
 });

@@ -91,7 +91,7 @@ async function rig(changeLogLimit = 10_000): Promise<Rig> {
 }
 
 const data = (m: SseMessage): Record<string, unknown> => JSON.parse(m.data) as Record<string, unknown>;
-const valueOf = (m: SseMessage): string => utf8Decode(base64ToBytes(data(m).value as string));
+const textOf = (m: SseMessage): string => utf8Decode(base64ToBytes(data(m).value as string));
 
 describe('watch stream', () => {
   it('delivers current values, then ready with the start revision, then every write in order', async () => {
@@ -101,7 +101,7 @@ describe('watch stream', () => {
     const w = await r.watch({});
     const first = await w.next();
     const second = await w.next();
-    expect([first.event, data(first).key, valueOf(first)]).toEqual(['put', 'a', '1']);
+    expect([first.event, data(first).key, textOf(first)]).toEqual(['put', 'a', '1']);
     expect([second.event, data(second).key]).toEqual(['put', 'b']);
     expect(first.id).toBeUndefined();
     const ready = await w.next();
@@ -111,7 +111,7 @@ describe('watch stream', () => {
     const del = await r.del('b');
     const e1 = await w.next();
     const e2 = await w.next();
-    expect([e1.event, e1.id, valueOf(e1)]).toEqual(['put', String(rev), '3']);
+    expect([e1.event, e1.id, textOf(e1)]).toEqual(['put', String(rev), '3']);
     expect([e2.event, e2.id, data(e2).key, data(e2).value]).toEqual(['delete', String(del), 'b', undefined]);
   });
 
@@ -152,7 +152,7 @@ describe('watch stream', () => {
     await r.put('job.2', 'plain');
     const w = await r.watch({ resume: true, updatesOnly: true });
     const m = await w.next();
-    expect([m.event, data(m).key, data(m).resume, valueOf(m)]).toEqual(['resume', 'job.1', true, 'running']);
+    expect([m.event, data(m).key, data(m).resume, textOf(m)]).toEqual(['resume', 'job.1', true, 'running']);
     expect((await w.next()).event).toBe('ready');
   });
 
@@ -171,8 +171,8 @@ describe('watch stream', () => {
     await r.put('h', 'v1');
     await r.put('h', 'v2');
     const w = await r.watch({ includeHistory: true });
-    expect(valueOf(await w.next())).toBe('v1');
-    expect(valueOf(await w.next())).toBe('v2');
+    expect(textOf(await w.next())).toBe('v1');
+    expect(textOf(await w.next())).toBe('v2');
     expect((await w.next()).event).toBe('ready');
   });
 

@@ -293,7 +293,12 @@ export interface WatchStreamInput {
  * @throws {RevisionCompactedError} when `fromRevision` is below the store's change-log floor.
  */
 export async function openWatchStream(input: WatchStreamInput): Promise<ReadableStream<Uint8Array>> {
-  const { storage, hub, store, query, signal, now } = input;
+  const { storage, hub, store, query, now } = input;
+  // Ends on the request's abort (client gone) or on the stream's cancel, whichever comes first.
+  const stop = new AbortController();
+  const signal = stop.signal;
+  if (input.signal.aborted) stop.abort();
+  else input.signal.addEventListener('abort', () => stop.abort(), { once: true });
   const heartbeatMs = input.options?.heartbeatMs ?? 15_000;
   const batchSize = input.options?.batchSize ?? 256;
   const canRead = input.canRead ?? (() => true);
@@ -406,6 +411,7 @@ export async function openWatchStream(input: WatchStreamInput): Promise<Readable
         }
       },
       async cancel() {
+        stop.abort();
         await snapshot.return(0);
       },
     },
