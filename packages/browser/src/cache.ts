@@ -260,6 +260,8 @@ export class KvCache {
   readonly #touches = new Map<string, number>();
   /** Records confirmed in memory (304s) whose `cachedAt` and fields IndexedDB has not taken yet. */
   readonly #confirms = new Map<string, CacheRecord>();
+  /** Writes started with `eager` that may still be running. */
+  readonly #inflight = new Set<Promise<unknown>>();
   #touchTimer: ReturnType<typeof setTimeout> | undefined;
   #db: Promise<Db> | undefined;
   #channel: BroadcastChannel | undefined;
@@ -473,23 +475,64 @@ export class KvCache {
    * not stored (and an older record of that key is dropped, as it is outdated). Evicts least recently
    * used records past `maxEntries` / `maxBytes`.
    *
+   * With `eager`, this tab's memory layer takes the records at once (under the same rules, as far as
+   * memory knows), so reads that follow are served before IndexedDB commits; callers may then leave
+   * the returned promise running. {@link KvCache.close} waits for such writes.
+   *
    * @returns the records as stored, one per input (`undefined` where the input was not stored)
    */
-  async putMany(
+  putMany(
     records: readonly NewCacheRecord[],
-    options: { force?: boolean } = {},
+    options: { force?: boolean; eager?: boolean } = {},
   ): Promise<Array<CacheRecord | undefined>> {
-    if (records.length === 0) return [];
-    const db = await this.#open();
-    const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', RELAXED);
-    const result = await this.#putInTx(tx, records, options.force === true);
-    await tx.done;
-    this.#afterWrite(result);
-    return result.map((r) => r.stored);
+    if (records.length === 0) return Promise.resolve([]);
+    const force = options.force === true;
+    if (options.eager) {
+      const now = this.#now();
+      for (const input of records) {
+        if (input.bytes.byteLength > this.maxEntryBytes) continue;
+        const known = this.#memory.get(memKey(input.store, input.key));
+        if (known !== undefined && !force && (known.pending || known.revision > input.revision)) continue;
+        this.#remember({ ...input, cachedAt: input.cachedAt ?? now, lastAccess: input.lastAccess ?? now });
+      }
+    }
+    const write = (async () => {
+      const db = await this.#open();
+      const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', RELAXED);
+      const result = await this.#putInTx(tx, records, force);
+      await tx.done;
+      this.#afterWrite(result);
+      return result.map((r) => r.stored);
+    })();
+    this.#inflight.add(write);
+    const untrack = (): void => {
+      this.#inflight.delete(write);
+    };
+    write.then(untrack, untrack);
+    if (options.eager) {
+      // IndexedDB may have refused what memory took (a newer record from another tab): forget it there.
+      write.then(
+        (stored) =>
+          stored.forEach((s, i) => {
+            const input = records[i];
+            if (s === undefined && input !== undefined) {
+              const k = memKey(input.store, input.key);
+              if (this.#memory.get(k)?.revision === input.revision) this.#memory.delete(k);
+            }
+          }),
+        () => {
+          for (const input of records) this.#memory.delete(memKey(input.store, input.key));
+        },
+      );
+    }
+    return write;
   }
 
   /** Stores one record; see {@link KvCache.putMany}. @returns the stored record, or `undefined` if kept out */
-  async put(record: NewCacheRecord, options: { force?: boolean } = {}): Promise<CacheRecord | undefined> {
+  async put(
+    record: NewCacheRecord,
+    options: { force?: boolean; eager?: boolean } = {},
+  ): Promise<CacheRecord | undefined> {
     const [stored] = await this.putMany([record], options);
     return stored;
   }
@@ -893,6 +936,11 @@ export class KvCache {
     return { entries: totals.count, bytes: totals.bytes, queued, memoryEntries: this.#memory.size };
   }
 
+  /** Resolves when the writes started so far (`eager` ones included) have reached IndexedDB. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inflight]);
+  }
+
   /** Forgets this tab's memory layer (the IndexedDB records stay): the next reads go to IndexedDB. */
   dropMemory(): void {
     this.#memory.clear();
@@ -903,6 +951,7 @@ export class KvCache {
     if (this.#closed) return;
     if (this.#touchTimer !== undefined) clearTimeout(this.#touchTimer);
     this.#touchTimer = undefined;
+    await Promise.allSettled([...this.#inflight]);
     await this.flushAccessTimes().catch(() => undefined);
     this.#closed = true;
     this.#channel?.close();

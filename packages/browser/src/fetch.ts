@@ -141,7 +141,8 @@ export function createCachingFetch(options: CachingFetchOptions): FetchFn {
       const key = 'key' in target ? target.key : response.headers.get(HEADERS.key);
       if (key !== null && bytes.byteLength <= cache.maxEntryBytes) {
         const fresh = recordFromResponse(target.store, key, response.headers, bytes);
-        if (fresh !== undefined) await cache.put(fresh).catch(() => undefined);
+        // Memory takes it now; IndexedDB commits in the background (revisions keep it ordered).
+        if (fresh !== undefined) void cache.put(fresh, { eager: true }).catch(() => undefined);
       }
       return new Response(bytes.byteLength === 0 ? null : bytes, {
         status: response.status,
@@ -151,7 +152,7 @@ export function createCachingFetch(options: CachingFetchOptions): FetchFn {
     }
     if (response.status === 404 && 'key' in target && (await errorCode(response)) === 'key_not_found') {
       const known = record?.pending ? undefined : tombstone(target.store, target.key, record?.revision ?? 0);
-      if (known !== undefined) await cache.put(known).catch(() => undefined);
+      if (known !== undefined) void cache.put(known, { eager: true }).catch(() => undefined);
     }
     return response;
   };

@@ -100,9 +100,9 @@ export class LiveSync {
       if (event.type === 'put') {
         const record = recordFromDecoded(store, event, event.value);
         if (record === undefined) await cache.delete(store, event.key);
-        else await cache.put({ ...record, cachedAt: at });
+        else await cache.put({ ...record, cachedAt: at }, { eager: true });
       } else {
-        await cache.put({ ...tombstone(store, event.key, event.revision), cachedAt: at });
+        await cache.put({ ...tombstone(store, event.key, event.revision), cachedAt: at }, { eager: true });
       }
     };
     const subscription = this.#options.watch(

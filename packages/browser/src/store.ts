@@ -270,7 +270,7 @@ export function createBrowserStore(
         size: encoded.bytes.byteLength,
         pending: false,
       };
-      await cache.put(record);
+      void cache.put(record, { eager: true }).catch(() => cache.delete(store, key).catch(() => undefined));
     } catch {
       // The write succeeded; a cache that cannot take it just misses next time.
       await cache.delete(store, key).catch(() => undefined);
@@ -361,7 +361,7 @@ export function createBrowserStore(
     const previous = await lookup(key);
     // The delete's revision is not returned; any later write has a higher one than the last we knew.
     const revision = (previous?.revision ?? -1) + 1;
-    await cache.put({ ...tombstone(store, key, revision) }).catch(() => undefined);
+    void cache.put(tombstone(store, key, revision), { eager: true }).catch(() => undefined);
   }
 
   async function getMany(
@@ -411,7 +411,7 @@ export function createBrowserStore(
             if (record !== undefined) fresh.push(record);
           }
         }
-        await cache.putMany(fresh).catch(() => undefined);
+        void cache.putMany(fresh, { eager: true }).catch(() => undefined);
       }
     }
     const ordered = new Map<string, KvEntry<KvValue> | EntryMeta | undefined>();
@@ -547,7 +547,7 @@ export function createBrowserStore(
           const record = recordFromDecoded(store, item, item.value);
           if (record !== undefined) records.push(record);
         }
-        await cache.putMany(records).catch(() => undefined);
+        void cache.putMany(records, { eager: true }).catch(() => undefined);
       }
       return page;
     },
@@ -591,7 +591,7 @@ export function createBrowserStore(
           evict.push(item.key);
         }
       });
-      await cache.putMany(records).catch(() => undefined);
+      void cache.putMany(records, { eager: true }).catch(() => undefined);
       await cache.deleteMany(store, evict).catch(() => undefined);
       return result;
     },

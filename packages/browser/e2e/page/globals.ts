@@ -1,4 +1,5 @@
 import type * as kv from '@kv/browser';
+import type { RpcCall, RpcResult } from './wire.js';
 
 /** One request seen by the page's counting fetch. */
 export interface LoggedRequest {
@@ -20,6 +21,8 @@ export interface PageGlobals {
   conflicts: Array<{ store: string; key: string; code: string; current: unknown; base: unknown }>;
   /** Clients created by tests, by name. */
   clients: Record<string, kv.BrowserClient>;
+  /** Calls a method of `clients[clientName]` with wire-encoded arguments (the conformance bridge). */
+  rpc: (clientName: string, call: RpcCall) => Promise<RpcResult>;
 }
 
 declare global {
