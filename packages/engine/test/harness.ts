@@ -24,6 +24,8 @@ export interface CallInit {
   body?: RequestBody;
   /** Headers. */
   headers?: Record<string, string>;
+  /** Aborts the request (e.g. to end a watch stream). */
+  signal?: AbortSignal;
 }
 
 /** An engine with a fake clock and request helpers. */
@@ -74,6 +76,7 @@ export function setup(options: Partial<EngineOptions> = {}): Harness {
       if (!headers.has('content-type')) headers.set('content-type', 'application/json');
     }
     const reqInit: RequestInit & { duplex?: 'half' } = { method, headers };
+    if (init.signal) reqInit.signal = init.signal;
     if (body !== undefined) {
       reqInit.body = body;
       if (body instanceof ReadableStream) reqInit.duplex = 'half';
