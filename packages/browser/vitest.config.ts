@@ -12,5 +12,8 @@ export default defineProject({
   test: {
     name: 'browser',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'e2e/**/*.test.ts'],
+    // End-to-end files start a server process, bundle a page and launch Chromium before their tests.
+    hookTimeout: 120_000,
+    testTimeout: 30_000,
   },
 });

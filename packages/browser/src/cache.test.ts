@@ -128,6 +128,21 @@ describe('KvCache records', () => {
     expect(cache.peek('s', 'a')?.revision).toBe(1);
   });
 
+  it('lets another tab delete the database, then opens it again', async () => {
+    const factory = new IDBFactory();
+    const cache = makeCache({ indexedDB: factory, name: 'deleted' });
+    await cache.put(rec('k', 'v', 1));
+    await new Promise<void>((resolve, reject) => {
+      const request = factory.deleteDatabase('deleted');
+      request.onsuccess = () => resolve();
+      request.onerror = () => reject(request.error);
+    });
+    cache.dropMemory();
+    expect(await cache.get('s', 'k')).toBeUndefined();
+    await cache.put(rec('k', 'again', 2));
+    expect((await cache.get('s', 'k'))?.revision).toBe(2);
+  });
+
   it('deleteStore() and clear() remove records and keep totals right', async () => {
     const cache = makeCache();
     await cache.putMany([rec('a', 'xx', 1), rec('b', 'yyy', 2), rec('a', 'z', 3, 'other')]);

@@ -120,6 +120,21 @@ export interface KvCacheOptions {
   now?: () => number;
 }
 
+/** Options of {@link KvCache.put} and {@link KvCache.putMany}. */
+export interface PutOptions {
+  /** Replace whatever is stored, pending offline writes included. @default false */
+  force?: boolean;
+  /** Update this tab's memory layer at once, before IndexedDB commits. @default false */
+  eager?: boolean;
+  /**
+   * The revision the stored record had when the request that produced these records was sent: when the
+   * record is still at that revision, the server's answer replaces it even with a lower revision (a
+   * store deleted and created again restarts its revisions). Without it, a lower revision never
+   * replaces a higher one.
+   */
+  replaces?: number;
+}
+
 /** Counts reported by {@link KvCache.stats}. */
 export interface CacheStats {
   /** Records in the database (all namespaces), tombstones included. */
@@ -202,11 +217,24 @@ function positiveInt(value: number, field: string, allowZero = false): number {
   return value;
 }
 
+/** Whether a stored record wins over `input` (see {@link KvCache.putMany}). */
+function keepsExisting(
+  existing: CacheRecord,
+  input: NewCacheRecord,
+  force: boolean,
+  replaces: number | undefined,
+): boolean {
+  if (force) return false;
+  if (existing.pending) return true;
+  if (existing.revision <= input.revision) return false;
+  return replaces === undefined || existing.revision !== replaces;
+}
+
 function memKey(store: string, key: string): string {
   return `${store}\u0000${key}`;
 }
 
-function openDatabase(factory: IDBFactory, name: string): Promise<Db> {
+function openDatabase(factory: IDBFactory, name: string, onClose: () => void): Promise<Db> {
   const request = factory.open(name, DB_VERSION);
   request.addEventListener('upgradeneeded', (event) => {
     const db = request.result;
@@ -220,8 +248,13 @@ function openDatabase(factory: IDBFactory, name: string): Promise<Db> {
   });
   return (wrap(request) as Promise<unknown>).then((db) => {
     const opened = db as Db;
-    // Another tab upgrading the schema must not be blocked by this one: close and let it proceed.
-    opened.addEventListener('versionchange', () => opened.close());
+    // Another tab upgrading or deleting the database must not be blocked by this one: close and let it
+    // proceed; the next operation opens the database again.
+    opened.addEventListener('versionchange', () => {
+      opened.close();
+      onClose();
+    });
+    opened.addEventListener('close', onClose);
     return opened;
   });
 }
@@ -300,7 +333,10 @@ export class KvCache {
           new Error('IndexedDB is not available here: pass `indexedDB` (e.g. fake-indexeddb) to the cache'),
         );
       } else {
-        this.#db = openDatabase(factory, this.name);
+        const opening = openDatabase(factory, this.name, () => {
+          if (this.#db === opening) this.#db = undefined;
+        });
+        this.#db = opening;
       }
       this.#db.catch(() => undefined);
       this.#listen();
@@ -483,23 +519,24 @@ export class KvCache {
    */
   putMany(
     records: readonly NewCacheRecord[],
-    options: { force?: boolean; eager?: boolean } = {},
+    options: PutOptions = {},
   ): Promise<Array<CacheRecord | undefined>> {
     if (records.length === 0) return Promise.resolve([]);
     const force = options.force === true;
+    const replaces = options.replaces;
     if (options.eager) {
       const now = this.#now();
       for (const input of records) {
         if (input.bytes.byteLength > this.maxEntryBytes) continue;
         const known = this.#memory.get(memKey(input.store, input.key));
-        if (known !== undefined && !force && (known.pending || known.revision > input.revision)) continue;
+        if (known !== undefined && keepsExisting(known, input, force, replaces)) continue;
         this.#remember({ ...input, cachedAt: input.cachedAt ?? now, lastAccess: input.lastAccess ?? now });
       }
     }
     const write = (async () => {
       const db = await this.#open();
       const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', RELAXED);
-      const result = await this.#putInTx(tx, records, force);
+      const result = await this.#putInTx(tx, records, force, replaces);
       await tx.done;
       this.#afterWrite(result);
       return result.map((r) => r.stored);
@@ -529,10 +566,7 @@ export class KvCache {
   }
 
   /** Stores one record; see {@link KvCache.putMany}. @returns the stored record, or `undefined` if kept out */
-  async put(
-    record: NewCacheRecord,
-    options: { force?: boolean; eager?: boolean } = {},
-  ): Promise<CacheRecord | undefined> {
+  async put(record: NewCacheRecord, options: PutOptions = {}): Promise<CacheRecord | undefined> {
     const [stored] = await this.putMany([record], options);
     return stored;
   }
@@ -541,6 +575,7 @@ export class KvCache {
     tx: WriteTx,
     records: readonly NewCacheRecord[],
     force: boolean,
+    replaces?: number,
   ): Promise<Array<{ store: string; key: string; stored: CacheRecord | undefined; evicted: boolean }>> {
     const entries = tx.objectStore('entries');
     const meta = tx.objectStore('meta');
@@ -551,7 +586,7 @@ export class KvCache {
     for (const input of records) {
       const id: RecordKey = [this.namespace, input.store, input.key];
       const existing = await entries.get(id);
-      if (existing !== undefined && !force && (existing.pending || existing.revision > input.revision)) {
+      if (existing !== undefined && keepsExisting(existing, input, force, replaces)) {
         out.push({ store: input.store, key: input.key, stored: undefined, evicted: false });
         continue;
       }

@@ -96,6 +96,20 @@ describe('read-through', () => {
     expect(kv.cacheCounters.notModified).toBe(0);
   });
 
+  it('a store deleted and created again elsewhere (revisions restart) does not pin old entries', async () => {
+    for (let i = 0; i < 5; i++) await other().store('s').set('k', `old ${i}`);
+    const kv = cached({ maxAgeMs: 0 });
+    expect(await kv.store('s').get('k')).toBe('old 4');
+    await other().stores.delete('s');
+    await other().stores.create('s');
+    const fresh = await other().store('s').set('k', 'new');
+    expect(await kv.store('s').get('k')).toBe('new');
+    await kv.cache?.settled();
+    requests = [];
+    expect(await kv.store('s').getEntry('k')).toMatchObject({ value: 'new', revision: fresh.revision });
+    expect(requests[0]?.headers.get('if-none-match')).toBe(`"${fresh.revision}"`);
+  });
+
   it('caches a missing key as a tombstone', async () => {
     const kv = cached({ maxAgeMs: 60_000 });
     expect(await kv.store('s').get('nope')).toBeUndefined();

@@ -13,7 +13,7 @@
  * @module
  */
 import { HEADERS, routes } from '@kv/core';
-import type { KvCache } from './cache.js';
+import type { KvCache, PutOptions } from './cache.js';
 import { type CacheRecord, recordFromResponse, responseHeadersFor, tombstone } from './record.js';
 
 /** The WHATWG `fetch` signature (as `@kv/core`'s `FetchLike`). */
@@ -142,7 +142,11 @@ export function createCachingFetch(options: CachingFetchOptions): FetchFn {
       if (key !== null && bytes.byteLength <= cache.maxEntryBytes) {
         const fresh = recordFromResponse(target.store, key, response.headers, bytes);
         // Memory takes it now; IndexedDB commits in the background (revisions keep it ordered).
-        if (fresh !== undefined) void cache.put(fresh, { eager: true }).catch(() => undefined);
+        if (fresh !== undefined) {
+          const options: PutOptions = { eager: true };
+          if (record !== undefined) options.replaces = record.revision;
+          void cache.put(fresh, options).catch(() => undefined);
+        }
       }
       return new Response(bytes.byteLength === 0 ? null : bytes, {
         status: response.status,

@@ -12,6 +12,7 @@ export type {
   CacheStats,
   KvCacheOptions,
   NewQueuedWrite,
+  PutOptions,
   QueuedSetOptions,
   QueuedWrite,
   SettleResult,
