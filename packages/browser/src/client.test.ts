@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { createEngine, type Engine, MemoryStorage } from '@kv/engine';
 import { IDBFactory } from 'fake-indexeddb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type BrowserCacheOptions,
   type BrowserClient,
@@ -354,6 +354,36 @@ describe('offline', () => {
     expect(await after.store('s').getText('k')).toBe('queued before reload');
     await after.flush();
     expect(await other().store('s').get('k')).toBe('queued before reload');
+  });
+});
+
+describe('live', () => {
+  it('applies watch events to the cache, so reads stay current with no round trip', async () => {
+    await other().store('s').set('k', 'v1');
+    const kv = cached({ live: true, maxAgeMs: 0 });
+    expect(await kv.store('s').get('k')).toBe('v1');
+    const v2 = await other()
+      .store('s')
+      .set('k', 'v2', { metadata: { by: 'other' } });
+    await vi.waitFor(async () => expect((await kv.cache?.get('s', 'k'))?.revision).toBe(v2.revision));
+    requests = [];
+    expect(await kv.store('s').getEntry('k')).toMatchObject({
+      value: 'v2',
+      revision: v2.revision,
+      metadata: { by: 'other' },
+    });
+    await other()
+      .store('s')
+      .set('json', { a: [1, 2] });
+    await vi.waitFor(async () => expect((await kv.cache?.get('s', 'json'))?.present).toBe(true));
+    expect(await kv.store('s').get('json')).toEqual({ a: [1, 2] });
+    await other().store('s').delete('k');
+    await vi.waitFor(async () => expect((await kv.cache?.get('s', 'k'))?.present).toBe(false));
+    expect(await kv.store('s').get('k')).toBeUndefined();
+    expect(entryRequests()).toHaveLength(0);
+    // Raw reads of a value rebuilt from a watch event fetch the server's exact bytes once.
+    expect(await kv.store('s').getText('json')).toBe('{"a":[1,2]}');
+    expect(entryRequests()).toHaveLength(1);
   });
 });
 
