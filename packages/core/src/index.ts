@@ -7,14 +7,14 @@
  * @module
  */
 
+export * from './capabilities.js';
 export * from './client/index.js';
 export * from './encoding.js';
 export * from './errors.js';
 export * from './limits.js';
 export * from './patterns.js';
 export * from './protocol.js';
+export * from './sse.js';
 export * from './types.js';
 export * from './validation.js';
-export * from './sse.js';
 export * from './watcher.js';
-export * from './capabilities.js';
