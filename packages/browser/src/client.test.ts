@@ -331,6 +331,17 @@ describe('offline', () => {
     expect(await other().store('s').get('k')).toBeUndefined();
   });
 
+  it('refuses at once an offline write the server could never apply', async () => {
+    const kv = cached({ offlineWrites: true, isOnline: () => false });
+    await expect(kv.store('s').set('bad key', 'v')).rejects.toMatchObject({ code: 'validation_error' });
+    await expect(
+      kv.store('s').set('k', 'v', { scopes: Array.from({ length: 17 }, (_, i) => `s${i}`) }),
+    ).rejects.toMatchObject({
+      code: 'validation_error',
+    });
+    expect((await kv.cache?.stats())?.queued).toBe(0);
+  });
+
   it('a write made while writes are queued is queued behind them', async () => {
     const kv = cached({ maxAgeMs: 0, offlineWrites: true });
     down = true;

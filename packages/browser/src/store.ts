@@ -36,6 +36,10 @@ import {
   toEpochMs,
   type UpdateOptions,
   utf8Decode,
+  validateKey,
+  validateMetadata,
+  validateScopes,
+  validateTtlMs,
 } from '@kv/core';
 import type { KvCache, QueuedSetOptions, WriteBase } from './cache.js';
 import type { CacheCounters } from './fetch.js';
@@ -285,6 +289,11 @@ export function createBrowserStore(
     base: WriteBase | undefined,
     cause: unknown,
   ): Promise<WriteResult> {
+    // The server would check these: a write that can never be applied must fail now, not at replay.
+    validateKey(key);
+    if (options?.metadata !== undefined) validateMetadata(options.metadata);
+    if (options?.scopes !== undefined) validateScopes(options.scopes);
+    if (options?.ttlMs !== undefined) validateTtlMs(options.ttlMs);
     let bytes: Uint8Array;
     let contentType: string;
     if (typeof Blob !== 'undefined' && value instanceof Blob) {
@@ -616,6 +625,7 @@ export function createBrowserStore(
   };
 
   async function queueDelete(key: string, options: DeleteOptions | undefined): Promise<boolean> {
+    validateKey(key);
     const write: Parameters<KvCache['enqueue']>[0] = { store, key, op: 'delete' };
     if (options?.ifRevision !== undefined) write.base = { kind: 'revision', revision: options.ifRevision };
     await cache.enqueue(write);
