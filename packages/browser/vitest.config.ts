@@ -1,12 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
   resolve: {
     conditions: ['@kv/source'],
-    // The conformance suite is a private workspace package that @kv/browser does not depend on (adding
-    // it would change the lockfile); its end-to-end run resolves it to the source here.
-    alias: { '@kv/conformance': fileURLToPath(new URL('../conformance/src/index.ts', import.meta.url)) },
   },
   ssr: { resolve: { conditions: ['@kv/source'] } },
   test: {
