@@ -11,38 +11,42 @@ import './page/globals.js';
 
 const pageRoot = join(dirname(fileURLToPath(import.meta.url)), 'page');
 
-describeConformance('@kv/browser in Chromium (cache on) against the server', async () => {
-  const [server, bundle, browser] = await Promise.all([
-    startKvServer(),
-    buildPage(pageRoot),
-    launchChromium(),
-  ]);
-  const site = await serveStatic(bundle.dir);
-  const page = await browser.newPage();
-  await page.goto(site.url);
-  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-  let clients = 0;
-  return {
-    async createClient() {
-      clients += 1;
-      const name = `conformance-${clients}`;
-      await page.evaluate(
-        ({ url, name }) => {
-          window.clients[name] = window.kv.createClient({
-            url,
-            token: 'conformance',
-            cache: { name: `kv-${name}`, maxAgeMs: 0 },
-          });
-        },
-        { url: server.url, name },
-      );
-      return pageClient(page, name, server.url);
-    },
-    async close() {
-      await browser.close();
-      await site.close();
-      await server.stop();
-      await bundle.remove();
-    },
-  };
-});
+describeConformance(
+  '@kv/browser in Chromium (cache on) against the server',
+  async () => {
+    const [server, bundle, browser] = await Promise.all([
+      startKvServer(),
+      buildPage(pageRoot),
+      launchChromium(),
+    ]);
+    const site = await serveStatic(bundle.dir);
+    const page = await browser.newPage();
+    await page.goto(site.url);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    let clients = 0;
+    return {
+      async createClient() {
+        clients += 1;
+        const name = `conformance-${clients}`;
+        await page.evaluate(
+          ({ url, name }) => {
+            window.clients[name] = window.kv.createClient({
+              url,
+              token: 'conformance',
+              cache: { name: `kv-${name}`, maxAgeMs: 0 },
+            });
+          },
+          { url: server.url, name },
+        );
+        return pageClient(page, name, server.url);
+      },
+      async close() {
+        await browser.close();
+        await site.close();
+        await server.stop();
+        await bundle.remove();
+      },
+    };
+  },
+  { watch: false /* the page bridge carries calls, not streams; e2e/browser.test.ts covers live watch */ },
+);

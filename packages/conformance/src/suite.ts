@@ -22,6 +22,11 @@ export interface ConformanceTarget {
 export interface ConformanceOptions {
   /** Skip the cases that need real wall-clock waiting (TTL expiry). Never set it to hide a failure. @default false */
   noWallClock?: boolean;
+  /**
+   * Whether the target's client can `watch`. Only a test bridge that cannot carry a stream (the Chromium
+   * page bridge) sets it false; the browser's watch is covered by its own end-to-end test. @default true
+   */
+  watch?: boolean;
 }
 
 let storeCounter = 0;
@@ -566,6 +571,111 @@ export function describeConformance(
         expect(fail).toEqual({ ok: false, failedKeys: ['a'] });
         expect(await s.get('a')).toBe(2);
         expect(await s.exists('other')).toBe(false);
+      });
+    });
+
+    describe('watch', () => {
+      // Reads `count` events from one iterator without closing it (a `break` out of `for await` would
+      // end the subscription, as iterator `return()` does).
+      const iterators = new WeakMap<object, AsyncIterator<unknown>>();
+      const collect = async <T>(iterable: AsyncIterable<T>, count: number): Promise<T[]> => {
+        let it = iterators.get(iterable) as AsyncIterator<T> | undefined;
+        if (!it) {
+          it = iterable[Symbol.asyncIterator]();
+          iterators.set(iterable, it);
+        }
+        const out: T[] = [];
+        while (out.length < count) {
+          const step = await it.next();
+          if (step.done) break;
+          out.push(step.value);
+        }
+        return out;
+      };
+
+      it('delivers every acknowledged write once, in revision order, under concurrent writers (Ironflow watch)', {
+        timeout: 60_000,
+      }, async () => {
+        if (options.watch === false) return;
+        const s = await freshStore('watch-order');
+        await s.set('seed', 0);
+        const from = (await kv.stores.get(s.name))!.revision;
+        const watch = s.watch({ fromRevision: from });
+        const acknowledged: number[] = [];
+        await Promise.all(
+          Array.from({ length: 4 }, async (_, w) => {
+            for (let i = 0; i < 25; i++) acknowledged.push((await s.set(`w${w}.${i % 5}`, i)).revision);
+          }),
+        );
+        await s.delete('w0.0');
+        const deletedAt = (await kv.stores.get(s.name))!.revision;
+        acknowledged.push(deletedAt);
+        const events = await collect(watch, acknowledged.length);
+        watch.stop();
+        expect(events.map((e) => e.revision)).toEqual([...acknowledged].sort((a, b) => a - b));
+        expect(events.at(-1)).toMatchObject({ type: 'delete', key: 'w0.0', value: undefined, store: s.name });
+        expect(events.filter((e) => e.type === 'put').every((e) => typeof e.value === 'number')).toBe(true);
+      });
+
+      it('filters with NATS wildcards and prefixes; callbacks form with stop() and onClose', {
+        timeout: 30_000,
+      }, async () => {
+        if (options.watch === false) return;
+        const s = await freshStore('watch-filter');
+        const from = (await kv.stores.get(s.name))!.revision;
+        const matched = s.watch({ fromRevision: from, match: 'user.*' });
+        const seen: string[] = [];
+        let closed = false;
+        const done = new Promise<void>((resolve) => {
+          const sub = s.watch(
+            { fromRevision: from, prefix: 'order.' },
+            {
+              onUpdate: (e) => {
+                seen.push(e.key);
+                if (seen.length === 2) sub.stop();
+              },
+              onClose: () => {
+                closed = true;
+                resolve();
+              },
+            },
+          );
+        });
+        for (const k of ['user.1', 'user.1.name', 'order.1', 'config', 'user.2', 'order.2'])
+          await s.set(k, k);
+        expect((await collect(matched, 2)).map((e) => e.key)).toEqual(['user.1', 'user.2']);
+        matched.stop();
+        await done;
+        expect(seen).toEqual(['order.1', 'order.2']);
+        expect(closed).toBe(true);
+      });
+
+      it('resume: true first delivers entries marked resume (AntiRaid KeyResume); expiry is an expire event (KeyExpiry)', {
+        timeout: 30_000,
+      }, async () => {
+        if (options.watch === false) return;
+        const s = await freshStore('watch-resume');
+        await s.set('job.1', { step: 3 }, { resume: true });
+        await s.set('job.2', 'not resumable');
+        const watch = s.watch({ resume: true, updatesOnly: true });
+        const [first] = await collect(watch, 1);
+        expect(first).toMatchObject({ type: 'resume', key: 'job.1', resume: true, value: { step: 3 } });
+        if (!options.noWallClock) {
+          await s.set('short', 'v', { ttlMs: 200 });
+          const events = await collect(watch, 2);
+          expect(events.map((e) => [e.type, e.key])).toEqual([
+            ['put', 'short'],
+            ['expire', 'short'],
+          ]);
+        }
+        watch.stop();
+      });
+
+      it('a watch on a missing store fails with StoreNotFoundError', async () => {
+        if (options.watch === false) return;
+        const missing = kv.store(uniqueStoreName('watch-missing'));
+        const watch = missing.watch({});
+        await expectKvError(collect(watch, 1), StoreNotFoundError);
       });
     });
 

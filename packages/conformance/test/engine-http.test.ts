@@ -7,6 +7,7 @@ import { describeConformance } from '../src/index.js';
 // The engine on MemoryStorage behind a real Node HTTP server on loopback, driven by the Node client.
 describeConformance('engine on MemoryStorage over HTTP (@hono/node-server + @kv/node)', async () => {
   const engine = createEngine({ storage: new MemoryStorage() });
+  engine.startSweeper(250);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: engine.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });

@@ -53,6 +53,8 @@ export interface KvMockOptions {
   randomSeed?: number;
   /** Clock for the engine (ms since epoch); inject a fake one to test TTL expiry. @default Date.now */
   clock?: () => number;
+  /** How often the engine's expiry sweeper runs, in ms (its timer never keeps the process alive). @default 250 */
+  sweepIntervalMs?: number;
 }
 
 /** What {@link createKvMock} returns. */
@@ -112,7 +114,10 @@ export function createKvMock(options: KvMockOptions): KvMock {
     const storage = new MemoryStorage();
     const engineOptions: Parameters<typeof createEngine>[0] = { storage };
     if (options.clock) engineOptions.clock = options.clock;
-    return { engine: createEngine(engineOptions), storage };
+    const engine = createEngine(engineOptions);
+    // Like the server: expired entries become `expire` writes that watchers see (reads hide them at once).
+    engine.startSweeper(options.sweepIntervalMs ?? 250);
+    return { engine, storage };
   };
   let current = makeEngine();
   let pendingSeed: Promise<void> | undefined;
