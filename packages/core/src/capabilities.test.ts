@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { grantCovers, grantFor, parseCapabilities, parseCapability } from './capabilities.js';
+import {
+  grantCovers,
+  grantFor,
+  grantsAnythingOn,
+  parseCapabilities,
+  parseCapability,
+  unionGrants,
+} from './capabilities.js';
 import { ValidationError } from './errors.js';
 
 describe('parseCapability', () => {
@@ -11,6 +18,8 @@ describe('parseCapability', () => {
     ['kv[orders:*]:list', { kind: 'kv', store: 'orders', scope: '*', action: 'list' }],
     ['kv.meta:list_scopes', { kind: 'meta', store: '*', scope: undefined, action: 'list_scopes' }],
     ['kv.meta[orders]:keys', { kind: 'meta', store: 'orders', scope: undefined, action: 'keys' }],
+    ['kv.meta[orders:billing]:keys', { kind: 'meta', store: 'orders', scope: 'billing', action: 'keys' }],
+    ['kv[orders:a.b/c-d]:get', { kind: 'kv', store: 'orders', scope: 'a.b/c-d', action: 'get' }],
     ['kv.meta:id_ops', { kind: 'meta', store: '*', scope: undefined, action: 'id_ops' }],
     ['kv.admin:stores', { kind: 'admin', store: '*', scope: undefined, action: 'stores' }],
     ['kv.admin:*', { kind: 'admin', store: '*', scope: undefined, action: '*' }],
@@ -29,7 +38,10 @@ describe('parseCapability', () => {
     'kv[bad name]:get',
     'kv[orders:]:get',
     'kv[orders:a:b]:get',
-    'kv.meta[orders:billing]:keys',
+    'kv.meta[orders:billing]:id_ops',
+    'kv.meta[orders:billing]:*',
+    'kv[orders:bad scope]:get',
+    'kv[orders:a\u0001]:get',
     'kv.meta:get',
     'kv.admin[orders]:stores',
     'kv.admin:root',
@@ -87,5 +99,34 @@ describe('grantFor / grantCovers', () => {
     );
     expect(grantFor(caps('kv.meta[orders]:keys'), { kind: 'meta', action: 'keys', store: 'x' })).toBeNull();
     expect(grantFor(caps('kv:get'), { kind: 'meta', action: 'id_ops', store: 'x' })).toBeNull();
+  });
+});
+
+describe('unionGrants / grantsAnythingOn', () => {
+  const caps = (...c: string[]) => parseCapabilities(c);
+
+  it('unions scoped grants; any unscoped grant wins; nothing is null', () => {
+    const a = grantFor(caps('kv[s:x]:get'), { kind: 'kv', action: 'get', store: 's' });
+    const b = grantFor(caps('kv[s:y]:exists'), { kind: 'kv', action: 'exists', store: 's' });
+    expect(unionGrants(a, b)).toEqual({ all: false, scopes: new Set(['x', 'y']), anyScope: false });
+    expect(unionGrants(a, { all: true })).toEqual({ all: true });
+    expect(unionGrants(null, null)).toBeNull();
+    expect(unionGrants(a, { all: false, scopes: new Set(), anyScope: true })).toMatchObject({
+      anyScope: true,
+    });
+  });
+
+  it('scoped kv.meta keys grants are scoped', () => {
+    const g = grantFor(caps('kv.meta[s:x]:keys'), { kind: 'meta', action: 'keys', store: 's' });
+    expect(g).toEqual({ all: false, scopes: new Set(['x']), anyScope: false });
+  });
+
+  it('grantsAnythingOn: any kv or meta capability on the store, kv.admin:stores, or *', () => {
+    expect(grantsAnythingOn(caps('kv[s:x]:get'), 's')).toBe(true);
+    expect(grantsAnythingOn(caps('kv.meta[s]:id_ops'), 's')).toBe(true);
+    expect(grantsAnythingOn(caps('kv:watch'), 's')).toBe(true);
+    expect(grantsAnythingOn(caps('kv.admin:stores'), 's')).toBe(true);
+    expect(grantsAnythingOn(caps('*'), 's')).toBe(true);
+    expect(grantsAnythingOn(caps('kv[t]:get', 'kv.admin:tokens'), 's')).toBe(false);
   });
 });

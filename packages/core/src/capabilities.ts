@@ -7,6 +7,7 @@
  * | `kv[<store>]:<action>` | the action on one store |
  * | `kv[<store>:<scope>]:<action>` | the action on the entries of `store` in `scope` |
  * | `kv.meta:<meta>` / `kv.meta[<store>]:<meta>` | `list_scopes`, `keys`, `id_ops` |
+ * | `kv.meta[<store>:<scope>]:keys` | listing the keys of one scope (AntiRaid `kv.meta[scope]:keys`) |
  * | `kv.admin:<admin>` | `stores` (create/update/delete/list stores), `tokens` |
  *
  * `*` stands for any store, any scope or any action (`kv:*`, `kv[*:billing]:get`, `kv.admin:*`), and `*`
@@ -56,13 +57,17 @@ export interface ParsedCapability {
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const SCOPE = /^[^\s\]\\[:]{1,64}$/u;
+// Scopes in capabilities: any scope but one with whitespace, control characters or `[ ] \ :` (those
+// cannot be written inside `kv[store:scope]`; `kv[store:*]` still reaches them).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects.
+const SCOPE = /^[^\s\]\\[:\u0000-\u001f\u007f-\u009f]{1,64}$/u;
 
 /**
  * Parses one capability string.
  *
  * @throws {ValidationError} `details.capability` names the bad string: unknown namespace or action, a
- *   store name outside `a-z A-Z 0-9 - _`, a scope on `kv.meta`/`kv.admin`, or stray characters.
+ *   store name outside `a-z A-Z 0-9 - _`, a scope on `kv.admin` or on a `kv.meta` action other than
+ *   `keys`, or stray characters.
  */
 export function parseCapability(text: string): ParsedCapability {
   const fail = (why: string): never => {
@@ -91,7 +96,8 @@ export function parseCapability(text: string): ParsedCapability {
     store = colon === -1 ? target : target.slice(0, colon);
     if (store !== '*' && !NAME.test(store)) fail(`bad store name "${store}"`);
     if (colon !== -1) {
-      if (kind !== 'kv') fail('only kv capabilities take a scope');
+      if (kind === 'meta' && action !== 'keys')
+        fail('only kv and kv.meta[...]:keys capabilities take a scope');
       scope = target.slice(colon + 1);
       if (scope !== '*' && !SCOPE.test(scope)) fail(`bad scope "${scope}"`);
     }
@@ -128,7 +134,8 @@ function storeMatches(cap: ParsedCapability, store: string): boolean {
 
 /**
  * What `capabilities` grant for `request`:
- * - admin and meta requests: `{ all: true }` or `null`;
+ * - admin requests, and meta requests but `keys`: `{ all: true }` or `null`;
+ * - `kv.meta:keys`: as entry actions (`kv.meta[store:scope]:keys` is scoped);
  * - entry actions: `{ all: true }` (unscoped grant), `{ all: false, scopes, anyScope }` (only entries in
  *   those scopes; `anyScope` for `kv[store:*]`), or `null`.
  */
@@ -164,4 +171,38 @@ export function grantCovers(
   if (entryScopes.length === 0) return false;
   const ok = (s: string): boolean => grant.anyScope || grant.scopes.has(s);
   return mode === 'read' ? entryScopes.some(ok) : entryScopes.every(ok);
+}
+
+/**
+ * The union of grants: what a request may reach when any of several capabilities allows it (e.g. `HEAD`,
+ * which `exists` or `get` allows; a scope listing, which `list` or `kv.meta:keys` allows).
+ *
+ * @returns `{ all: true }` when any grant is unscoped, the union of the scoped ones, or `null` when none
+ *   grants anything
+ */
+export function unionGrants(...grants: readonly ScopeGrant[]): ScopeGrant {
+  const scopes = new Set<string>();
+  let anyScope = false;
+  let some = false;
+  for (const grant of grants) {
+    if (grant === null) continue;
+    if (grant.all) return { all: true };
+    some = true;
+    anyScope ||= grant.anyScope;
+    for (const s of grant.scopes) scopes.add(s);
+  }
+  return some ? { all: false, scopes, anyScope } : null;
+}
+
+/**
+ * Whether `capabilities` grant anything at all on `store`: any entry or meta action, in any scope, or
+ * `kv.admin:stores` (reading a store's settings and stats is allowed to every token that may use it).
+ */
+export function grantsAnythingOn(capabilities: readonly ParsedCapability[], store: string): boolean {
+  return capabilities.some(
+    (cap) =>
+      cap.kind === 'all' ||
+      (cap.kind === 'admin' && (cap.action === '*' || cap.action === 'stores')) ||
+      ((cap.kind === 'kv' || cap.kind === 'meta') && storeMatches(cap, store)),
+  );
 }

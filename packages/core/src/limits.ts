@@ -20,6 +20,7 @@ export const LIMITS: {
   readonly maxHistory: 64;
   readonly idempotencyTtlMs: number;
   readonly maxIdempotencyKeyLength: 255;
+  readonly maxSignedUrlExpiresInSecs: 604800;
 } = {
   /** Longest key, in UTF-8 bytes (Alien, Cloudflare). */
   maxKeyBytes: 512,
@@ -47,4 +48,6 @@ export const LIMITS: {
   idempotencyTtlMs: 10 * 60 * 1000,
   /** Longest `Idempotency-Key` header, in characters. */
   maxIdempotencyKeyLength: 255,
+  /** Longest life of a signed URL, in seconds (7 days, like S3 presigned URLs; issue 7). */
+  maxSignedUrlExpiresInSecs: 604_800,
 } as const;

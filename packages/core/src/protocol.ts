@@ -244,3 +244,31 @@ export interface WireSetExpiryResponse {
   existed: boolean;
   revision?: number;
 }
+
+/** `POST /v1/tokens` body (issue 7). `expiresAt` is ISO 8601. */
+export interface WireCreateTokenBody {
+  capabilities: string[];
+  expiresAt?: string | null;
+  description?: string | null;
+}
+/** `DELETE /v1/tokens/{id}` response: false when no such unrevoked token exists. */
+export interface WireRevokeTokenResponse {
+  revoked: boolean;
+}
+/** `POST /v1/stores/{store}/signed-urls` body: a URL for one record, or for one page of the key listing. */
+export type WireSignedUrlBody =
+  | { kind: 'record'; key: string; expiresInSecs: number }
+  | { kind: 'keys'; prefix?: string; limit?: number; expiresInSecs: number };
+/**
+ * `POST /v1/stores/{store}/signed-urls` response. `path` is the signed path and query as the server saw
+ * them (without its origin): a client behind a proxy or a path prefix appends it to its own base URL.
+ */
+export interface WireSignedUrlResponse {
+  url: string;
+  path: string;
+  expiresAt: string;
+}
+/** `POST /v1/stores/{store}/signing-secret` response: the store's URL-signing secret was replaced. */
+export interface WireRotateSigningSecretResponse {
+  rotated: true;
+}

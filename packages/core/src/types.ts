@@ -280,3 +280,52 @@ export interface CreatedToken extends TokenInfo {
   /** The bearer secret. Store it now: the server keeps only its hash. */
   token: string;
 }
+
+/** Options of `client.tokens.create` (issue 7; PRODUCT.md "Access control"). */
+export interface CreateTokenOptions {
+  /**
+   * Capability strings, parsed strictly by the server (a malformed one is a `ValidationError`).
+   * @example ['kv[orders]:get', 'kv[orders:billing]:set']
+   */
+  capabilities: Capability[];
+  /**
+   * When the token stops working: a `Date`, an ISO 8601 string or epoch ms, in the future.
+   * @default null (never)
+   */
+  expiresAt?: Date | string | number | null;
+  /**
+   * Free text to recognize the token by, at most 256 characters.
+   * @default null
+   */
+  description?: string | null;
+}
+
+/** Options of `store.createRecordUrl` (Apify `getRecordPublicUrl`). */
+export interface CreateRecordUrlOptions {
+  /**
+   * Life of the URL, in seconds: 1 to 604,800 (7 days).
+   * @example 3600
+   */
+  expiresInSecs: number;
+}
+
+/** Options of `store.createKeysUrl` (Apify `createKeysPublicUrl`): one listing page, without values. */
+export interface CreateKeysUrlOptions {
+  /** Only keys starting with this string. */
+  prefix?: string;
+  /** Page size, 1-1000. @default 100 */
+  limit?: number;
+  /**
+   * Life of the URL, in seconds: 1 to 604,800 (7 days).
+   * @example 3600
+   */
+  expiresInSecs: number;
+}
+
+/** A signed public URL: read-only, usable with a plain `fetch` or a browser and no token until `expiresAt`. */
+export interface SignedUrl {
+  /** The absolute URL. */
+  url: string;
+  /** ISO 8601 time after which the URL is refused (401). */
+  expiresAt: string;
+}

@@ -10,6 +10,7 @@ import {
   type CreatedToken,
   type ParsedCapability,
   parseCapabilities,
+  parseCapability,
   type TokenInfo,
   toEpochMs,
   UnauthenticatedError,
@@ -91,11 +92,13 @@ export function generateTokenSecret(): string {
   return `kv_${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 }
 
-/** The authenticated caller of a request. */
+/** The authenticated caller of a request: a token, or a signed URL (which carries its own grant). */
 export interface Principal {
-  /** Token id. */
-  tokenId: string;
-  /** Parsed capabilities. */
+  /** How the request was authenticated. */
+  via: 'token' | 'signed-url';
+  /** Token id (`tok_...`); undefined for a signed URL. */
+  tokenId: string | undefined;
+  /** Parsed capabilities. A signed URL has `get`/`exists` on its record or `list` on its store. */
   capabilities: ParsedCapability[];
 }
 
@@ -179,5 +182,59 @@ export async function authenticate(
   if (!record || record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= nowMs)) {
     throw new UnauthenticatedError('A valid bearer token is required', { details: { reason: 'invalid' } });
   }
-  return { tokenId: record.id, capabilities: parseCapabilities(record.capabilities) };
+  // Stored capabilities were validated at creation; one that no longer parses grants nothing.
+  const capabilities: ParsedCapability[] = [];
+  for (const text of record.capabilities) {
+    try {
+      capabilities.push(parseCapability(text));
+    } catch {
+      // fail closed
+    }
+  }
+  return { via: 'token', tokenId: record.id, capabilities };
+}
+
+/** Input of {@link ensureToken}. */
+export interface EnsureTokenInput {
+  /** The secret the operator chose (e.g. `KV_ADMIN_TOKEN`): 16-512 visible ASCII characters. */
+  secret: string;
+  /** Capability strings (validated strictly), e.g. `['*']` for an admin token. */
+  capabilities: string[];
+  /** Free text. @default null */
+  description?: string | null;
+}
+
+/**
+ * Registers a token whose secret is given rather than generated (the server's `KV_ADMIN_TOKEN`, the mock's
+ * `token` option). Idempotent: when a token with this secret's hash exists (even revoked: a revocation is
+ * respected), it is returned unchanged and nothing is inserted.
+ *
+ * @returns the token (never the secret) and whether it was inserted now
+ * @throws {ValidationError} a secret that is too short, too long or not visible ASCII; a malformed capability
+ */
+export async function ensureToken(
+  tokens: TokenStore,
+  input: EnsureTokenInput,
+  nowMs: number,
+): Promise<{ token: TokenInfo; created: boolean }> {
+  if (typeof input.secret !== 'string' || !/^[\x21-\x7e]{16,512}$/.test(input.secret)) {
+    throw new ValidationError('A token secret must be 16-512 visible ASCII characters', {
+      details: { field: 'token' },
+    });
+  }
+  const parsed = parseCapabilities(input.capabilities);
+  const hash = await hashToken(input.secret);
+  const existing = await tokens.findByHash(hash);
+  if (existing) return { token: toTokenInfo(existing), created: false };
+  const record: TokenRecord = {
+    id: `tok_${crypto.randomUUID().replace(/-/g, '')}`,
+    hash,
+    capabilities: parsed.map((c) => c.source),
+    description: input.description ?? null,
+    createdAt: nowMs,
+    expiresAt: null,
+    revokedAt: null,
+  };
+  await tokens.insert(record);
+  return { token: toTokenInfo(record), created: true };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Context } from 'hono';
+import type { Principal, TokenStore } from './auth.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { Storage } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
@@ -48,12 +49,17 @@ export interface AuthorizeContext {
   keys?: string[];
   /** Scopes named by the request (`Kv-Scopes` of a write, `scope` of a listing). */
   scopes?: string[];
+  /**
+   * Who is calling, when the engine checks tokens (`auth` option) or the request is a signed URL. The
+   * engine's own capability checks run after this hook; the hook can only refuse more.
+   */
+  principal?: Principal;
 }
 
 /**
- * Access-control hook (issue 7 plugs token capabilities in here). Resolve (or return `true`) to allow;
- * return `false` to answer 403 `forbidden`; throw a `KvError` (e.g. `UnauthenticatedError`) to answer
- * with it. The default allows everything.
+ * Extra access-control hook, run before the engine's own token capability checks (`auth` option; issue
+ * 7). Resolve (or return `true`) to allow; return `false` to answer 403 `forbidden`; throw a `KvError`
+ * (e.g. `UnauthenticatedError`) to answer with it. The default allows everything.
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: hooks written as `async () => {}` return Promise<void>.
 export type Authorize = (ctx: AuthorizeContext) => void | boolean | Promise<void | boolean>;
@@ -65,6 +71,8 @@ export interface EngineEnv {
     requestId: string;
     /** The request body, read within limits by the JSON body middleware. */
     bodyBytes: Uint8Array;
+    /** The authenticated caller; unset when access control is off and the request is not signed. */
+    principal: Principal | undefined;
   };
 }
 
@@ -85,8 +93,10 @@ export interface EngineContext {
   maxJsonBodyBytes: number;
   /** New entry ids. */
   generateId: () => string;
-  /** Access control. */
+  /** Extra access-control hook. */
   authorize: Authorize;
+  /** Tokens, when access control is on (`auth` option); undefined = every request is allowed. */
+  tokens: TokenStore | undefined;
   /** Idempotent retries. */
   idempotency: IdempotencyGuard;
   /** Wakes watch streams on writes. */

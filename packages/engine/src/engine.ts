@@ -20,15 +20,19 @@ import {
   ValidationError,
 } from '@kv/core';
 import { HTTPException } from 'hono/http-exception';
-import type { Authorize, EngineContext, EngineEnv } from './context.js';
+import { signedUrlPrincipal } from './access.js';
+import { authenticate, type TokenStore } from './auth.js';
+import type { Authorize, Ctx, EngineContext, EngineEnv } from './context.js';
 import { registerRoutes } from './handlers.js';
 import { errorResponse, pickRequestId } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { healthRoute } from './routes.js';
 import { EntryParams, IdParams } from './schemas.js';
+import { isSignedUrl } from './signing.js';
 import type { Storage } from './storage.js';
 import { WatchHub, type WatchOptions, withWatchNotifications } from './watch.js';
 
+export type { Grant } from './access.js';
 export type { Authorize, AuthorizeContext, EngineAction, EngineEnv } from './context.js';
 
 /** Options of {@link createEngine}. */
@@ -68,8 +72,18 @@ export interface EngineOptions {
    */
   sweepBatchSize?: number;
   /**
-   * Access control, called before any work with the action, store, key(s) and scopes of the request
-   * (issue 7 plugs token capabilities in here).
+   * Access control with tokens (issue 7; docs/security.md). When given, every route but `/healthz`,
+   * `/openapi.json` and signed URLs needs `Authorization: Bearer <token>` for a live token of
+   * `auth.tokens` (401 `unauthenticated` otherwise) whose capabilities allow the request (403
+   * `forbidden` otherwise); `/v1/tokens` manages the tokens. Without it every request is allowed (tests,
+   * the mock without a token); signed URLs are verified either way.
+   * @default undefined (no access control)
+   * @example createEngine({ storage, auth: { tokens: new MemoryTokenStore() } })
+   */
+  auth?: { tokens: TokenStore };
+  /**
+   * An extra access-control hook, called before any work with the action, store, key(s), scopes and
+   * principal of the request, before the engine's capability checks; it can only refuse more.
    * @default allow everything
    */
   authorize?: Authorize;
@@ -131,7 +145,52 @@ const KNOWN_ROUTES: Array<[RegExp, string[]]> = [
   [/^\/v1\/stores\/[^/]+\/bulk\/(?:get|set|delete)$/, ['POST']],
   [/^\/v1\/stores\/[^/]+\/atomic$/, ['POST']],
   [/^\/v1\/stores\/[^/]+\/watch$/, ['GET']],
+  [/^\/v1\/stores\/[^/]+\/signed-urls$/, ['POST']],
+  [/^\/v1\/stores\/[^/]+\/signing-secret$/, ['POST']],
+  [/^\/v1\/tokens$/, ['GET', 'POST']],
+  [/^\/v1\/tokens\/[^/]+$/, ['DELETE']],
 ];
+
+/**
+ * CORS headers of every answer to a signed URL: a signed URL is public (it needs no credentials), so any
+ * origin may read the answer and its entry headers with a plain `fetch` (issue 7).
+ */
+const SIGNED_CORS: Record<string, string> = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': [
+    'content-type',
+    'content-length',
+    'etag',
+    'cache-control',
+    'kv-error-code',
+    ...Object.values(HEADERS),
+  ].join(', '),
+};
+
+/** The answer to a CORS preflight of a signed URL (needed when the browser sends e.g. `If-None-Match`). */
+function signedPreflight(c: Ctx): Response {
+  return new Response(null, {
+    status: 204,
+    headers: {
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': 'GET, HEAD',
+      'access-control-allow-headers': c.req.header('access-control-request-headers') ?? '',
+      'access-control-max-age': '600',
+    },
+  });
+}
+
+/** Adds headers to a response, copying it when its headers are immutable. */
+function withHeaders(res: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    return res;
+  } catch {
+    const copy = new Response(res.body, res);
+    for (const [k, v] of Object.entries(headers)) copy.headers.set(k, v);
+    return copy;
+  }
+}
 
 /**
  * Creates the engine.
@@ -156,6 +215,7 @@ export function createEngine(options: EngineOptions): Engine {
     maxJsonBodyBytes: options.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
     generateId: options.generateId ?? (() => crypto.randomUUID()),
     authorize: options.authorize ?? (() => true),
+    tokens: options.auth?.tokens,
     idempotency: new IdempotencyGuard(storage, clock),
     watchHub,
     watchOptions: options.watch ?? {},
@@ -181,6 +241,32 @@ export function createEngine(options: EngineOptions): Engine {
       c.res = undefined;
       c.res = res;
     }
+  });
+
+  // Authentication (issue 7): a signed URL carries its own grant; otherwise the bearer token, when the
+  // engine checks tokens. Capabilities are checked per route (access.ts).
+  app.use(`${API_BASE}/*`, async (c, next) => {
+    const url = new URL(c.req.url);
+    if (isSignedUrl(url)) {
+      if (c.req.method === 'OPTIONS') return signedPreflight(c);
+      try {
+        c.set('principal', await signedUrlPrincipal(storage, c.req.method, url, clock()));
+      } catch (error) {
+        if (!isKvError(error)) throw error;
+        return withHeaders(errorResponse(error), SIGNED_CORS);
+      }
+      await next();
+      const res = withHeaders(c.res, SIGNED_CORS);
+      if (res !== c.res) {
+        c.res = undefined;
+        c.res = res;
+      }
+      return;
+    }
+    if (ctx.tokens !== undefined && c.req.method !== 'OPTIONS') {
+      c.set('principal', await authenticate(ctx.tokens, c.req.header('authorization') ?? null, clock()));
+    }
+    await next();
   });
 
   app.onError((error, c) => {
@@ -221,8 +307,14 @@ export function createEngine(options: EngineOptions): Engine {
   app.openapi(healthRoute, (c) => c.json({ ok: true as const }, 200));
   registerRoutes(app, ctx);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A kv token (docs/security.md); signed URLs carry `expires` and `signature` instead',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
+    security: [{ bearer: [] }],
     info: {
       title: 'kv',
       version: '1',

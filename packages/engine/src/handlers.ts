@@ -15,6 +15,8 @@ import {
   LIMITS,
   NotFoundError,
   RevisionMismatchError,
+  routes,
+  unionGrants,
   ValidationError,
   validateKey,
   validateKeyPrefix,
@@ -23,12 +25,27 @@ import {
   validateStoreName,
 } from '@kv/core';
 import type { z } from 'zod';
+import {
+  authorize,
+  canRead,
+  canWrite,
+  defaultGrant,
+  FULL_GRANT,
+  forbidden,
+  type Grant,
+  grantScopesParam,
+  readFilter,
+  storeReadGrant,
+} from './access.js';
+import { createToken, toTokenInfo } from './auth.js';
 import type { Ctx, EngineContext, EngineEnv } from './context.js';
 import {
+  decodeSegment,
   entryHeaders,
   ifNoneMatchHits,
   isJsonContentType,
   jsonResponse,
+  rawPathSegments,
   readBodyLimited,
   toStoreInfo,
   toWireEntry,
@@ -36,7 +53,6 @@ import {
 } from './http.js';
 import { type ListRequest, listPage } from './listing.js';
 import {
-  authorize,
   effectiveMaxValueBytes,
   entryPath,
   futureTime,
@@ -58,14 +74,18 @@ import type {
   BulkGetBody,
   BulkSetBody,
   CreateStoreBody,
+  CreateTokenBody,
   DeleteQuery,
   HistoryQuery,
   ListQuery,
   SetExpiryBody,
+  SignedUrlBody,
   UpdateStoreBody,
 } from './schemas.js';
+import { SIGNED_SCOPES_PARAM, signUrl } from './signing.js';
 import type { Mutation, MutationResult, Precondition, PutOp, StoredEntry } from './storage.js';
 import { openWatchStream, parseWatchQuery } from './watch.js';
+import { type AtomicGrants, commitGuardedAtomic, commitGuardedEach, commitGuardedOne } from './writes.js';
 
 type App = OpenAPIHono<EngineEnv>;
 type Handler = (c: Ctx) => Promise<Response>;
@@ -163,7 +183,8 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
 
   register(app, R.getStoreRoute, async (c) => {
     const store = storePath(c);
-    await authorize(ctx, c, 'stores', { store });
+    // kv.admin:stores, or any capability on this store (a token may look at the store it uses).
+    await authorize(ctx, c, 'stores', { store }, storeReadGrant(c.get('principal'), store));
     return jsonResponse(toStoreInfo(await requireStore(ctx, store)));
   });
 
@@ -216,10 +237,22 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     if (q.scope !== undefined) req.scope = validateScope(q.scope);
     if (q.startAfter !== undefined) req.startAfter = validateKeyPrefix(q.startAfter);
     if (q.cursor !== undefined) req.cursor = q.cursor;
-    await authorize(ctx, c, req.match !== undefined || req.like !== undefined ? 'find' : 'list', {
-      store,
-      ...(req.scope === undefined ? {} : { scopes: [req.scope] }),
-    });
+    const action = req.match !== undefined || req.like !== undefined ? 'find' : 'list';
+    const principal = c.get('principal');
+    // A plain scope listing without values is AntiRaid `keys(scope)`: `kv.meta:keys` allows it too.
+    const grant =
+      action === 'list' && req.scope !== undefined && !req.values
+        ? unionGrants(defaultGrant(principal, 'list', store), defaultGrant(principal, 'keys', store))
+        : defaultGrant(principal, action, store);
+    const granted = await authorize(
+      ctx,
+      c,
+      action,
+      { store, ...(req.scope === undefined ? {} : { scopes: [req.scope] }) },
+      grant,
+    );
+    const filter = readFilter(granted);
+    if (filter !== undefined) req.canRead = filter;
     await requireStore(ctx, store);
     const page = await listPage(storage, store, req, ctx.clock());
     const body: { items: unknown[]; cursor?: string; complete: boolean } = {
@@ -241,10 +274,11 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
 
   register(app, R.getEntryRoute, async (c) => {
     const { store, key } = entryPath(c);
-    const head = c.req.raw.method === 'HEAD';
-    await authorize(ctx, c, head ? 'exists' : 'get', { store, key });
+    const action = c.req.raw.method === 'HEAD' ? 'exists' : 'get';
+    const grant = await authorize(ctx, c, action, { store, key });
     // Storage methods throw StoreNotFoundError for a missing store: no separate lookup on reads.
     const entry = await storage.get(store, key, ctx.clock());
+    checkRead(grant, entry, action);
     if (entry === undefined) throw keyNotFound(key);
     return entryResponse(c, entry);
   });
@@ -252,7 +286,13 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   register(app, R.getByIdRoute, async (c) => {
     const { store, id } = idPath(c);
     await authorize(ctx, c, 'id_ops', { store });
+    // By id is AntiRaid `getbyid`: kv.meta:id_ops, and the read itself (get, or exists for HEAD).
+    const action = c.req.raw.method === 'HEAD' ? 'exists' : 'get';
+    const principal = c.get('principal');
+    const grant = defaultGrant(principal, action, store);
+    if (grant === null) throw forbidden(action);
     const entry = await storage.getById(store, id, ctx.clock());
+    checkRead(grant, entry, action);
     if (entry === undefined) {
       throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
     }
@@ -264,7 +304,8 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   register(app, R.putEntryRoute, async (c) => {
     const { store, key } = entryPath(c);
     const opts = parsePutHeaders(c.req.raw);
-    await authorize(ctx, c, 'set', { store, key, scopes: opts.scopes });
+    const grant = await authorize(ctx, c, 'set', { store, key, scopes: opts.scopes });
+    if (!canWrite(grant, opts.scopes)) throw forbidden('set');
     const record = await requireStore(ctx, store);
     const limit = effectiveMaxValueBytes(ctx, record);
     let value: Uint8Array;
@@ -290,7 +331,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     };
     if (opts.precondition !== undefined) put.precondition = opts.precondition;
     return idempotent(ctx, c, store, value, async () => {
-      const result = await commitOne(ctx, store, put);
+      const result = await commitGuardedOne(ctx, store, put, grant);
       if (result.status === 'failed') {
         if (opts.ifNotExists && result.failure === 'key_exists') {
           return jsonResponse(
@@ -316,12 +357,12 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     const purge = q.purge === 'true';
     const im = c.req.header('if-match');
     const precondition = im === undefined ? undefined : ifMatchPrecondition(im);
-    await authorize(ctx, c, purge ? 'purge' : 'delete', { store, key });
+    const grant = await authorize(ctx, c, purge ? 'purge' : 'delete', { store, key });
     await requireStore(ctx, store);
     return idempotent(ctx, c, store, EMPTY, async () => {
       const op: Mutation = { type: purge ? 'purge' : 'delete', key };
       if (precondition !== undefined) op.precondition = precondition;
-      const result = await commitOne(ctx, store, op);
+      const result = await commitGuardedOne(ctx, store, op, grant);
       if (result.status === 'failed') throw preconditionError(result, precondition);
       if (result.status === 'noop') return jsonResponse({ deleted: false });
       return jsonResponse({ deleted: true, revision: result.revision });
@@ -334,11 +375,11 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     async (c) => {
       const { store, key } = entryPath(c);
       const body = valid<typeof SetExpiryBody>(c, 'json');
-      await authorize(ctx, c, 'set_expiry', { store, key });
+      const grant = await authorize(ctx, c, 'set_expiry', { store, key });
       await requireStore(ctx, store);
       const expiresAt = body.expiresAt === null ? null : futureTime(body.expiresAt, ctx.clock());
       return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
-        const result = await commitOne(ctx, store, { type: 'setExpiry', key, expiresAt });
+        const result = await commitGuardedOne(ctx, store, { type: 'setExpiry', key, expiresAt }, grant);
         if (result.status !== 'applied') return jsonResponse({ existed: false });
         return jsonResponse({ existed: true, revision: result.revision });
       });
@@ -349,9 +390,14 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   register(app, R.historyRoute, async (c) => {
     const { store, key } = entryPath(c);
     const q = valid<typeof HistoryQuery>(c, 'query');
-    await authorize(ctx, c, 'history', { store, key });
+    const grant = await authorize(ctx, c, 'history', { store, key });
     const values = q.values !== 'false';
-    const items = await storage.history(store, key);
+    let items = await storage.history(store, key);
+    if (!grant.all) {
+      // A scoped caller sees the revisions in its scopes; none (or no history) is the one 403.
+      items = items.filter((r) => canRead(grant, r.scopes));
+      if (items.length === 0) throw forbidden('history');
+    }
     return jsonResponse({ items: items.map((r) => toWireHistoryItem(r, values)) });
   });
 
@@ -367,13 +413,16 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       body.keys.forEach((key, index) => {
         withIndex(index, 'keys', () => validateKey(key));
       });
-      await authorize(ctx, c, 'get', { store, keys: body.keys });
+      const grant = await authorize(ctx, c, 'get', { store, keys: body.keys });
       const values = body.values ?? true;
       const found = await storage.getMany(store, body.keys, ctx.clock(), values);
       return jsonResponse({
         items: body.keys.map((key, i) => {
           const entry = found[i];
-          return entry === undefined ? { key, found: false } : { ...toWireEntry(entry, values), found: true };
+          // An entry outside a scoped caller's grant is reported as missing (filtered, not failed).
+          return entry === undefined || !canRead(grant, entry.scopes)
+            ? { key, found: false }
+            : { ...toWireEntry(entry, values), found: true };
         }),
       });
     },
@@ -386,7 +435,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     async (c) => {
       const store = storePath(c);
       const body = valid<typeof BulkSetBody>(c, 'json');
-      await authorize(ctx, c, 'set', { store, keys: body.items.map((i) => i.key) });
+      const grant = await authorize(ctx, c, 'set', { store, keys: body.items.map((i) => i.key) });
       const record = await requireStore(ctx, store);
       const nowMs = ctx.clock();
       // Per-item validation: a bad item is reported in its result; the others are written.
@@ -409,16 +458,18 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       });
       return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
         const puts = prepared.filter((p): p is { put: PutOp; ifNotExists: boolean } => !isKvError(p));
-        const committed = await commitEach(
+        const committed = await commitGuardedEach(
           ctx,
           store,
           puts.map((p) => p.put),
+          grant,
         );
         let next = 0;
         const results = prepared.map((p, i) => {
           const key = body.items[i]?.key ?? '';
           if (isKvError(p)) return itemError(key, p);
-          const r = committed[next++] as MutationResult;
+          const r = committed[next++] as MutationResult | KvError;
+          if (isKvError(r)) return itemError(key, r);
           if (r.status === 'failed') {
             if (p.ifNotExists && r.failure === 'key_exists') {
               return { key, ok: true, ...idRev(r), created: false };
@@ -439,7 +490,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     async (c) => {
       const store = storePath(c);
       const body = valid<typeof BulkDeleteBody>(c, 'json');
-      await authorize(ctx, c, 'delete', { store, keys: body.keys });
+      const grant = await authorize(ctx, c, 'delete', { store, keys: body.keys });
       await requireStore(ctx, store);
       const prepared = body.keys.map((key): Mutation | KvError => {
         try {
@@ -451,12 +502,13 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       });
       return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
         const ops = prepared.filter((p): p is Mutation => !isKvError(p));
-        const committed = await commitEach(ctx, store, ops);
+        const committed = await commitGuardedEach(ctx, store, ops, grant);
         let next = 0;
         const results = prepared.map((p, i) => {
           const key = body.keys[i] ?? '';
           if (isKvError(p)) return itemError(key, p);
-          const r = committed[next++] as MutationResult;
+          const r = committed[next++] as MutationResult | KvError;
+          if (isKvError(r)) return itemError(key, r);
           return r.status === 'applied'
             ? { key, ok: true, ...idRev(r), created: true }
             : { key, ok: true, created: false };
@@ -475,7 +527,26 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       const body = valid<typeof AtomicBody>(c, 'json');
       const checks = body.checks ?? [];
       const keys = [...checks.map((k) => k.key), ...body.mutations.map((m) => m.key)];
-      await authorize(ctx, c, 'set', { store, keys });
+      // The hook sees one `set`; capabilities are checked per part: get for checks, set and delete for
+      // the mutations of each type.
+      await authorize(ctx, c, 'set', { store, keys }, FULL_GRANT);
+      const principal = c.get('principal');
+      const need = (action: 'get' | 'set' | 'delete', wanted: boolean): Grant | undefined => {
+        if (!wanted) return undefined;
+        const grant = defaultGrant(principal, action, store);
+        if (grant === null) throw forbidden(action);
+        return grant;
+      };
+      const grants: AtomicGrants = {
+        get: need('get', checks.length > 0),
+        // An empty commit (it answers the store revision) needs set, like any commit.
+        set: need('set', body.mutations.some((m) => m.type === 'set') || body.mutations.length === 0),
+        delete: need(
+          'delete',
+          body.mutations.some((m) => m.type === 'delete'),
+        ),
+      };
+      const scoped = [grants.get, grants.set, grants.delete].some((g) => g !== undefined && !g.all);
       const record = await requireStore(ctx, store);
       const nowMs = ctx.clock();
       const storageChecks = checks.map((check, index) => ({
@@ -493,12 +564,14 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
           ),
       );
       return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
-        const result = await storage.commit(store, {
-          mode: 'atomic',
-          checks: storageChecks,
-          mutations,
-          nowMs: ctx.clock(),
-        });
+        const result = scoped
+          ? await commitGuardedAtomic(ctx, store, storageChecks, mutations, grants)
+          : await storage.commit(store, {
+              mode: 'atomic',
+              checks: storageChecks,
+              mutations,
+              nowMs: ctx.clock(),
+            });
         if (!result.ok) {
           throw new RevisionMismatchError('An atomic check failed; nothing was written', {
             details: { failedKeys: result.failedKeys },
@@ -516,8 +589,9 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   register(app, R.watchRoute, async (c) => {
     const store = storePath(c);
     const query = parseWatchQuery(new URL(c.req.url), c.req.header('last-event-id') ?? null);
-    await authorize(ctx, c, 'watch', { store });
+    const grant = await authorize(ctx, c, 'watch', { store });
     await requireStore(ctx, store);
+    const filter = readFilter(grant);
     const body = await openWatchStream({
       storage,
       hub: ctx.watchHub,
@@ -526,6 +600,8 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       signal: c.req.raw.signal,
       now: ctx.clock,
       options: ctx.watchOptions,
+      // A scoped caller sees the events of the entries it may read (tombstones keep their scopes).
+      ...(filter === undefined ? {} : { canRead: filter }),
     });
     return new Response(body, {
       status: 200,
@@ -535,6 +611,96 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         'x-accel-buffering': 'no',
       },
     });
+  });
+  // -------------------------------------------------------------------------------------------------
+  // Signed URLs (issue 7; Apify getRecordPublicUrl / createKeysPublicUrl)
+
+  register(
+    app,
+    R.signedUrlRoute,
+    async (c) => {
+      const store = storePath(c);
+      const body = valid<typeof SignedUrlBody>(c, 'json');
+      const grant = await authorize(ctx, c, 'sign', {
+        store,
+        ...(body.kind === 'record' ? { key: body.key } : {}),
+      });
+      const nowMs = ctx.clock();
+      const path = new URL(c.req.url);
+      path.search = '';
+      if (body.kind === 'record') {
+        const key = validateKey(body.key);
+        // A scoped signer may only publish a record it could read (missing is the same 403).
+        if (!grant.all) {
+          const entry = await storage.get(store, key, nowMs);
+          if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden('sign');
+        }
+        path.pathname = routes.entry(store, key);
+      } else {
+        path.pathname = routes.entries(store);
+        if (body.prefix !== undefined) path.searchParams.set('prefix', validateKeyPrefix(body.prefix));
+        if (body.limit !== undefined) path.searchParams.set('limit', String(body.limit));
+      }
+      // The URL carries the signer's scopes, so it never reaches more than the signer could read.
+      const scopes = grantScopesParam(grant);
+      if (scopes !== undefined) path.searchParams.set(SIGNED_SCOPES_PARAM, scopes);
+      const record = await requireStore(ctx, store);
+      const expiresAtSecs = Math.floor(nowMs / 1000) + body.expiresInSecs;
+      const signed = await signUrl(path, record.signingSecret, expiresAtSecs);
+      return jsonResponse({
+        url: signed.toString(),
+        path: signed.pathname + signed.search,
+        expiresAt: new Date(expiresAtSecs * 1000).toISOString(),
+      });
+    },
+    jsonLimit,
+  );
+
+  register(app, R.rotateSigningSecretRoute, async (c) => {
+    const store = storePath(c);
+    await authorize(ctx, c, 'stores', { store });
+    await storage.rotateSigningSecret(store, randomSecret(), ctx.clock());
+    return jsonResponse({ rotated: true });
+  });
+
+  // -------------------------------------------------------------------------------------------------
+  // Tokens (issue 7): kv.admin:tokens
+
+  const tokenStore = () => {
+    if (ctx.tokens === undefined) {
+      throw new KvError('Access control is off on this server (the engine has no token store)', {
+        code: 'not_implemented',
+        status: 501,
+      });
+    }
+    return ctx.tokens;
+  };
+
+  register(
+    app,
+    R.createTokenRoute,
+    async (c) => {
+      const body = valid<typeof CreateTokenBody>(c, 'json');
+      await authorize(ctx, c, 'tokens');
+      const created = await createToken(tokenStore(), body, ctx.clock());
+      return jsonResponse(created, 201, { 'cache-control': 'no-store' });
+    },
+    jsonLimit,
+  );
+
+  register(app, R.listTokensRoute, async (c) => {
+    await authorize(ctx, c, 'tokens');
+    const records = await tokenStore().list();
+    return jsonResponse({ items: records.map(toTokenInfo) });
+  });
+
+  register(app, R.revokeTokenRoute, async (c) => {
+    const segs = rawPathSegments(c.req.url);
+    // ['v1', 'tokens', id]
+    const id = decodeSegment(segs[2] ?? '', 'id');
+    await authorize(ctx, c, 'tokens');
+    const revoked = await tokenStore().revoke(id, ctx.clock());
+    return jsonResponse({ revoked });
   });
 }
 
@@ -557,19 +723,14 @@ function etagHeader(revision: number | undefined): Record<string, string> {
   return revision === undefined ? {} : { etag: formatEtag(revision) };
 }
 
-async function commitOne(ctx: EngineContext, store: string, op: Mutation): Promise<MutationResult> {
-  const [result] = await commitEach(ctx, store, [op]);
-  return result as MutationResult;
-}
-
-async function commitEach(ctx: EngineContext, store: string, ops: Mutation[]): Promise<MutationResult[]> {
-  if (ops.length === 0) return [];
-  const result = await ctx.storage.commit(store, { mode: 'each', mutations: ops, nowMs: ctx.clock() });
-  if (!result.ok) {
-    // Each-mode commits always succeed as a whole; a storage that says otherwise is broken.
-    throw new KvError('Storage rejected an independent commit', { code: 'internal', status: 500 });
-  }
-  return result.results;
+/**
+ * The post-read check of a scoped caller: the entry must exist and have a scope the grant reaches. A
+ * missing entry is the same 403 as an entry out of reach, so the answer never says whether a key the
+ * caller may not read exists. Unscoped grants read everything (a missing key stays a 404).
+ */
+function checkRead(grant: Grant, entry: StoredEntry | undefined, action: 'get' | 'exists'): void {
+  if (grant.all) return;
+  if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden(action);
 }
 
 function idRev(r: MutationResult): { id?: string; revision?: number } {

@@ -1,10 +1,33 @@
 /**
  * `@kv/engine`: the kv protocol as one Web-standard fetch handler (`createEngine`) over the `Storage`
- * interface, with `MemoryStorage`, the zod schemas behind `/openapi.json`, and the watch stream.
+ * interface, with `MemoryStorage`, the zod schemas behind `/openapi.json`, the watch stream, and access
+ * control (token stores, bearer authentication, signed URLs).
  *
  * @module
  */
+export {
+  authenticate,
+  type CreateTokenInput,
+  createToken,
+  type EnsureTokenInput,
+  ensureToken,
+  generateTokenSecret,
+  hashToken,
+  MemoryTokenStore,
+  type Principal,
+  type TokenRecord,
+  type TokenStore,
+  toTokenInfo,
+} from './auth.js';
 export * from './engine.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
 export * as schemas from './schemas.js';
+export {
+  isSignedUrl,
+  SIGNED_EXPIRES_PARAM,
+  SIGNED_SCOPES_PARAM,
+  SIGNED_SIGNATURE_PARAM,
+  signUrl,
+  verifySignedUrl,
+} from './signing.js';
 export * from './storage.js';

@@ -41,6 +41,11 @@ export interface ListRequest {
   reverse: boolean;
   /** Load values. */
   values: boolean;
+  /**
+   * Access control: entries it rejects are skipped like non-matching keys (a scoped token's listing is
+   * filtered, not failed; issue 7). They count as examined, so the cursor moves past them.
+   */
+  canRead?: (entry: StoredEntry) => boolean;
 }
 
 /** One page. */
@@ -108,7 +113,14 @@ export async function listPage(
     }
     after = decoded.lastKey;
   }
-  const filter = matcher !== undefined && !matcher.matchesAll ? matcher : undefined;
+  const keyFilter = matcher !== undefined && !matcher.matchesAll ? matcher : undefined;
+  const canRead = req.canRead;
+  const filter: ((row: StoredEntry) => boolean) | undefined =
+    canRead === undefined
+      ? keyFilter === undefined
+        ? undefined
+        : (row) => keyFilter.test(row.key)
+      : (row) => (keyFilter === undefined || keyFilter.test(row.key)) && canRead(row);
   const prefix = matcher === undefined ? req.prefix : intersectPrefixes(req.prefix, matcher.literalPrefix);
   if (prefix === undefined) return { items: [], complete: true };
 
@@ -144,7 +156,7 @@ export async function listPage(
       }
       examined++;
       lastExamined = row.key;
-      if (filter === undefined || filter.test(row.key)) items.push(row);
+      if (filter === undefined || filter(row)) items.push(row);
     }
     if (batch.length < batchSize) return { items, complete: true };
     after = lastExamined;

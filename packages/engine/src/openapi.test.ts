@@ -34,6 +34,10 @@ const EXPECTED: Record<string, string[]> = {
   '/v1/stores/{store}/bulk/delete': ['post'],
   '/v1/stores/{store}/atomic': ['post'],
   '/v1/stores/{store}/watch': ['get'],
+  '/v1/stores/{store}/signed-urls': ['post'],
+  '/v1/stores/{store}/signing-secret': ['post'],
+  '/v1/tokens': ['get', 'post'],
+  '/v1/tokens/{id}': ['delete'],
 };
 
 function collectRefs(node: unknown, out: string[] = []): string[] {

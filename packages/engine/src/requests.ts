@@ -18,7 +18,6 @@ import {
   RevisionMismatchError,
   StoreNotFoundError,
   toEpochMs,
-  UnauthorizedError,
   ValidationError,
   validateKey,
   validateMetadata,
@@ -26,8 +25,8 @@ import {
   validateStoreName,
   validateTtlMs,
 } from '@kv/core';
-import type { Ctx, EngineAction, EngineContext } from './context.js';
-import { bearerToken, decodeSegment, rawPathSegments } from './http.js';
+import type { Ctx, EngineContext } from './context.js';
+import { decodeSegment, rawPathSegments } from './http.js';
 import type { MutationResult, Precondition, PutOp, StoreRecord } from './storage.js';
 
 /** The store and key of an entry route, decoded strictly from the raw URL and validated. */
@@ -54,23 +53,6 @@ export function idPath(c: Ctx): { store: string; id: string } {
     throw new ValidationError('Invalid id', { details: { field: 'id', reason: 'invalid_format' } });
   }
   return { store, id };
-}
-
-/**
- * Runs the access-control hook.
- *
- * @throws {UnauthorizedError} 403 when the hook returns false; whatever the hook throws
- */
-export async function authorize(
-  ctx: EngineContext,
-  c: Ctx,
-  action: EngineAction,
-  target: { store?: string; key?: string; keys?: string[]; scopes?: string[] } = {},
-): Promise<void> {
-  const allowed = await ctx.authorize({ req: c.req.raw, token: bearerToken(c.req.raw), action, ...target });
-  if (allowed === false) {
-    throw new UnauthorizedError(`Not allowed: ${action}`, { details: { action } });
-  }
 }
 
 /** The store, or a 404 `store_not_found`. */

@@ -14,7 +14,9 @@ import {
   BulkGetResponseSchema,
   BulkResultSchema,
   BulkSetBody,
+  CreatedTokenSchema,
   CreateStoreBody,
+  CreateTokenBody,
   DeleteHeaders,
   DeleteQuery,
   DeleteResultSchema,
@@ -29,13 +31,19 @@ import {
   ListResponseSchema,
   PutEntryHeaders,
   ReadHeaders,
+  RevokeTokenResultSchema,
+  RotateSigningSecretResultSchema,
   ScopesResponseSchema,
   SetExpiryBody,
   SetExpiryResultSchema,
   SetResultSchema,
+  SignedUrlBody,
+  SignedUrlResultSchema,
   StoreInfoSchema,
   StoreListSchema,
   StoreParams,
+  TokenListSchema,
+  TokenParams,
   UpdateStoreBody,
   WireErrorSchema,
 } from './schemas.js';
@@ -51,6 +59,7 @@ const ERROR_TEXT: Record<number, string> = {
   415: 'unsupported_media_type',
   500: 'internal',
   501: 'not_implemented',
+  503: 'unavailable',
 };
 
 /** Error responses for the given statuses, all `{ error: { code, message, details? } }`. */
@@ -105,6 +114,7 @@ export const healthRoute = createRoute({
   path: '/healthz',
   tags: ['service'],
   summary: 'Liveness probe',
+  security: [],
   responses: { 200: json(HealthSchema, 'The engine answers') },
 });
 
@@ -336,7 +346,75 @@ export const atomicRoute = createRoute({
 });
 
 // ---------------------------------------------------------------------------------------------------
-// Planned (issues 7 and 8)
+// Access control (issue 7)
+
+/** `POST /v1/stores/{store}/signed-urls` (`sign`). */
+export const signedUrlRoute = createRoute({
+  method: 'post',
+  path: '/v1/stores/{store}/signed-urls',
+  tags: ['access'],
+  summary:
+    'Create a signed read-only URL for a record or a key listing (Apify getRecordPublicUrl / createKeysPublicUrl)',
+  request: { params: StoreParams, body: jsonBody(SignedUrlBody) },
+  responses: {
+    200: json(SignedUrlResultSchema, 'The signed URL; it works with no token until expiresAt'),
+    ...errors(400, 401, 403, 404, 413, 415),
+  },
+});
+
+/** `POST /v1/stores/{store}/signing-secret` (`kv.admin:stores`). */
+export const rotateSigningSecretRoute = createRoute({
+  method: 'post',
+  path: '/v1/stores/{store}/signing-secret',
+  tags: ['access'],
+  summary: "Rotate the store's URL-signing secret: every URL signed before stops working",
+  request: { params: StoreParams },
+  responses: {
+    200: json(RotateSigningSecretResultSchema, 'Rotated'),
+    ...errors(400, 401, 403, 404),
+  },
+});
+
+/** `POST /v1/tokens` (`kv.admin:tokens`). */
+export const createTokenRoute = createRoute({
+  method: 'post',
+  path: '/v1/tokens',
+  tags: ['access'],
+  summary: 'Create a token; its secret is in this response only',
+  request: { body: jsonBody(CreateTokenBody) },
+  responses: {
+    201: json(CreatedTokenSchema, 'Created; store the secret now'),
+    ...errors(400, 401, 403, 413, 415, 501),
+  },
+});
+
+/** `GET /v1/tokens` (`kv.admin:tokens`). */
+export const listTokensRoute = createRoute({
+  method: 'get',
+  path: '/v1/tokens',
+  tags: ['access'],
+  summary: 'List tokens (never their secrets), oldest first',
+  responses: {
+    200: json(TokenListSchema, 'Every token, revoked and expired ones included'),
+    ...errors(401, 403, 501),
+  },
+});
+
+/** `DELETE /v1/tokens/{id}` (`kv.admin:tokens`). */
+export const revokeTokenRoute = createRoute({
+  method: 'delete',
+  path: '/v1/tokens/{id}',
+  tags: ['access'],
+  summary: 'Revoke a token; effective on the next request',
+  request: { params: TokenParams },
+  responses: {
+    200: json(RevokeTokenResultSchema, 'Whether a token was revoked'),
+    ...errors(400, 401, 403, 501),
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Watch (issue 8)
 
 /** `GET /v1/stores/{store}/watch`: Server-Sent Events of every write (issue 8; docs/protocol.md "Watch"). */
 export const watchRoute = createRoute({

@@ -5,21 +5,28 @@
  */
 import type {
   BulkResult,
+  CreatedToken,
   SetResult,
   StoreInfo,
+  TokenInfo,
   WireAtomicBody,
   WireAtomicResponse,
   WireBulkDeleteBody,
   WireBulkGetBody,
   WireBulkGetResponse,
   WireBulkSetBody,
+  WireCreateTokenBody,
   WireDeleteResponse,
   WireEntry,
   WireError,
   WireHistoryItem,
   WireListResponse,
+  WireRevokeTokenResponse,
+  WireRotateSigningSecretResponse,
   WireSetExpiryBody,
   WireSetExpiryResponse,
+  WireSignedUrlBody,
+  WireSignedUrlResponse,
   WireWrite,
 } from '@kv/core';
 import { describe, expectTypeOf, it } from 'vitest';
@@ -70,6 +77,24 @@ describe('zod schemas match core wire interfaces', () => {
     expectTypeOf<Body>().toExtend<WireAtomicBody>();
     expectTypeOf<WireAtomicBody>().toExtend<Body>();
     expectTypeOf<z.input<typeof S.SetExpiryBody>>().toEqualTypeOf<WireSetExpiryBody>();
+  });
+
+  it('access control (issue 7)', () => {
+    expectTypeOf<z.input<typeof S.CreateTokenBody>>().toEqualTypeOf<WireCreateTokenBody>();
+    expectTypeOf<z.infer<typeof S.TokenInfoSchema>>().toEqualTypeOf<TokenInfo>();
+    expectTypeOf<z.infer<typeof S.CreatedTokenSchema>>().toEqualTypeOf<Flat<CreatedToken>>();
+    expectTypeOf<z.infer<typeof S.RevokeTokenResultSchema>>().toEqualTypeOf<WireRevokeTokenResponse>();
+    type Body = z.input<typeof S.SignedUrlBody>;
+    expectTypeOf<Extract<Body, { kind: 'record' }>>().toEqualTypeOf<
+      Extract<WireSignedUrlBody, { kind: 'record' }>
+    >();
+    expectTypeOf<Extract<Body, { kind: 'keys' }>>().toEqualTypeOf<
+      Extract<WireSignedUrlBody, { kind: 'keys' }>
+    >();
+    expectTypeOf<z.infer<typeof S.SignedUrlResultSchema>>().toEqualTypeOf<WireSignedUrlResponse>();
+    expectTypeOf<
+      z.infer<typeof S.RotateSigningSecretResultSchema>
+    >().toEqualTypeOf<WireRotateSigningSecretResponse>();
   });
 
   it('errors', () => {

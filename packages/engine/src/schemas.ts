@@ -274,6 +274,97 @@ export const WireErrorSchema = z
   })
   .openapi('Error');
 
+// ---------------------------------------------------------------------------------------------------
+// Access control (issue 7)
+
+const CapabilityString = z.string().openapi({
+  description:
+    'AntiRaid form: kv:<action>, kv[<store>]:<action>, kv[<store>:<scope>]:<action>, kv.meta:<list_scopes|keys|id_ops>, kv.admin:<stores|tokens>, with * wildcards; * alone is everything',
+  example: 'kv[orders:billing]:get',
+});
+
+/** `POST /v1/tokens` body (`WireCreateTokenBody`). Capabilities are parsed strictly by the handler. */
+export const CreateTokenBody = z
+  .strictObject({
+    capabilities: z.array(CapabilityString).min(1).max(256),
+    expiresAt: Timestamp.nullable()
+      .exactOptional()
+      .openapi({ description: 'When the token stops working (future); null or absent: never' }),
+    description: z.string().max(256).nullable().exactOptional(),
+  })
+  .openapi('CreateTokenBody');
+/** @see CreateTokenBody */
+export type CreateTokenBody = z.infer<typeof CreateTokenBody>;
+
+/** A token as listed (`TokenInfo`): never its secret. */
+export const TokenInfoSchema = z
+  .object({
+    id: z.string().openapi({ example: 'tok_3f0c...' }),
+    capabilities: z.array(z.string()),
+    description: z.string().nullable(),
+    createdAt: Timestamp,
+    expiresAt: Timestamp.nullable(),
+    revokedAt: Timestamp.nullable(),
+  })
+  .openapi('TokenInfo');
+
+/** `POST /v1/tokens` response (`CreatedToken`): the token with its secret, shown once. */
+export const CreatedTokenSchema = TokenInfoSchema.extend({
+  token: z.string().openapi({ description: 'The bearer secret; only its hash is kept' }),
+}).openapi('CreatedToken');
+
+/** `GET /v1/tokens` response. */
+export const TokenListSchema = z.object({ items: z.array(TokenInfoSchema) }).openapi('TokenList');
+
+/** `DELETE /v1/tokens/{id}` response (`WireRevokeTokenResponse`). */
+export const RevokeTokenResultSchema = z
+  .object({ revoked: z.boolean().openapi({ description: 'False when no such unrevoked token exists' }) })
+  .openapi('RevokeTokenResult');
+
+const ExpiresInSecs = z
+  .number()
+  .int()
+  .min(1)
+  .max(LIMITS.maxSignedUrlExpiresInSecs)
+  .openapi({ description: 'Life of the URL in seconds, at most 7 days', example: 3600 });
+
+/** `POST /v1/stores/{store}/signed-urls` body (`WireSignedUrlBody`). */
+export const SignedUrlBody = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z
+        .literal('record')
+        .openapi({ description: 'A URL reading one entry (Apify getRecordPublicUrl)' }),
+      key: z.string(),
+      expiresInSecs: ExpiresInSecs,
+    }),
+    z.strictObject({
+      kind: z.literal('keys').openapi({
+        description: 'A URL listing one page of keys, without values (Apify createKeysPublicUrl)',
+      }),
+      prefix: z.string().exactOptional(),
+      limit: z.number().int().min(1).max(LIMITS.maxListLimit).exactOptional(),
+      expiresInSecs: ExpiresInSecs,
+    }),
+  ])
+  .openapi('SignedUrlBody');
+/** @see SignedUrlBody */
+export type SignedUrlBody = z.infer<typeof SignedUrlBody>;
+
+/** `POST /v1/stores/{store}/signed-urls` response (`WireSignedUrlResponse`). */
+export const SignedUrlResultSchema = z
+  .object({
+    url: z.string().openapi({ description: 'Absolute URL, on the origin the request was sent to' }),
+    path: z.string().openapi({ description: 'The signed path and query, to append to a client base URL' }),
+    expiresAt: Timestamp,
+  })
+  .openapi('SignedUrl');
+
+/** `POST /v1/stores/{store}/signing-secret` response. */
+export const RotateSigningSecretResultSchema = z
+  .object({ rotated: z.literal(true) })
+  .openapi('RotateSigningSecretResult');
+
 /** `GET /healthz` response. */
 export const HealthSchema = z.object({ ok: z.literal(true) }).openapi('Health');
 
@@ -299,6 +390,10 @@ export const StoreParams = z.object({ store: StoreParam });
 export const EntryParams = z.object({ store: StoreParam, key: KeyParam });
 /** `{store}/{id}` params object. */
 export const IdParams = z.object({ store: StoreParam, id: IdParam });
+/** `/v1/tokens/{id}` params object. */
+export const TokenParams = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'Token id', example: 'tok_3f0c' }),
+});
 
 const BoolString = z.enum(['true', 'false']);
 

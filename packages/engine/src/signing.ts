@@ -19,6 +19,11 @@ import { UnauthenticatedError } from '@kv/core';
 export const SIGNED_EXPIRES_PARAM = 'expires';
 /** Query parameter holding the base64url signature. */
 export const SIGNED_SIGNATURE_PARAM = 'signature';
+/**
+ * Query parameter (signed like the others) limiting a URL made by a scoped token to the scopes that token
+ * could read: percent-encoded scopes joined with `,`, or `*` for any scope (issue 7; docs/security.md).
+ */
+export const SIGNED_SCOPES_PARAM = 'signedScopes';
 
 const encoder = new TextEncoder();
 

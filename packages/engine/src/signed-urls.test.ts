@@ -1,0 +1,271 @@
+/**
+ * Signed public URLs through Request/Response (issue 7; Apify getRecordPublicUrl / createKeysPublicUrl):
+ * usable with no token, read-only, refused once expired, altered, rotated or moved to another store;
+ * scoped signers publish only what they could read; CORS for plain browser `fetch`.
+ */
+import { describe, expect, it } from 'vitest';
+import { entryPath, type Harness, ORIGIN, setup } from '../test/harness.js';
+import { ensureToken, MemoryTokenStore } from './auth.js';
+
+const ADMIN = { authorization: 'Bearer admin-secret-0123456789' };
+
+interface Signed {
+  url: string;
+  path: string;
+  expiresAt: string;
+}
+
+async function rig(): Promise<
+  Harness & { sign(body: unknown, headers?: Record<string, string>): Promise<Signed> }
+> {
+  const tokens = new MemoryTokenStore();
+  const h = setup({ auth: { tokens } });
+  await ensureToken(tokens, { secret: 'admin-secret-0123456789', capabilities: ['*'] }, h.now());
+  for (const name of ['orders', 'users']) {
+    await h.json('POST', '/v1/stores', 201, { json: { name }, headers: ADMIN });
+  }
+  const put = (store: string, key: string, value: string, scopes?: string) =>
+    h.call('PUT', entryPath(store, key), {
+      body: value,
+      headers: { ...ADMIN, 'content-type': 'text/plain', ...(scopes ? { 'kv-scopes': scopes } : {}) },
+    });
+  await put('orders', 'img/1.png', 'one', 'billing');
+  await put('orders', 'img/2.png', 'two', 'ops');
+  await put('orders', 'doc', 'three');
+  await put('users', 'img/1.png', 'other store');
+  const sign = (body: unknown, headers: Record<string, string> = ADMIN) =>
+    h.json<Signed>('POST', '/v1/stores/orders/signed-urls', 200, { json: body, headers });
+  return Object.assign(h, { sign });
+}
+
+/** A plain request to a signed URL: no token, as a browser would send it. */
+function open(
+  h: Harness,
+  url: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return h.engine.fetch(new Request(url, { method, headers }));
+}
+
+describe('signed record URLs', () => {
+  it('read the record with no token until they expire, GET and HEAD, with CORS for any origin', async () => {
+    const h = await rig();
+    const signed = await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 3600 });
+    expect(signed.url.startsWith(`${ORIGIN}/v1/stores/orders/entries/img%2F1.png?`)).toBe(true);
+    expect(`${ORIGIN}${signed.path}`).toBe(signed.url);
+    expect(Date.parse(signed.expiresAt)).toBe(Math.floor(h.now() / 1000) * 1000 + 3_600_000);
+    const res = await open(h, signed.url, 'GET', { origin: 'https://example.org' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('one');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-expose-headers')).toContain('kv-revision');
+    const head = await open(h, signed.url, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe('3');
+    const etag = res.headers.get('etag') as string;
+    expect((await open(h, signed.url, 'GET', { 'if-none-match': etag })).status).toBe(304);
+    h.advance(3_599_000);
+    expect((await open(h, signed.url)).status).toBe(200);
+    h.advance(1000);
+    const expired = await open(h, signed.url);
+    expect(expired.status).toBe(401);
+    expect(expired.headers.get('access-control-allow-origin')).toBe('*');
+    expect(((await expired.json()) as { error: { details: unknown } }).error.details).toEqual({
+      reason: 'signature_expired',
+    });
+  });
+
+  it('are refused when any part is altered, used on another store or route, or for a write', async () => {
+    const h = await rig();
+    const { url } = await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 3600 });
+    const u = new URL(url);
+    const variants: string[] = [];
+    const withPath = (path: string) => {
+      const v = new URL(u);
+      v.pathname = path;
+      return v.toString();
+    };
+    variants.push(withPath('/v1/stores/orders/entries/img%2F2.png'));
+    variants.push(withPath('/v1/stores/users/entries/img%2F1.png'));
+    variants.push(withPath('/v1/stores/orders/entries/img%2F1.png/history'));
+    variants.push(withPath('/v1/stores/orders/entries'));
+    variants.push(withPath('/v1/stores/nope/entries/img%2F1.png'));
+    const later = new URL(u);
+    later.searchParams.set('expires', String(Number(u.searchParams.get('expires')) + 1));
+    variants.push(later.toString());
+    const extra = new URL(u);
+    extra.searchParams.set('values', 'true');
+    variants.push(extra.toString());
+    const sig = u.searchParams.get('signature') as string;
+    for (let i = 0; i < sig.length; i += 7) {
+      const v = new URL(u);
+      v.searchParams.set('signature', sig.slice(0, i) + (sig[i] === 'A' ? 'B' : 'A') + sig.slice(i + 1));
+      variants.push(v.toString());
+    }
+    const none = new URL(u);
+    none.searchParams.set('signature', '');
+    variants.push(none.toString());
+    for (const v of variants) {
+      const res = await open(h, v);
+      expect(res.status, v).toBe(401);
+      expect(res.headers.get('kv-error-code')).toBe('unauthenticated');
+    }
+    for (const method of ['PUT', 'DELETE', 'POST', 'PATCH']) {
+      const res = await h.engine.fetch(
+        new Request(url, { method, body: 'x', headers: { 'content-type': 'text/plain' } }),
+      );
+      expect(res.status, method).toBe(401);
+    }
+    expect(await (await open(h, url)).text()).toBe('one');
+  });
+
+  it('die when the store secret is rotated; new ones work', async () => {
+    const h = await rig();
+    const before = await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 3600 });
+    const keys = await h.sign({ kind: 'keys', expiresInSecs: 3600 });
+    expect(await h.json('POST', '/v1/stores/orders/signing-secret', 200, { headers: ADMIN })).toEqual({
+      rotated: true,
+    });
+    expect((await open(h, before.url)).status).toBe(401);
+    expect((await open(h, keys.url)).status).toBe(401);
+    const after = await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 3600 });
+    expect((await open(h, after.url)).status).toBe(200);
+  });
+
+  it('die with their store: deleted and recreated under the same name, the old URL is refused', async () => {
+    const h = await rig();
+    const { url } = await h.sign({ kind: 'record', key: 'doc', expiresInSecs: 3600 });
+    await h.json('DELETE', '/v1/stores/orders', 200, { headers: ADMIN });
+    expect((await open(h, url)).status).toBe(401);
+    await h.json('POST', '/v1/stores', 201, { json: { name: 'orders' }, headers: ADMIN });
+    expect((await open(h, url)).status).toBe(401);
+  });
+
+  it('a URL for a missing key answers 404 once used (an unscoped signer may read anything)', async () => {
+    const h = await rig();
+    const { url } = await h.sign({ kind: 'record', key: 'later', expiresInSecs: 60 });
+    expect((await open(h, url)).status).toBe(404);
+    await h.call('PUT', entryPath('orders', 'later'), { body: 'now', headers: ADMIN });
+    expect(await (await open(h, url)).text()).toBe('now');
+  });
+
+  it('CORS preflight of a signed URL is answered for any origin, GET and HEAD only', async () => {
+    const h = await rig();
+    const { url } = await h.sign({ kind: 'record', key: 'doc', expiresInSecs: 60 });
+    const res = await open(h, url, 'OPTIONS', {
+      origin: 'https://example.org',
+      'access-control-request-method': 'GET',
+      'access-control-request-headers': 'if-none-match',
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
+    expect(res.headers.get('access-control-allow-headers')).toBe('if-none-match');
+  });
+});
+
+describe('signed keys URLs', () => {
+  it('list one page with the signed prefix and limit, without values; the query cannot be changed', async () => {
+    const h = await rig();
+    const signed = await h.sign({ kind: 'keys', prefix: 'img/', limit: 1, expiresInSecs: 600 });
+    const u = new URL(signed.url);
+    expect(u.pathname).toBe('/v1/stores/orders/entries');
+    expect(u.searchParams.get('prefix')).toBe('img/');
+    expect(u.searchParams.get('limit')).toBe('1');
+    const res = await open(h, signed.url, 'GET', { origin: 'https://example.org' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const page = (await res.json()) as { items: Array<{ key: string; value?: string }>; complete: boolean };
+    expect(page.items.map((i) => i.key)).toEqual(['img/1.png']);
+    expect(page.items[0]?.value).toBeUndefined();
+    expect(page.complete).toBe(false);
+    for (const [name, value] of [
+      ['limit', '1000'],
+      ['prefix', ''],
+      ['values', 'true'],
+      ['cursor', 'eyJrIjoiaW1nLzEucG5nIiwiciI6MH0'],
+    ] as const) {
+      const v = new URL(u);
+      v.searchParams.set(name, value);
+      expect((await open(h, v.toString())).status, name).toBe(401);
+    }
+    const all = await h.sign({ kind: 'keys', expiresInSecs: 600 });
+    const everything = (await (await open(h, all.url)).json()) as { items: Array<{ key: string }> };
+    expect(everything.items.map((i) => i.key)).toEqual(['doc', 'img/1.png', 'img/2.png']);
+  });
+
+  it('validate the request: expiry 1 s to 7 days, a valid key, prefix and limit', async () => {
+    const h = await rig();
+    const bad = [
+      { kind: 'record', key: 'doc', expiresInSecs: 0 },
+      { kind: 'record', key: 'doc', expiresInSecs: 604_801 },
+      { kind: 'record', key: 'doc' },
+      { kind: 'record', key: 'bad key', expiresInSecs: 60 },
+      { kind: 'keys', limit: 0, expiresInSecs: 60 },
+      { kind: 'keys', limit: 1001, expiresInSecs: 60 },
+      { kind: 'keys', key: 'doc', expiresInSecs: 60 },
+      { kind: 'other', expiresInSecs: 60 },
+    ];
+    for (const body of bad) {
+      await h.error('POST', '/v1/stores/orders/signed-urls', 400, 'validation_error', {
+        json: body,
+        headers: ADMIN,
+      });
+    }
+    await h.json('POST', '/v1/stores/orders/signed-urls', 200, {
+      json: { kind: 'record', key: 'doc', expiresInSecs: 604_800 },
+      headers: ADMIN,
+    });
+    await h.error('POST', '/v1/stores/nope/signed-urls', 404, 'store_not_found', {
+      json: { kind: 'keys', expiresInSecs: 60 },
+      headers: ADMIN,
+    });
+  });
+});
+
+describe('signed URLs of scoped signers', () => {
+  it('reach only the scopes the signer could read, checked again when used', async () => {
+    const h = await rig();
+    const { token } = await h.json<{ token: string }>('POST', '/v1/tokens', 201, {
+      json: { capabilities: ['kv[orders:billing]:sign'] },
+      headers: ADMIN,
+    });
+    const signer = { authorization: `Bearer ${token}` };
+    const record = await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 600 }, signer);
+    expect(new URL(record.url).searchParams.get('signedScopes')).toBe('billing');
+    expect(await (await open(h, record.url)).text()).toBe('one');
+    await h.error('POST', '/v1/stores/orders/signed-urls', 403, 'forbidden', {
+      json: { kind: 'record', key: 'img/2.png', expiresInSecs: 600 },
+      headers: signer,
+    });
+    const keys = await h.sign({ kind: 'keys', expiresInSecs: 600 }, signer);
+    const page = (await (await open(h, keys.url)).json()) as { items: Array<{ key: string }> };
+    expect(page.items.map((i) => i.key)).toEqual(['img/1.png']);
+    // The record moves out of billing: the URL no longer reaches it.
+    await h.call('PUT', entryPath('orders', 'img/1.png'), {
+      body: 'moved',
+      headers: { ...ADMIN, 'content-type': 'text/plain', 'kv-scopes': 'ops' },
+    });
+    expect((await open(h, record.url)).status).toBe(403);
+    // Dropping the scope limit breaks the signature.
+    const widened = new URL(keys.url);
+    widened.searchParams.delete('signedScopes');
+    expect((await open(h, widened.toString())).status).toBe(401);
+  });
+});
+
+describe('signed URLs without access control', () => {
+  it('are still verified: tampering and expiry are refused', async () => {
+    const h = setup();
+    await h.createStore('s');
+    await h.put('s', 'k', 'v');
+    const signed = await h.json<Signed>('POST', '/v1/stores/s/signed-urls', 200, {
+      json: { kind: 'record', key: 'k', expiresInSecs: 10 },
+    });
+    expect(await (await open(h, signed.url)).text()).toBe('v');
+    expect((await open(h, signed.url.replace('/entries/k?', '/entries/j?'))).status).toBe(401);
+    h.advance(10_000);
+    expect((await open(h, signed.url)).status).toBe(401);
+  });
+});
