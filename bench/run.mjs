@@ -89,6 +89,12 @@ function stop(server) {
   });
 }
 
+/** User + system CPU time of a process so far, in ms (from /proc; clock ticks are 10 ms). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
@@ -151,12 +157,15 @@ async function measure(server) {
   await load(server.url, 'mixed', Math.min(3, duration));
   const out = {};
   for (const scenario of scenarios) {
+    const cpuBefore = cpuMs(server.child.pid);
     const r = await load(server.url, scenario, duration);
+    const cpuUsPerOp = ((cpuMs(server.child.pid) - cpuBefore) * 1000) / r.requests.total;
     const mem = rssMb(server.child.pid);
     out[scenario] = {
       opsPerSec: r.requests.average,
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
+      cpuUsPerOp,
       rssMb: mem.rss,
       peakRssMb: mem.peak,
       errors: r.errors + r.timeouts,
@@ -164,7 +173,7 @@ async function measure(server) {
       total: r.requests.total,
     };
     process.stderr.write(
-      `  ${server.name.padEnd(9)} ${scenario.padEnd(5)} ${Math.round(r.requests.average)} ops/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, RSS ${mem.rss.toFixed(0)} MB\n`,
+      `  ${server.name.padEnd(9)} ${scenario.padEnd(5)} ${Math.round(r.requests.average)} ops/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${cpuUsPerOp.toFixed(0)} µs CPU/op, RSS ${mem.rss.toFixed(0)} MB\n`,
     );
   }
   return out;
@@ -231,17 +240,17 @@ try {
 }
 
 const rows = [
-  '| scenario | server | ops/s | p50 ms | p99 ms | RSS MB | ratio to bare |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  '| scenario | server | ops/s | p50 ms | p99 ms | server CPU µs/op | RSS MB | ratio to bare |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
 for (const s of scenarios) {
   const b = results.bare[s];
   const k = results.kv[s];
   rows.push(
-    `| ${s} | bare node:http | ${Math.round(b.opsPerSec)} | ${b.p50Ms} | ${b.p99Ms} | ${b.rssMb.toFixed(0)} | 1.00 |`,
+    `| ${s} | bare node:http | ${Math.round(b.opsPerSec)} | ${b.p50Ms} | ${b.p99Ms} | ${b.cpuUsPerOp.toFixed(0)} | ${b.rssMb.toFixed(0)} | 1.00 |`,
   );
   rows.push(
-    `| ${s} | kv-server (SQLite) | ${Math.round(k.opsPerSec)} | ${k.p50Ms} | ${k.p99Ms} | ${k.rssMb.toFixed(0)} | ${(k.opsPerSec / b.opsPerSec).toFixed(2)} |`,
+    `| ${s} | kv-server (SQLite) | ${Math.round(k.opsPerSec)} | ${k.p50Ms} | ${k.p99Ms} | ${k.cpuUsPerOp.toFixed(0)} | ${k.rssMb.toFixed(0)} | ${(k.opsPerSec / b.opsPerSec).toFixed(2)} |`,
   );
 }
 process.stdout.write(`\n${rows.join('\n')}\n`);

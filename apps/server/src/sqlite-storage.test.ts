@@ -207,6 +207,38 @@ describe('SqliteStorage (SQLite specifics)', () => {
     expect(reader.db.readonly).toBe(true);
   });
 
+  it('group commit: concurrent commits share a transaction, yet one that throws is rolled back alone', async () => {
+    const s = fresh();
+    await s.createStore('st', config, T0, 'secret');
+    await s.createStore('other', config, T0, 'secret');
+    const results = await Promise.allSettled([
+      s.commit('st', { mode: 'each', mutations: [put('a', '1')], nowMs: T0 }),
+      s.commit('missing', { mode: 'each', mutations: [put('x', 'x')], nowMs: T0 }),
+      s.commit('other', {
+        mode: 'atomic',
+        checks: [{ key: 'z', precondition: { kind: 'exists' } }],
+        mutations: [put('z', 'z')],
+        nowMs: T0,
+      }),
+      s.commit('st', { mode: 'each', mutations: [put('b', '2'), put('a', '3')], nowMs: T0 }),
+      s.commit('other', { mode: 'each', mutations: [put('o', 'o')], nowMs: T0 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'store_not_found' });
+    expect((results[2] as PromiseFulfilledResult<unknown>).value).toEqual({ ok: false, failedKeys: ['z'] });
+    expect((results[3] as PromiseFulfilledResult<{ revision: number }>).value.revision).toBe(3);
+    expect((await s.getStore('st'))?.revision).toBe(3);
+    expect((await s.getStore('other'))?.revision).toBe(1);
+    expect(await s.getStore('missing')).toBeUndefined();
+    expect(new TextDecoder().decode((await s.get('st', 'a', T0))?.value)).toBe('3');
+  });
+
   it('keeps the stats counters and scope rows consistent with the tables', async () => {
     const s = fresh();
     await s.createStore('st', { ...config, history: 2 }, T0, 'secret');

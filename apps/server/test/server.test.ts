@@ -3,6 +3,7 @@
  * HTTP, logs, CORS, bad requests that leave the process serving and the data unchanged, and graceful
  * shutdown with a request in flight.
  */
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -260,6 +261,8 @@ describe('graceful shutdown', () => {
     const exit = await server.exited;
     expect(exit.code).toBe(0);
     await server.waitForLog('stopped');
+    // The database was closed cleanly: the last connection checkpointed and removed the WAL.
+    expect(existsSync(`${data}-wal`)).toBe(false);
 
     // Restart: the in-flight write is there.
     const again = await startServer(['--data', data]);
