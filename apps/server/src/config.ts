@@ -80,7 +80,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     key: 'dataFile',
     flag: '--data',
-    env: 'KV_DATA',
+    env: 'KV_DATA_FILE',
     default: './data/kv.sqlite',
     description: 'SQLite database file (its directory is created)',
   },

