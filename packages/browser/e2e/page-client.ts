@@ -129,5 +129,10 @@ export function pageClient(page: Page, clientName: string, url: string): KvClien
     return handle as unknown as StoreHandle;
   };
 
-  return { url, stores, store };
+  const notBridged = (): never => {
+    throw new Error('tokens are not bridged to the page by this proxy');
+  };
+  const tokens: KvClient['tokens'] = { create: notBridged, list: notBridged, revoke: notBridged };
+
+  return { url, stores, tokens, store };
 }

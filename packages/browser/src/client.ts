@@ -204,6 +204,7 @@ export function createClient(options: BrowserClientOptions): BrowserClient {
     return {
       url: core.url,
       stores: core.stores,
+      tokens: core.tokens,
       cache: undefined,
       cacheCounters: counters,
       store(name) {
@@ -409,6 +410,7 @@ export function createClient(options: BrowserClientOptions): BrowserClient {
         return deleted;
       },
     },
+    tokens: core.tokens,
     cache,
     cacheCounters: counters,
     store(name) {

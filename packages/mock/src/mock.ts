@@ -1,5 +1,5 @@
 import { encodeValue, formatScopesHeader, HEADERS, routes, type SetOptions, toEpochMs } from '@kv/core';
-import { createEngine, type Engine, MemoryStorage } from '@kv/engine';
+import { createEngine, type Engine, hashToken, MemoryStorage, MemoryTokenStore } from '@kv/engine';
 import { delay, HttpResponse, http, type RequestHandler } from 'msw';
 
 /**
@@ -43,7 +43,14 @@ export type SeedData = Record<string, Record<string, unknown> | { entries: Recor
 export interface KvMockOptions {
   /** Origin (and optional path prefix) the client talks to, e.g. `http://kv.test`. Requests under it are handled. */
   baseUrl: string;
-  /** Bearer token clients send; reserved for the access-control engine hook (accepted and ignored until then). */
+  /**
+   * Turns access control on (issue 7; docs/security.md): the engine then requires
+   * `Authorization: Bearer <token>` on every route but `/healthz` and `/openapi.json` (401 without it),
+   * and this token is an admin token (capability `*`). Create narrower tokens with `client.tokens.create`.
+   * Without `token`, every request is allowed.
+   * @default undefined (no access control)
+   * @example createKvMock({ baseUrl: 'http://kv.test', token: 'test-admin-token' })
+   */
   token?: string;
   /** Data created before the first request (see {@link SeedData}). Call `seed()` after `reset()` to re-seed. */
   seed?: SeedData;
@@ -65,6 +72,8 @@ export interface KvMock {
   readonly engine: Engine;
   /** Its in-memory storage. */
   readonly storage: MemoryStorage;
+  /** Its tokens when `token` turned access control on (the admin token first), else undefined. */
+  readonly tokens: MemoryTokenStore | undefined;
   /** Drops all stores and data (a fresh `MemoryStorage`) and clears faults back to the initial ones. */
   reset(): Promise<void>;
   /** Creates stores as needed and writes the given entries through the engine. */
@@ -110,19 +119,50 @@ export function createKvMock(options: KvMockOptions): KvMock {
   const initialFaults = options.faults ?? [];
   let faults = initialFaults;
   let random = prng(options.randomSeed ?? 1);
-  const makeEngine = (): { engine: Engine; storage: MemoryStorage } => {
+  const token = options.token;
+  if (token !== undefined && !/^[\x21-\x7e]{1,512}$/.test(token)) {
+    throw new TypeError('kv mock: `token` must be 1-512 visible ASCII characters (it travels in a header)');
+  }
+  const adminHeaders: Record<string, string> =
+    token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const makeEngine = (): {
+    engine: Engine;
+    storage: MemoryStorage;
+    tokens: MemoryTokenStore | undefined;
+    ready: Promise<void>;
+  } => {
     const storage = new MemoryStorage();
     const engineOptions: Parameters<typeof createEngine>[0] = { storage };
     if (options.clock) engineOptions.clock = options.clock;
+    let tokens: MemoryTokenStore | undefined;
+    let ready: Promise<void> = Promise.resolve();
+    if (token !== undefined) {
+      const store = new MemoryTokenStore();
+      tokens = store;
+      engineOptions.auth = { tokens: store };
+      // The admin token is stored hashed, like every token (the engine never keeps a secret).
+      ready = (async () => {
+        await store.insert({
+          id: 'tok_mock_admin',
+          hash: await hashToken(token),
+          capabilities: ['*'],
+          description: 'kv mock admin token',
+          createdAt: (options.clock ?? Date.now)(),
+          expiresAt: null,
+          revokedAt: null,
+        });
+      })();
+    }
     const engine = createEngine(engineOptions);
     // Like the server: expired entries become `expire` writes that watchers see (reads hide them at once).
     engine.startSweeper(options.sweepIntervalMs ?? 250);
-    return { engine, storage };
+    return { engine, storage, tokens, ready };
   };
   let current = makeEngine();
   let pendingSeed: Promise<void> | undefined;
 
   const handle = async (request: Request): Promise<Response> => {
+    await current.ready;
     if (pendingSeed) await pendingSeed;
     const url = new URL(request.url);
     const path = url.pathname.slice(prefix.length) || '/';
@@ -159,13 +199,16 @@ export function createKvMock(options: KvMockOptions): KvMock {
   };
 
   const seed = async (data: SeedData): Promise<void> => {
+    await current.ready;
     for (const [store, content] of Object.entries(data)) {
-      const exists = await current.engine.fetch(new Request(`http://kv.mock${routes.store(store)}`));
+      const exists = await current.engine.fetch(
+        new Request(`http://kv.mock${routes.store(store)}`, { headers: adminHeaders }),
+      );
       if (exists.status === 404) {
         const res = await current.engine.fetch(
           new Request(`http://kv.mock${routes.stores()}`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { ...adminHeaders, 'content-type': 'application/json' },
             body: JSON.stringify({ name: store }),
           }),
         );
@@ -177,7 +220,7 @@ export function createKvMock(options: KvMockOptions): KvMock {
           : Object.fromEntries(Object.entries(content).map(([k, v]) => [k, { value: v }]));
       for (const [key, entry] of Object.entries(entries)) {
         const { bytes, contentType } = encodeValue(entry.value, entry.contentType);
-        const headers: Record<string, string> = { 'content-type': contentType };
+        const headers: Record<string, string> = { ...adminHeaders, 'content-type': contentType };
         if (entry.ttlMs !== undefined) headers[HEADERS.ttlMs] = String(entry.ttlMs);
         if (entry.expiresAt !== undefined)
           headers[HEADERS.expiresAt] = new Date(toEpochMs(entry.expiresAt)).toISOString();
@@ -203,6 +246,9 @@ export function createKvMock(options: KvMockOptions): KvMock {
     },
     get storage() {
       return current.storage;
+    },
+    get tokens() {
+      return current.tokens;
     },
     async reset() {
       await current.engine.close();

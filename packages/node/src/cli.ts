@@ -9,7 +9,7 @@
  * @module
  */
 
-import { createReadStream, createWriteStream, realpathSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -58,7 +58,7 @@ export interface CliIo {
   stderr: Writable & { isTTY?: boolean };
   /** Standard input (`kv set` without a value, `kv import` without a file). */
   stdin: Readable & { isTTY?: boolean };
-  /** Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`). */
+  /** Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`, `KV_DATA`). */
   env: Readonly<Record<string, string | undefined>>;
   /** `fetch` for the client (tests route it to an in-process engine). */
   fetch?: FetchLike;
@@ -84,10 +84,18 @@ Commands:
   expire <store> <key> <ISO time|never> | --ttl-ms MS   set or clear a key's expiry
   import <store> [file.jsonl]             write entries from JSON Lines (stdin without a file)
   export <store> [file.jsonl] [--prefix P] [--match M] [--like L] [--scope S]
+  url <store> [key] [--expires-in-secs N] [--prefix P] [--limit N]
+                                          a signed public URL: of a record, or (no key) of a key listing
+  tokens ls                               list tokens (never their secrets)
+  tokens create --capability C (repeatable) [--expires-at ISO] [--description D]
+                                          create a token; prints its secret once
+  tokens revoke <id>                      revoke a token
 
 Global options:
   --url URL          server URL (default: $KV_URL)
-  --token TOKEN      bearer token (default: $KV_TOKEN, or the file named by $KV_TOKEN_FILE)
+  --token TOKEN      bearer token (default: $KV_TOKEN, the file named by $KV_TOKEN_FILE, else the
+                     server's admin token file ./data/kv.sqlite.admin-token, i.e. $KV_DATA.admin-token)
+  --token-file PATH  read the bearer token from this file
   --timeout-ms MS    per-request timeout (default 30000)
   --json             print JSON instead of tables/text
   -h, --help         show this help
@@ -106,6 +114,10 @@ class UsageError extends Error {
 const OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
+  capability: { type: 'string', multiple: true },
+  description: { type: 'string' },
+  'expires-in-secs': { type: 'string' },
   'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -193,6 +205,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         const options: ClientOptions = { env: full.env };
         if (flags.url !== undefined) options.url = flags.url;
         if (flags.token !== undefined) options.token = flags.token;
+        else if (flags['token-file'] !== undefined) options.tokenFile = flags['token-file'];
+        else {
+          const file = defaultTokenFile(full.env);
+          if (file !== undefined) options.tokenFile = file;
+        }
         if (flags['timeout-ms'] !== undefined)
           options.timeoutMs = intFlag(flags['timeout-ms'], '--timeout-ms');
         if (full.fetch !== undefined) options.fetch = full.fetch;
@@ -250,12 +267,32 @@ async function dispatch(ctx: Context): Promise<number> {
       return importCommand(ctx);
     case 'export':
       return exportCommand(ctx);
+    case 'url':
+      return urlCommand(ctx);
+    case 'tokens':
+      return tokensCommand(ctx);
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
 }
 
 // ---------------------------------------------------------------------------------------------- helpers
+
+/** Where the server writes its bootstrap admin token: beside its database (`<data file>.admin-token`). */
+export function adminTokenFile(env: Readonly<Record<string, string | undefined>>): string {
+  const data = env.KV_DATA?.trim();
+  return `${data === undefined || data === '' ? './data/kv.sqlite' : data}.admin-token`;
+}
+
+/**
+ * The token file to use when no token is given (`--token`, `--token-file`, `KV_TOKEN`, `KV_TOKEN_FILE`):
+ * the server's admin token file when it exists, so `kv` works on the server's machine with no setup.
+ */
+export function defaultTokenFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if (env.KV_TOKEN?.trim() || env.KV_TOKEN_FILE?.trim()) return undefined;
+  const file = adminTokenFile(env);
+  return existsSync(file) ? file : undefined;
+}
 
 function positionals(ctx: Context, names: string[], optional: string[] = []): string[] {
   const { args } = ctx;
@@ -613,6 +650,94 @@ async function expireCommand(ctx: Context): Promise<number> {
     );
   else ctx.io.stderr.write(`kv: key ${key} not found in ${storeName}\n`);
   return existed ? EXIT.ok : EXIT.notFound;
+}
+
+// ---------------------------------------------------------------------------------------------- access
+
+async function urlCommand(ctx: Context): Promise<number> {
+  const [storeName, key] = positionals(ctx, ['store'], ['key']) as [string, string?];
+  const store = ctx.client().store(storeName);
+  const expiresInSecs =
+    ctx.flags['expires-in-secs'] === undefined
+      ? 3600
+      : intFlag(ctx.flags['expires-in-secs'], '--expires-in-secs');
+  let signed: { url: string; expiresAt: string };
+  if (key !== undefined) {
+    if (ctx.flags.prefix !== undefined || ctx.flags.limit !== undefined) {
+      throw new UsageError('--prefix and --limit are for key listings: give no <key>');
+    }
+    signed = await store.createRecordUrl(key, { expiresInSecs });
+  } else {
+    const options: Parameters<typeof store.createKeysUrl>[0] = { expiresInSecs };
+    if (ctx.flags.prefix !== undefined) options.prefix = ctx.flags.prefix;
+    if (ctx.flags.limit !== undefined) options.limit = intFlag(ctx.flags.limit, '--limit');
+    signed = await store.createKeysUrl(options);
+  }
+  if (ctx.flags.json === true) printJson(ctx, signed);
+  else {
+    out(ctx, signed.url);
+    ctx.io.stderr.write(`kv: valid until ${signed.expiresAt}\n`);
+  }
+  return EXIT.ok;
+}
+
+async function tokensCommand(ctx: Context): Promise<number> {
+  const [sub, ...rest] = ctx.args;
+  ctx.args = rest;
+  const tokens = ctx.client().tokens;
+  switch (sub) {
+    case 'ls':
+    case 'list': {
+      positionals(ctx, []);
+      const list = await tokens.list();
+      if (ctx.flags.json === true) printJson(ctx, list);
+      else {
+        printTable(
+          ctx,
+          ['ID', 'CAPABILITIES', 'EXPIRES', 'REVOKED', 'DESCRIPTION'],
+          list.map((t) => [
+            t.id,
+            t.capabilities.join(' '),
+            t.expiresAt ?? '-',
+            t.revokedAt ?? '-',
+            t.description ?? '',
+          ]),
+        );
+      }
+      return EXIT.ok;
+    }
+    case 'create': {
+      positionals(ctx, []);
+      const capabilities = ctx.flags.capability ?? [];
+      if (capabilities.length === 0)
+        throw new UsageError('give at least one --capability, e.g. kv[orders]:get');
+      const options: Parameters<typeof tokens.create>[0] = { capabilities };
+      if (ctx.flags['expires-at'] !== undefined) options.expiresAt = ctx.flags['expires-at'];
+      if (ctx.flags.description !== undefined) options.description = ctx.flags.description;
+      const created = await tokens.create(options);
+      if (ctx.flags.json === true) printJson(ctx, created);
+      else {
+        out(ctx, created.token);
+        ctx.io.stderr.write(`kv: created ${created.id}; the secret above is shown only once\n`);
+      }
+      return EXIT.ok;
+    }
+    case 'revoke':
+    case 'rm': {
+      const [id] = positionals(ctx, ['id']) as [string];
+      const revoked = await tokens.revoke(id);
+      if (ctx.flags.json === true) printJson(ctx, { revoked });
+      else if (revoked) out(ctx, `revoked ${id}`);
+      else ctx.io.stderr.write(`kv: no live token ${id}\n`);
+      return revoked ? EXIT.ok : EXIT.notFound;
+    }
+    default:
+      throw new UsageError(
+        sub === undefined
+          ? 'missing tokens subcommand (ls, create, revoke)'
+          : `unknown tokens subcommand '${sub}'`,
+      );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------- JSON Lines

@@ -170,6 +170,7 @@ export function createClient(options: ClientOptions = {}): NodeKvClient {
   return {
     url: core.url,
     stores: core.stores,
+    tokens: core.tokens,
     store(name: string): NodeStoreHandle {
       let handle = handles.get(name);
       if (handle === undefined) {

@@ -8,6 +8,7 @@
  */
 
 import { createStoreHandle, createStoresApi } from './store.js';
+import { createTokensApi } from './tokens.js';
 import { createTransport } from './transport.js';
 import type { HttpClientOptions, KvClient, StoreHandle } from './types.js';
 
@@ -19,7 +20,7 @@ export type * from './types.js';
  *
  * @param options - `url` (required), `token`, `timeoutMs` (default 30 s per attempt), `retry` (default 2
  *   retries, 300 ms doubling backoff capped at 10 s, `Retry-After` honoured), `fetch`, `onError`, `headers`
- * @returns the client: `client.stores.*` and `client.store(name)`
+ * @returns the client: `client.stores.*`, `client.tokens.*` and `client.store(name)`
  * @throws {ValidationError} missing or invalid `url`, invalid `timeoutMs`/`retry`, or no `fetch` in this
  *   runtime and none given
  * @example
@@ -33,10 +34,12 @@ export type * from './types.js';
 export function createHttpClient(options: HttpClientOptions): KvClient {
   const transport = createTransport(options);
   const stores = createStoresApi(transport);
+  const tokens = createTokensApi(transport);
   const handles = new Map<string, StoreHandle>();
   return {
     url: transport.baseUrl,
     stores,
+    tokens,
     store(name: string): StoreHandle {
       let handle = handles.get(name);
       if (handle === undefined) {

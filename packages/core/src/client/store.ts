@@ -20,6 +20,8 @@ import {
   type WireHistoryItem,
   type WireListResponse,
   type WireSetExpiryResponse,
+  type WireSignedUrlBody,
+  type WireSignedUrlResponse,
   type WireWrite,
 } from '../protocol.js';
 import type {
@@ -35,6 +37,7 @@ import type {
   ListPage,
   SetOptions,
   SetResult,
+  SignedUrl,
   StoreInfo,
   UpdateStoreOptions,
 } from '../types.js';
@@ -90,6 +93,22 @@ function checkId(id: unknown): string {
     });
   }
   return id;
+}
+
+/** Validates `expiresInSecs` of a signed URL: an integer from 1 to 604,800 (7 days). */
+function checkExpiresInSecs(value: unknown): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    value < 1 ||
+    value > LIMITS.maxSignedUrlExpiresInSecs
+  ) {
+    throw new ValidationError(
+      `\`expiresInSecs\` must be an integer from 1 to ${LIMITS.maxSignedUrlExpiresInSecs} (7 days)`,
+      { details: { field: 'expiresInSecs', reason: 'out_of_range', max: LIMITS.maxSignedUrlExpiresInSecs } },
+    );
+  }
+  return value;
 }
 
 function checkKeys(keys: readonly string[]): void {
@@ -282,6 +301,18 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
       }
       return result;
     });
+  }
+
+  /** Asks the server to sign a URL; the result is on this client's base URL (proxies, path prefixes). */
+  async function signedUrl(body: WireSignedUrlBody): Promise<SignedUrl> {
+    const response = await send({
+      method: 'POST',
+      path: routes.signedUrls(name),
+      json: body,
+      retry: 'idempotent',
+    });
+    const wire = await json<WireSignedUrlResponse>(response);
+    return { url: transport.baseUrl + wire.path, expiresAt: wire.expiresAt };
   }
 
   const handle: StoreHandle = {
@@ -490,6 +521,41 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
       }),
 
     atomic: () => createAtomic(),
+
+    createRecordUrl: (key, options) =>
+      guard(async () => {
+        validateKey(key);
+        return signedUrl({ kind: 'record', key, expiresInSecs: checkExpiresInSecs(options?.expiresInSecs) });
+      }),
+
+    createKeysUrl: (options) =>
+      guard(async () => {
+        const body: WireSignedUrlBody = {
+          kind: 'keys',
+          expiresInSecs: checkExpiresInSecs(options?.expiresInSecs),
+        };
+        if (options.prefix !== undefined) body.prefix = validateKeyPrefix(options.prefix);
+        if (options.limit !== undefined) {
+          const limit = options.limit;
+          if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
+            throw new ValidationError(`\`limit\` must be an integer from 1 to ${LIMITS.maxListLimit}`, {
+              details: { field: 'limit', reason: 'out_of_range', max: LIMITS.maxListLimit },
+            });
+          }
+          body.limit = limit;
+        }
+        return signedUrl(body);
+      }),
+
+    rotateSigningSecret: () =>
+      guard(async () => {
+        const response = await send({
+          method: 'POST',
+          path: routes.signingSecret(name),
+          retry: 'idempotent',
+        });
+        await response.body?.cancel();
+      }),
 
     watch: (options = {}, callbacks = {}) => {
       try {

@@ -10,7 +10,11 @@ import type { KvError } from '../errors.js';
 import type {
   AtomicResult,
   BulkResult,
+  CreatedToken,
+  CreateKeysUrlOptions,
+  CreateRecordUrlOptions,
   CreateStoreOptions,
+  CreateTokenOptions,
   DeleteOptions,
   EntryMeta,
   HistoryEntry,
@@ -20,7 +24,9 @@ import type {
   ListPage,
   SetOptions,
   SetResult,
+  SignedUrl,
   StoreInfo,
+  TokenInfo,
   UpdateStoreOptions,
 } from '../types.js';
 import type { WatchCallbacks, WatchSubscription, WatchSubscriptionOptions } from '../watcher.js';
@@ -404,6 +410,43 @@ export interface StoreHandle {
    * ```
    */
   watch<T = KvValue>(options?: WatchSubscriptionOptions, callbacks?: WatchCallbacks<T>): WatchSubscription<T>;
+
+  /**
+   * A signed public URL reading one record (Apify `getRecordPublicUrl`): a plain `fetch` or a browser
+   * gets the raw value with the entry headers, with no token, until it expires; `HEAD` works too. It is
+   * read-only, refused (401) once expired, altered or after {@link StoreHandle.rotateSigningSecret}, and
+   * never reaches more than the signer could read (a scoped token's URL keeps its scopes). Needs the
+   * `sign` capability (docs/security.md).
+   *
+   * @param options - `expiresInSecs`: 1 to 604,800 (7 days)
+   * @returns `{ url, expiresAt }`; `url` is on this client's base URL
+   * @throws {ValidationError} bad key or `expiresInSecs`
+   * @throws {UnauthorizedError} the token lacks `sign` for this record (a scoped token also when the key
+   *   is missing)
+   * @example
+   * ```ts
+   * const { url } = await store.createRecordUrl('report.pdf', { expiresInSecs: 3600 });
+   * const res = await fetch(url); // no token needed
+   * ```
+   */
+  createRecordUrl(key: string, options: CreateRecordUrlOptions): Promise<SignedUrl>;
+  /**
+   * A signed public URL listing one page of the store's keys (Apify `createKeysPublicUrl`): the
+   * listing JSON (`{ items, cursor?, complete }`, entries without values) for `prefix`, `limit` entries at
+   * most. Same rules as {@link StoreHandle.createRecordUrl}; the query cannot be changed.
+   *
+   * @param options - `prefix`, `limit` (1-1000, default 100), `expiresInSecs` (1 to 604,800)
+   * @returns `{ url, expiresAt }`
+   * @throws {ValidationError} bad prefix, limit or `expiresInSecs`
+   * @throws {UnauthorizedError} the token lacks `sign` on this store
+   */
+  createKeysUrl(options: CreateKeysUrlOptions): Promise<SignedUrl>;
+  /**
+   * Replaces the store's URL-signing secret: every URL signed before stops working at once. Needs
+   * `kv.admin:stores`.
+   * @throws {StoreNotFoundError} the store does not exist
+   */
+  rotateSigningSecret(): Promise<void>;
 }
 
 /** Store management (`client.stores`; Apify store get/update/delete, Cloudflare namespaces, NATS buckets). */
@@ -430,12 +473,42 @@ export interface StoresApi {
   delete(name: string): Promise<boolean>;
 }
 
+/**
+ * Token management (`client.tokens`; PRODUCT.md "Access control", issue 7). Every call needs a token with
+ * `kv.admin:tokens`; a server without access control answers `ServerError` 501.
+ */
+export interface TokensApi {
+  /**
+   * Creates a token. Its secret is in the result only: the server keeps its hash. Capabilities are
+   * checked here first (a malformed one throws and nothing is sent). Not retried (a retry could create a
+   * second token).
+   *
+   * @returns the token with its secret (`token`)
+   * @throws {ValidationError} malformed capability, expiry not in the future, description over 256
+   *   characters
+   * @example
+   * ```ts
+   * const { token } = await client.tokens.create({ capabilities: ['kv[orders]:get'], expiresAt: Date.now() + 86_400_000 });
+   * ```
+   */
+  create(options: CreateTokenOptions): Promise<CreatedToken>;
+  /** Every token, oldest first, revoked and expired ones included; never their secrets. */
+  list(): Promise<TokenInfo[]>;
+  /**
+   * Revokes a token, effective on the next request.
+   * @returns `true` when a live token was revoked, `false` when there was none (or it was revoked)
+   */
+  revoke(id: string): Promise<boolean>;
+}
+
 /** The kv client: store management and store handles. Create one with {@link createHttpClient}. */
 export interface KvClient {
   /** Base URL the client sends to (as given, without a trailing slash). */
   readonly url: string;
   /** Store management. */
   readonly stores: StoresApi;
+  /** Token management (issue 7). */
+  readonly tokens: TokensApi;
   /**
    * A handle on one store. No request is made; the name is validated now.
    * @throws {ValidationError} bad store name

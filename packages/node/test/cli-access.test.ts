@@ -1,0 +1,125 @@
+/**
+ * The `kv` command line with access control (issue 7): finding the token (`--token`, `--token-file`,
+ * `KV_TOKEN`, `KV_TOKEN_FILE`, then the server's `<KV_DATA>.admin-token` file), `kv tokens` and `kv url`.
+ */
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { ensureToken, MemoryTokenStore } from '@kv/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminTokenFile, defaultTokenFile, EXIT, main } from '../src/cli.js';
+import { inProcessEngine } from './helpers.js';
+
+const ADMIN = 'cli-admin-secret-0123456789';
+const tokens = new MemoryTokenStore();
+const { fetch, url } = inProcessEngine({ auth: { tokens } });
+const dir = mkdtempSync(join(tmpdir(), 'kv-cli-access-'));
+const dataFile = join(dir, 'data', 'kv.sqlite');
+
+beforeAll(async () => {
+  await ensureToken(tokens, { secret: ADMIN, capabilities: ['*'] }, Date.now());
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(`${dataFile}.admin-token`, `${ADMIN}\n`, { mode: 0o600 });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      chunks.push(Buffer.from(chunk));
+      callback();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString() };
+}
+
+async function kv(argv: string[], env: Record<string, string> = {}) {
+  const stdout = sink();
+  const stderr = sink();
+  const stdin = Readable.from([]) as Readable & { isTTY?: boolean };
+  stdin.isTTY = true;
+  const code = await main(argv, {
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    stdin,
+    env: { KV_URL: url, ...env },
+    fetch,
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+describe('kv finds its token', () => {
+  it('defaults to <KV_DATA or ./data/kv.sqlite>.admin-token', () => {
+    expect(adminTokenFile({})).toBe('./data/kv.sqlite.admin-token');
+    expect(adminTokenFile({ KV_DATA: '/var/lib/kv/db.sqlite' })).toBe('/var/lib/kv/db.sqlite.admin-token');
+    expect(defaultTokenFile({ KV_DATA: dataFile })).toBe(`${dataFile}.admin-token`);
+    expect(defaultTokenFile({ KV_DATA: join(dir, 'none.sqlite') })).toBeUndefined();
+    expect(defaultTokenFile({ KV_DATA: dataFile, KV_TOKEN: 'x' })).toBeUndefined();
+    expect(defaultTokenFile({ KV_DATA: dataFile, KV_TOKEN_FILE: '/x' })).toBeUndefined();
+  });
+
+  it('uses the server admin token file with no other setup; explicit tokens win', async () => {
+    expect((await kv(['stores', 'ls'], { KV_DATA: join(dir, 'none.sqlite') })).code).toBe(EXIT.error);
+    const auto = await kv(['stores', 'create', 'auto'], { KV_DATA: dataFile });
+    expect(auto.code).toBe(EXIT.ok);
+    const wrong = await kv(['stores', 'ls', '--token', 'kv_wrong'], { KV_DATA: dataFile });
+    expect(wrong.code).toBe(EXIT.error);
+    expect(wrong.stderr).toMatch(/unauthenticated 401/);
+    const file = join(dir, 'token.txt');
+    writeFileSync(file, ADMIN);
+    expect((await kv(['stores', 'ls', '--token-file', file])).stdout).toContain('auto');
+    expect((await kv(['stores', 'ls'], { KV_TOKEN: ADMIN })).code).toBe(EXIT.ok);
+  });
+});
+
+describe('kv tokens and kv url', () => {
+  it('create prints the secret once; ls lists without secrets; revoke ends it', async () => {
+    const admin = { KV_TOKEN: ADMIN };
+    const created = await kv(
+      [
+        'tokens',
+        'create',
+        '--capability',
+        'kv[auto]:get',
+        '--capability',
+        'kv[auto]:list',
+        '--description',
+        'ci',
+      ],
+      admin,
+    );
+    expect(created.code).toBe(EXIT.ok);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^kv_/);
+    const id = /created (tok_\w+)/.exec(created.stderr)?.[1] as string;
+    const list = await kv(['tokens', 'ls', '--json'], admin);
+    const items = JSON.parse(list.stdout) as Array<{ id: string; capabilities: string[] }>;
+    expect(items.find((t) => t.id === id)?.capabilities).toEqual(['kv[auto]:get', 'kv[auto]:list']);
+    expect(list.stdout).not.toContain(secret);
+    expect((await kv(['ls', 'auto'], { KV_TOKEN: secret })).code).toBe(EXIT.ok);
+    expect((await kv(['set', 'auto', 'k', 'v'], { KV_TOKEN: secret })).code).toBe(EXIT.error);
+    expect((await kv(['tokens', 'revoke', id], admin)).code).toBe(EXIT.ok);
+    expect((await kv(['tokens', 'revoke', id], admin)).code).toBe(EXIT.notFound);
+    expect((await kv(['ls', 'auto'], { KV_TOKEN: secret })).code).toBe(EXIT.error);
+    const bad = await kv(['tokens', 'create', '--capability', 'kv:read'], admin);
+    expect(bad.code).toBe(EXIT.usage);
+    expect((await kv(['tokens', 'create'], admin)).code).toBe(EXIT.usage);
+  });
+
+  it('url prints a signed URL that works with no token', async () => {
+    const admin = { KV_TOKEN: ADMIN };
+    await kv(['stores', 'create', 'pub'], admin);
+    await kv(['set', 'pub', 'hello', 'world'], admin);
+    const record = await kv(['url', 'pub', 'hello', '--expires-in-secs', '60'], admin);
+    expect(record.code).toBe(EXIT.ok);
+    expect(await (await fetch(record.stdout.trim())).text()).toBe('world');
+    const keys = await kv(['url', 'pub', '--prefix', 'h', '--limit', '5', '--json'], admin);
+    const signed = JSON.parse(keys.stdout) as { url: string; expiresAt: string };
+    const page = (await (await fetch(signed.url)).json()) as { items: Array<{ key: string }> };
+    expect(page.items.map((i) => i.key)).toEqual(['hello']);
+    expect((await kv(['url', 'pub', 'hello', '--prefix', 'x'], admin)).code).toBe(EXIT.usage);
+  });
+});
