@@ -778,6 +778,38 @@ describe('tokens', () => {
     });
   });
 
+  it('a watch stream ends with an unauthenticated error event once its token is revoked', async () => {
+    const h = await authSetup();
+    const admin = h.auth('admin');
+    const created = await h.json<{ id: string; token: string }>('POST', '/v1/tokens', 201, {
+      json: { capabilities: ['kv[orders]:watch'] },
+      headers: admin,
+    });
+    const res = await h.call('GET', '/v1/stores/orders/watch?updatesOnly=true', {
+      headers: { authorization: `Bearer ${created.token}` },
+    });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let all = '';
+    const readUntil = async (done: () => boolean): Promise<void> => {
+      while (!done()) {
+        const chunk = await reader.read();
+        if (chunk.done) return;
+        all += decoder.decode(chunk.value);
+      }
+    };
+    await readUntil(() => all.includes('event: ready'));
+    await h.put('orders', 'before', 'v', admin);
+    await readUntil(() => all.includes('"key":"before"'));
+    await h.json('DELETE', `/v1/tokens/${created.id}`, 200, { headers: admin });
+    await h.put('orders', 'after', 'v', admin);
+    // Read to the end of the stream: it closes after the error event.
+    await readUntil(() => false);
+    expect(all).not.toContain('"key":"after"');
+    expect(all).toMatch(/event: error\ndata: \{"error":\{"code":"unauthenticated"/);
+  });
+
   it('expiry is effective on the next request (engine clock)', async () => {
     const h = await authSetup();
     const { token } = await h.json<{ token: string }>('POST', '/v1/tokens', 201, {

@@ -37,7 +37,7 @@ import {
   readFilter,
   storeReadGrant,
 } from './access.js';
-import { createToken, toTokenInfo } from './auth.js';
+import { authenticate, createToken, toTokenInfo } from './auth.js';
 import type { Ctx, EngineContext, EngineEnv } from './context.js';
 import {
   decodeSegment,
@@ -592,6 +592,14 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     const grant = await authorize(ctx, c, 'watch', { store });
     await requireStore(ctx, store);
     const filter = readFilter(grant);
+    const tokens = ctx.tokens;
+    const authorization = c.req.header('authorization') ?? null;
+    const revalidate =
+      tokens !== undefined && c.get('principal')?.via === 'token'
+        ? async (): Promise<void> => {
+            await authenticate(tokens, authorization, ctx.clock());
+          }
+        : undefined;
     const body = await openWatchStream({
       storage,
       hub: ctx.watchHub,
@@ -602,6 +610,8 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       options: ctx.watchOptions,
       // A scoped caller sees the events of the entries it may read (tombstones keep their scopes).
       ...(filter === undefined ? {} : { canRead: filter }),
+      // A token revoked or expired while watching ends the stream at its next wake-up.
+      ...(revalidate === undefined ? {} : { revalidate }),
     });
     return new Response(body, {
       status: 200,

@@ -15,6 +15,7 @@ import {
   bytesToBase64,
   compileNatsPattern,
   formatEtag,
+  isKvError,
   type KeyMatcher,
   RevisionCompactedError,
   ValidationError,
@@ -280,6 +281,12 @@ export interface WatchStreamInput {
   now: () => number;
   /** Optional per-entry read check (access control): entries it rejects are not delivered. */
   canRead?: (entry: StoredEntry) => boolean;
+  /**
+   * Optional re-authentication (access control): called before each read of the change log; when it
+   * throws a `KvError` (the token was revoked or expired), the stream sends that error as an `error`
+   * event and ends, so a revoked token stops receiving changes on its next wake-up.
+   */
+  revalidate?: () => Promise<void>;
   /** Tuning. */
   options?: WatchOptions;
 }
@@ -369,6 +376,17 @@ export async function openWatchStream(input: WatchStreamInput): Promise<Readable
             if (signal.aborted) {
               controller.close();
               return;
+            }
+            if (input.revalidate !== undefined) {
+              try {
+                await input.revalidate();
+              } catch (error) {
+                if (!isKvError(error)) throw error;
+                const body = { error: { code: error.code, message: error.message } };
+                controller.enqueue(encoder.encode(sse({ event: 'error', data: JSON.stringify(body) })));
+                controller.close();
+                return;
+              }
             }
             const floor = await storage.changeLogFloor(store);
             if (position < floor) {
