@@ -14,6 +14,7 @@ import {
   PayloadTooLargeError,
   toWireError,
   ValidationError,
+  type WireEntry,
 } from '@kv/core';
 import type { ChangeRecord, StoredEntry, StoreRecord } from './storage.js';
 
@@ -165,30 +166,14 @@ export function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : iso(ms);
 }
 
-/** Wire JSON of an entry (`WireEntry`); `value` (base64) only when `includeValue`. */
-export interface WireEntryJson {
-  key: string;
-  id: string;
-  revision: number;
-  contentType: string;
-  metadata: Record<string, unknown> | null;
-  scopes: string[];
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string | null;
-  resume: boolean;
-  size: number;
-  value?: string;
-}
-
 /**
  * Converts a stored entry to its wire JSON (`WireEntry` in core).
  *
  * @param entry - the entry
  * @param includeValue - add `value`, base64 of the bytes
  */
-export function toWireEntry(entry: StoredEntry, includeValue: boolean): WireEntryJson {
-  const out: WireEntryJson = {
+export function toWireEntry(entry: StoredEntry, includeValue: boolean): WireEntry {
+  const out: WireEntry = {
     key: entry.key,
     id: entry.id,
     revision: entry.revision,
@@ -209,7 +194,7 @@ export function toWireEntry(entry: StoredEntry, includeValue: boolean): WireEntr
 export function toWireHistoryItem(
   record: ChangeRecord,
   includeValue: boolean,
-): WireEntryJson & { operation: ChangeRecord['operation'] } {
+): WireEntry & { operation: ChangeRecord['operation'] } {
   return { ...toWireEntry(record, includeValue && record.operation === 'put'), operation: record.operation };
 }
 
