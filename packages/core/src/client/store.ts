@@ -252,7 +252,9 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     for (;;) {
       const page = await guard(() => listPage<T>(next));
       yield page;
-      if (page.complete || page.cursor === undefined || page.items.length === 0) return;
+      // A filtered page may be empty and still incomplete (the server bounds the rows it examines per
+      // request), so follow the cursor; a cursor that does not move would loop forever.
+      if (page.complete || page.cursor === undefined || page.cursor === next.cursor) return;
       next = { ...options, cursor: page.cursor };
       delete next.startAfter;
     }
