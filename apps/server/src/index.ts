@@ -5,6 +5,7 @@
  *
  * @module
  */
+export * from './auth.js';
 export * from './config.js';
 export * from './metrics.js';
 export * from './schema.js';

@@ -119,4 +119,22 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
 `,
   },
+  {
+    version: 2,
+    description: 'tokens (access control: hashed bearer tokens with capabilities)',
+    sql: `
+-- Bearer tokens (docs/security.md): only the SHA-256 of each secret is stored. Revoked and expired rows
+-- are kept for audit; the engine checks revoked_at and expires_at on every request.
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  hash TEXT UNIQUE NOT NULL,
+  capabilities TEXT NOT NULL, -- JSON array of capability strings
+  description TEXT,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER
+) STRICT;
+CREATE INDEX tokens_by_created ON tokens (created_at, id);
+`,
+  },
 ];

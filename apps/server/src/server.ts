@@ -13,8 +13,16 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { HEADERS } from '@kv/core';
-import { createEngine, type Engine, MemoryStorage, type Storage } from '@kv/engine';
+import {
+  createEngine,
+  type Engine,
+  MemoryStorage,
+  MemoryTokenStore,
+  type Storage,
+  type TokenStore,
+} from '@kv/engine';
 import type { Logger } from 'pino';
+import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
 import { SqliteStorage } from './sqlite-storage.js';
@@ -31,6 +39,10 @@ export interface RunningServer {
   storage: Storage;
   /** The metrics registry and recorder. */
   metrics: ServerMetrics;
+  /** Where tokens live: `SqliteTokenStore` in the database, or `MemoryTokenStore` with memory storage. */
+  tokens: TokenStore;
+  /** What the admin-token bootstrap did (never the secret). */
+  adminToken: AdminTokenResult;
   /**
    * Graceful shutdown: `/readyz` turns 503, the listener closes (no new connections), idle keep-alive
    * connections close, in-flight requests get up to `shutdownTimeoutMs` to finish (then their
@@ -85,8 +97,24 @@ export function openStorage(config: ServerConfig): Storage {
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const storage = openStorage(config);
+  const tokens = storage instanceof SqliteStorage ? new SqliteTokenStore(storage.db) : new MemoryTokenStore();
+  let adminToken: AdminTokenResult;
+  try {
+    adminToken = await bootstrapAdminToken({
+      tokens,
+      secret: config.adminToken,
+      file: config.adminTokenFile,
+      reuse: storage instanceof SqliteStorage,
+      nowMs: Date.now(),
+    });
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  logAdminToken(logger, adminToken);
   const engine = createEngine({
     storage,
+    auth: { tokens },
     maxValueBytes: config.maxValueBytes,
     maxBodyBytes: config.maxBodyBytes,
     maxJsonBodyBytes: config.maxJsonBodyBytes,
@@ -219,8 +247,32 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       ...(storage instanceof SqliteStorage
         ? { dataFile: storage.path, synchronous: config.synchronous }
         : {}),
+      ...(adminToken.file === undefined ? {} : { adminTokenFile: adminToken.file }),
     },
     'listening',
   );
-  return { url, server, engine, storage, metrics, shutdown };
+  return { url, server, engine, storage, metrics, tokens, adminToken, shutdown };
+}
+
+/** Logs the admin-token bootstrap: the file and the token id, never the token. */
+function logAdminToken(logger: Logger, admin: AdminTokenResult): void {
+  const fields = {
+    source: admin.source,
+    tokenId: admin.tokenId,
+    created: admin.created,
+    ...(admin.file === undefined ? {} : { file: admin.file }),
+    ...(admin.revoked.length > 0 ? { revoked: admin.revoked } : {}),
+  };
+  if (admin.source === 'none') {
+    logger.warn(
+      'no admin token: set KV_ADMIN_TOKEN (or --admin-token-file) to be able to authenticate with --storage memory',
+    );
+  } else if (admin.unusable === true) {
+    logger.warn(fields, 'the KV_ADMIN_TOKEN token was revoked or has expired: it cannot authenticate');
+  } else {
+    logger.info(
+      fields,
+      admin.source === 'file' ? `admin token in ${admin.file}` : 'admin token from KV_ADMIN_TOKEN',
+    );
+  }
 }

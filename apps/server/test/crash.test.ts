@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { call, startServer, tempDir } from './helpers.js';
+import { authHeaders, call, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir('kv-crash-');
 afterAll(() => tmp.remove());
@@ -44,7 +44,7 @@ describe('crash safety', () => {
               }));
               const res = await fetch(`${server.url}/v1/stores/load/bulk/set`, {
                 method: 'POST',
-                headers: { 'content-type': 'application/json' },
+                headers: authHeaders({ 'content-type': 'application/json' }),
                 body: JSON.stringify({ items }),
               });
               if (res.status !== 200) throw new Error(`status ${res.status}`);
@@ -57,7 +57,7 @@ describe('crash safety', () => {
             } else {
               const res = await fetch(`${server.url}/v1/stores/load/entries/${key}`, {
                 method: 'PUT',
-                headers: { 'content-type': 'text/plain' },
+                headers: authHeaders({ 'content-type': 'text/plain' }),
                 body: value,
               });
               if (res.status !== 201) throw new Error(`status ${res.status}`);

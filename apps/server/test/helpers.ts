@@ -11,6 +11,42 @@ import { fileURLToPath } from 'node:url';
 /** The built binary. */
 export const MAIN: string = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
+/**
+ * The admin token the test servers run with: {@link startServer} sets `KV_ADMIN_TOKEN` to it unless told
+ * otherwise, and {@link call} and {@link authHeaders} send it.
+ */
+export const ADMIN_TOKEN = 'kv_test-admin-token-for-e2e-0123456789';
+
+/** `Authorization: Bearer <ADMIN_TOKEN>` plus `extra`. */
+export function authHeaders(
+  extra: Record<string, string> = {},
+  token: string = ADMIN_TOKEN,
+): Record<string, string> {
+  return { authorization: `Bearer ${token}`, ...extra };
+}
+
+/** Options of {@link startServer}. */
+export interface StartOptions {
+  /** Milliseconds to wait for the `listening` line. @default 20000 */
+  timeoutMs?: number;
+  /**
+   * Environment of the child, on top of `process.env` minus the `KV_*` variables. `KV_ADMIN_TOKEN`
+   * defaults to {@link ADMIN_TOKEN}; set it to `undefined` for the generated token file.
+   */
+  env?: Record<string, string | undefined>;
+  /** Port to listen on. @default 0 (any free port) */
+  port?: number;
+}
+
+/** `process.env` without `KV_*` (a developer's settings must not leak into test servers), plus `env`. */
+function childEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KV_')) out[k] = v;
+  const merged = { KV_ADMIN_TOKEN: ADMIN_TOKEN, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 /** A temp directory removed by the returned function. */
 export function tempDir(prefix = 'kv-server-e2e-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -50,11 +86,18 @@ function assertBuilt(): void {
   }
 }
 
-/** Runs `kv-server <args>` to completion. */
-export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+/** Runs `kv-server <args>` to completion (environment as in {@link startServer}). */
+export function runCli(
+  args: string[],
+  timeoutMs = 30_000,
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [MAIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(env),
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -72,13 +115,16 @@ export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
 }
 
 /**
- * Starts `kv-server --port 0 <args>` and resolves once it logs `listening`.
- * Rejects (with its stderr) if it exits first.
+ * Starts `kv-server --port 0 <args>` (with `KV_ADMIN_TOKEN` = {@link ADMIN_TOKEN} unless `options.env`
+ * says otherwise) and resolves once it logs `listening`. Rejects (with its stderr) if it exits first.
  */
-export function startServer(args: string[], timeoutMs = 20_000): Promise<ServerProcess> {
+export function startServer(args: string[], options: StartOptions = {}): Promise<ServerProcess> {
   assertBuilt();
-  const proc = spawn(process.execPath, [MAIN, '--port', '0', '--host', '127.0.0.1', ...args], {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const port = String(options.port ?? 0);
+  const proc = spawn(process.execPath, [MAIN, '--port', port, '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv(options.env),
   });
   const lines: string[] = [];
   let stderr = '';
@@ -153,17 +199,30 @@ export function startServer(args: string[], timeoutMs = 20_000): Promise<ServerP
   }));
 }
 
-/** JSON request helper: returns status, headers and parsed JSON (or text). */
+/**
+ * JSON request helper: returns status, headers and parsed JSON (or text). Sends
+ * `Authorization: Bearer <token>` (default {@link ADMIN_TOKEN}; `token: null` sends none) unless
+ * `headers` has its own.
+ */
 export async function call(
   url: string,
-  init: RequestInit & { json?: unknown } = {},
+  init: Omit<RequestInit, 'headers'> & {
+    json?: unknown;
+    headers?: Record<string, string>;
+    token?: string | null;
+  } = {},
 ): Promise<{ status: number; headers: Headers; body: unknown; text: string }> {
-  const { json, ...rest } = init;
+  const { json, token = ADMIN_TOKEN, headers = {}, ...rest } = init;
   const req: RequestInit = { ...rest };
+  const all: Record<string, string> = { ...headers };
+  if (token !== null && !Object.keys(all).some((k) => k.toLowerCase() === 'authorization')) {
+    all.authorization = `Bearer ${token}`;
+  }
   if (json !== undefined) {
     req.body = JSON.stringify(json);
-    req.headers = { 'content-type': 'application/json', ...(init.headers as Record<string, string>) };
+    all['content-type'] ??= 'application/json';
   }
+  req.headers = all;
   const res = await fetch(url, req);
   const text = await res.text();
   let body: unknown = text;

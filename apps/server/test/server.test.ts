@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, type ServerProcess, startServer, tempDir } from './helpers.js';
+import { ADMIN_TOKEN, authHeaders, call, type ServerProcess, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -111,13 +111,15 @@ describe('kv-server over HTTP (SQLite)', () => {
   });
 
   it('logs each request with its request id, and never a token or a value', async () => {
-    const secretToken = 'tok_do-not-log-me-7d1f';
     const secretValue = 'value-do-not-log-me-93ab';
     const res = await call(`${base}/v1/stores/${store}/entries/logged.k?sig=query-do-not-log`, {
       method: 'PUT',
       body: secretValue,
-      headers: { authorization: `Bearer ${secretToken}`, 'kv-request-id': 'req-e2e-42' },
+      headers: authHeaders({ 'kv-request-id': 'req-e2e-42' }),
     });
+    // A refused token is not logged either.
+    const refusedToken = 'kv_refused-do-not-log-me-7d1f';
+    expect((await call(`${base}/v1/stores`, { token: refusedToken })).status).toBe(401);
     expect(res.headers.get('kv-request-id')).toBe('req-e2e-42');
     await expect.poll(() => server.lines.some((l) => l.includes('req-e2e-42'))).toBe(true);
     const line = JSON.parse(server.lines.find((l) => l.includes('req-e2e-42'))!) as Record<string, unknown>;
@@ -129,7 +131,8 @@ describe('kv-server over HTTP (SQLite)', () => {
       status: 201,
     });
     const all = server.lines.join('\n');
-    expect(all).not.toContain(secretToken);
+    expect(all).not.toContain(ADMIN_TOKEN);
+    expect(all).not.toContain(refusedToken);
     expect(all).not.toContain(secretValue);
     expect(all).not.toContain('query-do-not-log');
   });
@@ -143,14 +146,15 @@ describe('kv-server over HTTP (SQLite)', () => {
         'access-control-request-headers': 'authorization, if-match',
       },
     });
+    // A preflight carries no credentials (Fetch standard): it must not need a token.
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('http://app.test');
     expect(pre.headers.get('access-control-allow-methods')).toContain('PUT');
     expect(pre.headers.get('access-control-allow-headers')).toBe('authorization, if-match');
-    const get = await fetch(`${base}/v1/stores`, { headers: { origin: 'http://app.test' } });
+    const get = await fetch(`${base}/v1/stores`, { headers: authHeaders({ origin: 'http://app.test' }) });
     expect(get.headers.get('access-control-allow-origin')).toBe('http://app.test');
     expect(get.headers.get('access-control-expose-headers')).toContain('etag');
-    const other = await fetch(`${base}/v1/stores`, { headers: { origin: 'http://evil.test' } });
+    const other = await fetch(`${base}/v1/stores`, { headers: authHeaders({ origin: 'http://evil.test' }) });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -193,7 +197,7 @@ describe('kv-server over HTTP (SQLite)', () => {
     await new Promise<void>((resolve) => {
       const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
         socket.write(
-          `PUT /v1/stores/${store}/entries/short HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly-a-few-bytes`,
+          `PUT /v1/stores/${store}/entries/short HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_TOKEN}\r\ncontent-length: 100\r\n\r\nonly-a-few-bytes`,
         );
         setTimeout(() => socket.destroy(), 100);
       });
@@ -205,7 +209,7 @@ describe('kv-server over HTTP (SQLite)', () => {
       let data = '';
       const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
         socket.write(
-          `PUT /v1/stores/${store}/entries/k HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\nxyz`,
+          `PUT /v1/stores/${store}/entries/k HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_TOKEN}\r\ncontent-length: abc\r\n\r\nxyz`,
         );
       });
       socket.on('data', (d) => (data += d.toString()));
@@ -238,7 +242,7 @@ describe('graceful shutdown', () => {
           port,
           method: 'PUT',
           path: '/v1/stores/s/entries/inflight',
-          headers: { 'content-type': 'text/plain' },
+          headers: authHeaders({ 'content-type': 'text/plain' }),
         },
         (res) => {
           let body = '';

@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { call, runCli, startServer, tempDir } from './helpers.js';
+import { authHeaders, call, runCli, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir('kv-tools-');
 afterAll(() => tmp.remove());
@@ -148,7 +148,7 @@ describe('export and import (JSON Lines)', () => {
     const again = await startServer(['--data', target]);
     try {
       const base = `${again.url}/v1/stores/copy/entries`;
-      const bin = await fetch(`${base}/bin`);
+      const bin = await fetch(`${base}/bin`, { headers: authHeaders() });
       expect(new Uint8Array(await bin.arrayBuffer())).toEqual(new Uint8Array([0, 255, 1, 254, 0x80]));
       expect(bin.headers.get('kv-scopes')).toBe('alpha,beta');
       expect(bin.headers.get('kv-resume')).toBe('true');
