@@ -2,7 +2,7 @@
  * Maintenance commands of `kv-server`: online backup and restore of the SQLite file (SQLite's online
  * backup API, through better-sqlite3), and export/import of one store as JSON Lines in the same format
  * as the `kv` command line of `@kv/node` (`{"key","value","encoding","contentType","metadata","scopes",
- * "expiresAt","resume"}`).
+ * "expiresAt","resume"}`; the line codec is `@kv/core`'s `jsonl.ts`, shared with the CLI).
  *
  * @module
  */
@@ -12,11 +12,9 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import {
-  base64ToBytes,
   bytesToBase64,
-  isJsonContentType,
-  isTextContentType,
-  type JsonObject,
+  formatJsonLine,
+  parseJsonLine,
   routes,
   type WireBulkSetBody,
   type WireWrite,
@@ -117,114 +115,6 @@ export async function restoreDatabase(backupFile: string, dataFile: string): Pro
   }
 }
 
-/** One JSON Lines record (the `kv` CLI's import/export format). */
-export interface JsonLine {
-  /** The key. */
-  key: string;
-  /** The value: a JSON value (`json`), a string (`text`) or base64 (`base64`). */
-  value: unknown;
-  /** How `value` carries the bytes. */
-  encoding: 'json' | 'text' | 'base64';
-  /** The entry's content type. */
-  contentType: string;
-  /** Metadata, when the entry has some. */
-  metadata?: JsonObject;
-  /** Scopes, when the entry has some. */
-  scopes?: string[];
-  /** ISO 8601 expiry, when the entry expires. */
-  expiresAt?: string;
-  /** Present (true) when the entry has the resume flag. */
-  resume?: boolean;
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/**
- * The export line of an entry, byte-exact on import: `json` only when re-serialising the parsed value
- * gives the same bytes, `text` for other valid UTF-8 of a JSON or text type, else `base64`.
- */
-export function toJsonLine(entry: {
-  key: string;
-  value: Uint8Array;
-  contentType: string;
-  metadata: JsonObject | null;
-  scopes: string[];
-  expiresAt: number | null;
-  resume: boolean;
-}): JsonLine {
-  let line: JsonLine | undefined;
-  const textual = isJsonContentType(entry.contentType) || isTextContentType(entry.contentType);
-  if (textual) {
-    let text: string | undefined;
-    try {
-      text = strictUtf8.decode(entry.value);
-    } catch {
-      text = undefined;
-    }
-    if (text !== undefined) {
-      if (isJsonContentType(entry.contentType)) {
-        try {
-          const parsed: unknown = JSON.parse(text);
-          if (JSON.stringify(parsed) === text)
-            line = { key: entry.key, value: parsed, encoding: 'json', contentType: entry.contentType };
-        } catch {
-          // not JSON: kept as text
-        }
-      }
-      line ??= { key: entry.key, value: text, encoding: 'text', contentType: entry.contentType };
-    }
-  }
-  line ??= {
-    key: entry.key,
-    value: bytesToBase64(entry.value),
-    encoding: 'base64',
-    contentType: entry.contentType,
-  };
-  if (entry.metadata !== null) line.metadata = entry.metadata;
-  if (entry.scopes.length > 0) line.scopes = entry.scopes;
-  if (entry.expiresAt !== null) line.expiresAt = new Date(entry.expiresAt).toISOString();
-  if (entry.resume) line.resume = true;
-  return line;
-}
-
-/** A JSON Lines line as a bulk-set item (value base64). @throws Error naming the line when malformed */
-export function fromJsonLine(text: string, lineNumber: number): WireWrite {
-  let line: Partial<JsonLine>;
-  try {
-    line = JSON.parse(text) as Partial<JsonLine>;
-  } catch {
-    throw new Error(`line ${lineNumber}: not valid JSON`);
-  }
-  if (typeof line !== 'object' || line === null || typeof line.key !== 'string' || !('value' in line)) {
-    throw new Error(`line ${lineNumber}: expected an object with "key" and "value"`);
-  }
-  const encoding =
-    line.encoding ??
-    (typeof line.value === 'string' && !isJsonContentType(line.contentType ?? '') ? 'text' : 'json');
-  let bytes: Uint8Array;
-  if (encoding === 'base64' && typeof line.value === 'string') bytes = base64ToBytes(line.value);
-  else if (encoding === 'text' && typeof line.value === 'string')
-    bytes = new TextEncoder().encode(line.value);
-  else if (encoding === 'json') bytes = new TextEncoder().encode(JSON.stringify(line.value));
-  else throw new Error(`line ${lineNumber}: value does not match encoding "${String(encoding)}"`);
-  const item: WireWrite = {
-    key: line.key,
-    value: bytesToBase64(bytes),
-    contentType:
-      line.contentType ??
-      (encoding === 'json'
-        ? 'application/json'
-        : encoding === 'text'
-          ? 'text/plain; charset=utf-8'
-          : 'application/octet-stream'),
-  };
-  if (line.metadata !== undefined && line.metadata !== null) item.metadata = line.metadata;
-  if (line.scopes !== undefined) item.scopes = line.scopes;
-  if (line.expiresAt !== undefined && line.expiresAt !== null) item.expiresAt = line.expiresAt;
-  if (line.resume === true) item.resume = true;
-  return item;
-}
-
 /**
  * Writes every live entry of `store` as JSON Lines, in key order, to `out`.
  *
@@ -250,7 +140,7 @@ export async function exportStore(dataFile: string, store: string, out: Writable
         ...(after === undefined ? {} : { after }),
       });
       for (const entry of page) {
-        if (!out.write(`${JSON.stringify(toJsonLine(entry))}\n`)) await once(out, 'drain');
+        if (!out.write(formatJsonLine(entry))) await once(out, 'drain');
       }
       count += page.length;
       if (page.length < 1000) break;
@@ -342,9 +232,11 @@ export async function importStore(
       n++;
       if (text.trim() === '') continue;
       try {
-        batch.push({ line: n, item: fromJsonLine(text, n) });
+        const write = parseJsonLine(text, n);
+        batch.push({ line: n, item: { ...write, value: bytesToBase64(write.value) } });
       } catch (e) {
-        result.failed.push({ line: n, error: (e as Error).message });
+        // parseJsonLine's message starts with "line <n>: "; the line number is reported beside it.
+        result.failed.push({ line: n, error: (e as Error).message.replace(/^line \d+: /, '') });
       }
       if (batch.length >= batchSize) await flush();
     }

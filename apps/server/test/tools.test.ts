@@ -3,12 +3,17 @@
  * taken while another process serves and writes the same file; and the startup errors for a database
  * file that is read-only or corrupt, or bad flags.
  */
+
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authHeaders, call, runCli, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir('kv-tools-');
+/** The built `kv` command line of @kv/node (a dependency of the server). */
+const KV_CLI = join(dirname(createRequire(import.meta.url).resolve('@kv/node/package.json')), 'dist/cli.js');
 afterAll(() => tmp.remove());
 
 describe('backup and restore', () => {
@@ -160,6 +165,37 @@ describe('export and import (JSON Lines)', () => {
       expect((await call(`${again.url}/v1/stores/copy`)).body).toMatchObject({ keyCount: 4 });
     } finally {
       await again.stop();
+    }
+  });
+
+  it('the kv CLI (@kv/node) finds the admin token file by itself and exports the same lines', async () => {
+    const data = join(tmp.dir, 'cli-same.sqlite');
+    const server = await startServer(['--data', data], { env: { KV_ADMIN_TOKEN: undefined } });
+    try {
+      const token = readFileSync(`${data}.admin-token`, 'utf8').trim();
+      const base = `${server.url}/v1/stores/same/entries`;
+      await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'same' }, token });
+      const puts: Array<[string, string | Uint8Array, Record<string, string>]> = [
+        ['json', '{"a":[1,{"b":null}],"s":"x"}', { 'content-type': 'application/json' }],
+        ['not-json', 'oops{', { 'content-type': 'application/json' }],
+        ['text', 'héllo\nworld', { 'content-type': 'text/plain; charset=utf-8', 'kv-scopes': 'eu' }],
+        ['bin', new Uint8Array([0, 255, 7]), { 'content-type': 'image/png', 'kv-resume': 'true' }],
+      ];
+      for (const [key, body, headers] of puts) {
+        expect((await call(`${base}/${key}`, { method: 'PUT', body, headers, token })).status).toBe(201);
+      }
+      const cli = spawnSync(process.execPath, [KV_CLI, 'export', 'same'], {
+        // No token anywhere: the CLI reads <KV_DATA>.admin-token.
+        env: { PATH: process.env.PATH, KV_URL: server.url, KV_DATA: data },
+        encoding: 'utf8',
+      });
+      expect(cli.status, cli.stderr).toBe(0);
+      const ours = await runCli(['export', 'same', '--data', data]);
+      expect(ours.code, ours.stderr).toBe(0);
+      expect(cli.stdout).toBe(ours.stdout);
+      expect(cli.stdout.trim().split('\n')).toHaveLength(4);
+    } finally {
+      await server.stop();
     }
   });
 

@@ -11,6 +11,7 @@ export * from './capabilities.js';
 export * from './client/index.js';
 export * from './encoding.js';
 export * from './errors.js';
+export * from './jsonl.js';
 export * from './limits.js';
 export * from './patterns.js';
 export * from './protocol.js';

@@ -16,23 +16,21 @@ import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  base64ToBytes,
   bytesToBase64,
   type EntryMeta,
   type FetchLike,
-  isJsonContentType,
+  formatJsonLine,
   isKvError,
-  isTextContentType,
   type JsonObject,
   type KvEntry,
   type KvValue,
   type ListOptions,
   NotFoundError,
+  parseJsonLine,
   type SetManyItem,
   type SetOptions,
   type StoreInfo,
   utf8ByteLength,
-  utf8Encode,
   ValidationError,
 } from '@kv/core';
 import { SingleBar } from 'cli-progress';
@@ -742,86 +740,14 @@ async function tokensCommand(ctx: Context): Promise<number> {
 
 // ---------------------------------------------------------------------------------------------- JSON Lines
 
-/** One line of `kv export` / `kv import`. */
-interface JsonLine {
-  key: string;
-  value: unknown;
-  encoding?: 'json' | 'text' | 'base64';
-  contentType?: string;
-  metadata?: JsonObject | null;
-  scopes?: string[];
-  expiresAt?: string | null;
-  resume?: boolean;
-}
-
-/** The export form of an entry: JSON values as JSON, text as text, anything else base64. */
-export function toJsonLine(entry: KvEntry<KvValue>): JsonLine {
-  let value: unknown = entry.value;
-  let encoding: JsonLine['encoding'];
-  if (entry.value instanceof Uint8Array) {
-    encoding = 'base64';
-    value = bytesToBase64(entry.value);
-  } else if (isJsonContentType(entry.contentType)) {
-    // A JSON entry decodes to a string either from a JSON string literal (stored with its quotes, so
-    // longer than the text) or from bytes that are not valid JSON (kept as their text, same length).
-    encoding =
-      typeof entry.value === 'string' && utf8ByteLength(entry.value) === entry.size ? 'text' : 'json';
-  } else {
-    encoding = isTextContentType(entry.contentType) ? 'text' : 'json';
-  }
-  const line: JsonLine = { key: entry.key, value, encoding, contentType: entry.contentType };
-  if (entry.metadata !== null) line.metadata = entry.metadata;
-  if (entry.scopes.length > 0) line.scopes = entry.scopes;
-  if (entry.expiresAt !== null) line.expiresAt = entry.expiresAt;
-  if (entry.resume) line.resume = true;
-  return line;
-}
-
-/** The `setMany` item of an import line. @throws {UsageError} a malformed line */
-export function fromJsonLine(text: string, lineNumber: number): SetManyItem {
-  let line: JsonLine;
+/** The `setMany` item of an import line (`@kv/core`'s shared codec). @throws {UsageError} a malformed line */
+function importItem(text: string, lineNumber: number): SetManyItem {
   try {
-    line = JSON.parse(text) as JsonLine;
-  } catch {
-    throw new UsageError(`line ${lineNumber}: not valid JSON`);
+    return parseJsonLine(text, lineNumber);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new UsageError(error.message);
+    throw error;
   }
-  if (typeof line !== 'object' || line === null || typeof line.key !== 'string' || !('value' in line)) {
-    throw new UsageError(`line ${lineNumber}: expected an object with "key" and "value"`);
-  }
-  const encoding =
-    line.encoding ??
-    (typeof line.value === 'string' && !isJsonContentType(line.contentType ?? '') ? 'text' : 'json');
-  let value: SetManyItem['value'];
-  if (encoding === 'base64') {
-    if (typeof line.value !== 'string')
-      throw new UsageError(`line ${lineNumber}: base64 value must be a string`);
-    value = base64ToBytes(line.value);
-  } else if (encoding === 'text') {
-    if (typeof line.value !== 'string')
-      throw new UsageError(`line ${lineNumber}: text value must be a string`);
-    value = line.value;
-  } else if (encoding === 'json') {
-    // JSON values are stored as their JSON text (a string value keeps its quotes).
-    value = utf8Encode(JSON.stringify(line.value));
-  } else {
-    throw new UsageError(`line ${lineNumber}: unknown encoding '${String(encoding)}'`);
-  }
-  const item: SetManyItem = {
-    key: line.key,
-    value,
-    contentType:
-      line.contentType ??
-      (encoding === 'json'
-        ? 'application/json'
-        : encoding === 'text'
-          ? 'text/plain; charset=utf-8'
-          : 'application/octet-stream'),
-  };
-  if (line.metadata !== undefined && line.metadata !== null) item.metadata = line.metadata;
-  if (line.scopes !== undefined) item.scopes = line.scopes;
-  if (line.expiresAt !== undefined && line.expiresAt !== null) item.expiresAt = line.expiresAt;
-  if (line.resume === true) item.resume = true;
-  return item;
 }
 
 function progressBar(ctx: Context, total: number, label: string, unit: string): SingleBar | undefined {
@@ -876,7 +802,7 @@ async function importCommand(ctx: Context): Promise<number> {
       lineNumber += 1;
       bytesRead += utf8ByteLength(text) + 1;
       if (text.trim() === '') continue;
-      batch.push(fromJsonLine(text, lineNumber));
+      batch.push(importItem(text, lineNumber));
       if (batch.length >= batchSize) await flush();
     }
     await flush();
@@ -905,7 +831,7 @@ async function exportCommand(ctx: Context): Promise<number> {
   let exported = 0;
   try {
     for await (const entry of store.entries(listFilters(ctx.flags))) {
-      const line = `${JSON.stringify(toJsonLine(entry))}\n`;
+      const line = formatJsonLine(entry);
       if (!output.write(line)) await new Promise((resolve) => output.once('drain', resolve));
       exported += 1;
       if (bar !== undefined) {
