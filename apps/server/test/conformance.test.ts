@@ -1,0 +1,37 @@
+/**
+ * The shared behaviour suite (`@kv/conformance`, issue 6) against the real server process: the built
+ * `dist/main.js` on a temporary SQLite file, and again with `--storage memory`, driven by the Node client
+ * (`@kv/node`) with the admin token, over real HTTP on loopback.
+ */
+import { join } from 'node:path';
+import { describeConformance } from '@kv/conformance';
+import { createClient } from '@kv/node';
+import { afterAll } from 'vitest';
+import { ADMIN_TOKEN, startServer, tempDir } from './helpers.js';
+
+const tmp = tempDir('kv-conformance-');
+afterAll(() => tmp.remove());
+
+/** A fast sweeper, so the TTL cases see their `expire` writes quickly. */
+const COMMON = ['--sweep-interval-ms', '100'];
+
+for (const storage of ['sqlite', 'memory'] as const) {
+  describeConformance(
+    `kv-server process (${storage === 'sqlite' ? 'SQLite file' : '--storage memory'})`,
+    async () => {
+      const server = await startServer(
+        storage === 'sqlite'
+          ? ['--data', join(tmp.dir, 'conformance.sqlite'), ...COMMON]
+          : ['--storage', 'memory', ...COMMON],
+      );
+      return {
+        createClient: () => createClient({ url: server.url, token: ADMIN_TOKEN, env: {} }),
+        async close() {
+          const exit = await server.stop();
+          if (exit.code !== 0)
+            throw new Error(`kv-server exited with ${exit.code ?? exit.signal}: ${server.stderr()}`);
+        },
+      };
+    },
+  );
+}
