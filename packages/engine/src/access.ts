@@ -95,17 +95,33 @@ export interface AccessTarget {
  * @throws {UnauthorizedError} 403 when the hook returns false or the caller lacks the capability;
  *   whatever the hook throws
  */
-export async function authorize(
+export function authorize(
   ctx: EngineContext,
   c: Ctx,
   action: EngineAction,
   target: AccessTarget = {},
   grant?: ScopeGrant,
 ): Promise<Grant> {
-  const principal = c.get('principal');
+  return authorizeRequest(ctx, c.req.raw, c.get('principal'), action, target, grant);
+}
+
+/**
+ * {@link authorize} for a request outside a hono context (the engine's fast path for single entries):
+ * the request and the principal authenticated for it (undefined when access control is off).
+ *
+ * @throws {UnauthorizedError} as {@link authorize}
+ */
+export async function authorizeRequest(
+  ctx: EngineContext,
+  req: Request,
+  principal: Principal | undefined,
+  action: EngineAction,
+  target: AccessTarget = {},
+  grant?: ScopeGrant,
+): Promise<Grant> {
   const allowed = await ctx.authorize({
-    req: c.req.raw,
-    token: bearerToken(c.req.raw),
+    req,
+    token: bearerToken(req),
     action,
     ...target,
     ...(principal === undefined ? {} : { principal }),

@@ -23,8 +23,8 @@ import { HTTPException } from 'hono/http-exception';
 import { signedUrlPrincipal } from './access.js';
 import { authenticate, type TokenStore } from './auth.js';
 import type { Authorize, Ctx, EngineContext, EngineEnv } from './context.js';
-import { registerRoutes } from './handlers.js';
-import { errorResponse, pickRequestId } from './http.js';
+import { getEntry, putEntry, registerRoutes } from './handlers.js';
+import { errorResponse, pickRequestId, withHeaders } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { healthRoute } from './routes.js';
 import { EntryParams, IdParams } from './schemas.js';
@@ -180,16 +180,44 @@ function signedPreflight(c: Ctx): Response {
   });
 }
 
-/** Adds headers to a response, copying it when its headers are immutable. */
-function withHeaders(res: Response, headers: Record<string, string>): Response {
-  try {
-    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
-    return res;
-  } catch {
-    const copy = new Response(res.body, res);
-    for (const [k, v] of Object.entries(headers)) copy.headers.set(k, v);
-    return copy;
-  }
+const ENTRY_PREFIX = `${API_BASE}/stores/`;
+
+/**
+ * Whether a request can take the engine's single-entry fast path, and which: `GET`/`HEAD` (`'get'`) or
+ * `PUT` (`'put'`) of exactly `/v1/stores/{store}/entries/{key}` (two non-empty segments, no query
+ * string or fragment), whose headers pass the route's zod header schema (`PutEntryHeaders`; the read
+ * route's headers always do). Anything else, including what the schema would refuse, goes through
+ * the app, which answers with the validation error.
+ */
+function fastRoute(req: Request): 'get' | 'put' | undefined {
+  const method = req.method;
+  const put = method === 'PUT';
+  if (!put && method !== 'GET' && method !== 'HEAD') return undefined;
+  const url = req.url;
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return undefined;
+  const start = url.indexOf('/', scheme + 3);
+  if (start === -1 || !url.startsWith(ENTRY_PREFIX, start)) return undefined;
+  if (url.indexOf('?', start) !== -1 || url.indexOf('#', start) !== -1) return undefined;
+  const storeStart = start + ENTRY_PREFIX.length;
+  const storeEnd = url.indexOf('/', storeStart);
+  if (storeEnd <= storeStart || !url.startsWith('/entries/', storeEnd)) return undefined;
+  const keyStart = storeEnd + '/entries/'.length;
+  if (keyStart >= url.length || url.indexOf('/', keyStart) !== -1) return undefined;
+  if (put && !putHeadersPassSchema(req.headers)) return undefined;
+  return put ? 'put' : 'get';
+}
+
+/** Whether `PutEntryHeaders` (schemas.ts) accepts these headers: the checks of its non-string fields. */
+function putHeadersPassSchema(headers: Headers): boolean {
+  const ttl = headers.get(HEADERS.ttlMs);
+  if (ttl !== null && !/^\d{1,16}$/.test(ttl)) return false;
+  const resume = headers.get(HEADERS.resume);
+  if (resume !== null && resume !== 'true' && resume !== 'false') return false;
+  const ifNotExists = headers.get(HEADERS.ifNotExists);
+  if (ifNotExists !== null && ifNotExists !== 'true' && ifNotExists !== 'false') return false;
+  const ifNoneMatch = headers.get('if-none-match');
+  return ifNoneMatch === null || ifNoneMatch === '*';
 }
 
 /**
@@ -270,7 +298,8 @@ export function createEngine(options: EngineOptions): Engine {
     await next();
   });
 
-  app.onError((error, c) => {
+  /** The error response of a failed request: KvErrors as they are, the rest 500 (reported to onError). */
+  const failure = (error: unknown, req: Request): Response => {
     if (error instanceof HTTPException) {
       const code =
         error.status === 415
@@ -283,9 +312,10 @@ export function createEngine(options: EngineOptions): Engine {
       if (code !== undefined) return errorResponse(new KvError(error.message, { code }));
       return errorResponse(new KvError(error.message, { status: error.status }));
     }
-    if (!isKvError(error) || error.status >= 500) onError(error, c.req.raw);
+    if (!isKvError(error) || error.status >= 500) onError(error, req);
     return errorResponse(error);
-  });
+  };
+  app.onError((error, c) => failure(error, c.req.raw));
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;
@@ -326,6 +356,30 @@ export function createEngine(options: EngineOptions): Engine {
   });
   registerHeadDocs(app);
 
+  /**
+   * The single-entry fast path: `GET`/`HEAD`/`PUT /v1/stores/{store}/entries/{key}` (no query string) run
+   * the route's own handler directly, doing what the hono middleware and validators would do (request
+   * id, bearer authentication, error responses) without routing, a hono context or zod. Requests the
+   * validators would refuse, and signed URLs, are left to the app, so every answer is the app's.
+   */
+  const fastEntry = async (req: Request, route: 'get' | 'put'): Promise<Response> => {
+    const requestId = { [HEADERS.requestId]: pickRequestId(req.headers.get(HEADERS.requestId)) };
+    try {
+      const principal =
+        ctx.tokens === undefined
+          ? undefined
+          : await authenticate(ctx.tokens, req.headers.get('authorization'), clock());
+      // The handlers put the request id in the headers they build (no Headers object to amend).
+      return route === 'get'
+        ? await getEntry(ctx, req, principal, requestId)
+        : await putEntry(ctx, req, principal, requestId);
+    } catch (error) {
+      const res = withHeaders(failure(error, req), requestId);
+      // As hono answers HEAD: the GET answer without its body.
+      return req.method === 'HEAD' ? new Response(null, res) : res;
+    }
+  };
+
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<unknown> | undefined;
 
@@ -346,6 +400,8 @@ export function createEngine(options: EngineOptions): Engine {
     storage,
     fetch: async (req) => {
       try {
+        const fast = fastRoute(req);
+        if (fast !== undefined) return await fastEntry(req, fast);
         return await app.fetch(req);
       } catch (error) {
         onError(error, req);

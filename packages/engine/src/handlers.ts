@@ -27,6 +27,7 @@ import {
 import type { z } from 'zod';
 import {
   authorize,
+  authorizeRequest,
   canRead,
   canWrite,
   defaultGrant,
@@ -37,7 +38,7 @@ import {
   readFilter,
   storeReadGrant,
 } from './access.js';
-import { authenticate, createToken, toTokenInfo } from './auth.js';
+import { authenticate, createToken, type Principal, toTokenInfo } from './auth.js';
 import type { Ctx, EngineContext, EngineEnv } from './context.js';
 import {
   decodeSegment,
@@ -50,11 +51,13 @@ import {
   toStoreInfo,
   toWireEntry,
   toWireHistoryItem,
+  withHeaders,
 } from './http.js';
 import { type ListRequest, listPage } from './listing.js';
 import {
   effectiveMaxValueBytes,
   entryPath,
+  entryPathOf,
   futureTime,
   idPath,
   ifMatchPrecondition,
@@ -272,16 +275,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
   // -------------------------------------------------------------------------------------------------
   // Single entries
 
-  register(app, R.getEntryRoute, async (c) => {
-    const { store, key } = entryPath(c);
-    const action = c.req.raw.method === 'HEAD' ? 'exists' : 'get';
-    const grant = await authorize(ctx, c, action, { store, key });
-    // Storage methods throw StoreNotFoundError for a missing store: no separate lookup on reads.
-    const entry = await storage.get(store, key, ctx.clock());
-    checkRead(grant, entry, action);
-    if (entry === undefined) throw keyNotFound(key);
-    return entryResponse(c, entry);
-  });
+  register(app, R.getEntryRoute, (c) => getEntry(ctx, c.req.raw, c.get('principal')));
 
   register(app, R.getByIdRoute, async (c) => {
     const { store, id } = idPath(c);
@@ -296,60 +290,10 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     if (entry === undefined) {
       throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
     }
-    const res = entryResponse(c, entry);
-    res.headers.set(HEADERS.key, encodeURIComponent(entry.key));
-    return res;
+    return entryResponse(c.req.raw, entry, { [HEADERS.key]: encodeURIComponent(entry.key) });
   });
 
-  register(app, R.putEntryRoute, async (c) => {
-    const { store, key } = entryPath(c);
-    const opts = parsePutHeaders(c.req.raw);
-    const grant = await authorize(ctx, c, 'set', { store, key, scopes: opts.scopes });
-    if (!canWrite(grant, opts.scopes)) throw forbidden('set');
-    const record = await requireStore(ctx, store);
-    const limit = effectiveMaxValueBytes(ctx, record);
-    let value: Uint8Array;
-    try {
-      value = await readBodyLimited(c.req.raw, Math.min(limit, ctx.maxBodyBytes));
-    } catch (error) {
-      if (isKvError(error) && error.code === 'payload_too_large') {
-        throw valueTooLarge(undefined, limit, key);
-      }
-      throw error;
-    }
-    const nowMs = ctx.clock();
-    const put: PutOp = {
-      type: 'put',
-      key,
-      value,
-      contentType: opts.contentType,
-      metadata: opts.metadata as PutOp['metadata'],
-      scopes: opts.scopes,
-      expiresAt: resolveExpiry(opts, record, nowMs),
-      resume: opts.resume,
-      newId: ctx.generateId(),
-    };
-    if (opts.precondition !== undefined) put.precondition = opts.precondition;
-    return idempotent(ctx, c, store, value, async () => {
-      const result = await commitGuardedOne(ctx, store, put, grant);
-      if (result.status === 'failed') {
-        if (opts.ifNotExists && result.failure === 'key_exists') {
-          return jsonResponse(
-            { id: result.id, revision: result.revision, created: false },
-            200,
-            etagHeader(result.revision),
-          );
-        }
-        throw preconditionError(result, opts.precondition);
-      }
-      const created = result.created === true;
-      return jsonResponse(
-        { id: result.id, revision: result.revision, created },
-        created ? 201 : 200,
-        etagHeader(result.revision),
-      );
-    });
-  });
+  register(app, R.putEntryRoute, (c) => putEntry(ctx, c.req.raw, c.get('principal')));
 
   register(app, R.deleteEntryRoute, async (c) => {
     const { store, key } = entryPath(c);
@@ -715,14 +659,15 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
 }
 
 /** GET/HEAD answer for an entry: raw bytes with the entry headers, or 304 on a matching If-None-Match. */
-function entryResponse(c: Ctx, entry: StoredEntry): Response {
+function entryResponse(req: Request, entry: StoredEntry, extraHeaders?: Record<string, string>): Response {
   const headers = entryHeaders(entry);
-  if (ifNoneMatchHits(c.req.header('if-none-match'), entry.revision)) {
-    headers.delete('content-type');
+  if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
+  if (ifNoneMatchHits(req.headers.get('if-none-match'), entry.revision)) {
+    delete headers['content-type'];
     return new Response(null, { status: 304, headers });
   }
-  headers.set('content-length', String(entry.size));
-  const head = c.req.raw.method === 'HEAD';
+  headers['content-length'] = String(entry.size);
+  const head = req.method === 'HEAD';
   return new Response(head || entry.size === 0 ? null : (entry.value as Uint8Array<ArrayBuffer>), {
     status: 200,
     headers,
@@ -798,4 +743,98 @@ function randomSecret(): string {
   let bin = '';
   for (const b of bytes) bin += String.fromCharCode(b);
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * `GET`/`HEAD /v1/stores/{store}/entries/{key}` (docs/protocol.md "Read an entry"): the raw value with
+ * the entry headers, 304 on a matching `If-None-Match`. Shared by the hono route and the engine's fast
+ * path, which calls it once the request id, authentication and request validation are done.
+ *
+ * @param req - the request (its method tells GET from HEAD)
+ * @param principal - the authenticated caller (undefined when access control is off)
+ * @param extraHeaders - headers to add to the answer (the fast path's `Kv-Request-Id`)
+ * @throws KvError 400/403/404 as the route documents
+ */
+export async function getEntry(
+  ctx: EngineContext,
+  req: Request,
+  principal: Principal | undefined,
+  extraHeaders?: Record<string, string>,
+): Promise<Response> {
+  const { store, key } = entryPathOf(req.url);
+  const action = req.method === 'HEAD' ? 'exists' : 'get';
+  const grant = await authorizeRequest(ctx, req, principal, action, { store, key });
+  // Storage methods throw StoreNotFoundError for a missing store: no separate lookup on reads.
+  const entry = await ctx.storage.get(store, key, ctx.clock());
+  checkRead(grant, entry, action);
+  if (entry === undefined) throw keyNotFound(key);
+  return entryResponse(req, entry, extraHeaders);
+}
+
+/**
+ * `PUT /v1/stores/{store}/entries/{key}` (docs/protocol.md "Write an entry"): the raw body is the value,
+ * options come from headers. Shared by the hono route and the engine's fast path, as {@link getEntry}.
+ *
+ * @throws KvError 400/403/404/412/413 as the route documents
+ */
+export async function putEntry(
+  ctx: EngineContext,
+  req: Request,
+  principal: Principal | undefined,
+  extraHeaders?: Record<string, string>,
+): Promise<Response> {
+  const { store, key } = entryPathOf(req.url);
+  const opts = parsePutHeaders(req);
+  const grant = await authorizeRequest(ctx, req, principal, 'set', { store, key, scopes: opts.scopes });
+  if (!canWrite(grant, opts.scopes)) throw forbidden('set');
+  const record = await requireStore(ctx, store);
+  const limit = effectiveMaxValueBytes(ctx, record);
+  let value: Uint8Array;
+  try {
+    value = await readBodyLimited(req, Math.min(limit, ctx.maxBodyBytes));
+  } catch (error) {
+    if (isKvError(error) && error.code === 'payload_too_large') {
+      throw valueTooLarge(undefined, limit, key);
+    }
+    throw error;
+  }
+  const nowMs = ctx.clock();
+  const put: PutOp = {
+    type: 'put',
+    key,
+    value,
+    contentType: opts.contentType,
+    metadata: opts.metadata as PutOp['metadata'],
+    scopes: opts.scopes,
+    expiresAt: resolveExpiry(opts, record, nowMs),
+    resume: opts.resume,
+    newId: ctx.generateId(),
+  };
+  if (opts.precondition !== undefined) put.precondition = opts.precondition;
+  const res = await ctx.idempotency.run({
+    req,
+    store,
+    body: value,
+    execute: async () => {
+      const result = await commitGuardedOne(ctx, store, put, grant);
+      if (result.status === 'failed') {
+        if (opts.ifNotExists && result.failure === 'key_exists') {
+          return jsonResponse({ id: result.id, revision: result.revision, created: false }, 200, {
+            ...etagHeader(result.revision),
+            ...extraHeaders,
+          });
+        }
+        throw preconditionError(result, opts.precondition);
+      }
+      const created = result.created === true;
+      return jsonResponse({ id: result.id, revision: result.revision, created }, created ? 201 : 200, {
+        ...etagHeader(result.revision),
+        ...extraHeaders,
+      });
+    },
+  });
+  // Answers of the idempotency guard itself (replays, stored refusals) were not built here.
+  return extraHeaders !== undefined && req.headers.has(HEADERS.idempotencyKey)
+    ? withHeaders(res, extraHeaders)
+    : res;
 }

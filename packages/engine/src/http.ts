@@ -51,10 +51,31 @@ export function errorResponse(error: unknown, extraHeaders?: Record<string, stri
   return new Response(JSON.stringify(body), { status, headers });
 }
 
+/**
+ * Adds headers to a response (replacing same-named ones), copying the response when its headers are
+ * immutable (e.g. a `Response` from elsewhere).
+ *
+ * @returns `res` itself, or the copy
+ */
+export function withHeaders(res: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    return res;
+  } catch {
+    const copy = new Response(res.body, res);
+    for (const [k, v] of Object.entries(headers)) copy.headers.set(k, v);
+    return copy;
+  }
+}
+
 /** A JSON response with `status`. */
 export function jsonResponse(body: unknown, status = 200, headers?: Record<string, string>): Response {
-  const h = new Headers(headers);
-  h.set('content-type', JSON_CONTENT_TYPE);
+  // A plain record (lower-case names), not `Headers`: the Node adapter writes it as is, without building
+  // and sorting a `Headers` list per response.
+  const h: Record<string, string> =
+    headers === undefined
+      ? { 'content-type': JSON_CONTENT_TYPE }
+      : { ...headers, 'content-type': JSON_CONTENT_TYPE };
   return new Response(JSON.stringify(body), { status, headers: h });
 }
 
@@ -228,20 +249,24 @@ export function toStoreInfo(store: StoreRecord): {
  * `Kv-Id`, `Kv-Revision`, `Kv-Metadata` (percent-encoded JSON, absent when null), `Kv-Scopes` (absent
  * when empty), `Kv-Expires-At` (absent when none), `Kv-Created-At`, `Kv-Updated-At`, `Kv-Resume`,
  * `Cache-Control: private, no-cache` (a cache must revalidate with `If-None-Match`).
+ *
+ * @returns a plain record of lower-case header names (cheaper than `Headers` on the read path; a
+ *   `Response` built with it has the same headers)
  */
-export function entryHeaders(entry: StoredEntry): Headers {
-  const h = new Headers();
-  h.set('content-type', entry.contentType);
-  h.set('etag', formatEtag(entry.revision));
-  h.set(HEADERS.id, entry.id);
-  h.set(HEADERS.revision, String(entry.revision));
-  if (entry.metadata !== null) h.set(HEADERS.metadata, encodeURIComponent(JSON.stringify(entry.metadata)));
-  if (entry.scopes.length > 0) h.set(HEADERS.scopes, formatScopesHeader(entry.scopes));
-  if (entry.expiresAt !== null) h.set(HEADERS.expiresAt, iso(entry.expiresAt));
-  h.set(HEADERS.createdAt, iso(entry.createdAt));
-  h.set(HEADERS.updatedAt, iso(entry.updatedAt));
-  h.set(HEADERS.resume, entry.resume ? 'true' : 'false');
-  h.set('cache-control', 'private, no-cache');
+export function entryHeaders(entry: StoredEntry): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': entry.contentType,
+    etag: formatEtag(entry.revision),
+    [HEADERS.id]: entry.id,
+    [HEADERS.revision]: String(entry.revision),
+  };
+  if (entry.metadata !== null) h[HEADERS.metadata] = encodeURIComponent(JSON.stringify(entry.metadata));
+  if (entry.scopes.length > 0) h[HEADERS.scopes] = formatScopesHeader(entry.scopes);
+  if (entry.expiresAt !== null) h[HEADERS.expiresAt] = iso(entry.expiresAt);
+  h[HEADERS.createdAt] = iso(entry.createdAt);
+  h[HEADERS.updatedAt] = iso(entry.updatedAt);
+  h[HEADERS.resume] = entry.resume ? 'true' : 'false';
+  h['cache-control'] = 'private, no-cache';
   return h;
 }
 

@@ -31,7 +31,16 @@ import type { MutationResult, Precondition, PutOp, StoreRecord } from './storage
 
 /** The store and key of an entry route, decoded strictly from the raw URL and validated. */
 export function entryPath(c: Ctx): { store: string; key: string } {
-  const segs = rawPathSegments(c.req.url);
+  return entryPathOf(c.req.url);
+}
+
+/**
+ * {@link entryPath} of a request URL (absolute, as `Request.url`).
+ *
+ * @throws {ValidationError} 400 for a bad percent-encoding, store name or key
+ */
+export function entryPathOf(url: string): { store: string; key: string } {
+  const segs = rawPathSegments(url);
   // ['v1', 'stores', store, 'entries', key, ...]
   const store = validateStoreName(decodeSegment(segs[2] ?? '', 'store'));
   const key = validateKey(decodeSegment(segs[4] ?? '', 'key'));
