@@ -77,6 +77,9 @@ function withHeaders(res: Response, headers: Record<string, string>): Response {
   }
 }
 
+/** `GET /v1/stores/{store}/watch`: a Server-Sent Events stream that never finishes by itself. */
+const WATCH_ROUTE = /^\/v1\/stores\/[^/]+\/watch$/;
+
 /** Opens the configured storage. @throws DatabaseOpenError when the SQLite file is unusable */
 export function openStorage(config: ServerConfig): Storage {
   if (config.storage === 'memory') return new MemoryStorage({ changeLogLimit: config.changeLogLimit });
@@ -126,6 +129,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const metrics = createMetrics(storage);
   const cors = config.corsOrigins;
   const anyOrigin = cors.includes('*');
+  // Aborted at shutdown: ends open watch streams, which clients then resume elsewhere or after restart.
+  const ending = new AbortController();
   let shuttingDown = false;
 
   const corsHeaders = (req: Request): Record<string, string> | undefined => {
@@ -160,7 +165,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         },
       });
     }
-    const res = await engine.fetch(req);
+    const res = await engine.fetch(
+      req.method === 'GET' && WATCH_ROUTE.test(path)
+        ? new Request(req, { signal: AbortSignal.any([req.signal, ending.signal]) })
+        : req,
+    );
     return allowed ? withHeaders(res, { ...allowed, 'access-control-expose-headers': CORS_EXPOSE }) : res;
   };
 
@@ -225,6 +234,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       shuttingDown = true;
       logger.info({ reason }, 'shutting down');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Watch streams never finish by themselves: end them (clients reconnect and resume).
+      ending.abort();
       // Keep closing connections that finish their request; force the rest after the timeout.
       const idle = setInterval(() => server.closeIdleConnections(), 50);
       const force = setTimeout(() => {
