@@ -275,7 +275,12 @@ async function main(): Promise<void> {
     out(`   listScopes(): ${scopes.length} scopes in ${ms(t)}; list({ scope: "IS", limit: 3 }):`);
     for (const item of (await store.list({ scope: 'IS', limit: 3 })).items) out(`   ${item.key}`);
 
-    const key = paris.find((i) => i.key.startsWith('city.FR.'))?.key ?? paris[0]?.key ?? 'city.FR.11.Paris';
+    // With --limit the Parises may not be imported: fall back to the first city there is.
+    const key =
+      paris.find((i) => i.key.startsWith('city.FR.'))?.key ??
+      paris[0]?.key ??
+      (await store.list({ prefix: 'city.', limit: 1 })).items[0]?.key ??
+      'city.FR.11.Paris';
     out(`\n5. compare-and-swap on ${key}`);
     const entry = await store.getEntry<CityValue>(key);
     const rev = entry?.revision ?? 0;
