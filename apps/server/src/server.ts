@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { HEADERS } from '@kv/core';
@@ -23,6 +23,7 @@ import {
 } from '@kv/engine';
 import type { Logger } from 'pino';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
+import { withBodyReader } from './body.js';
 import type { ServerConfig } from './config.js';
 import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
 import { SqliteStorage } from './sqlite-storage.js';
@@ -203,7 +204,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return res;
   };
 
-  const server = createAdaptorServer({ fetch: handle, hostname: config.host }) as Server;
+  const server = createAdaptorServer({
+    // Bodies are read from the IncomingMessage (body.ts), not through a web stream.
+    fetch: (req, env) => handle(withBodyReader(req, env.incoming as IncomingMessage)),
+    hostname: config.host,
+  }) as Server;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others.
     logger.debug({ code: err.code }, 'client error');

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ensureToken, MemoryTokenStore } from './auth.js';
 import { createEngine, type Engine } from './engine.js';
+import { type BodyReader, READ_BODY } from './http.js';
 import { MemoryStorage } from './memory-storage.js';
 
 const ORIGIN = 'http://kv.test';
@@ -161,5 +162,64 @@ describe('single-entry fast path', () => {
       { method: 'PUT', path: `${E}/k`, body: 'x' },
       { method: 'GET', path: `${E}/k`, headers: { authorization: 'Bearer kv_unknown-secret-0123456789' } },
     ]);
+  });
+});
+
+describe('READ_BODY: an adapter reads request bodies itself', () => {
+  const withReader = (req: Request, reader: BodyReader): Request =>
+    Object.assign(req, { [READ_BODY]: reader }) as Request;
+
+  it('is used instead of Request.body, with the route limit; null is a 413 and writes nothing', async () => {
+    const engine = createEngine({ storage: new MemoryStorage(), maxValueBytes: 8 });
+    await engine.fetch(
+      new Request(`${ORIGIN}/v1/stores`, { method: 'POST', headers: json, body: '{"name":"orders"}' }),
+    );
+    const limits: number[] = [];
+    const put = (reader: BodyReader): Promise<Response> =>
+      engine.fetch(withReader(new Request(`${ORIGIN}${E}/k`, { method: 'PUT', body: 'ignored' }), reader));
+    const ok = await put(async (limit) => {
+      limits.push(limit);
+      return new TextEncoder().encode('adapter');
+    });
+    expect(ok.status).toBe(201);
+    expect(await (await engine.fetch(new Request(`${ORIGIN}${E}/k`))).text()).toBe('adapter');
+    const tooLarge = await put(async (limit) => {
+      limits.push(limit);
+      return null;
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(((await tooLarge.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+    expect(limits).toEqual([8, 8]);
+    expect(await (await engine.fetch(new Request(`${ORIGIN}${E}/k`))).text()).toBe('adapter');
+  });
+
+  it('serves JSON routes too; a Content-Length over the limit is refused before reading', async () => {
+    const engine = createEngine({ storage: new MemoryStorage() });
+    let reads = 0;
+    const res = await engine.fetch(
+      withReader(
+        new Request(`${ORIGIN}/v1/stores`, { method: 'POST', headers: json, body: '{}' }),
+        async () => {
+          reads++;
+          return new TextEncoder().encode('{"name":"orders"}');
+        },
+      ),
+    );
+    expect(res.status).toBe(201);
+    const big = await engine.fetch(
+      withReader(
+        new Request(`${ORIGIN}${E}/k`, {
+          method: 'PUT',
+          headers: { 'content-length': String(64 * 1024 * 1024) },
+          body: 'x',
+        }),
+        async () => {
+          reads++;
+          return new Uint8Array(1);
+        },
+      ),
+    );
+    expect(big.status).toBe(413);
+    expect(reads).toBe(1);
   });
 });
