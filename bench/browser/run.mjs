@@ -30,6 +30,9 @@ try {
   const ready = async () => {
     await page.goto(site.url);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    await page.evaluate((t) => {
+      window.kvToken = t;
+    }, server.token);
   };
   await ready();
   const isolated = await page.evaluate(() => window.isolated);

@@ -17,13 +17,16 @@ function stats(samples: number[]): { medianMs: number; p95Ms: number; meanMs: nu
   return { medianMs: round(at(0.5)), p95Ms: round(at(0.95)), meanMs: round(mean), n: samples.length };
 }
 
+/** The server's admin token, set by the bench driver (`window.kvToken`). */
+const token = (): string | undefined => (window as unknown as { kvToken?: string }).kvToken;
+
 function client(url: string, cache: Parameters<typeof createClient>[0]['cache']): BrowserClient {
-  return createClient({ url, fetch: countingFetch, retry: false, cache });
+  return createClient({ url, token: token(), fetch: countingFetch, retry: false, cache });
 }
 
 const bench = {
   async seed(url: string, store: string, count: number, valueBytes: number): Promise<void> {
-    const kv = createClient({ url, retry: false });
+    const kv = createClient({ url, token: token(), retry: false });
     await kv.stores.create(store).catch(() => undefined);
     const filler = 'x'.repeat(Math.max(0, valueBytes - 40));
     const items = Array.from({ length: count }, (_, i) => ({
@@ -75,7 +78,7 @@ const bench = {
     const revalidateRequests = requests;
     await kv.close();
 
-    const plain = createClient({ url, fetch: countingFetch, retry: false });
+    const plain = createClient({ url, token: token(), fetch: countingFetch, retry: false });
     for (let i = 0; i < 20; i++) await plain.store(store).getEntry('item.00001');
     const full: number[] = [];
     for (let i = 0; i < iterations; i++) {

@@ -26,7 +26,7 @@ let counter = 0;
 beforeAll(async () => {
   [server, bundle, browser] = await Promise.all([startKvServer(), buildPage(pageRoot), launchChromium()]);
   site = await serveStatic(bundle.dir);
-  node = createHttpClient({ url: server.url, retry: false });
+  node = createHttpClient({ url: server.url, token: server.token, retry: false });
 }, 120_000);
 
 afterAll(async () => {
@@ -72,10 +72,10 @@ async function createPageClient(
   cache: { maxAgeMs?: number; live?: boolean; offlineWrites?: boolean; dbName?: string },
 ): Promise<void> {
   await target.evaluate(
-    ({ url, name, cache }) => {
+    ({ url, token, name, cache }) => {
       window.clients[name] = window.kv.createClient({
         url,
-        token: 'e2e',
+        token,
         fetch: window.countingFetch,
         retry: false,
         cache: {
@@ -95,7 +95,7 @@ async function createPageClient(
         },
       });
     },
-    { url: server.url, name, cache },
+    { url: server.url, token: server.token, name, cache },
   );
 }
 

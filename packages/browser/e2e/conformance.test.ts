@@ -29,14 +29,14 @@ describeConformance(
         clients += 1;
         const name = `conformance-${clients}`;
         await page.evaluate(
-          ({ url, name }) => {
+          ({ url, token, name }) => {
             window.clients[name] = window.kv.createClient({
               url,
-              token: 'conformance',
+              token,
               cache: { name: `kv-${name}`, maxAgeMs: 0 },
             });
           },
-          { url: server.url, name },
+          { url: server.url, token: server.token, name },
         );
         return pageClient(page, name, server.url);
       },

@@ -11,10 +11,14 @@ export declare function chromiumPath(): string;
 /** Launches headless Chromium through playwright-core with the system binary. */
 export declare function launchChromium(): Promise<Browser>;
 
+/** Admin token the test server is started with (`KV_ADMIN_TOKEN`). */
+export declare const E2E_ADMIN_TOKEN: string;
 /** A running kv server process. */
 export interface KvServerProcess {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** The server's admin token (`*` capability). */
+  token: string;
   /** Stops the process (SIGTERM, then SIGKILL after 5 s) and removes its data directory. */
   stop(): Promise<void>;
 }

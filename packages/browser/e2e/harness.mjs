@@ -47,8 +47,12 @@ export function launchChromium() {
   return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
 }
 
+/** Admin token the test server is started with (`KV_ADMIN_TOKEN`); clients in tests send it. */
+export const E2E_ADMIN_TOKEN = 'kv-e2e-admin-token-4f9c2a7b';
+
 /**
- * Starts the kv server process on a free port with a temporary SQLite file.
+ * Starts the kv server process on a free port with a temporary SQLite file, with {@link E2E_ADMIN_TOKEN}
+ * as its admin token.
  * @param {{ corsOrigins?: string, storage?: 'sqlite' | 'memory', args?: string[] }} [options]
  */
 export async function startKvServer(options = {}) {
@@ -75,7 +79,7 @@ export async function startKvServer(options = {}) {
       'info',
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KV_ADMIN_TOKEN: E2E_ADMIN_TOKEN } },
   );
   let exited = false;
   const exit = new Promise((resolveExit) => {
@@ -121,6 +125,7 @@ export async function startKvServer(options = {}) {
   });
   return {
     url,
+    token: E2E_ADMIN_TOKEN,
     async stop() {
       if (!exited) {
         child.kill('SIGTERM');
