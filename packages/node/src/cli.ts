@@ -56,7 +56,7 @@ export interface CliIo {
   stderr: Writable & { isTTY?: boolean };
   /** Standard input (`kv set` without a value, `kv import` without a file). */
   stdin: Readable & { isTTY?: boolean };
-  /** Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`, `KV_DATA`). */
+  /** Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`, `KV_DATA_FILE`, `KV_ADMIN_TOKEN_FILE`). */
   env: Readonly<Record<string, string | undefined>>;
   /** `fetch` for the client (tests route it to an in-process engine). */
   fetch?: FetchLike;
@@ -92,7 +92,7 @@ Commands:
 Global options:
   --url URL          server URL (default: $KV_URL)
   --token TOKEN      bearer token (default: $KV_TOKEN, the file named by $KV_TOKEN_FILE, else the
-                     server's admin token file ./data/kv.sqlite.admin-token, i.e. $KV_DATA.admin-token)
+                     server's admin token file ./data/kv.sqlite.admin-token, i.e. $KV_DATA_FILE.admin-token)
   --token-file PATH  read the bearer token from this file
   --timeout-ms MS    per-request timeout (default 30000)
   --json             print JSON instead of tables/text
@@ -276,9 +276,15 @@ async function dispatch(ctx: Context): Promise<number> {
 
 // ---------------------------------------------------------------------------------------------- helpers
 
-/** Where the server writes its bootstrap admin token: beside its database (`<data file>.admin-token`). */
+/**
+ * Where the server writes its bootstrap admin token: `KV_ADMIN_TOKEN_FILE` when set, else beside its
+ * database (`<data file>.admin-token`, the data file from `KV_DATA_FILE` as the server reads it, or the
+ * older `KV_DATA`, default `./data/kv.sqlite`).
+ */
 export function adminTokenFile(env: Readonly<Record<string, string | undefined>>): string {
-  const data = env.KV_DATA?.trim();
+  const explicit = env.KV_ADMIN_TOKEN_FILE?.trim();
+  if (explicit) return explicit;
+  const data = env.KV_DATA_FILE?.trim() || env.KV_DATA?.trim();
   return `${data === undefined || data === '' ? './data/kv.sqlite' : data}.admin-token`;
 }
 
