@@ -53,6 +53,18 @@ describe('KvCache records', () => {
     expect(got?.exact).toBe(false);
   });
 
+  it('an older write committing after a newer eager one does not roll the memory layer back', async () => {
+    const cache = makeCache();
+    // A read-through write of revision 1 is still in IndexedDB when a live event puts revision 2 eagerly.
+    const older = cache.put(rec('k', 'off', 1));
+    const newer = cache.put(rec('k', 'on', 2), { eager: true });
+    await older;
+    expect(cache.peek('s', 'k')?.revision).toBe(2);
+    await newer;
+    expect(cache.peek('s', 'k')?.revision).toBe(2);
+    expect(entryOf((await cache.get('s', 'k'))!).value).toBe('on');
+  });
+
   it('never goes back in revision, and replaces on an equal revision', async () => {
     const cache = makeCache();
     await cache.put(rec('k', 'new', 5));

@@ -538,7 +538,7 @@ export class KvCache {
       const tx = db.transaction(['entries', 'meta', 'queue'], 'readwrite', RELAXED);
       const result = await this.#putInTx(tx, records, force, replaces);
       await tx.done;
-      this.#afterWrite(result);
+      this.#afterWrite(result, force, replaces);
       return result.map((r) => r.stored);
     })();
     this.#inflight.add(write);
@@ -641,11 +641,16 @@ export class KvCache {
 
   #afterWrite(
     results: Array<{ store: string; key: string; stored: CacheRecord | undefined; evicted: boolean }>,
+    force: boolean,
+    replaces: number | undefined,
   ): void {
     const changed: Array<[string, string]> = [];
     for (const { store, key, stored, evicted } of results) {
       if (stored !== undefined) {
-        this.#remember(stored);
+        // A later write may already have put a newer revision into memory (eagerly) while this
+        // transaction committed: the same rule as the write itself decides which record memory keeps.
+        const current = this.#memory.get(memKey(store, key));
+        if (current === undefined || !keepsExisting(current, stored, force, replaces)) this.#remember(stored);
         changed.push([store, key]);
       } else if (evicted) {
         this.#memory.delete(memKey(store, key));
@@ -862,7 +867,7 @@ export class KvCache {
           };
     const result = await this.#putInTx(tx, [optimistic], true);
     await tx.done;
-    this.#afterWrite(result);
+    this.#afterWrite(result, true, undefined);
     this.#post({ kind: 'queue' });
     return { ...item, seq };
   }
