@@ -20,6 +20,7 @@ import {
   MemoryTokenStore,
   type Storage,
   type TokenStore,
+  withHeaders,
 } from '@kv/engine';
 import type { Logger } from 'pino';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
@@ -64,18 +65,6 @@ function pathOf(url: string): string {
   if (start === -1) return '/';
   const q = url.indexOf('?', start);
   return q === -1 ? url.slice(start) : url.slice(start, q);
-}
-
-function withHeaders(res: Response, headers: Record<string, string>): Response {
-  try {
-    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
-    return res;
-  } catch {
-    // Immutable headers: copy the response.
-    const copy = new Response(res.body, res);
-    for (const [k, v] of Object.entries(headers)) copy.headers.set(k, v);
-    return copy;
-  }
 }
 
 /** `GET /v1/stores/{store}/watch`: a Server-Sent Events stream that never finishes by itself. */

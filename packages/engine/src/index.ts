@@ -20,7 +20,7 @@ export {
   toTokenInfo,
 } from './auth.js';
 export * from './engine.js';
-export { type BodyReader, READ_BODY } from './http.js';
+export { type BodyReader, READ_BODY, withHeaders } from './http.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
 export * as schemas from './schemas.js';
 export {
