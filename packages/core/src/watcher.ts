@@ -182,16 +182,17 @@ export function startWatch<T = unknown>(
       attempt = lastRevision !== before ? 0 : attempt + 1;
       const delayMs =
         attempt === 0 ? 0 : Math.min(max, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      // One abort listener per wait, removed when the wait ends (reconnects must not pile them up).
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        controller.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
+        const onAbortWait = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          controller.signal.removeEventListener('abort', onAbortWait);
+          resolve();
+        }, delayMs);
+        controller.signal.addEventListener('abort', onAbortWait, { once: true });
       });
     }
     finished = true;
