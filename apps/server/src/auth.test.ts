@@ -59,6 +59,27 @@ describe('SqliteTokenStore', () => {
     await expect(tokens.insert(record({ id: 'tok_dup' }))).rejects.toThrow(/UNIQUE/);
   });
 
+  it('never serves a cached record after another connection revokes or deletes the token', async () => {
+    const storage = open('token-cache.sqlite');
+    const tokens = new SqliteTokenStore(storage.db);
+    await tokens.insert(record({}));
+    const first = await tokens.findByHash('a'.repeat(64));
+    expect(first).toMatchObject({ id: 'tok_a', revokedAt: null });
+    // Served from the cache: the same object, no query.
+    expect(await tokens.findByHash('a'.repeat(64))).toBe(first);
+
+    // Another process on the same file (a maintenance command) revokes the token.
+    const other = new Database(storage.path);
+    try {
+      other.prepare('UPDATE tokens SET revoked_at = 7000 WHERE id = ?').run('tok_a');
+      expect(await tokens.findByHash('a'.repeat(64))).toMatchObject({ id: 'tok_a', revokedAt: 7000 });
+      other.prepare('DELETE FROM tokens WHERE id = ?').run('tok_a');
+      expect(await tokens.findByHash('a'.repeat(64))).toBeUndefined();
+    } finally {
+      other.close();
+    }
+  });
+
   it('persists across reopen, and a database of schema 1 gains the tokens table', async () => {
     const path = join(dir, 'v1.sqlite');
     const db = new Database(path);

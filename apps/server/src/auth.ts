@@ -58,6 +58,13 @@ function fromRow(row: TokenRow): TokenRecord {
  * leaks nothing usable through timing (an attacker would need a SHA-256 preimage), so no constant-time
  * scan is needed here, unlike `MemoryTokenStore` which compares in constant time anyway.
  *
+ * Found tokens are cached in memory by hash (at most {@link SqliteTokenStore.CACHE_LIMIT} records; unknown
+ * hashes are never cached), so a request costs no token query. The cache never serves a stale record:
+ * it is dropped whenever this store inserts or revokes a token, and whenever SQLite's `PRAGMA
+ * data_version` shows that another connection (another process on the same file, e.g. a `kv-server`
+ * maintenance command) committed a change. Expiry needs no invalidation: the engine compares
+ * `expiresAt` with the clock on every request.
+ *
  * Statements run synchronously on the given connection (better-sqlite3), each in its own implicit
  * transaction, so they never interleave with `SqliteStorage`'s group commits.
  *
@@ -72,6 +79,13 @@ export class SqliteTokenStore implements TokenStore {
   readonly #byHash: Database.Statement<[string], TokenRow>;
   readonly #list: Database.Statement<[], TokenRow>;
   readonly #revoke: Database.Statement<[number, string]>;
+  readonly #dataVersion: Database.Statement<[], number>;
+  /** Found records by hash, valid while {@link SqliteTokenStore.#cachedVersion} is the data version. */
+  readonly #cache = new Map<string, TokenRecord>();
+  #cachedVersion = -1;
+
+  /** Most token records kept in memory; the cache is emptied when it would grow past this. */
+  static readonly CACHE_LIMIT = 4096;
 
   /**
    * @param db - an open connection to a database migrated to schema version 2 or later (the connection
@@ -86,10 +100,22 @@ export class SqliteTokenStore implements TokenStore {
     this.#byHash = db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?');
     this.#list = db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id');
     this.#revoke = db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  }
+
+  /** The cache, emptied first when another connection committed since it was filled. */
+  #validCache(): Map<string, TokenRecord> {
+    const version = this.#dataVersion.get() as number;
+    if (version !== this.#cachedVersion) {
+      this.#cache.clear();
+      this.#cachedVersion = version;
+    }
+    return this.#cache;
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.insert} @throws Error (SQLite constraint) on a duplicate id or hash */
   async insert(record: TokenRecord): Promise<void> {
+    this.#cache.clear();
     this.#insert.run(
       record.id,
       record.hash,
@@ -103,8 +129,15 @@ export class SqliteTokenStore implements TokenStore {
 
   /** {@inheritDoc @kv/engine#TokenStore.findByHash} */
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
+    const cache = this.#validCache();
+    const cached = cache.get(hash);
+    if (cached !== undefined) return cached;
     const row = this.#byHash.get(hash);
-    return row === undefined ? undefined : fromRow(row);
+    if (row === undefined) return undefined;
+    const record = fromRow(row);
+    if (cache.size >= SqliteTokenStore.CACHE_LIMIT) cache.clear();
+    cache.set(hash, record);
+    return record;
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.list} */
@@ -114,6 +147,7 @@ export class SqliteTokenStore implements TokenStore {
 
   /** {@inheritDoc @kv/engine#TokenStore.revoke} */
   async revoke(id: string, nowMs: number): Promise<boolean> {
+    this.#cache.clear();
     return this.#revoke.run(nowMs, id).changes > 0;
   }
 }

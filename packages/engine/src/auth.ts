@@ -184,6 +184,15 @@ export async function authenticate(
   if (!record || record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= nowMs)) {
     throw new UnauthenticatedError('A valid bearer token is required', { details: { reason: 'invalid' } });
   }
+  return { via: 'token', tokenId: record.id, capabilities: parsedCapabilities(record) };
+}
+
+/** Parsed capabilities by record object: a token store that caches its records parses each once. */
+const parsedByRecord = new WeakMap<TokenRecord, readonly ParsedCapability[]>();
+
+function parsedCapabilities(record: TokenRecord): ParsedCapability[] {
+  const known = parsedByRecord.get(record);
+  if (known !== undefined) return [...known];
   // Stored capabilities were validated at creation; one that no longer parses grants nothing.
   const capabilities: ParsedCapability[] = [];
   for (const text of record.capabilities) {
@@ -193,7 +202,8 @@ export async function authenticate(
       // fail closed
     }
   }
-  return { via: 'token', tokenId: record.id, capabilities };
+  parsedByRecord.set(record, capabilities);
+  return [...capabilities];
 }
 
 /** Input of {@link ensureToken}. */
