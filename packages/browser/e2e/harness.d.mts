@@ -19,14 +19,24 @@ export interface KvServerProcess {
   url: string;
   /** The server's admin token (`*` capability). */
   token: string;
-  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and removes its data directory. */
-  stop(): Promise<void>;
+  /**
+   * Stops the process (SIGTERM, then SIGKILL after 5 s) and removes its temporary data directory (not
+   * a `data` file given to {@link startKvServer}); resolves with how it exited (`code: 0` = graceful).
+   */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
-/** Starts `node apps/server/dist/main.js` on a free port with a temporary SQLite file. */
+/**
+ * Starts `node apps/server/dist/main.js` with a temporary SQLite file on a free port, or with the
+ * given `data` file (kept on stop) and `port` (to restart the same server).
+ */
 export declare function startKvServer(options?: {
   corsOrigins?: string;
   storage?: 'sqlite' | 'memory';
   args?: string[];
+  /** Port to listen on. @default 0 (any free port) */
+  port?: number;
+  /** SQLite file to use and keep. @default a file in a temporary directory removed on stop */
+  data?: string;
 }): Promise<KvServerProcess>;
 
 /** Bundles the page in `root` with Vite into a temporary directory. */

@@ -52,15 +52,16 @@ export const E2E_ADMIN_TOKEN = 'kv-e2e-admin-token-4f9c2a7b';
 
 /**
  * Starts the kv server process on a free port with a temporary SQLite file, with {@link E2E_ADMIN_TOKEN}
- * as its admin token.
- * @param {{ corsOrigins?: string, storage?: 'sqlite' | 'memory', args?: string[] }} [options]
+ * as its admin token. With `data`, it uses that SQLite file (kept on stop) instead; with `port`, that
+ * port (a restart on the same port and file continues the same server).
+ * @param {{ corsOrigins?: string, storage?: 'sqlite' | 'memory', args?: string[], port?: number, data?: string }} [options]
  */
 export async function startKvServer(options = {}) {
   const main = join(repoRoot, 'apps/server/dist/main.js');
   if (!existsSync(main)) {
     throw new Error(`${main} is missing: build first (npx turbo run build)`);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'kv-browser-e2e-'));
+  const dir = options.data === undefined ? await mkdtemp(join(tmpdir(), 'kv-browser-e2e-')) : undefined;
   const child = spawn(
     process.execPath,
     [
@@ -68,11 +69,11 @@ export async function startKvServer(options = {}) {
       '--host',
       '127.0.0.1',
       '--port',
-      '0',
+      String(options.port ?? 0),
       '--storage',
       options.storage ?? 'sqlite',
       '--data',
-      join(dir, 'kv.sqlite'),
+      options.data ?? join(/** @type {string} */ (dir), 'kv.sqlite'),
       '--cors-origins',
       options.corsOrigins ?? '*',
       '--log-level',
@@ -82,10 +83,11 @@ export async function startKvServer(options = {}) {
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KV_ADMIN_TOKEN: E2E_ADMIN_TOKEN } },
   );
   let exited = false;
+  /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exit = new Promise((resolveExit) => {
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       exited = true;
-      resolveExit(undefined);
+      resolveExit({ code, signal });
     });
   });
   let stderr = '';
@@ -133,7 +135,8 @@ export async function startKvServer(options = {}) {
         await exit;
         clearTimeout(killer);
       }
-      await rm(dir, { recursive: true, force: true });
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      return exit;
     },
   };
 }

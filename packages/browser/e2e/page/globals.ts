@@ -9,6 +9,20 @@ export interface LoggedRequest {
   ifMatch: string | null;
 }
 
+/** What a watch opened by a test saw, as plain data. */
+export interface WatchLog {
+  /** Events in the order delivered. */
+  events: Array<{ revision: number; key: string; type: string; value: unknown }>;
+  /** Transient errors (`willRetry: true`): each is a reconnect. */
+  retries: number;
+  /** Codes of fatal errors (`willRetry: false`) or the error the iterator threw. */
+  errors: string[];
+  /** True once the watch ended (iteration finished, or `onClose` called). */
+  ended: boolean;
+  /** Ends the watch the way the test chose (`stop()` or aborting its signal). */
+  stop?: () => void;
+}
+
 /** What the e2e page puts on `window`. */
 export interface PageGlobals {
   /** The @kv/browser module. */
@@ -21,6 +35,8 @@ export interface PageGlobals {
   conflicts: Array<{ store: string; key: string; code: string; current: unknown; base: unknown }>;
   /** Clients created by tests, by name. */
   clients: Record<string, kv.BrowserClient>;
+  /** Watches opened by tests, by name. */
+  watches: Record<string, WatchLog>;
   /** Calls a method of `clients[clientName]` with wire-encoded arguments (the conformance bridge). */
   rpc: (clientName: string, call: RpcCall) => Promise<RpcResult>;
 }

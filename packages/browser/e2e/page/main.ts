@@ -21,6 +21,7 @@ const page: PageGlobals = {
   },
   conflicts: [],
   clients: {},
+  watches: {},
   rpc: async (clientName: string, call: RpcCall): Promise<RpcResult> => {
     try {
       const client = page.clients[clientName];
