@@ -13,6 +13,8 @@
 //   --synchronous <mode>  kv-server --synchronous normal|full (default normal)
 //   --storage <kind>      kv-server --storage sqlite|memory (default sqlite; memory isolates the storage cost)
 //   --cpu-prof            run kv-server under node --cpu-prof (profiles in bench/profiles/)
+//   --rate <n>            fixed total request rate (autocannon overallRate; default: as fast as possible).
+//                         At a rate the server sustains, the CPU-per-request column is the least noisy measure.
 //   --json <file>         also write the results as JSON
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +42,7 @@ const { values: opts } = parseArgs({
     storage: { type: 'string', default: 'sqlite' },
     'cpu-prof': { type: 'boolean', default: false },
     json: { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const duration = Number(opts.duration);
@@ -152,7 +155,13 @@ const SETUP = { get: GET, put: PUT, mixed: (req) => (Math.random() < 0.1 ? PUT(r
 function load(url, scenario, seconds) {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url, connections, duration: seconds, requests: [{ setupRequest: SETUP[scenario] }] },
+      {
+        url,
+        connections,
+        duration: seconds,
+        requests: [{ setupRequest: SETUP[scenario] }],
+        ...(opts.rate === undefined ? {} : { overallRate: Number(opts.rate) }),
+      },
       (err, result) => (err ? reject(err) : resolve(result)),
     );
   });
