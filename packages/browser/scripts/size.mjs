@@ -1,6 +1,8 @@
 // Measures what @kv/browser costs a browser bundle: builds (1) the whole package as a library with all
-// its dependencies bundled (@kv/core, ky, idb) and (2) the example page, both minified by Vite, and
-// reports raw and gzipped sizes (node:zlib, level 9). Fails when the bundle pulls in a Node built-in.
+// its dependencies bundled (@kv/core, ky, idb) and (2) the example page (with its own vite.config.ts),
+// both minified by Vite, and reports raw and gzipped sizes (node:zlib, level 9). Fails when a bundle
+// pulls in a Node built-in or is over its gzip budget. `test/size.test.ts` runs the same measurement in
+// `vitest run`; types are in size.d.mts.
 // Usage: node packages/browser/scripts/size.mjs [--json]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,10 +13,15 @@ import { build, defaultClientConditions } from 'vite';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..');
-const entry = join(pkg, 'src/index.ts');
+/** Source entry of @kv/browser. */
+export const entry = join(pkg, 'src/index.ts');
+/** Directory of the example page (index.html, main.ts, vite.config.ts). */
+export const exampleRoot = join(pkg, 'example');
+
+/** Gzipped size limits in bytes: the whole public API with dependencies, and the example page. */
+export const BUDGETS = { library: 40 * 1024, example: 30 * 1024 };
 
 const shared = {
-  configFile: false,
   logLevel: 'warn',
   publicDir: false,
   envFile: false,
@@ -53,41 +60,85 @@ function packageOf(id) {
   return m ? `@kv/${m[1]}` : id;
 }
 
-const cacheDir = await mkdtemp(join(tmpdir(), 'kv-size-'));
-try {
-  const library = await build({
+/**
+ * Bundles `libraryEntry` as an ES library with every dependency included, minified, in memory, and
+ * measures it.
+ * @param {string} libraryEntry
+ * @param {string} cacheDir - Vite's cache directory
+ */
+export async function measureLibrary(libraryEntry, cacheDir) {
+  const output = await build({
     ...shared,
+    configFile: false,
     cacheDir,
     build: {
       write: false,
       target: 'es2022',
       minify: true,
       reportCompressedSize: false,
-      lib: { entry, formats: ['es'], fileName: 'kv-browser' },
+      lib: { entry: libraryEntry, formats: ['es'], fileName: 'kv-browser' },
       rollupOptions: { external: [] },
     },
   });
-  const example = await build({
+  return measure(output);
+}
+
+/**
+ * Builds the example page with its own vite.config.ts, minified, in memory, and measures it.
+ * @param {string} cacheDir - Vite's cache directory
+ */
+export async function measureExample(cacheDir) {
+  const output = await build({
     ...shared,
+    configFile: join(exampleRoot, 'vite.config.ts'),
+    root: exampleRoot,
     cacheDir,
-    root: join(pkg, 'example'),
     build: { write: false, target: 'es2022', minify: true, reportCompressedSize: false },
   });
-  const result = { library: measure(library), example: measure(example) };
+  return measure(output);
+}
+
+/** Measures the library and the example page (in a temporary Vite cache directory). */
+export async function measureBundles() {
+  const cacheDir = await mkdtemp(join(tmpdir(), 'kv-size-'));
+  try {
+    return { library: await measureLibrary(entry, cacheDir), example: await measureExample(cacheDir) };
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What is wrong with a measurement: Node built-ins in a bundle, or a bundle over its budget.
+ * @param {Awaited<ReturnType<typeof measureBundles>>} result
+ */
+export function problems(result) {
+  const out = [];
+  for (const name of /** @type {const} */ (['library', 'example'])) {
+    const m = result[name];
+    if (m.nodeBuiltins.length > 0)
+      out.push(`${name}: Node built-ins in the bundle: ${m.nodeBuiltins.join(', ')}`);
+    if (m.gzipBytes > BUDGETS[name]) {
+      out.push(`${name}: ${m.gzipBytes} bytes gzipped, over the budget of ${BUDGETS[name]} bytes`);
+    }
+  }
+  return out;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const result = await measureBundles();
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(result, null, 2));
   } else {
     const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-    console.log(`| bundle (Vite, minified) | size | gzipped | contents |
-| --- | --- | --- | --- |
-| \`@kv/browser\`, whole public API, dependencies included | ${kib(result.library.bytes)} | ${kib(result.library.gzipBytes)} | ${result.library.packages.join(', ')} |
-| example page (\`createClient\` with cache, live, offline writes) | ${kib(result.example.bytes)} | ${kib(result.example.gzipBytes)} | ${result.example.packages.join(', ')} |`);
+    console.log(`| bundle (Vite, minified) | size | gzipped | budget | contents |
+| --- | --- | --- | --- | --- |
+| \`@kv/browser\`, whole public API, dependencies included | ${kib(result.library.bytes)} | ${kib(result.library.gzipBytes)} | ${kib(BUDGETS.library)} | ${result.library.packages.join(', ')} |
+| example page (\`createClient\` with cache, live, offline writes) | ${kib(result.example.bytes)} | ${kib(result.example.gzipBytes)} | ${kib(BUDGETS.example)} | ${result.example.packages.join(', ')} |`);
   }
-  const leaked = [...result.library.nodeBuiltins, ...result.example.nodeBuiltins];
-  if (leaked.length > 0) {
-    console.error(`Node built-ins in the browser bundle: ${leaked.join(', ')}`);
+  const found = problems(result);
+  if (found.length > 0) {
+    console.error(found.join('\n'));
     process.exitCode = 1;
   }
-} finally {
-  await rm(cacheDir, { recursive: true, force: true });
 }
