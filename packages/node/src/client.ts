@@ -153,7 +153,7 @@ function nonEmpty(value: string | undefined): string | undefined {
  * timeout behaviour is the core client's.
  *
  * @param options - `url`, `token`, `tokenFile`, `timeoutMs` (default 30 s), `retry` (default 2 retries of
- *   requests safe to repeat), `fetch`, `onError`, `headers`, `env`
+ *   reads, and of writes with an automatic `Idempotency-Key`), `fetch`, `onError`, `headers`, `env`
  * @returns the client: `client.stores.*` and `client.store(name)`
  * @throws {ValidationError} no URL (neither `url` nor `KV_URL`), bad options, unreadable token file
  * @example

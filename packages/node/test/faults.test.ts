@@ -49,16 +49,6 @@ describe('retries of idempotent requests', () => {
     expect(t.errors).toEqual([]);
   });
 
-  it('retries an unconditional set whose response was lost; the value is written once', async () => {
-    const { store, seen } = await setup(['drop-response']);
-    const result = await store.set('k', { a: 1 });
-    expect(seen.map((s) => s.method)).toEqual(['PUT', 'PUT']);
-    expect(seen[0]?.idempotencyKey).toBeNull();
-    // A plain PUT is idempotent in effect: the same value is written again (revision 2 of a fresh store).
-    expect(result).toMatchObject({ revision: 2, created: false });
-    expect(await store.get('k')).toEqual({ a: 1 });
-  });
-
   it('retries exists (HEAD), list, getMany (a read over POST) and stores.list', async () => {
     const { kv, store, seen } = await setup([
       'refuse',
@@ -92,6 +82,87 @@ describe('retries of idempotent requests', () => {
   it('retry: false sends once', async () => {
     const { store, seen } = await setup(['refuse'], { retry: false });
     await expectKvError(store.get('k'), NetworkError);
+    expect(seen).toHaveLength(1);
+  });
+});
+
+describe('retries of unconditional writes (Idempotency-Key): a lost response is replayed, not repeated', () => {
+  it('retries an unconditional set whose response was lost; the value is written once', async () => {
+    const { kv, store, seen, name, errors } = await setup(['drop-response']);
+    const result = await store.set('k', { a: 1 });
+    expect(seen.map((s) => s.method)).toEqual(['PUT', 'PUT']);
+    expect(seen[0]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
+    // The retry gets the first response again: revision 1 of a fresh store, created.
+    expect(result).toMatchObject({ revision: 1, created: true });
+    expect(await storeRevision(kv, name)).toBe(1);
+    expect(await store.get('k')).toEqual({ a: 1 });
+    expect(errors).toEqual([]);
+  });
+
+  it('delete whose response was lost reports true and deletes once', async () => {
+    const t = await setup();
+    await t.store.set('k', 1);
+    const { fetch, seen } = faultyFetch(
+      (input, init) => t.engine.fetch(new Request(input, init)),
+      ['drop-response'],
+    );
+    const kv = createClient({ url: 'http://kv.test', fetch, env: {}, retry: fast });
+    expect(await kv.store(t.name).delete('k')).toBe(true);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
+    expect(await storeRevision(kv, t.name)).toBe(2);
+    expect(await kv.store(t.name).exists('k')).toBe(false);
+  });
+
+  it('purge whose response was lost reports true', async () => {
+    const t = await setup();
+    await t.store.set('k', 1);
+    const { fetch, seen } = faultyFetch(
+      (input, init) => t.engine.fetch(new Request(input, init)),
+      ['drop-response'],
+    );
+    const kv = createClient({ url: 'http://kv.test', fetch, env: {}, retry: fast });
+    expect(await kv.store(t.name).purge('k')).toBe(true);
+    expect(seen.map((s) => s.method)).toEqual(['DELETE', 'DELETE']);
+    expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
+    expect(await kv.store(t.name).history('k')).toEqual([]);
+  });
+
+  it('setExpiry whose response was lost reports true and bumps the revision once', async () => {
+    const t = await setup();
+    await t.store.set('k', 1);
+    const { fetch, seen } = faultyFetch(
+      (input, init) => t.engine.fetch(new Request(input, init)),
+      ['drop-response'],
+    );
+    const kv = createClient({ url: 'http://kv.test', fetch, env: {}, retry: fast });
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    expect(await kv.store(t.name).setExpiry('k', expiresAt)).toBe(true);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
+    expect(await storeRevision(kv, t.name)).toBe(2);
+    expect((await kv.store(t.name).getEntry('k'))?.expiresAt).toBe(expiresAt.toISOString());
+  });
+
+  it('stores.delete whose response was lost reports true', async () => {
+    const { kv, name, seen } = await setup(['drop-response']);
+    expect(await kv.stores.delete(name)).toBe(true);
+    expect(seen.map((s) => s.method)).toEqual(['DELETE', 'DELETE']);
+    expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
+    expect(await kv.stores.get(name)).toBeUndefined();
+  });
+
+  it('stores.update whose response was lost reports the updated store', async () => {
+    const { kv, name, seen } = await setup(['drop-response']);
+    expect(await kv.stores.update(name, { history: 3 })).toMatchObject({ name, history: 3 });
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
+  });
+
+  it('rotateSigningSecret is sent once (no idempotency record on the server)', async () => {
+    const { store, seen } = await setup(['refuse']);
+    await expectKvError(store.rotateSigningSecret(), NetworkError);
     expect(seen).toHaveLength(1);
   });
 });

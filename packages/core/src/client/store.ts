@@ -171,7 +171,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
   /** GET an entry or id route; `undefined` when the key/id is missing. */
   async function fetchValue(path: string): Promise<Response | undefined> {
     try {
-      return await send({ method: 'GET', path, retry: 'idempotent' });
+      return await send({ method: 'GET', path, retry: 'read' });
     } catch (error) {
       if (isMissingKey(error)) return undefined;
       throw error;
@@ -192,12 +192,11 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     validateKey(key);
     const encoded = encodeBody(value, options?.contentType);
     const headers = writeHeaders(options, encoded.contentType);
-    const conditional = options?.ifNotExists === true || options?.ifRevision !== undefined;
     const spec: RequestSpec = {
       method: 'PUT',
       path: routes.entry(name, key),
       headers,
-      retry: encoded.kind === 'stream' ? 'never' : conditional ? 'idempotency-key' : 'idempotent',
+      retry: encoded.kind === 'stream' ? 'never' : 'idempotency-key',
     };
     if (encoded.kind === 'stream') spec.stream = encoded.stream;
     else spec.body = encoded.body;
@@ -233,7 +232,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
       method: 'GET',
       path: routes.entries(name),
       query: listQuery(options),
-      retry: 'idempotent',
+      retry: 'read',
     });
     const wire = await json<WireListResponse>(response);
     const page: ListPage<T> = {
@@ -289,7 +288,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
           method: 'POST',
           path: routes.bulkGet(name),
           json: { keys: part, values },
-          retry: 'idempotent',
+          retry: 'read',
         });
         const wire = await json<WireBulkGetResponse>(response);
         for (const item of wire.items) {
@@ -311,7 +310,8 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
       method: 'POST',
       path: routes.signedUrls(name),
       json: body,
-      retry: 'idempotent',
+      // Signing computes a URL and stores nothing: a read.
+      retry: 'read',
     });
     const wire = await json<WireSignedUrlResponse>(response);
     return { url: transport.baseUrl + wire.path, expiresAt: wire.expiresAt };
@@ -393,7 +393,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
       guard(async () => {
         validateKey(key);
         try {
-          await send({ method: 'HEAD', path: routes.entry(name, key), retry: 'idempotent' });
+          await send({ method: 'HEAD', path: routes.entry(name, key), retry: 'read' });
           return true;
         } catch (error) {
           if (isKvError(error) && error.status === 404 && error.code !== 'store_not_found') return false;
@@ -416,7 +416,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
           method: 'PUT',
           path: routes.expiry(name, key),
           json: { expiresAt: iso },
-          retry: 'idempotent',
+          retry: 'idempotency-key',
         });
         return (await json<WireSetExpiryResponse>(response)).existed;
       }),
@@ -424,13 +424,12 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     delete: (key, options?: DeleteOptions) =>
       guard(async () => {
         validateKey(key);
-        const conditional = options?.ifRevision !== undefined;
         const spec: RequestSpec = {
           method: 'DELETE',
           path: routes.entry(name, key),
-          retry: conditional ? 'idempotency-key' : 'idempotent',
+          retry: 'idempotency-key',
         };
-        if (conditional)
+        if (options?.ifRevision !== undefined)
           spec.headers = { 'if-match': formatEtag(checkRevision(options?.ifRevision, 'ifRevision')) };
         return (await json<WireDeleteResponse>(await send(spec))).deleted;
       }),
@@ -442,7 +441,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
           method: 'DELETE',
           path: routes.entry(name, key),
           query: { purge: 'true' },
-          retry: 'idempotent',
+          retry: 'idempotency-key',
         });
         return (await json<WireDeleteResponse>(response)).deleted;
       }),
@@ -452,7 +451,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
         validateKey(key);
         let response: Response;
         try {
-          response = await send({ method: 'GET', path: routes.history(name, key), retry: 'idempotent' });
+          response = await send({ method: 'GET', path: routes.history(name, key), retry: 'read' });
         } catch (error) {
           if (isMissingKey(error)) return [];
           throw error;
@@ -481,7 +480,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
 
     listScopes: () =>
       guard(async () => {
-        const response = await send({ method: 'GET', path: routes.scopes(name), retry: 'idempotent' });
+        const response = await send({ method: 'GET', path: routes.scopes(name), retry: 'read' });
         return (await json<{ items: string[] }>(response)).items;
       }),
 
@@ -551,11 +550,9 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
 
     rotateSigningSecret: () =>
       guard(async () => {
-        const response = await send({
-          method: 'POST',
-          path: routes.signingSecret(name),
-          retry: 'idempotent',
-        });
+        // Sent once: the engine keeps no idempotency record for this route, and a blind repeat after a
+        // lost response would rotate twice, invalidating URLs signed in between.
+        const response = await send({ method: 'POST', path: routes.signingSecret(name), retry: 'never' });
         await response.body?.cancel();
       }),
 
@@ -676,7 +673,7 @@ export function createStoresApi(transport: Transport): StoresApi {
         validateStoreName(name);
         try {
           return await json<StoreInfo>(
-            await send({ method: 'GET', path: routes.store(name), retry: 'idempotent' }),
+            await send({ method: 'GET', path: routes.store(name), retry: 'read' }),
           );
         } catch (error) {
           if (isKvError(error) && error.code === 'store_not_found') return undefined;
@@ -686,7 +683,7 @@ export function createStoresApi(transport: Transport): StoresApi {
 
     list: () =>
       guard(async () => {
-        const response = await send({ method: 'GET', path: routes.stores(), retry: 'idempotent' });
+        const response = await send({ method: 'GET', path: routes.stores(), retry: 'read' });
         return (await json<{ items: StoreInfo[] }>(response)).items;
       }),
 
@@ -698,7 +695,7 @@ export function createStoresApi(transport: Transport): StoresApi {
           method: 'PATCH',
           path: routes.store(name),
           json: options,
-          retry: 'idempotent',
+          retry: 'idempotency-key',
         });
         return json<StoreInfo>(response);
       }),
@@ -707,7 +704,11 @@ export function createStoresApi(transport: Transport): StoresApi {
       guard(async () => {
         validateStoreName(name);
         try {
-          const response = await send({ method: 'DELETE', path: routes.store(name), retry: 'idempotent' });
+          const response = await send({
+            method: 'DELETE',
+            path: routes.store(name),
+            retry: 'idempotency-key',
+          });
           return (await json<{ deleted: boolean }>(response)).deleted;
         } catch (error) {
           if (isKvError(error) && error.code === 'store_not_found') return false;

@@ -40,7 +40,7 @@ export function createTokensApi(transport: Transport): TokensApi {
 
     list: () =>
       guard(async () => {
-        const response = await send({ method: 'GET', path: routes.tokens(), retry: 'idempotent' });
+        const response = await send({ method: 'GET', path: routes.tokens(), retry: 'read' });
         return ((await response.json()) as { items: TokenInfo[] }).items;
       }),
 
@@ -49,7 +49,9 @@ export function createTokensApi(transport: Transport): TokensApi {
         if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
           throw new ValidationError('`id` must be a token id', { details: { field: 'id', reason: 'type' } });
         }
-        const response = await send({ method: 'DELETE', path: routes.token(id), retry: 'idempotent' });
+        // Sent once: the engine keeps no idempotency record for token routes, and a blind repeat after a
+        // lost response would report `false` for a token this call revoked.
+        const response = await send({ method: 'DELETE', path: routes.token(id), retry: 'never' });
         return ((await response.json()) as WireRevokeTokenResponse).revoked;
       }),
   };

@@ -188,11 +188,67 @@ describe('retries', () => {
     expect(requests[0]?.headers.get('if-match')).toBe('"6"');
   });
 
-  it('sends plain writes without an Idempotency-Key', async () => {
-    const { fetch, requests } = scripted([json({ id: 'i', revision: 1, created: true })]);
-    const client = createHttpClient({ url: 'http://kv.test', fetch });
-    await client.store('s').set('k', 'v');
-    expect(requests[0]?.headers.has('idempotency-key')).toBe(false);
+  it('sends plain writes with an Idempotency-Key too, and none when retries are off', async () => {
+    const result = { id: 'i', revision: 1, created: true };
+    const { fetch, requests } = scripted([json(result), json(result)]);
+    await createHttpClient({ url: 'http://kv.test', fetch }).store('s').set('k', 'v');
+    expect(requests[0]?.headers.get('idempotency-key')).toMatch(/^[0-9a-f-]{36}$/);
+    await createHttpClient({ url: 'http://kv.test', fetch, retry: false }).store('s').set('k', 'v');
+    expect(requests[1]?.headers.has('idempotency-key')).toBe(false);
+  });
+
+  /** Every write of the client, and the response its second attempt gets. */
+  const writes: Array<[string, (c: ReturnType<typeof createHttpClient>) => Promise<unknown>, Response]> = [
+    ['set', (c) => c.store('s').set('k', 'v'), json({ id: 'i', revision: 1, created: true }, 201)],
+    [
+      'set ifNotExists',
+      (c) => c.store('s').set('k', 'v', { ifNotExists: true }),
+      json({ id: 'i', revision: 1, created: true }, 201),
+    ],
+    ['create', (c) => c.store('s').create('k', 'v'), json({ id: 'i', revision: 1, created: true }, 201)],
+    ['update', (c) => c.store('s').update('k', 'v', 1), json({ id: 'i', revision: 2, created: false })],
+    ['delete', (c) => c.store('s').delete('k'), json({ deleted: true })],
+    ['delete ifRevision', (c) => c.store('s').delete('k', { ifRevision: 1 }), json({ deleted: true })],
+    ['purge', (c) => c.store('s').purge('k'), json({ deleted: true })],
+    ['setExpiry', (c) => c.store('s').setExpiry('k', null), json({ existed: true, revision: 2 })],
+    [
+      'setMany',
+      (c) => c.store('s').setMany([{ key: 'k', value: 1 }]),
+      json({ results: [], successfulKeyCount: 0, unsuccessfulKeys: [] }),
+    ],
+    [
+      'deleteMany',
+      (c) => c.store('s').deleteMany(['k']),
+      json({ results: [], successfulKeyCount: 0, unsuccessfulKeys: [] }),
+    ],
+    ['atomic', (c) => c.store('s').atomic().set('k', 1).commit(), json({ revision: 1 })],
+    ['stores.create', (c) => c.stores.create('s'), json({ name: 's' }, 201)],
+    ['stores.update', (c) => c.stores.update('s', { history: 2 }), json({ name: 's' })],
+    ['stores.delete', (c) => c.stores.delete('s'), json({ deleted: true })],
+  ];
+
+  it.each(writes)(
+    'retries %s after a failure only with one Idempotency-Key on every attempt',
+    async (_name, call, ok) => {
+      const { fetch, requests } = scripted([new TypeError('fetch failed'), ok]);
+      await call(createHttpClient({ url: 'http://kv.test', fetch, retry: fast }));
+      expect(requests).toHaveLength(2);
+      const keys = requests.map((r) => r.headers.get('idempotency-key'));
+      expect(keys[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(keys[1]).toBe(keys[0]);
+    },
+  );
+
+  it.each<[string, (c: ReturnType<typeof createHttpClient>) => Promise<unknown>]>([
+    ['tokens.create', (c) => c.tokens.create({ capabilities: ['kv:get'] })],
+    ['tokens.revoke', (c) => c.tokens.revoke('t1')],
+    ['rotateSigningSecret', (c) => c.store('s').rotateSigningSecret()],
+  ])('sends %s once: the server keeps no idempotency record for it', async (_name, call) => {
+    const { fetch, requests } = scripted([new TypeError('fetch failed'), json({})]);
+    await expect(
+      call(createHttpClient({ url: 'http://kv.test', fetch, retry: fast })),
+    ).rejects.toBeInstanceOf(NetworkError);
+    expect(requests).toHaveLength(1);
   });
 
   it('never retries a streamed upload', async () => {
@@ -278,6 +334,52 @@ describe('errors and onError', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KvErrorClass);
     expect((error as KvError).code).toBe('invalid_json');
+  });
+});
+
+describe('Retry-After', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A GET answered 503 `Retry-After: retryAfter`, then 200; the client has zero backoff. */
+  function retryAfterCase(retryAfter: string, retry: Record<string, number> = {}) {
+    vi.useFakeTimers();
+    const { fetch, requests } = scripted([
+      wireError(503, 'unavailable', { 'retry-after': retryAfter }),
+      new Response('ok', { headers: { 'content-type': 'text/plain' } }),
+    ]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: { ...fast, ...retry } });
+    const result = client.store('s').get('k');
+    return { requests, result };
+  }
+
+  it('waits the Retry-After seconds of a 503 before retrying, although the backoff is zero', async () => {
+    const { requests, result } = retryAfterCase('2');
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests).toHaveLength(2);
+    expect(await result).toBe('ok');
+  });
+
+  it('caps the Retry-After wait at maxRetryAfterMs', async () => {
+    const { requests, result } = retryAfterCase('120', { maxRetryAfterMs: 5_000 });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests).toHaveLength(2);
+    expect(await result).toBe('ok');
+  });
+
+  it('reads an HTTP-date Retry-After against the clock', async () => {
+    vi.useFakeTimers({ now: Date.parse('2030-01-01T00:00:00Z') });
+    const { requests, result } = retryAfterCase('Tue, 01 Jan 2030 00:00:03 GMT');
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests).toHaveLength(2);
+    expect(await result).toBe('ok');
   });
 });
 

@@ -16,17 +16,22 @@ import { errorFromWire, isKvError, KvError, NetworkError, TimeoutError, Validati
 import { HEADERS } from '../protocol.js';
 import type { WatchTransport } from '../watcher.js';
 import type { FetchLike, HttpClientOptions } from './types.js';
+import { randomUuid } from './uuid.js';
 
 /**
- * How a request may be retried:
- * - `idempotent`: repeating it has the same effect (reads, unconditional `PUT`, `DELETE` without
- *   `If-Match`), so it is retried as is;
- * - `idempotency-key`: a conditional write, bulk call or atomic commit; it is sent with a fresh
- *   `Idempotency-Key` header (the same on every attempt) and retried, the server replaying the first
- *   outcome (architecture.md "Idempotency");
- * - `never`: not retried (streamed bodies, which cannot be sent twice).
+ * How a request may be retried (docs/protocol.md "Idempotency": a write is retried only with an
+ * `Idempotency-Key`, never blindly):
+ * - `read`: changes nothing on the server (`GET`, `HEAD`, and the `POST`s that only compute an answer:
+ *   bulk get, signing a URL), so it is retried as is;
+ * - `idempotency-key`: a write the engine runs under its idempotency guard (every entry, expiry, bulk,
+ *   atomic and store write). It is sent with one random `Idempotency-Key` header, the same on every
+ *   attempt, and retried; the server runs it once and replays the first response to the repeats. Even
+ *   an unconditional `set` or `delete` needs this: repeated plainly after a lost response, a `set` would
+ *   write a second revision and report `created: false`, a `delete` would report `false`;
+ * - `never`: sent once (streamed bodies, which cannot be sent twice, and writes the engine keeps no
+ *   idempotency record for: token create/revoke, signing-secret rotation).
  */
-export type RetryMode = 'idempotent' | 'idempotency-key' | 'never';
+export type RetryMode = 'read' | 'idempotency-key' | 'never';
 
 /** One request, as the store operations describe it. */
 export interface RequestSpec {
@@ -193,7 +198,8 @@ export function createTransport(options: HttpClientOptions): Transport {
 
   async function send(spec: RequestSpec): Promise<Response> {
     const headers: Record<string, string> = { ...baseHeaders, ...spec.headers };
-    if (spec.retry === 'idempotency-key' && limit > 0) headers[HEADERS.idempotencyKey] = crypto.randomUUID();
+    // One key per call, created before the first attempt: ky resends these same headers on every retry.
+    if (spec.retry === 'idempotency-key' && limit > 0) headers[HEADERS.idempotencyKey] = randomUuid();
     const kyOptions: KyOptions & Record<string, unknown> = {
       method: spec.method,
       headers,

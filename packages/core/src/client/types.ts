@@ -44,10 +44,13 @@ import type { WatchCallbacks, WatchSubscription, WatchSubscriptionOptions } from
 export type FetchLike = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
 
 /**
- * Retry policy for failed requests. Only requests that are safe to repeat are retried: reads (`GET`,
- * `HEAD`), unconditional `PUT`s and `DELETE`s without `ifRevision`, and conditional writes, bulk calls and
- * atomic commits, which the client sends with an automatic `Idempotency-Key` header so the server
- * replays the first outcome instead of applying them twice. Streamed uploads are never retried.
+ * Retry policy for failed requests. Reads (`get*`, `exists`, listings, `getMany`, signed URLs) are
+ * retried as they are. A write is retried only with an `Idempotency-Key`: every entry, expiry, bulk,
+ * atomic and store write (`set`, `create`, `update`, `delete`, `purge`, `setExpiry`, `setMany`,
+ * `deleteMany`, `atomic().commit()`, `stores.create/update/delete`) is sent with one random key, the same
+ * on every attempt, so after a lost response the server replays the first outcome instead of applying
+ * the write again (docs/protocol.md "Idempotency"). Streamed uploads, `tokens.create`, `tokens.revoke`
+ * and `rotateSigningSecret` (routes the server keeps no idempotency record for) are sent once.
  *
  * A request is retried after a network error, a timeout, or a `408`, `429`, `500`, `502`, `503` or `504`
  * response. Delays grow exponentially: `backoffMs * 2 ** (attempt - 1)`, capped at `maxBackoffMs`; a
@@ -495,7 +498,8 @@ export interface TokensApi {
   /** Every token, oldest first, revoked and expired ones included; never their secrets. */
   list(): Promise<TokenInfo[]>;
   /**
-   * Revokes a token, effective on the next request.
+   * Revokes a token, effective on the next request. Not retried (the server keeps no idempotency record
+   * for token routes, and a repeat after a lost response would report `false`).
    * @returns `true` when a live token was revoked, `false` when there was none (or it was revoked)
    */
   revoke(id: string): Promise<boolean>;
