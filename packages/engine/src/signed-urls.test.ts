@@ -224,6 +224,90 @@ describe('signed keys URLs', () => {
   });
 });
 
+/** `url` with its first occurrence of `from` replaced by `to` (a byte-level edit of the URL text). */
+function edit(url: string, from: string, to: string): string {
+  const at = url.indexOf(from);
+  expect(at, `${from} in ${url}`).toBeGreaterThan(-1);
+  return url.slice(0, at) + to + url.slice(at + from.length);
+}
+
+/** `url` with its query parameters (signature excepted) in another order, the signature kept last. */
+function reorder(url: string): string {
+  const [head, query] = url.split('?') as [string, string];
+  const parts = query.split('&');
+  const signature = parts.pop() as string;
+  return `${head}?${[...parts].reverse().join('&')}&${signature}`;
+}
+
+describe('signed URLs are verified over the exact bytes the signer emitted', () => {
+  it('refuse a URL with any byte altered: escapes, order, appended or repeated parameters', async () => {
+    const h = await rig();
+    await h.call('PUT', entryPath('orders', 'img/a'), { body: 'a', headers: ADMIN });
+    const record = (await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 600 })).url;
+    const keys = (await h.sign({ kind: 'keys', prefix: 'img/', limit: 1, expiresInSecs: 600 })).url;
+    expect(record).toContain('/entries/img%2F1.png?expires=');
+    expect(keys).toContain('prefix=img%2F&limit=1&expires=');
+    for (const url of [record, keys]) expect((await open(h, url)).status).toBe(200);
+    const tampered: Array<[string, string]> = [
+      ['record: signature appended', `${record}&signature=AAAA`],
+      [
+        'record: real signature appended again',
+        `${record}&signature=${new URL(record).searchParams.get('signature')}`,
+      ],
+      ['record: signature first', edit(record, '?', '?signature=AAAA&')],
+      ['record: %2F as %2f', edit(record, '%2F', '%2f')],
+      ['record: empty parameter appended', `${record}&`],
+      [
+        'record: expires repeated',
+        edit(record, '?', `?expires=${new URL(record).searchParams.get('expires')}&`),
+      ],
+      ['record: expires with a leading zero', edit(record, 'expires=', 'expires=0')],
+      ['record: expires name escaped', edit(record, 'expires=', '%65xpires=')],
+      ['keys: signature appended', `${keys}&signature=AAAA`],
+      ['keys: parameters reordered', reorder(keys)],
+      ['keys: %2F as /', edit(keys, 'prefix=img%2F', 'prefix=img/')],
+      ['keys: %2F as %2f', edit(keys, 'prefix=img%2F', 'prefix=img%2f')],
+      ['keys: limit repeated', edit(keys, 'limit=1&', 'limit=1&limit=1&')],
+      ['keys: limit as 01', edit(keys, 'limit=1&', 'limit=01&')],
+      ['keys: cursor appended before the signature', edit(keys, '&signature=', '&cursor=x&signature=')],
+    ];
+    for (const [name, url] of tampered) {
+      expect(url, name).not.toBe(record);
+      const res = await open(h, url);
+      expect(res.status, `${name}: ${url}`).toBe(401);
+      expect(res.headers.get('kv-error-code'), name).toBe('unauthenticated');
+      expect(res.headers.get('access-control-allow-origin'), name).toBe('*');
+    }
+    for (const url of [record, keys]) expect((await open(h, url)).status).toBe(200);
+  });
+
+  it('keys with reserved and non-ASCII characters work as signed, through `url` and base + `path`', async () => {
+    const h = await rig();
+    const keys = ['a/b?c#d', '100%&more=1', 'x+y=z~w', 'caf\u00e9/\u65e5\u672c/\u{1f511}', "it's(a)*key*!"];
+    for (const key of keys) {
+      await h.call('PUT', entryPath('orders', key), {
+        body: `v:${key}`,
+        headers: { ...ADMIN, 'content-type': 'text/plain' },
+      });
+      const signed = await h.sign({ kind: 'record', key, expiresInSecs: 600 });
+      for (const url of [signed.url, `${ORIGIN}${signed.path}`]) {
+        const res = await open(h, url);
+        expect(res.status, `${key}: ${url}`).toBe(200);
+        expect(await res.text()).toBe(`v:${key}`);
+      }
+      const listing = await h.sign({ kind: 'keys', prefix: key, limit: 5, expiresInSecs: 600 });
+      expect(new URL(listing.url).searchParams.get('prefix')).toBe(key);
+      const res = await open(h, `${ORIGIN}${listing.path}`);
+      expect(res.status, `${key}: ${listing.url}`).toBe(200);
+      const page = (await res.json()) as { items: Array<{ key: string }> };
+      expect(page.items.map((i) => i.key)).toEqual([key]);
+      // The same URL with the key's bytes escaped differently is refused.
+      const lower = signed.url.replace(/%([0-9A-F]{2})/, (_m, hex: string) => `%${hex.toLowerCase()}`);
+      if (lower !== signed.url) expect((await open(h, lower)).status, lower).toBe(401);
+    }
+  });
+});
+
 describe('signed URLs of scoped signers', () => {
   it('reach only the scopes the signer could read, checked again when used', async () => {
     const h = await rig();

@@ -1,15 +1,19 @@
 /**
  * Signed public URLs (Apify `getRecordPublicUrl` / `createKeysPublicUrl`; issue 7): read-only URLs that
- * work without a token until they expire. The signature is HMAC-SHA256 (RFC 2104) with the store's
- * signing secret over the canonical request:
+ * work without a token until they expire. The signature is HMAC-SHA256 (RFC 2104), base64url, with the
+ * store's signing secret over the exact bytes the signer emitted:
  *
  * ```
- * GET\n<path>\n<query params except "signature", sorted by name then value, form-encoded>\n<expires>
+ * kv-signed-url-v2\nGET\n<path>?<query>
  * ```
  *
- * `expires` (epoch seconds) is itself a signed query parameter, so it cannot be extended. Changing any
- * byte of the method, path or query, using the URL on another store (other path, other secret), or
- * rotating the store's secret invalidates it. Uses WebCrypto only, so it runs in Node and browsers.
+ * where `<path>?<query>` is the URL's path and query up to (not including) `&signature=`, which must be
+ * the last parameter. Nothing is decoded, re-encoded or reordered before verifying, so a URL altered in
+ * any byte (another escape case, `/` for `%2F`, parameters reordered, a parameter appended, even a second
+ * `signature`) fails; a query naming a parameter twice is refused as well. `expires` (epoch seconds) is
+ * itself a signed parameter, so it cannot be extended. Using the URL on another store (other path, other
+ * secret) or rotating the store's secret invalidates it. Uses WebCrypto only, so it runs in Node and
+ * browsers.
  *
  * @module
  */
@@ -27,13 +31,9 @@ export const SIGNED_SCOPES_PARAM = 'signedScopes';
 
 const encoder = new TextEncoder();
 
-function canonical(method: string, url: URL): string {
-  const params = [...url.searchParams.entries()]
-    .filter(([k]) => k !== SIGNED_SIGNATURE_PARAM)
-    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-  const query = new URLSearchParams(params).toString();
-  return `${method.toUpperCase()}\n${url.pathname}\n${query}\n${url.searchParams.get(SIGNED_EXPIRES_PARAM) ?? ''}`;
-}
+/** Domain separation and version of the signed message (v1 signed a sorted, re-encoded query). */
+const MESSAGE_PREFIX = 'kv-signed-url-v2\nGET\n';
+const SIGNATURE_SEPARATOR = `&${SIGNED_SIGNATURE_PARAM}=`;
 
 async function hmac(secret: string, message: string): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey(
@@ -62,18 +62,31 @@ export function timingSafeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Signs a GET URL: adds `expires` (epoch seconds) and `signature` query parameters.
+ * Signs a GET URL: adds `expires` (epoch seconds) and then `signature` as the last query parameter. The
+ * signature covers the path and query exactly as serialized here (WHATWG URL serialization, which a URL
+ * parser leaves unchanged), so the URL must be used as returned.
  *
- * @param url - absolute URL of the route to expose (its query is part of what is signed)
+ * @param url - absolute URL of the route to expose (its query is part of what is signed; a `signature`
+ *   parameter in it is dropped)
  * @param secret - the store's signing secret
- * @param expiresAtSecs - expiry, epoch seconds
+ * @param expiresAtSecs - expiry, epoch seconds (floored)
  * @returns the signed URL
+ * @throws {TypeError} when the URL names a query parameter twice (such a URL would never verify)
  */
 export async function signUrl(url: URL, secret: string, expiresAtSecs: number): Promise<URL> {
-  const signed = new URL(url);
-  signed.searchParams.delete(SIGNED_SIGNATURE_PARAM);
-  signed.searchParams.set(SIGNED_EXPIRES_PARAM, String(Math.floor(expiresAtSecs)));
-  signed.searchParams.set(SIGNED_SIGNATURE_PARAM, toBase64Url(await hmac(secret, canonical('GET', signed))));
+  const unsigned = new URL(url);
+  unsigned.hash = '';
+  unsigned.searchParams.delete(SIGNED_SIGNATURE_PARAM);
+  const names = [...unsigned.searchParams.keys()].filter((n) => n !== SIGNED_EXPIRES_PARAM);
+  if (new Set(names).size !== names.length) throw new TypeError('signUrl: a query parameter is repeated');
+  unsigned.searchParams.set(SIGNED_EXPIRES_PARAM, String(Math.floor(expiresAtSecs)));
+  const body = unsigned.pathname + unsigned.search;
+  const signature = toBase64Url(await hmac(secret, MESSAGE_PREFIX + body));
+  const signed = new URL(`${body}${SIGNATURE_SEPARATOR}${signature}`, unsigned);
+  if (signed.pathname + signed.search !== `${body}${SIGNATURE_SEPARATOR}${signature}`) {
+    // Cannot happen for a URL serialized by URL itself; refuse rather than hand out a URL that fails.
+    throw new Error('signUrl: the URL does not serialize stably');
+  }
   return signed;
 }
 
@@ -82,10 +95,19 @@ export function isSignedUrl(url: URL): boolean {
   return url.searchParams.has(SIGNED_SIGNATURE_PARAM);
 }
 
+function invalid(): UnauthenticatedError {
+  return new UnauthenticatedError('Invalid signature', { details: { reason: 'signature_invalid' } });
+}
+
 /**
- * Verifies a signed request: method must be GET or HEAD (read-only), the signature must match the
- * canonical request, and `expires` must be in the future.
+ * Verifies a signed request: the method must be GET or HEAD (read-only); the URL's path and query must be
+ * byte for byte what {@link signUrl} emitted (the signature is the last parameter and covers everything
+ * before it; no parameter may appear twice); and `expires` must be in the future.
  *
+ * @param method - the request method
+ * @param url - the request URL as received (only its path and query are read)
+ * @param secret - the signing secret of the store in the path
+ * @param nowMs - "now", epoch ms
  * @throws {UnauthenticatedError} `signature_invalid` / `signature_expired` details, never saying more
  */
 export async function verifySignedUrl(
@@ -94,16 +116,25 @@ export async function verifySignedUrl(
   secret: string,
   nowMs: number,
 ): Promise<void> {
-  const given = url.searchParams.get(SIGNED_SIGNATURE_PARAM) ?? '';
-  const expires = Number(url.searchParams.get(SIGNED_EXPIRES_PARAM));
   if (method !== 'GET' && method !== 'HEAD') {
     throw new UnauthenticatedError('Signed URLs are read-only', { details: { reason: 'signature_invalid' } });
   }
-  const expected = toBase64Url(await hmac(secret, canonical('GET', url)));
-  if (!timingSafeEqual(given, expected) || !Number.isSafeInteger(expires)) {
-    throw new UnauthenticatedError('Invalid signature', { details: { reason: 'signature_invalid' } });
-  }
-  if (expires * 1000 <= nowMs) {
+  const search = url.search;
+  // `?...&signature=<sig>`: the signature is the last parameter, after at least `expires`.
+  const at = search.lastIndexOf(SIGNATURE_SEPARATOR);
+  if (at < 1) throw invalid();
+  const query = search.slice(1, at);
+  const given = search.slice(at + SIGNATURE_SEPARATOR.length);
+  // One reading per parameter: a name twice (also `a` and `%61`), or a second signature, is refused.
+  const params = new URLSearchParams(query);
+  const names = [...params.keys()];
+  if (new Set(names).size !== names.length || params.has(SIGNED_SIGNATURE_PARAM)) throw invalid();
+  if (!/^[A-Za-z0-9_-]{43}$/.test(given)) throw invalid();
+  const expected = toBase64Url(await hmac(secret, `${MESSAGE_PREFIX}${url.pathname}?${query}`));
+  if (!timingSafeEqual(given, expected)) throw invalid();
+  const expires = params.get(SIGNED_EXPIRES_PARAM);
+  if (expires === null || !/^\d{1,15}$/.test(expires)) throw invalid();
+  if (Number(expires) * 1000 <= nowMs) {
     throw new UnauthenticatedError('Signed URL expired', { details: { reason: 'signature_expired' } });
   }
 }
