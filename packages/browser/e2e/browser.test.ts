@@ -1,7 +1,8 @@
 /**
  * @kv/browser in real Chromium (Debian's package through playwright-core) against the real server
  * process (SQLite): cache hits with no request, 304 revalidation, live invalidation from a Node
- * client's write, offline reads and a queued write replayed with a conflict, reloads and tabs.
+ * client's write, offline reads and a queued write replayed with a conflict, reloads and tabs, and two
+ * tabs replaying one shared offline queue at once (the Web Locks guard: each write reaches the server once).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -299,6 +300,90 @@ describe('@kv/browser in Chromium against the server', { timeout: 30_000 }, () =
     network.stop();
     expect(after).toEqual({ loaded: 3, values: [1, 2, 3], logged: 0 });
     expect(network.requests).toEqual([]);
+  });
+
+  it('two tabs coming back online at once replay each queued write exactly once (Web Locks)', async () => {
+    const keys = { a: ['a0', 'a1', 'a2', 'a3', 'a4'], b: ['b0', 'b1', 'b2', 'b3', 'b4'] };
+    await node
+      .store(storeName)
+      .setMany([...keys.a, ...keys.b].map((key) => ({ key, value: `server ${key}` })));
+    const before = (await node.stores.get(storeName))?.revision ?? Number.NaN;
+    const second = await context.newPage();
+    await second.goto(site.url);
+    await second.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    const tabs = [
+      { page, name: 'a', keys: keys.a },
+      { page: second, name: 'b', keys: keys.b },
+    ];
+    // Same origin, same database name: both clients share one IndexedDB cache and its write queue.
+    for (const tab of tabs) {
+      await createPageClient(tab.page, tab.name, { maxAgeMs: 0, offlineWrites: true });
+      await tab.page.evaluate(
+        async ({ name, store, keys }) => {
+          for (const key of keys) await window.clients[name]!.store(store).get(key);
+        },
+        { name: tab.name, store: storeName, keys: tab.keys },
+      );
+    }
+
+    await context.setOffline(true);
+    for (const tab of tabs) {
+      const queued = await tab.page.evaluate(
+        async ({ name, store, keys }) => {
+          const kv = window.clients[name]!.store(store);
+          const results = [];
+          for (const key of keys) results.push((await kv.set(key, `offline ${key}`)).queued);
+          return results;
+        },
+        { name: tab.name, store: storeName, keys: tab.keys },
+      );
+      expect(queued).toEqual(tab.keys.map(() => true));
+    }
+    // Each tab sees the other's queued writes too.
+    for (const tab of tabs) {
+      const seen = await tab.page.evaluate(
+        async (name) => (await window.clients[name]!.cache!.queued()).map((w) => w.key).sort(),
+        tab.name,
+      );
+      expect(seen).toEqual([...keys.a, ...keys.b].sort());
+    }
+    for (const tab of tabs) {
+      await tab.page.evaluate(() => {
+        window.net.requests = [];
+      });
+    }
+
+    await context.setOffline(false); // `online` fires in both tabs: both clients start a replay at once
+    for (const tab of tabs) {
+      await until(
+        () =>
+          tab.page.evaluate(async (name) => (await window.clients[name]!.cache!.stats()).queued, tab.name),
+        (queued) => queued === 0,
+        `tab ${tab.name}'s queue to empty`,
+      );
+    }
+    // Both flushes are over (a replay that lost the lock may still be waiting for it otherwise).
+    const flushed = await Promise.all(
+      tabs.map((tab) => tab.page.evaluate((name) => window.clients[name]!.flush(), tab.name)),
+    );
+    expect(flushed.map((f) => f.remaining)).toEqual([0, 0]);
+
+    const puts: string[] = [];
+    for (const tab of tabs) {
+      const logged = await tab.page.evaluate(() =>
+        window.net.requests.filter((r) => r.method === 'PUT').map((r) => r.url),
+      );
+      puts.push(...logged.map((url) => decodeURIComponent(url.slice(url.lastIndexOf('/') + 1))));
+    }
+    expect(puts.sort()).toEqual([...keys.a, ...keys.b].sort());
+    for (const tab of tabs) expect(await tab.page.evaluate(() => window.conflicts)).toEqual([]);
+    const onServer = await node.store(storeName).getMany([...keys.a, ...keys.b]);
+    expect([...onServer].map(([key, entry]) => [key, entry?.value])).toEqual(
+      [...keys.a, ...keys.b].map((key) => [key, `offline ${key}`]),
+    );
+    // One new revision per queued write, nothing else written.
+    expect((await node.stores.get(storeName))?.revision ?? Number.NaN).toBe(before + 10);
+    await second.evaluate(async () => window.clients.b!.close());
   });
 
   it('two tabs share one cache: a write in one is read from the cache in the other', async () => {
