@@ -5,7 +5,7 @@
  *
  * @example
  * import { describeStorageSuite } from '@kv/engine/testing';
- * describeStorageSuite('SqliteStorage', (options) => new SqliteStorage(':memory:', options));
+ * describeStorageSuite('SqliteStorage', (options) => SqliteStorage.open({ path: ':memory:', ...options }));
  *
  * @module
  */

@@ -27,7 +27,7 @@ export interface StorageFactoryOptions {
  * opened after the test.
  *
  * @example (options) => new MemoryStorage(options)
- * @example (options) => SqliteStorage.open(':memory:', { changeLogLimit: options.changeLogLimit })
+ * @example (options) => SqliteStorage.open({ path: ':memory:', ...options })
  */
 export type StorageFactory = (options: StorageFactoryOptions) => Promise<Storage> | Storage;
 
