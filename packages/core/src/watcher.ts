@@ -1,14 +1,22 @@
 /**
  * The client side of watch (issue 8): opens `GET /v1/stores/{store}/watch`, parses the Server-Sent
- * Events, and reconnects with backoff after a network failure, resuming with `Last-Event-ID` from the
- * last revision it saw, so the consumer gets every write once, in order, with no gap (docs/protocol.md
- * "Watch"). Used by `@kv/node` and `@kv/browser` through the shared client; works wherever `fetch`
+ * Events, and reconnects with backoff after a network failure, resuming with the `fromRevision` query
+ * parameter set to the last revision it saw (the server also accepts the `Last-Event-ID` header; this
+ * client does not send it), so the consumer gets every write once, in order, with no gap
+ * (docs/protocol.md "Watch"). Used by `@kv/node` and `@kv/browser` through the shared client; works wherever `fetch`
  * streams response bodies.
  *
  * @module
  */
 import { base64ToBytes, decodeValue } from './encoding.js';
-import { errorFromWire, isKvError, type KvError, NetworkError } from './errors.js';
+import {
+  ERROR_CODES,
+  errorFromWire,
+  isKvError,
+  type KvError,
+  type KvErrorCode,
+  NetworkError,
+} from './errors.js';
 import { HEADERS, type WireEntry } from './protocol.js';
 import { parseSse } from './sse.js';
 import type { WatchEvent, WatchOptions } from './types.js';
@@ -27,9 +35,18 @@ export interface WatchCallbacks<T = unknown> {
 export interface WatchSubscriptionOptions extends WatchOptions {
   /** Stops the watch when aborted. */
   signal?: AbortSignal;
-  /** First reconnect delay in ms; doubles per failed attempt. @default 250 */
+  /**
+   * First reconnect delay in ms; doubles per further attempt that delivers nothing. Each delay is
+   * jittered to 50-100% of its value. A connection that delivered a change reconnects at once.
+   * @default 250
+   * @example { reconnectBaseMs: 1_000 }
+   */
   reconnectBaseMs?: number;
-  /** Longest reconnect delay in ms. @default 10000 */
+  /**
+   * Longest reconnect delay in ms (before jitter).
+   * @default 10000
+   * @example { reconnectMaxMs: 30_000 }
+   */
   reconnectMaxMs?: number;
   /** Events buffered for a slow async-iterator consumer before the client stops reading the stream. @default 256 */
   bufferSize?: number;
@@ -65,9 +82,37 @@ function decodeEvent<T>(wire: WireWatchEvent): WatchEvent<T> {
 }
 
 /**
+ * The error of an `error` event (`data: {"error": {code, message, details}}`): the class and status
+ * come from the wire code through the error table ({@link ERROR_CODES}), e.g. `revision_compacted` ->
+ * `RevisionCompactedError` 410, `unauthenticated` -> `UnauthenticatedError` 401. An unknown code or
+ * unreadable data is a `ServerError` 500.
+ */
+function streamError(data: string): KvError {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    body = undefined;
+  }
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  const status =
+    typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? ERROR_CODES[code as KvErrorCode] : 500;
+  return errorFromWire(status, body);
+}
+
+/**
  * Starts a watch. Fatal errors (4xx: unknown store, bad options, 401/403, 410 `revision_compacted`, or
- * an `error` event in the stream) end it; network failures, 5xx and dropped streams reconnect with
- * exponential backoff, resuming after {@link WatchSubscription.lastRevision}.
+ * an `error` event in the stream, whose class and status follow its code) end it; network failures,
+ * 429, 5xx and dropped streams reconnect with exponential backoff, sending `fromRevision` =
+ * {@link WatchSubscription.lastRevision}. `options.signal`, {@link WatchSubscription.stop} and leaving a
+ * `for await` loop end it without a reconnect; `onClose` is then called once.
+ *
+ * @param transport - the watch route's URL, `fetch` and headers
+ * @param options - filters, resume point, `signal`, reconnect delays (ms) and iterator buffer size
+ * @param callbacks - `onUpdate` (when given, events go there instead of the iterator), `onError`,
+ *   `onClose`
+ * @returns the running subscription; it never throws synchronously, errors go to `onError` and the
+ *   iterator
  */
 export function startWatch<T = unknown>(
   transport: WatchTransport,
@@ -139,13 +184,7 @@ export function startWatch<T = unknown>(
     try {
       for await (const message of parseSse(response.body)) {
         if (message.event === 'error') {
-          let body: unknown;
-          try {
-            body = JSON.parse(message.data);
-          } catch {
-            body = undefined;
-          }
-          failure = errorFromWire(410, body);
+          failure = streamError(message.data);
           return 'ended';
         }
         if (message.event === 'ready') {
