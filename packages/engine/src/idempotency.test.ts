@@ -107,7 +107,7 @@ describe('idempotent retries', () => {
     expect(await revisionOf(h)).toBe(50);
   });
 
-  it('covers atomic commits, bulk deletes, expiry, store creation and deletion', async () => {
+  it('covers atomic commits, bulk deletes, expiry and store creation', async () => {
     const h = setup();
     const headers = { 'idempotency-key': 'op' };
     const created = await h.call('POST', '/v1/stores', { json: { name: 's' }, headers });
@@ -130,6 +130,41 @@ describe('idempotent retries', () => {
       await (await h.call('PUT', `${entryPath('s', 'b')}/expiry`, exp)).json(),
     );
     expect(await revisionOf(h)).toBe(4);
+  });
+
+  it('replays entry deletes, purges, store updates and store deletion with their first answers', async () => {
+    const h = setup();
+    await h.createStore('s');
+    await h.put('s', 'a', 'v');
+    await h.put('s', 'b', 'v');
+    const replayed = async (method: string, path: string, init: Parameters<Harness['call']>[2]) => {
+      const first = await h.call(method, path, init);
+      const firstBody = await first.text();
+      const again = await h.call(method, path, init);
+      expect(again.status).toBe(first.status);
+      expect(await again.text()).toBe(firstBody);
+      expect(again.headers.get('kv-idempotent-replayed')).toBe('true');
+      return { status: first.status, body: firstBody };
+    };
+    // A retried delete reports that it deleted (not "missing"), and writes one tombstone.
+    const del = await replayed('DELETE', entryPath('s', 'a'), { headers: { 'idempotency-key': 'd' } });
+    expect(del.status).toBe(200);
+    expect(JSON.parse(del.body)).toMatchObject({ deleted: true });
+    const purge = await replayed('DELETE', `${entryPath('s', 'b')}?purge=true`, {
+      headers: { 'idempotency-key': 'p' },
+    });
+    expect(purge.status).toBe(200);
+    expect(await revisionOf(h)).toBe(4);
+    const patch = await replayed('PATCH', '/v1/stores/s', {
+      json: { history: 5 },
+      headers: { 'idempotency-key': 'u' },
+    });
+    expect(patch.status).toBe(200);
+    expect(JSON.parse(patch.body)).toMatchObject({ history: 5 });
+    // Deleting the store: the retry gets the first answer, not a 404 for the store that is gone.
+    const drop = await replayed('DELETE', '/v1/stores/s', { headers: { 'idempotency-key': 'x' } });
+    expect(drop.status).toBe(200);
+    await h.error('GET', '/v1/stores/s', 404, 'store_not_found');
   });
 
   it('rejects a malformed Idempotency-Key with 400', async () => {
