@@ -120,20 +120,38 @@ const bench = {
     return count;
   },
 
-  /** After a reload: a new client reads every cached entry (preload + getMany), with no request. */
-  async loadAfterReload(url: string, store: string, count: number) {
+  /**
+   * After a reload: a new client reads every cached entry, with no request. `preload`: `preload()` (one
+   * IndexedDB `getAll`) then `getMany`; `getMany`: `getMany` alone (one IndexedDB read per key, in
+   * turn); `sequential`: one `getEntry` after another; `concurrent`: every `getEntry` at once.
+   */
+  async loadAfterReload(
+    url: string,
+    store: string,
+    count: number,
+    mode: 'preload' | 'getMany' | 'sequential' | 'concurrent',
+  ) {
     requests = 0;
+    const keys = Array.from({ length: count }, (_, i) => `item.${String(i).padStart(5, '0')}`);
     const t0 = performance.now();
     const kv = client(url, { name: 'bench-reload', maxAgeMs: 3_600_000, maxEntries: 10_000 });
     const handle = kv.store(store);
-    const loaded = await handle.preload();
-    const keys = Array.from({ length: count }, (_, i) => `item.${String(i).padStart(5, '0')}`);
-    const many = await handle.getMany(keys);
+    let loaded = 0;
+    let entries: Array<unknown>;
+    if (mode === 'preload' || mode === 'getMany') {
+      if (mode === 'preload') loaded = await handle.preload();
+      entries = [...(await handle.getMany(keys)).values()];
+    } else if (mode === 'sequential') {
+      entries = [];
+      for (const key of keys) entries.push(await handle.getEntry(key));
+    } else {
+      entries = await Promise.all(keys.map((key) => handle.getEntry(key)));
+    }
     const ms = performance.now() - t0;
-    let found = 0;
-    for (const entry of many.values()) if (entry !== undefined) found += 1;
+    const found = entries.filter((entry) => entry !== undefined).length;
+    const hits = kv.cacheCounters.hits;
     await kv.close();
-    return { ms: Math.round(ms * 100) / 100, loaded, found, requests };
+    return { ms: Math.round(ms * 100) / 100, loaded, found, hits, requests };
   },
 };
 
