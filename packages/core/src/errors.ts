@@ -146,7 +146,11 @@ export class RevisionMismatchError extends KvError {
 export class RevisionCompactedError extends KvError {
   static override defaultCode: KvErrorCode = 'revision_compacted';
 }
-/** 413: a key, value, metadata, body or bulk request is over its limit. */
+/**
+ * 413 `payload_too_large`: a value over the store's `maxValueBytes`, a request body over the server's body
+ * limit, or a bulk call or atomic commit of more than 10,000 items (docs/protocol.md "Limits"). An
+ * over-long key, metadata or scopes are a {@link ValidationError} (400) instead.
+ */
 export class PayloadTooLargeError extends KvError {
   static override defaultCode: KvErrorCode = 'payload_too_large';
 }
@@ -217,8 +221,9 @@ function classForStatus(status: number): typeof KvError {
 }
 
 /**
- * True when `value` is a kv error, even one from another copy of `@kv/core` or another realm
- * (checks a `Symbol.for` brand, like ky's type guards).
+ * True when `value` is a kv error, even one from another copy of `@kv/core` or another realm: it checks
+ * the plain string-keyed brand property `__kvError === true` that every {@link KvError} carries (like
+ * ky's type guards), not `instanceof`.
  */
 export function isKvError(value: unknown): value is KvError {
   return (

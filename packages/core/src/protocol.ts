@@ -164,16 +164,27 @@ function base64UrlDecode(text: string): Uint8Array {
 
 /** An entry's fields as JSON on the wire: `EntryMeta`, with `value` base64 when values were asked for. */
 export interface WireEntry {
+  /** The key (UTF-8, 1-512 bytes). */
   key: string;
+  /** Entry id (UUID), stable from the key's first write until it is deleted or purged (AntiRaid `id`). */
   id: string;
+  /** Store revision of the write that produced this state (integer, starts at 1). */
   revision: number;
+  /** MIME type of the value, e.g. `application/json`. */
   contentType: string;
+  /** The entry's metadata object (at most 1024 bytes as JSON), or `null` when it has none. */
   metadata: Record<string, unknown> | null;
+  /** The entry's scopes, sorted by UTF-8 bytes and de-duplicated; `[]` when none. */
   scopes: string[];
+  /** ISO 8601 UTC time (milliseconds) of this id's first write. */
   createdAt: string;
+  /** ISO 8601 UTC time (milliseconds) of the last write. */
   updatedAt: string;
+  /** ISO 8601 UTC time (milliseconds) the entry expires at, or `null` when it never expires. */
   expiresAt: string | null;
+  /** The AntiRaid `resume` flag: delivered as a `resume` event to `watch({ resume: true })`. */
   resume: boolean;
+  /** Size of the value in bytes (`0` for tombstones). */
   size: number;
   /** base64 of the value bytes; present on listings with `values=true`, bulk get, history puts, watch puts. */
   value?: string;
@@ -181,94 +192,150 @@ export interface WireEntry {
 
 /** `GET /v1/stores/{store}/entries` response. */
 export interface WireListResponse {
+  /** The page's entries in key order (reversed with `reverse=true`); `value` only with `values=true`. */
   items: WireEntry[];
+  /** Opaque cursor of the next page; absent when the listing is complete. */
   cursor?: string;
+  /** `true` when no entry follows this page. A filtered page may be empty and still incomplete. */
   complete: boolean;
 }
 
 /** One item of `GET .../entries/{key}/history`: a revision with its operation; no `value` for tombstones. */
 export interface WireHistoryItem extends WireEntry {
+  /**
+   * The write that made this revision: a `put`, a `delete` tombstone, or an `expire` by the sweeper
+   * (a `purge` removes the history, so it is not listed).
+   */
   operation: 'put' | 'delete' | 'purge' | 'expire';
 }
 
 /** Fields of a value written through JSON (bulk set, atomic set). `value` is base64 of the bytes. */
 export interface WireWrite {
+  /** The key (UTF-8, 1-512 bytes). */
   key: string;
+  /** base64 (RFC 4648 section 4, padded) of the value bytes. */
   value: string;
+  /** MIME type of the value. @default 'application/octet-stream' */
   contentType?: string;
+  /** Time to live in milliseconds from the write; excludes `expiresAt`. */
   ttlMs?: number;
+  /** ISO 8601 expiry time (in the future); excludes `ttlMs`. */
   expiresAt?: string;
+  /** Metadata object, at most 1024 bytes as JSON. */
   metadata?: Record<string, unknown>;
+  /** Scopes of the entry, at most 16. */
   scopes?: string[];
+  /** The AntiRaid `resume` flag. @default false */
   resume?: boolean;
 }
 
 /** `POST .../bulk/get` body. */
 export interface WireBulkGetBody {
+  /** Keys to read, at most 10,000; a key given twice is answered twice. */
   keys: string[];
+  /** `false` leaves `value` out of the items (metadata only). @default true */
   values?: boolean;
 }
 /** `POST .../bulk/get` response: one item per key, in request order. */
 export interface WireBulkGetResponse {
+  /** One item per requested key: the entry with `found: true`, or `{ key, found: false }`. */
   items: Array<(WireEntry & { found: true }) | { key: string; found: false }>;
 }
 /** `POST .../bulk/set` body. */
 export interface WireBulkSetBody {
+  /**
+   * Writes, at most 10,000; each may be conditional: `ifNotExists` (write only if absent) or
+   * `ifRevision` (write only if the entry is at that revision), not both.
+   */
   items: Array<WireWrite & { ifNotExists?: boolean; ifRevision?: number }>;
 }
 /** `POST .../bulk/delete` body. */
 export interface WireBulkDeleteBody {
+  /** Keys to soft-delete, at most 10,000; a missing key is a no-op. */
   keys: string[];
 }
 /** `POST .../atomic` body (Deno KV atomic operation). */
 export interface WireAtomicBody {
+  /** Preconditions: each key must be at `revision`, or have no live entry when `revision` is `null`. */
   checks?: Array<{ key: string; revision: number | null }>;
+  /** Writes applied in order, all together, or none when a check fails; at most 10,000. */
   mutations: Array<(WireWrite & { type: 'set' }) | { type: 'delete'; key: string }>;
 }
 /** `POST .../atomic` success response; a failed check is 412 `revision_mismatch` with `details.failedKeys`. */
 export interface WireAtomicResponse {
+  /** Always `true` (a failed commit is an error response). */
   ok: true;
+  /** Revision of the last mutation; the store's current revision for a commit without mutations. */
   revision: number;
 }
 /** `DELETE .../entries/{key}` response (`?purge=true` purges). */
 export interface WireDeleteResponse {
+  /** `true` when something was deleted (a live entry; for a purge, a live entry or history). */
   deleted: boolean;
+  /** Revision of the tombstone or purge; absent when nothing was deleted. */
   revision?: number;
 }
 /** `PUT .../entries/{key}/expiry` body and response. */
 export interface WireSetExpiryBody {
+  /** ISO 8601 time in the future to expire at, or `null` to never expire. */
   expiresAt: string | null;
 }
 /** @see WireSetExpiryBody */
 export interface WireSetExpiryResponse {
+  /** `true` when the key had a live entry (its expiry was changed); `false` when nothing was written. */
   existed: boolean;
+  /** Revision of the expiry change; absent when the key had no live entry. */
   revision?: number;
 }
 
 /** `POST /v1/tokens` body (issue 7). `expiresAt` is ISO 8601. */
 export interface WireCreateTokenBody {
+  /** Capability strings, e.g. `kv[orders]:get`, parsed strictly by the server. */
   capabilities: string[];
+  /** ISO 8601 time in the future when the token stops working; `null` or absent = never. */
   expiresAt?: string | null;
+  /** Free text to recognize the token by, at most 256 characters. */
   description?: string | null;
 }
 /** `DELETE /v1/tokens/{id}` response: false when no such unrevoked token exists. */
 export interface WireRevokeTokenResponse {
+  /** `true` when a live token was revoked by this request. */
   revoked: boolean;
 }
 /** `POST /v1/stores/{store}/signed-urls` body: a URL for one record, or for one page of the key listing. */
 export type WireSignedUrlBody =
-  | { kind: 'record'; key: string; expiresInSecs: number }
-  | { kind: 'keys'; prefix?: string; limit?: number; expiresInSecs: number };
+  | {
+      /** A URL that reads one record (`GET` of the entry). */
+      kind: 'record';
+      /** The record's key. */
+      key: string;
+      /** Life of the URL in seconds: 1 to 604,800 (7 days). */
+      expiresInSecs: number;
+    }
+  | {
+      /** A URL that reads one page of the store's key listing, without values. */
+      kind: 'keys';
+      /** Only keys starting with this string. */
+      prefix?: string;
+      /** Page size, 1-1000. @default 100 */
+      limit?: number;
+      /** Life of the URL in seconds: 1 to 604,800 (7 days). */
+      expiresInSecs: number;
+    };
 /**
  * `POST /v1/stores/{store}/signed-urls` response. `path` is the signed path and query as the server saw
  * them (without its origin): a client behind a proxy or a path prefix appends it to its own base URL.
  */
 export interface WireSignedUrlResponse {
+  /** The absolute signed URL, on the origin the request came to. */
   url: string;
+  /** The signed path and query (starts with `/v1`), without the origin. */
   path: string;
+  /** ISO 8601 UTC time (whole seconds) after which the URL is refused with 401. */
   expiresAt: string;
 }
 /** `POST /v1/stores/{store}/signing-secret` response: the store's URL-signing secret was replaced. */
 export interface WireRotateSigningSecretResponse {
+  /** Always `true`. */
   rotated: true;
 }

@@ -29,9 +29,12 @@ export interface StoreInfo extends StoreConfig {
   name: string;
   /** The store's current revision: the revision of its latest write, 0 when never written. */
   revision: number;
-  /** Live (not deleted, not expired) keys. */
+  /**
+   * Keys with an entry that is not deleted. An expired entry still counts until the expiry sweeper
+   * removes it (docs/protocol.md "Stores"), so this can exceed what a listing returns.
+   */
   keyCount: number;
-  /** Sum of the live entries' value sizes, in bytes. */
+  /** Sum of the value sizes of the entries `keyCount` counts (expired ones included until swept), in bytes. */
   totalBytes: number;
   /** ISO 8601 creation time. */
   createdAt: string;
@@ -248,7 +251,12 @@ export interface WatchOptions {
   key?: string;
   /** Deliver every write after this revision (exclusive), then live ones. */
   fromRevision?: number;
-  /** First deliver the current value of each matching key (NATS `includeHistory: false` default behaviour). */
+  /**
+   * Before the live changes, deliver every revision still in each matching key's history, oldest first
+   * (NATS `includeHistory`), instead of only its current value. Excludes `updatesOnly`; the client does
+   * not send it with `fromRevision` (a resume point already says where to start).
+   * @default false
+   */
   includeHistory?: boolean;
   /** Only deliver writes after the watch starts (NATS `updatesOnly`). */
   updatesOnly?: boolean;
