@@ -1,7 +1,7 @@
 /**
  * The shared HTTP client of kv (PRODUCT.md "Operations"; issue 2): every store operation implemented
- * once on `ky`, with timeouts, retries of requests that are safe to repeat, `Idempotency-Key`s for
- * conditional writes, bulk calls and atomic commits, an `onError` hook and an injectable `fetch`.
+ * once on `ky`, with timeouts, retries of reads and of writes (each write carries one `Idempotency-Key`
+ * on every attempt, so the server applies it once), an `onError` hook and an injectable `fetch`.
  * `@kv/node` and `@kv/browser` wrap {@link createHttpClient} and add only what their platform needs.
  *
  * @module
@@ -19,7 +19,8 @@ export type * from './types.js';
  * Creates a kv client over HTTP. Makes no request until an operation is called.
  *
  * @param options - `url` (required), `token`, `timeoutMs` (default 30 s per attempt), `retry` (default 2
- *   retries, 300 ms doubling backoff capped at 10 s, `Retry-After` honoured), `fetch`, `onError`, `headers`
+ *   retries, 300 ms doubling backoff capped at 10 s, `Retry-After` honoured up to 60 s; writes only with
+ *   an `Idempotency-Key`), `fetch`, `onError`, `headers`
  * @returns the client: `client.stores.*`, `client.tokens.*` and `client.store(name)`
  * @throws {ValidationError} missing or invalid `url`, invalid `timeoutMs`/`retry`, or no `fetch` in this
  *   runtime and none given
