@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+import { timingSafeEqual } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -54,9 +56,11 @@ function fromRow(row: TokenRow): TokenRecord {
  * array, description, creation, expiry and revocation times (epoch ms). Revoked and expired rows are
  * kept for audit and returned by {@link SqliteTokenStore.findByHash}; the engine refuses them.
  *
- * A lookup is one index probe on the unique `hash` column. Comparing hashes of 256-bit random secrets
- * leaks nothing usable through timing (an attacker would need a SHA-256 preimage), so no constant-time
- * scan is needed here, unlike `MemoryTokenStore` which compares in constant time anyway.
+ * A lookup is one index probe on the unique `hash` column (or the cache below); the record it finds is
+ * then accepted only if its stored hash equals the presented one under `crypto.timingSafeEqual` (on the
+ * hex digits' bytes), so the final comparison takes the same time whichever byte differs. The index probe
+ * itself compares like any B-tree search; that leaks nothing usable, since the compared values are
+ * SHA-256 digests of 256-bit random secrets (learning a digest's prefix gives no secret).
  *
  * Found tokens are cached in memory by hash (at most {@link SqliteTokenStore.CACHE_LIMIT} records; unknown
  * hashes are never cached), so a request costs no token query. The cache never serves a stale record:
@@ -73,6 +77,7 @@ function fromRow(row: TokenRow): TokenRecord {
  * const engine = createEngine({ storage, auth: { tokens: new SqliteTokenStore(storage.db) } });
  */
 export class SqliteTokenStore implements TokenStore {
+  readonly #guard: TokenStoreGuard | undefined;
   readonly #insert: Database.Statement<
     [string, string, string, string | null, number, number | null, number | null]
   >;
@@ -90,9 +95,12 @@ export class SqliteTokenStore implements TokenStore {
   /**
    * @param db - an open connection to a database migrated to schema version 2 or later (the connection
    *   of `SqliteStorage.open`, `storage.db`)
+   * @param guard - what refuses writes and maps errors of the shared connection (the `SqliteStorage` of
+   *   `db`, so a corrupt file is reported and never written to); none: errors pass unchanged
    * @throws Error (SQLite) when the `tokens` table is missing
    */
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, guard?: TokenStoreGuard) {
+    this.#guard = guard;
     this.#insert = db.prepare(
       `INSERT INTO tokens (id, hash, capabilities, description, created_at, expires_at, revoked_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -115,41 +123,81 @@ export class SqliteTokenStore implements TokenStore {
 
   /** {@inheritDoc @kv/engine#TokenStore.insert} @throws Error (SQLite constraint) on a duplicate id or hash */
   async insert(record: TokenRecord): Promise<void> {
+    this.#guard?.assertWritable();
     this.#cache.clear();
-    this.#insert.run(
-      record.id,
-      record.hash,
-      JSON.stringify(record.capabilities),
-      record.description,
-      record.createdAt,
-      record.expiresAt,
-      record.revokedAt,
+    this.#run(() =>
+      this.#insert.run(
+        record.id,
+        record.hash,
+        JSON.stringify(record.capabilities),
+        record.description,
+        record.createdAt,
+        record.expiresAt,
+        record.revokedAt,
+      ),
     );
   }
 
-  /** {@inheritDoc @kv/engine#TokenStore.findByHash} */
+  /**
+   * {@inheritDoc @kv/engine#TokenStore.findByHash}
+   *
+   * The found record (from the index or the cache) is returned only if its hash equals `hash` under
+   * `crypto.timingSafeEqual`.
+   */
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
-    const cache = this.#validCache();
-    const cached = cache.get(hash);
-    if (cached !== undefined) return cached;
-    const row = this.#byHash.get(hash);
-    if (row === undefined) return undefined;
-    const record = fromRow(row);
-    if (cache.size >= SqliteTokenStore.CACHE_LIMIT) cache.clear();
-    cache.set(hash, record);
-    return record;
+    const cache = this.#run(() => this.#validCache());
+    let record = cache.get(hash);
+    if (record === undefined) {
+      const row = this.#run(() => this.#byHash.get(hash));
+      if (row === undefined) return undefined;
+      record = fromRow(row);
+      if (cache.size >= SqliteTokenStore.CACHE_LIMIT) cache.clear();
+      cache.set(hash, record);
+    }
+    return hashesEqual(record.hash, hash) ? record : undefined;
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.list} */
   async list(): Promise<TokenRecord[]> {
-    return this.#list.all().map(fromRow);
+    return this.#run(() => this.#list.all()).map(fromRow);
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.revoke} */
   async revoke(id: string, nowMs: number): Promise<boolean> {
+    this.#guard?.assertWritable();
     this.#cache.clear();
-    return this.#revoke.run(nowMs, id).changes > 0;
+    return this.#run(() => this.#revoke.run(nowMs, id)).changes > 0;
   }
+
+  /** Runs a statement, mapping its error through the guard. */
+  #run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw this.#guard === undefined ? e : this.#guard.mapError(e);
+    }
+  }
+}
+
+/**
+ * Whether two token hashes (lower-case hex SHA-256) are equal, in time that depends only on their length
+ * (`crypto.timingSafeEqual` over the bytes of the hex strings; strings of different lengths are unequal).
+ */
+export function hashesEqual(stored: string, presented: string): boolean {
+  const a = Buffer.from(stored, 'utf8');
+  const b = Buffer.from(presented, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * What {@link SqliteTokenStore} asks before writing and when a statement fails: `SqliteStorage`
+ * implements it (a corrupt database file refuses writes and is reported as `DatabaseCorruptError`).
+ */
+export interface TokenStoreGuard {
+  /** @throws an error when nothing may be written to the database */
+  assertWritable(): void;
+  /** The error to throw for `error`, thrown by a statement on the shared connection. */
+  mapError(error: unknown): unknown;
 }
 
 /** Description of the token registered from `KV_ADMIN_TOKEN`. */

@@ -52,6 +52,19 @@ export interface ServerConfig {
    * @default undefined (a generated token in `adminTokenFile`)
    */
   adminToken: string | undefined;
+  /**
+   * Skip `PRAGMA quick_check` when opening the SQLite file. The check reads the whole file (about
+   * 3 s per GB measured; apps/server/README.md) and refuses a damaged file before serving; skip it only
+   * for very large files whose startup time matters more.
+   * @default false
+   */
+  skipQuickCheck: boolean;
+  /**
+   * Serve `/metrics` without a token (for a Prometheus scraper on a private network). Otherwise it needs
+   * a bearer token with `kv.admin:stores` (the per-store gauges name every store).
+   * @default false
+   */
+  metricsPublic: boolean;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -66,6 +79,11 @@ export interface SettingInfo {
   default: string;
   /** What it does. */
   description: string;
+  /**
+   * A switch: the flag alone turns it on (`--flag=false` off); the variable takes `1`/`0`/`true`/`false`.
+   * @default false (the flag takes a value)
+   */
+  boolean?: boolean;
 }
 
 /** Every setting, in the order `--help` and the README list them. */
@@ -170,6 +188,23 @@ export const SETTINGS: readonly SettingInfo[] = [
     description:
       'where the generated admin token is written (mode 0600); with --storage memory: none unless given',
   },
+  {
+    key: 'skipQuickCheck',
+    flag: '--skip-quick-check',
+    env: 'KV_SKIP_QUICK_CHECK',
+    default: 'false',
+    description:
+      'do not run PRAGMA quick_check on the database file at startup (it reads the whole file: ~3 s per GB)',
+    boolean: true,
+  },
+  {
+    key: 'metricsPublic',
+    flag: '--metrics-public',
+    env: 'KV_METRICS_PUBLIC',
+    default: 'false',
+    description: 'serve /metrics without a token (else it needs a kv.admin:stores token)',
+    boolean: true,
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -210,8 +245,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq === -1 ? arg : arg.slice(0, eq);
-      if (!SETTINGS.some((s) => s.flag === name)) throw new ConfigError(`unknown flag ${name} (see --help)`);
-      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+      const setting = SETTINGS.find((s) => s.flag === name);
+      if (setting === undefined) throw new ConfigError(`unknown flag ${name} (see --help)`);
+      const value = eq === -1 ? (setting.boolean === true ? 'true' : argv[++i]) : arg.slice(eq + 1);
       if (value === undefined) throw new ConfigError(`flag ${name} needs a value`);
       flags.set(name, value);
       continue;
@@ -244,6 +280,15 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     return v;
   };
 
+  const bool = (key: keyof ServerConfig): boolean => {
+    const text = raw(key);
+    if (text === undefined) return false;
+    const v = text.trim().toLowerCase();
+    if (v === '1' || v === 'true') return true;
+    if (v === '0' || v === 'false') return false;
+    throw new ConfigError(`${name(key)} must be true, false, 1 or 0, got "${text}"`);
+  };
+
   const maxValueBytes = int('maxValueBytes', LIMITS.defaultMaxValueBytes, 1, 1024 * 1024 * 1024);
   const config: ServerConfig = {
     host: raw('host') ?? '127.0.0.1',
@@ -264,6 +309,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     changeLogLimit: int('changeLogLimit', 10_000, 1, 100_000_000),
     adminTokenFile: undefined,
     adminToken: env.KV_ADMIN_TOKEN === '' ? undefined : env.KV_ADMIN_TOKEN,
+    skipQuickCheck: bool('skipQuickCheck'),
+    metricsPublic: bool('metricsPublic'),
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');
@@ -286,7 +333,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
 /** The `--help` text: usage, subcommands and the settings table. */
 export function helpText(): string {
   const rows = SETTINGS.map(
-    (s) => `  ${`${s.flag} <value>`.padEnd(28)}${s.env.padEnd(24)}${s.default.padEnd(22)}${s.description}`,
+    (s) =>
+      `  ${(s.boolean === true ? s.flag : `${s.flag} <value>`).padEnd(28)}${s.env.padEnd(24)}${s.default.padEnd(22)}${s.description}`,
   );
   return `kv-server: the kv reference server (the engine on Node, embedded SQLite by default)
 
@@ -307,6 +355,7 @@ Environment only:
 Every /v1 request needs "Authorization: Bearer <token>" (docs/security.md); the admin token is in
 <data file>.admin-token (mode 0600) unless KV_ADMIN_TOKEN is set.
 
-Endpoints besides the protocol: /healthz (process up), /readyz (database reachable), /metrics (Prometheus).
+Endpoints besides the protocol: /healthz (process up), /readyz (database readable and intact),
+/metrics (Prometheus; a kv.admin:stores token unless --metrics-public).
 `;
 }

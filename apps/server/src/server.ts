@@ -12,8 +12,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { HEADERS } from '@kv/core';
+import { grantFor, HEADERS, toWireError, UnauthorizedError } from '@kv/core';
 import {
+  authenticate,
   createEngine,
   type Engine,
   MemoryStorage,
@@ -27,7 +28,7 @@ import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './
 import { withBodyReader } from './body.js';
 import type { ServerConfig } from './config.js';
 import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
-import { SqliteStorage } from './sqlite-storage.js';
+import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
 
 /** A running server. */
 export interface RunningServer {
@@ -45,6 +46,11 @@ export interface RunningServer {
   tokens: TokenStore;
   /** What the admin-token bootstrap did (never the secret). */
   adminToken: AdminTokenResult;
+  /**
+   * Answers one request as the listener does (routing, logs, metrics), without a socket: for tests and
+   * embedding. Never rejects.
+   */
+  fetch(req: Request): Promise<Response>;
   /**
    * Graceful shutdown: `/readyz` turns 503, the listener closes (no new connections), idle keep-alive
    * connections close, in-flight requests get up to `shutdownTimeoutMs` to finish (then their
@@ -70,14 +76,39 @@ function pathOf(url: string): string {
 /** `GET /v1/stores/{store}/watch`: a Server-Sent Events stream that never finishes by itself. */
 const WATCH_ROUTE = /^\/v1\/stores\/[^/]+\/watch$/;
 
-/** Opens the configured storage. @throws DatabaseOpenError when the SQLite file is unusable */
-export function openStorage(config: ServerConfig): Storage {
+/**
+ * Opens the configured storage: SQLite (with `PRAGMA quick_check` unless `config.skipQuickCheck`) or
+ * memory.
+ *
+ * @param config - see {@link ServerConfig}
+ * @param onCorruption - called once when a statement finds the SQLite file corrupt while serving
+ * @throws DatabaseOpenError when the SQLite file is unusable (the message names it)
+ */
+export function openStorage(
+  config: ServerConfig,
+  onCorruption?: (error: DatabaseCorruptError) => void,
+): Storage {
   if (config.storage === 'memory') return new MemoryStorage({ changeLogLimit: config.changeLogLimit });
   return SqliteStorage.open({
     path: config.dataFile,
     synchronous: config.synchronous,
     changeLogLimit: config.changeLogLimit,
+    quickCheck: !config.skipQuickCheck,
+    ...(onCorruption === undefined ? {} : { onCorruption }),
   });
+}
+
+/** Whether `error` came from SQLite (a better-sqlite3 error code) or is the storage's corruption error. */
+function isDatabaseError(error: unknown): boolean {
+  if (error instanceof DatabaseCorruptError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
+}
+
+/** The JSON error response of the engine for `error` (401/403 from `@kv/core`'s table). */
+function errorJson(error: unknown): Response {
+  const { status, body } = toWireError(error);
+  return Response.json(body, { status, headers: { 'kv-error-code': body.error.code } });
 }
 
 /**
@@ -85,14 +116,23 @@ export function openStorage(config: ServerConfig): Storage {
  *
  * @param config - see {@link ServerConfig}
  * @param logger - pino logger for request and lifecycle logs
- * @throws DatabaseOpenError when the database file is read-only, corrupt or cannot be opened
+ * @throws DatabaseOpenError when the database file is read-only, corrupt or cannot be opened, also when
+ *   that shows only in the admin-token bootstrap (every SQLite error before listening names the file)
  * @throws Error (`EADDRINUSE`, `EACCES`) when the port cannot be bound
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const storage = openStorage(config);
-  const tokens = storage instanceof SqliteStorage ? new SqliteTokenStore(storage.db) : new MemoryTokenStore();
+  const storage = openStorage(config, (error) => {
+    // Logged once, naming the file; clients get a 500 without the path, /readyz turns 503, writes stop.
+    logger.fatal(
+      { file: error.path, err: error.cause },
+      `database file ${error.path} is corrupt: refusing writes; /readyz answers 503. Stop the server and restore a backup (kv-server restore <backup>)`,
+    );
+  });
+  let tokens: TokenStore;
   let adminToken: AdminTokenResult;
   try {
+    tokens =
+      storage instanceof SqliteStorage ? new SqliteTokenStore(storage.db, storage) : new MemoryTokenStore();
     adminToken = await bootstrapAdminToken({
       tokens,
       secret: config.adminToken,
@@ -102,6 +142,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     });
   } catch (error) {
     await storage.close();
+    if (storage instanceof SqliteStorage && isDatabaseError(error)) {
+      throw classifyOpenError(
+        storage.path,
+        error instanceof DatabaseCorruptError ? (error.cause ?? error) : error,
+      );
+    }
     throw error;
   }
   logAdminToken(logger, adminToken);
@@ -113,7 +159,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     maxJsonBodyBytes: config.maxJsonBodyBytes,
     onError: (error, req) => {
       const reqId = req?.headers.get(HEADERS.requestId) ?? undefined;
-      logger.error({ err: error, reqId, path: req ? pathOf(req.url) : undefined }, 'internal error');
+      logger.error(
+        {
+          err: error,
+          reqId,
+          path: req ? pathOf(req.url) : undefined,
+          ...(error instanceof DatabaseCorruptError ? { file: error.path } : {}),
+        },
+        error instanceof DatabaseCorruptError ? 'database corrupt' : 'internal error',
+      );
     },
   });
   const metrics = createMetrics(storage);
@@ -139,6 +193,17 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       );
     }
     if (path === '/metrics' && req.method === 'GET') {
+      if (!config.metricsPublic) {
+        // Store names, sizes and revisions are not public: the same token check as the engine's routes.
+        try {
+          const principal = await authenticate(tokens, req.headers.get('authorization'), Date.now());
+          if (grantFor(principal.capabilities, { kind: 'admin', action: 'stores' }) === null) {
+            throw new UnauthorizedError('Not allowed: stores', { details: { action: 'stores' } });
+          }
+        } catch (error) {
+          return errorJson(error);
+        }
+      }
       return new Response(await metrics.registry.metrics(), {
         headers: { 'content-type': metrics.registry.contentType },
       });
@@ -256,7 +321,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
     'listening',
   );
-  return { url, server, engine, storage, metrics, tokens, adminToken, shutdown };
+  return { url, server, engine, storage, metrics, tokens, adminToken, shutdown, fetch: handle };
 }
 
 /** Logs the admin-token bootstrap: the file and the token id, never the token. */

@@ -23,6 +23,7 @@ import {
   compareKeys,
   type JsonObject,
   KeyExistsError,
+  KvError,
   type Operation,
   type StoreConfig,
   StoreNotFoundError,
@@ -82,6 +83,19 @@ export interface SqliteStorageOptions {
    * @default 1000
    */
   checkpointIntervalMs?: number | null;
+  /**
+   * Run `PRAGMA quick_check` before using the file, and refuse it (a `corrupt` {@link DatabaseOpenError})
+   * unless it answers `ok`. It reads every page of the file: about 3 s per GB measured
+   * (apps/server/README.md), nothing for a new file. Not run on `:memory:`.
+   * @default true
+   */
+  quickCheck?: boolean;
+  /**
+   * Called once, with the error, when a statement first finds the file corrupt while serving (see
+   * {@link SqliteStorage.corruption}); e.g. to log the file.
+   * @default undefined
+   */
+  onCorruption?: (error: DatabaseCorruptError) => void;
 }
 
 /** Why {@link SqliteStorage.open} failed. */
@@ -109,6 +123,35 @@ export class DatabaseOpenError extends Error {
     this.path = path;
     this.reason = reason;
   }
+}
+
+/**
+ * What every `SqliteStorage` method throws once a statement has found the database file corrupt
+ * (`SQLITE_CORRUPT*`, `SQLITE_NOTADB`): a 500 `internal` error whose message says the database is damaged
+ * and writes are refused (details `{ reason: 'database_corrupt' }`). The message never holds the path
+ * (it reaches clients); {@link DatabaseCorruptError.path} does, for logs.
+ */
+export class DatabaseCorruptError extends KvError {
+  /** Absolute path of the database file (for logs; not in the message). */
+  readonly path: string;
+
+  /**
+   * @param path - the database file
+   * @param cause - the SQLite error that found the damage
+   */
+  constructor(path: string, cause: unknown) {
+    super(
+      'The server database is damaged (SQLite: database disk image is malformed); the server refuses writes until an operator restores it from a backup',
+      { code: 'internal', status: 500, cause, details: { reason: 'database_corrupt' } },
+    );
+    this.path = path;
+  }
+}
+
+/** Whether `e` is SQLite saying the file is damaged or not a database. */
+export function isCorruptionError(e: unknown): boolean {
+  if (!isSqliteError(e)) return false;
+  return e.code === 'SQLITE_NOTADB' || e.code.startsWith('SQLITE_CORRUPT');
 }
 
 interface StoreRow {
@@ -245,6 +288,8 @@ export class SqliteStorage implements Storage {
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly scanCache = new Map<string, Database.Statement>();
   private closed = false;
+  private corruptError: DatabaseCorruptError | undefined;
+  private readonly onCorruption: ((error: DatabaseCorruptError) => void) | undefined;
   private checkpointer: Worker | undefined;
   /** Commits waiting for the next group commit (see {@link SqliteStorage.commit}). */
   private pending: Array<{
@@ -256,17 +301,24 @@ export class SqliteStorage implements Storage {
   /** One transaction wrapper, made once (better-sqlite3 builds a new function per `db.transaction`). */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
 
-  private constructor(db: Database.Database, path: string, changeLogLimit: number) {
+  private constructor(
+    db: Database.Database,
+    path: string,
+    changeLogLimit: number,
+    onCorruption: ((error: DatabaseCorruptError) => void) | undefined,
+  ) {
     this.db = db;
     this.path = path;
     this.changeLogLimit = changeLogLimit;
+    this.onCorruption = onCorruption;
     this.stmts = prepareStatements(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn());
   }
 
   /**
-   * Opens (creating if needed) the database, sets WAL, `synchronous`, `busy_timeout`, and applies
-   * pending migrations.
+   * Opens (creating if needed) the database, runs `PRAGMA quick_check` (unless `quickCheck: false`),
+   * sets WAL, `synchronous`, `busy_timeout`, and applies pending migrations. Nothing is written to a
+   * file that fails the check.
    *
    * @throws DatabaseOpenError when the file is read-only, not a SQLite database or corrupt, cannot be
    *   opened, or has a newer schema than this server knows.
@@ -298,6 +350,7 @@ export class SqliteStorage implements Storage {
           `database file ${path} has schema version ${version}, newer than this server's ${MIGRATIONS.length}; upgrade kv-server`,
         );
       }
+      if (!memory && (options.quickCheck ?? true)) quickCheck(db, path);
       if (!readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -310,7 +363,7 @@ export class SqliteStorage implements Storage {
         );
       }
       db.pragma('foreign_keys = OFF');
-      const storage = new SqliteStorage(db, path, options.changeLogLimit ?? 10_000);
+      const storage = new SqliteStorage(db, path, options.changeLogLimit ?? 10_000, options.onCorruption);
       const interval = options.checkpointIntervalMs === undefined ? 1000 : options.checkpointIntervalMs;
       if (!readonly && !memory && interval !== null)
         storage.startCheckpointer(interval, options.busyTimeoutMs ?? 5000);
@@ -609,14 +662,46 @@ export class SqliteStorage implements Storage {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** @inheritDoc */
+  /**
+   * Readiness: false once closed or found corrupt, or when reading the root page of the `stores` table
+   * fails (one page, usually cached; a changed or damaged file is read again).
+   */
   async ping(): Promise<boolean> {
-    if (this.closed) return false;
+    if (this.closed || this.corruptError !== undefined) return false;
     try {
-      return this.stmts.ping.get() !== undefined;
-    } catch {
+      this.stmts.ping.get();
+      return true;
+    } catch (e) {
+      this.mapError(e);
       return false;
     }
+  }
+
+  /**
+   * The error every method throws since a statement found the file corrupt, or undefined while it has
+   * not. Reads are still attempted (undamaged data stays readable); writes are refused.
+   */
+  get corruption(): DatabaseCorruptError | undefined {
+    return this.corruptError;
+  }
+
+  /**
+   * Maps an error of a statement on this connection: a corruption error (`SQLITE_CORRUPT*`,
+   * `SQLITE_NOTADB`) marks the storage corrupt (calling `onCorruption` the first time) and becomes the
+   * {@link DatabaseCorruptError}; anything else is returned unchanged.
+   */
+  mapError(error: unknown): unknown {
+    if (error instanceof DatabaseCorruptError || !isCorruptionError(error)) return error;
+    if (this.corruptError === undefined) {
+      this.corruptError = new DatabaseCorruptError(this.path, error);
+      this.onCorruption?.(this.corruptError);
+    }
+    return this.corruptError;
+  }
+
+  /** @throws DatabaseCorruptError once the file was found corrupt (no write may touch it) */
+  assertWritable(): void {
+    if (this.corruptError !== undefined) throw this.corruptError;
   }
 
   /** Closes the connection (runs `PRAGMA optimize`; the last connection checkpoints the WAL). Idempotent. */
@@ -634,7 +719,8 @@ export class SqliteStorage implements Storage {
       clearTimeout(timer);
     }
     try {
-      if (!this.db.readonly) this.db.pragma('optimize');
+      // Never write statistics into a damaged file.
+      if (!this.db.readonly && this.corruptError === undefined) this.db.pragma('optimize');
     } catch {
       // best effort
     }
@@ -975,6 +1061,48 @@ export class SqliteStorage implements Storage {
   }
 }
 
+/** Methods that only read (a corruption error they meet is mapped; they still run once corrupt). */
+const GUARDED_READS = [
+  'getStore',
+  'listStores',
+  'get',
+  'getById',
+  'getMany',
+  'scan',
+  'history',
+  'listScopes',
+  'changes',
+  'changeLogFloor',
+  'getIdempotency',
+] as const;
+/** Methods that write: refused with the {@link DatabaseCorruptError} once the file was found corrupt. */
+const GUARDED_WRITES = [
+  'createStore',
+  'updateStore',
+  'rotateSigningSecret',
+  'deleteStore',
+  'commit',
+  'sweepExpired',
+  'putIdempotency',
+] as const;
+
+// Wraps each Storage method once, at load: a corruption error becomes DatabaseCorruptError (marking the
+// storage corrupt), and once corrupt, writes are refused before they touch the file.
+for (const name of [...GUARDED_READS, ...GUARDED_WRITES]) {
+  const write = (GUARDED_WRITES as readonly string[]).includes(name);
+  const original = SqliteStorage.prototype[name] as (...args: unknown[]) => Promise<unknown>;
+  Object.defineProperty(SqliteStorage.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: function guarded(this: SqliteStorage, ...args: unknown[]): Promise<unknown> {
+      if (write && this.corruption !== undefined) return Promise.reject(this.corruption);
+      return original.apply(this, args).catch((e: unknown) => {
+        throw this.mapError(e);
+      });
+    },
+  });
+}
+
 function storeNotFound(name: string): StoreNotFoundError {
   return new StoreNotFoundError(`store "${name}" not found`, { details: { store: name } });
 }
@@ -1040,7 +1168,8 @@ export function scanSql(
 function prepareStatements(db: Database.Database) {
   const p = (sql: string): Database.Statement => db.prepare(sql);
   return {
-    ping: p('SELECT 1 AS ok'),
+    // Reads the root page of a real table (SELECT 1 would read nothing from the file).
+    ping: p('SELECT id FROM stores LIMIT 1'),
     insertStore: p(
       `INSERT INTO stores (name, history, default_ttl_ms, max_value_bytes, created_at, updated_at, signing_secret)
        VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
@@ -1222,9 +1351,34 @@ function checkFile(path: string, readonly: boolean): void {
   }
 }
 
-function classifyOpenError(path: string, e: unknown): DatabaseOpenError {
+/**
+ * Refuses a file whose `PRAGMA quick_check` is not `ok`, quoting its first findings.
+ *
+ * @throws DatabaseOpenError (`corrupt`) naming the file
+ */
+function quickCheck(db: Database.Database, path: string): void {
+  const rows = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
+  const findings = rows.map((r) => r.quick_check);
+  if (findings.length === 1 && findings[0] === 'ok') return;
+  throw new DatabaseOpenError(
+    path,
+    'corrupt',
+    `database file ${path} is corrupt (PRAGMA quick_check: ${findings.slice(0, 3).join('; ')}); restore it from a backup (kv-server restore <backup>)`,
+  );
+}
+
+/**
+ * The {@link DatabaseOpenError} for an error met while opening or first using the database file at
+ * `path` (so the message names the file): `corrupt` for `SQLITE_CORRUPT*`/`SQLITE_NOTADB`, `read_only`
+ * for `SQLITE_READONLY*`, else `cannot_open`. A `DatabaseOpenError` is returned as is.
+ *
+ * @param path - absolute path of the database file
+ * @param e - what was thrown (a better-sqlite3 `SqliteError` has a `code`)
+ */
+export function classifyOpenError(path: string, e: unknown): DatabaseOpenError {
+  if (e instanceof DatabaseOpenError) return e;
   const code = isSqliteError(e) ? e.code : '';
-  const msg = (e as Error).message;
+  const msg = e instanceof Error ? e.message : String(e);
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return new DatabaseOpenError(
       path,

@@ -116,10 +116,13 @@ export async function restoreDatabase(backupFile: string, dataFile: string): Pro
 }
 
 /**
- * Writes every live entry of `store` as JSON Lines, in key order, to `out`.
+ * Writes every live entry of `store` as JSON Lines, in key order, to `out`: one consistent snapshot (a
+ * single read transaction over the whole export on the tool's own connection, so writes committed by a
+ * server meanwhile are either wholly in it or wholly out of it; WAL readers never block that writer).
  *
  * @returns how many entries were written
  * @throws StoreNotFoundError when the store does not exist
+ * @throws DatabaseOpenError naming the file when it is missing or fails `PRAGMA quick_check`
  */
 export async function exportStore(dataFile: string, store: string, out: Writable): Promise<number> {
   let storage: SqliteStorage;
@@ -128,6 +131,8 @@ export async function exportStore(dataFile: string, store: string, out: Writable
   } catch {
     storage = SqliteStorage.open({ path: dataFile });
   }
+  // BEGIN is deferred: the snapshot is taken by the first read (the store lookup) and kept to COMMIT.
+  storage.db.exec('BEGIN');
   try {
     const nowMs = Date.now();
     let after: string | undefined;
@@ -148,6 +153,7 @@ export async function exportStore(dataFile: string, store: string, out: Writable
     }
     return count;
   } finally {
+    if (storage.db.inTransaction) storage.db.exec('COMMIT');
     await storage.close();
   }
 }

@@ -193,8 +193,14 @@ describe('tokens, capabilities and signed URLs on the real server', () => {
     await server?.stop();
   });
 
-  it('answers 401 without a valid token, and serves /healthz, /readyz and /metrics without one', async () => {
-    for (const path of ['/v1/stores', '/v1/stores/docs/entries/pub.1', '/v1/tokens', '/v1/nothing']) {
+  it('answers 401 without a valid token (also on /metrics), and serves /healthz and /readyz without one', async () => {
+    for (const path of [
+      '/v1/stores',
+      '/v1/stores/docs/entries/pub.1',
+      '/v1/tokens',
+      '/v1/nothing',
+      '/metrics',
+    ]) {
       const res = await call(`${base}${path}`, { token: null });
       expect(res.status, path).toBe(401);
       expect(res.body).toMatchObject({ error: { code: 'unauthenticated' } });
@@ -207,8 +213,50 @@ describe('tokens, capabilities and signed URLs on the real server', () => {
     });
     expect(put.status).toBe(401);
     expect((await call(`${base}/v1/stores/docs/entries/sneaky`)).status).toBe(404);
-    for (const path of ['/healthz', '/readyz', '/metrics']) {
+    for (const path of ['/healthz', '/readyz']) {
       expect((await call(`${base}${path}`, { token: null })).status, path).toBe(200);
+    }
+  });
+
+  it('/metrics needs kv.admin:stores: 401 without a valid token, 403 without the capability', async () => {
+    const bad = await call(`${base}/metrics`, { token: 'kv_not-a-real-token-000000000' });
+    expect(bad.status).toBe(401);
+    expect(bad.body).toMatchObject({ error: { code: 'unauthenticated' } });
+    expect(bad.text).not.toContain('kv_store_entries');
+    const reader = await call(`${base}/v1/tokens`, {
+      method: 'POST',
+      json: { capabilities: ['kv[docs]:get', 'kv.admin:tokens'], description: 'no stores admin' },
+    });
+    expect(reader.status).toBe(201);
+    const narrow = await call(`${base}/metrics`, { token: (reader.body as { token: string }).token });
+    expect(narrow.status).toBe(403);
+    expect(narrow.body).toMatchObject({ error: { code: 'forbidden' } });
+    expect(narrow.headers.get('kv-error-code')).toBe('forbidden');
+    expect(narrow.text).not.toContain('docs');
+    const admin = await call(`${base}/v1/tokens`, {
+      method: 'POST',
+      json: { capabilities: ['kv.admin:stores'], description: 'scraper' },
+    });
+    const scraper = await call(`${base}/metrics`, { token: (admin.body as { token: string }).token });
+    expect(scraper.status).toBe(200);
+    expect(scraper.text).toMatch(/kv_store_entries\{store="docs"\} 3\b/);
+  });
+
+  it('/metrics without a token only with --metrics-public (or KV_METRICS_PUBLIC=1)', async () => {
+    for (const [args, env] of [
+      [['--metrics-public'], {}],
+      [[], { KV_METRICS_PUBLIC: '1' }],
+    ] as const) {
+      const open = await startServer(['--storage', 'memory', ...args], { env });
+      try {
+        const res = await call(`${open.url}/metrics`, { token: null });
+        expect(res.status, JSON.stringify(env)).toBe(200);
+        expect(res.text).toContain('kv_http_requests_total');
+        // Only /metrics is opened.
+        expect((await call(`${open.url}/v1/stores`, { token: null })).status).toBe(401);
+      } finally {
+        await open.stop();
+      }
     }
   });
 

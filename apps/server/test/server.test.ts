@@ -1,14 +1,25 @@
 /**
  * The real server process on a real SQLite file: health, readiness, metrics, a CRUD round trip over
- * HTTP, logs, CORS, bad requests that leave the process serving and the data unchanged, and graceful
- * shutdown with a request in flight.
+ * HTTP, logs, CORS, bad requests that leave the process serving and the data unchanged, graceful
+ * shutdown (a request in flight, a request that never finishes, SIGINT), and a database file damaged
+ * in the middle (refused at startup, or found while serving: clear 500, /readyz 503, no write).
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, authHeaders, call, type ServerProcess, startServer, tempDir } from './helpers.js';
+import {
+  ADMIN_TOKEN,
+  authHeaders,
+  call,
+  runCli,
+  type ServerProcess,
+  startServer,
+  tempDir,
+} from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -276,5 +287,237 @@ describe('graceful shutdown', () => {
     } finally {
       await again.stop();
     }
+  });
+});
+
+/**
+ * Starts a PUT whose body never ends. `sent`: its headers and first bytes are written; `done`: its
+ * status, or `closed` if the server hung up.
+ */
+function hangingPut(port: number, path: string): { sent: Promise<void>; done: Promise<number | 'closed'> } {
+  let sent!: () => void;
+  const sentP = new Promise<void>((r) => (sent = r));
+  const done = new Promise<number | 'closed'>((resolve) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'PUT',
+        path,
+        headers: authHeaders({ 'content-type': 'text/plain', 'content-length': '1000' }),
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve('closed'));
+    req.write('only the start of the body', () => sent());
+  });
+  return { sent: sentP, done };
+}
+
+describe('graceful shutdown, bounded', () => {
+  it('force-closes a request that never finishes after --shutdown-timeout-ms, then exits 0', async () => {
+    const data = join(tmp.dir, 'hang.sqlite');
+    const server = await startServer(['--data', data, '--shutdown-timeout-ms', '300']);
+    const port = Number(new URL(server.url).port);
+    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 's' } })).status).toBe(201);
+    const hanging = hangingPut(port, '/v1/stores/s/entries/never');
+    await hanging.sent;
+    // A round trip on a later connection: the server has accepted the hanging one (accepted in order).
+    await call(`${server.url}/v1/stores/s`);
+    server.proc.kill('SIGTERM');
+    expect(await server.waitForLog('shutdown timeout: closing open connections')).toMatchObject({
+      timeoutMs: 300,
+    });
+    expect(await hanging.done).toBe('closed');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    await server.waitForLog('stopped');
+    expect(existsSync(`${data}-wal`)).toBe(false);
+  });
+
+  it('SIGINT shuts down like SIGTERM: in-flight request answered, exit 0, nothing lost', async () => {
+    const data = join(tmp.dir, 'sigint.sqlite');
+    const server = await startServer(['--data', data]);
+    const port = Number(new URL(server.url).port);
+    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 's' } })).status).toBe(201);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'PUT',
+          path: '/v1/stores/s/entries/k',
+          headers: authHeaders({ 'content-type': 'text/plain' }),
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.write('before ');
+      setTimeout(async () => {
+        server.proc.kill('SIGINT');
+        expect(await server.waitForLog('shutting down')).toMatchObject({ reason: 'SIGINT' });
+        req.end('and after SIGINT');
+      }, 200);
+    });
+    expect(status).toBe(201);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    const again = await startServer(['--data', data]);
+    try {
+      expect(await call(`${again.url}/v1/stores/s/entries/k`)).toMatchObject({
+        status: 200,
+        text: 'before and after SIGINT',
+      });
+    } finally {
+      await again.stop();
+    }
+  });
+});
+
+/** sha256 of a file, to show it was not written. */
+function digest(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/**
+ * Builds a real kv database through a real server (store `big`, `keys` entries of ~100 bytes, the admin
+ * token registered), stopped cleanly (no WAL left).
+ */
+async function buildDatabase(file: string, keys: number): Promise<void> {
+  const server = await startServer(['--data', file]);
+  try {
+    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'big' } })).status).toBe(
+      201,
+    );
+    for (let start = 0; start < keys; start += 1000) {
+      const items = Array.from({ length: Math.min(1000, keys - start) }, (_, i) => ({
+        key: `k.${String(start + i).padStart(6, '0')}`,
+        value: Buffer.from(`value ${start + i} `.repeat(8)).toString('base64'),
+      }));
+      const res = await call(`${server.url}/v1/stores/big/bulk/set`, { method: 'POST', json: { items } });
+      expect(res.status).toBe(200);
+    }
+  } finally {
+    await server.stop();
+  }
+  expect(existsSync(`${file}-wal`)).toBe(false);
+}
+
+/** Overwrites three leaf pages of `table` from the middle of its pages with junk; returns their numbers. */
+function damagePages(file: string, table: string): number[] {
+  const db = new Database(file, { readonly: true });
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const leaves = db
+    .prepare("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno")
+    .pluck()
+    .all(table) as number[];
+  const pageCount = db.pragma('page_count', { simple: true }) as number;
+  db.close();
+  const mid = Math.floor(leaves.length / 2);
+  const pages = leaves.length >= 3 ? leaves.slice(mid - 1, mid + 2) : leaves;
+  const fd = openSync(file, 'r+');
+  for (const page of pages) writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (page - 1) * pageSize);
+  closeSync(fd);
+  // "mid-file": not the first or last pages.
+  expect(pages.length).toBeGreaterThan(0);
+  for (const page of pages) expect(page > 2 && page < pageCount).toBe(true);
+  return pages;
+}
+
+describe('a database file damaged in the middle', () => {
+  const source = join(tmp.dir, 'source-3000.sqlite');
+  beforeAll(async () => {
+    await buildDatabase(source, 3000);
+  });
+  const copy = (name: string): string => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, readFileSync(source));
+    return file;
+  };
+
+  it('is refused at startup (PRAGMA quick_check) with a message naming the file, exit 1, file untouched', async () => {
+    const file = copy('damaged-entries.sqlite');
+    damagePages(file, 'entries');
+    const before = digest(file);
+    const r = await runCli(['--port', '0', '--data', file]);
+    expect(r.code).toBe(1);
+    // quick_check either lists the damage or fails on it with SQLITE_CORRUPT: both name the file. Without
+    // the check the server would start (the damaged pages hold entries only) and this would time out.
+    expect(r.stderr).toMatch(/^kv-server: database file .* is (corrupt|not a SQLite database or is corrupt) /);
+    expect(r.stderr).toContain(`database file ${file} is `);
+    expect(r.stderr).toContain('kv-server restore');
+    expect(digest(file)).toBe(before);
+  });
+
+  it('with --skip-quick-check, damage met by the admin-token bootstrap still names the file (exit 1)', async () => {
+    const file = copy('damaged-tokens.sqlite');
+    damagePages(file, 'tokens');
+    const before = digest(file);
+    const r = await runCli(['--port', '0', '--data', file, '--skip-quick-check']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`database file ${file} is not a SQLite database or is corrupt`);
+    expect(digest(file)).toBe(before);
+  });
+
+  it('found while serving (--skip-quick-check): clear 500 without the path, /readyz 503, writes refused, file untouched', async () => {
+    const file = copy('damaged-serving.sqlite');
+    damagePages(file, 'entries');
+    const before = digest(file);
+    const server = await startServer(['--data', file], { env: { KV_SKIP_QUICK_CHECK: '1' } });
+    try {
+      expect((await call(`${server.url}/readyz`)).status).toBe(200);
+      // Walk the listing until it meets a damaged page.
+      let cursor: string | undefined;
+      let failed: Awaited<ReturnType<typeof call>> | undefined;
+      for (let i = 0; i < 10 && failed === undefined; i++) {
+        const res = await call(
+          `${server.url}/v1/stores/big/entries?limit=1000${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+        );
+        if (res.status !== 200) failed = res;
+        else cursor = (res.body as { cursor?: string }).cursor;
+      }
+      expect(failed?.status).toBe(500);
+      expect(failed?.body).toMatchObject({
+        error: {
+          code: 'internal',
+          message: expect.stringMatching(/database is damaged.*refuses writes/),
+          details: { reason: 'database_corrupt' },
+        },
+      });
+      expect(failed?.text).not.toContain(file);
+      const log = await server.waitForLog(
+        `database file ${file} is corrupt: refusing writes; /readyz answers 503. Stop the server and restore a backup (kv-server restore <backup>)`,
+      );
+      expect(log).toMatchObject({ level: 'fatal', file });
+
+      const ready = await call(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      // Writes are refused before they reach the file: single, bulk, a new store, a token.
+      const put = await call(`${server.url}/v1/stores/big/entries/k.new`, { method: 'PUT', body: 'x' });
+      expect(put.status).toBe(500);
+      expect(put.body).toMatchObject({ error: { details: { reason: 'database_corrupt' } } });
+      const bulk = await call(`${server.url}/v1/stores/big/bulk/set`, {
+        method: 'POST',
+        json: { items: [{ key: 'k.bulk', value: 'eA==' }] },
+      });
+      expect(bulk.status).toBe(500);
+      expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'n' } })).status).toBe(
+        500,
+      );
+      const token = await call(`${server.url}/v1/tokens`, {
+        method: 'POST',
+        json: { capabilities: ['*'] },
+      });
+      expect(token.status).toBe(500);
+      // Undamaged data still reads.
+      expect((await call(`${server.url}/v1/stores/big`)).status).toBe(200);
+    } finally {
+      expect((await server.stop()).code).toBe(0);
+    }
+    expect(digest(file)).toBe(before);
   });
 });
