@@ -56,7 +56,10 @@ export interface CliIo {
   stderr: Writable & { isTTY?: boolean };
   /** Standard input (`kv set` without a value, `kv import` without a file). */
   stdin: Readable & { isTTY?: boolean };
-  /** Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`, `KV_DATA_FILE`, `KV_ADMIN_TOKEN_FILE`). */
+  /**
+   * Environment (`KV_URL`, `KV_TOKEN`, `KV_TOKEN_FILE`, `KV_ADMIN_TOKEN`, `KV_ADMIN_TOKEN_FILE`,
+   * `KV_DATA_FILE`).
+   */
   env: Readonly<Record<string, string | undefined>>;
   /** `fetch` for the client (tests route it to an in-process engine). */
   fetch?: FetchLike;
@@ -91,8 +94,9 @@ Commands:
 
 Global options:
   --url URL          server URL (default: $KV_URL)
-  --token TOKEN      bearer token (default: $KV_TOKEN, the file named by $KV_TOKEN_FILE, else the
-                     server's admin token file ./data/kv.sqlite.admin-token, i.e. $KV_DATA_FILE.admin-token)
+  --token TOKEN      bearer token (default: $KV_TOKEN, the file named by $KV_TOKEN_FILE, $KV_ADMIN_TOKEN,
+                     else the server's admin token file: $KV_ADMIN_TOKEN_FILE, or $KV_DATA_FILE.admin-token,
+                     default ./data/kv.sqlite.admin-token)
   --token-file PATH  read the bearer token from this file
   --timeout-ms MS    per-request timeout (default 30000)
   --json             print JSON instead of tables/text
@@ -205,8 +209,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         if (flags.token !== undefined) options.token = flags.token;
         else if (flags['token-file'] !== undefined) options.tokenFile = flags['token-file'];
         else {
-          const file = defaultTokenFile(full.env);
-          if (file !== undefined) options.tokenFile = file;
+          const fallback = defaultToken(full.env);
+          if (fallback !== undefined) Object.assign(options, fallback);
         }
         if (flags['timeout-ms'] !== undefined)
           options.timeoutMs = intFlag(flags['timeout-ms'], '--timeout-ms');
@@ -296,6 +300,21 @@ export function defaultTokenFile(env: Readonly<Record<string, string | undefined
   if (env.KV_TOKEN?.trim() || env.KV_TOKEN_FILE?.trim()) return undefined;
   const file = adminTokenFile(env);
   return existsSync(file) ? file : undefined;
+}
+
+/**
+ * The token to use when none is given (`--token`, `--token-file`, `KV_TOKEN`, `KV_TOKEN_FILE`, which
+ * `createClient` reads): `KV_ADMIN_TOKEN`, the admin token a server started with it registers (the demo
+ * honours it too), else the server's admin token file when it exists ({@link defaultTokenFile}).
+ */
+export function defaultToken(
+  env: Readonly<Record<string, string | undefined>>,
+): { token: string } | { tokenFile: string } | undefined {
+  if (env.KV_TOKEN?.trim() || env.KV_TOKEN_FILE?.trim()) return undefined;
+  const admin = env.KV_ADMIN_TOKEN?.trim();
+  if (admin) return { token: admin };
+  const file = defaultTokenFile(env);
+  return file === undefined ? undefined : { tokenFile: file };
 }
 
 function positionals(ctx: Context, names: string[], optional: string[] = []): string[] {
