@@ -6,6 +6,7 @@
  */
 import type { Context } from 'hono';
 import type { Principal, TokenStore } from './auth.js';
+import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { Storage } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
@@ -103,4 +104,6 @@ export interface EngineContext {
   watchHub: WatchHub;
   /** Watch tuning. */
   watchOptions: WatchOptions;
+  /** Seals listing cursors (they may point at an entry the caller cannot read). */
+  cursors: CursorSealer;
 }

@@ -23,6 +23,7 @@ import { HTTPException } from 'hono/http-exception';
 import { signedUrlPrincipal } from './access.js';
 import { authenticate, type TokenStore } from './auth.js';
 import type { Authorize, Ctx, EngineContext, EngineEnv } from './context.js';
+import { CursorSealer } from './cursor.js';
 import { getEntry, putEntry, registerRoutes } from './handlers.js';
 import { errorResponse, pickRequestId, withHeaders } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
@@ -247,6 +248,7 @@ export function createEngine(options: EngineOptions): Engine {
     idempotency: new IdempotencyGuard(storage, clock),
     watchHub,
     watchOptions: options.watch ?? {},
+    cursors: new CursorSealer(),
   };
   const sweepBatchSize = options.sweepBatchSize ?? 1000;
 

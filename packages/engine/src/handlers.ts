@@ -256,8 +256,13 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     );
     const filter = readFilter(granted);
     if (filter !== undefined) req.canRead = filter;
-    await requireStore(ctx, store);
-    const page = await listPage(storage, store, req, ctx.clock());
+    const record = await requireStore(ctx, store);
+    // Cursors go out sealed: the last key examined may be an entry this caller cannot read.
+    const secret = record.signingSecret;
+    const page = await listPage(storage, store, req, ctx.clock(), {
+      encode: (position) => ctx.cursors.seal(secret, store, position),
+      decode: (cursor) => ctx.cursors.open(secret, store, cursor),
+    });
     const body: { items: unknown[]; cursor?: string; complete: boolean } = {
       items: page.items.map((e) => toWireEntry(e, req.values)),
       complete: page.complete,

@@ -1,6 +1,7 @@
-import { encodeCursor } from '@kv/core';
+import { decodeCursor, encodeCursor } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { b64, entryPath, type Harness, setup } from '../test/harness.js';
+import { ensureToken, MemoryTokenStore } from './auth.js';
 
 interface Page {
   items: Array<{ key: string; value?: string; scopes: string[]; size: number }>;
@@ -225,7 +226,96 @@ describe('listing', () => {
       'validation_error',
     );
     expect(res.error.details).toMatchObject({ field: 'cursor', reason: 'direction_mismatch' });
-    const forged = encodeCursor({ lastKey: 'a', reverse: false });
-    expect(keysOf(await list(h, `cursor=${forged}`))).toEqual(['b', 'c']);
   });
+
+  it('cursors are sealed: a readable, altered, or other-store cursor is 400; rotation ends them', async () => {
+    const h = setup();
+    await seed(h, ['a', 'b', 'c']);
+    await h.createStore('t');
+    await h.json('POST', '/v1/stores/t/bulk/set', 200, {
+      json: { items: ['a', 'b', 'c'].map((key) => ({ key, value: b64('v') })) },
+    });
+    const page = await list(h, 'limit=1');
+    const cursor = page.cursor as string;
+    expect(decodeCursor(cursor)).toBeUndefined();
+    expect(keysOf(await list(h, `limit=1&cursor=${cursor}`))).toEqual(['b']);
+    const flip = (c: string, i: number) => c.slice(0, i) + (c[i] === 'A' ? 'B' : 'A') + c.slice(i + 1);
+    const bad = [
+      encodeCursor({ lastKey: 'a', reverse: false }),
+      flip(cursor, 0),
+      flip(cursor, 10),
+      flip(cursor, cursor.length - 2),
+      cursor.slice(0, -1),
+      `${cursor}AA`,
+    ];
+    for (const c of bad) {
+      const res = await h.error('GET', `/v1/stores/s/entries?cursor=${c}`, 400, 'validation_error');
+      expect(res.error.details, c).toMatchObject({ field: 'cursor', reason: 'invalid_format' });
+    }
+    await h.error('GET', `/v1/stores/t/entries?cursor=${cursor}`, 400, 'validation_error');
+    await h.json('POST', '/v1/stores/s/signing-secret', 200);
+    await h.error('GET', `/v1/stores/s/entries?cursor=${cursor}`, 400, 'validation_error');
+  });
+});
+
+describe('listing cursors of scoped tokens', () => {
+  const ADMIN = { authorization: 'Bearer admin-secret-0123456789' };
+  const SCOPED = { authorization: 'Bearer scoped-secret-0123456789' };
+
+  /** Visible `a.*` and `z.*` (scope `pub`) around 2500 hidden `secret-name.*` entries (scope `hid`). */
+  async function scopedRig(): Promise<Harness> {
+    const tokens = new MemoryTokenStore();
+    const h = setup({ auth: { tokens } });
+    await ensureToken(tokens, { secret: 'admin-secret-0123456789', capabilities: ['*'] }, h.now());
+    await ensureToken(
+      tokens,
+      { secret: 'scoped-secret-0123456789', capabilities: ['kv[s:pub]:list'] },
+      h.now(),
+    );
+    await h.json('POST', '/v1/stores', 201, { json: { name: 's' }, headers: ADMIN });
+    const items = [
+      ...['a.1', 'a.2', 'z.1', 'z.2'].map((key) => ({ key, value: b64('v'), scopes: ['pub'] })),
+      ...Array.from({ length: 2500 }, (_, i) => ({
+        key: `secret-name.${String(i).padStart(5, '0')}`,
+        value: b64('v'),
+        scopes: ['hid'],
+      })),
+    ];
+    await h.json('POST', '/v1/stores/s/bulk/set', 200, { json: { items }, headers: ADMIN });
+    return h;
+  }
+
+  it.each([false, true])(
+    'a page ending on a hidden key gives a cursor that does not reveal it; paging is exact (reverse %s)',
+    async (reverse) => {
+      const h = await scopedRig();
+      const seen: string[] = [];
+      const cursors: string[] = [];
+      let cursor: string | undefined;
+      let requests = 0;
+      for (;;) {
+        requests++;
+        expect(requests, 'the listing terminates').toBeLessThan(20);
+        const q = `limit=1${reverse ? '&reverse=true' : ''}${cursor === undefined ? '' : `&cursor=${cursor}`}`;
+        const page = await h.json<Page>('GET', `/v1/stores/s/entries?${q}`, 200, { headers: SCOPED });
+        seen.push(...keysOf(page));
+        if (page.complete) break;
+        cursor = page.cursor as string;
+        cursors.push(cursor);
+      }
+      const visible = ['a.1', 'a.2', 'z.1', 'z.2'];
+      expect(seen).toEqual(reverse ? [...visible].reverse() : visible);
+      // Some page ended inside the hidden run (the examine budget of limit 1 is 1010 rows).
+      expect(requests).toBeGreaterThan(visible.length + 1);
+      for (const c of cursors) {
+        const bytes = Uint8Array.from(atob(c.replace(/-/g, '+').replace(/_/g, '/')), (ch) =>
+          ch.charCodeAt(0),
+        );
+        const text = new TextDecoder().decode(bytes);
+        expect(c.includes('secret-name'), c).toBe(false);
+        for (const leak of ['secret', 'name', 'secret-name.0']) expect(text.includes(leak), c).toBe(false);
+        expect(decodeCursor(c)).toBeUndefined();
+      }
+    },
+  );
 });

@@ -5,17 +5,19 @@
  * batches until the page is full or the range is exhausted. It examines at most `10 x limit + 1000` rows
  * per request; if it stops early, it returns the items so far with a cursor at the last key it examined.
  *
- * The cursor is "the last key examined" (base64url JSON, core `encodeCursor`), so across writes between
- * pages no key that existed throughout is repeated or skipped; a key written after the listing started
- * may or may not appear. `complete: true` only when the scanned range is exhausted.
+ * The cursor holds "the last key examined", so across writes between pages no key that existed
+ * throughout is repeated or skipped, and a page that examined only hidden rows still moves on (the
+ * listing terminates however many entries a scoped token cannot read follow); a key written after the
+ * listing started may or may not appear. `complete: true` only when the scanned range is exhausted. The
+ * last key examined may be an entry hidden from the caller, so the position goes out sealed
+ * ({@link ListCursorCodec}; the engine's is `cursor.ts`), never readable.
  *
  * @module
  */
 import {
+  type CursorPayload,
   compileLikePattern,
   compileNatsPattern,
-  decodeCursor,
-  encodeCursor,
   type KeyMatcher,
   ValidationError,
 } from '@kv/core';
@@ -46,6 +48,21 @@ export interface ListRequest {
    * filtered, not failed; issue 7). They count as examined, so the cursor moves past them.
    */
   canRead?: (entry: StoredEntry) => boolean;
+}
+
+/**
+ * Turns a listing position into the opaque `cursor` string and back. The engine's seals it
+ * (`CursorSealer`, cursor.ts), so a cursor never shows a key to the caller.
+ */
+export interface ListCursorCodec {
+  /** The cursor for a position. */
+  encode(payload: CursorPayload): Promise<string>;
+  /**
+   * The position of a cursor.
+   *
+   * @throws {ValidationError} 400 `details.field: 'cursor'` for a cursor it did not make
+   */
+  decode(cursor: string): Promise<CursorPayload>;
 }
 
 /** One page. */
@@ -89,23 +106,20 @@ export function compileListPattern(req: Pick<ListRequest, 'match' | 'like'>): Ke
  * @param store - store name (must exist)
  * @param req - the validated request
  * @param nowMs - "now", for expiry
- * @throws {ValidationError} for a malformed cursor or one issued for the other direction
+ * @param cursors - the cursor codec
+ * @throws {ValidationError} for a cursor the codec refuses or one issued for the other direction
  */
 export async function listPage(
   storage: Storage,
   store: string,
   req: ListRequest,
   nowMs: number,
+  cursors: ListCursorCodec,
 ): Promise<ListResult> {
   const matcher = compileListPattern(req);
   let after = req.startAfter;
   if (req.cursor !== undefined) {
-    const decoded = decodeCursor(req.cursor);
-    if (decoded === undefined) {
-      throw new ValidationError('Malformed cursor', {
-        details: { field: 'cursor', reason: 'invalid_format' },
-      });
-    }
+    const decoded = await cursors.decode(req.cursor);
     if (decoded.reverse !== req.reverse) {
       throw new ValidationError('The cursor was issued for the other listing direction', {
         details: { field: 'cursor', reason: 'direction_mismatch' },
@@ -150,7 +164,7 @@ export async function listPage(
         // The page is full and the range has at least this row left.
         return {
           items,
-          cursor: encodeCursor({ lastKey: lastExamined as string, reverse: req.reverse }),
+          cursor: await cursors.encode({ lastKey: lastExamined as string, reverse: req.reverse }),
           complete: false,
         };
       }
@@ -163,7 +177,7 @@ export async function listPage(
     if (examined >= budget) {
       return {
         items,
-        cursor: encodeCursor({ lastKey: lastExamined as string, reverse: req.reverse }),
+        cursor: await cursors.encode({ lastKey: lastExamined as string, reverse: req.reverse }),
         complete: false,
       };
     }
@@ -181,7 +195,7 @@ export async function listPage(
       if (peek.length === 0) return { items, complete: true };
       return {
         items,
-        cursor: encodeCursor({ lastKey: lastExamined as string, reverse: req.reverse }),
+        cursor: await cursors.encode({ lastKey: lastExamined as string, reverse: req.reverse }),
         complete: false,
       };
     }
