@@ -352,6 +352,403 @@ describe('capability matrix: every route x every kind of token', () => {
   });
 });
 
+/**
+ * Single-action capabilities: each route is allowed with exactly its capability (in every store form:
+ * `kv:x`, `kv[orders]:x`, `kv[*]:x`, and the scoped `kv[orders:*]:x`, `kv[*:billing]:x`,
+ * `kv[orders:billing]:x`, where the addressed entry `a` is in `billing`) and 403 with a neighbouring one
+ * (get vs exists, delete vs purge, list vs find...), with the same action on another store, or, for a
+ * single entry, with a scope the entry is not in.
+ */
+interface ActionCase {
+  name: string;
+  request: (ids: Record<string, string>) => [string, string, CallInit?];
+  /** Success status. */
+  status: number;
+  /** Capability sets (one token each) that are allowed. */
+  allow: Array<string | string[]>;
+  /** Capability sets that get 403. */
+  deny: Array<string | string[]>;
+}
+
+/** Every store form of entry action `a` that reaches entry `a` of `orders` (scope billing). */
+const reach = (a: string): string[] => [
+  `kv:${a}`,
+  `kv[orders]:${a}`,
+  `kv[*]:${a}`,
+  `kv[orders:*]:${a}`,
+  `kv[*:billing]:${a}`,
+  `kv[orders:billing]:${a}`,
+];
+/** Forms of action `a` that miss the store `orders`. */
+const otherStore = (a: string): string[] => [`kv[users]:${a}`, `kv[users:billing]:${a}`];
+/** Forms of action `a` on `orders` that miss entry `a` by scope (single reads and writes are 403). */
+const otherScope = (a: string): string[] => [`kv[orders:ops]:${a}`, `kv[*:ops]:${a}`];
+/** The same action in other namespaces or as neighbours: `kv[orders]:n` and `kv:n` for each. */
+const neighbours = (...actions: string[]): string[] => actions.flatMap((n) => [`kv[orders]:${n}`, `kv:${n}`]);
+
+const SET_A = (): CallInit => text('new', 'billing');
+const ACTION_CASES: ActionCase[] = [
+  {
+    name: 'GET entry: get',
+    request: () => ['GET', entryPath('orders', 'a')],
+    status: 200,
+    allow: reach('get'),
+    deny: [...neighbours('exists', 'history', 'list', 'set'), ...otherStore('get'), ...otherScope('get')],
+  },
+  {
+    name: 'HEAD entry: exists or get',
+    request: () => ['HEAD', entryPath('orders', 'a')],
+    status: 200,
+    allow: [...reach('exists'), 'kv[orders]:get', 'kv[*:billing]:get'],
+    deny: [...neighbours('history', 'list', 'set'), ...otherStore('exists'), ...otherScope('exists')],
+  },
+  {
+    name: 'PUT entry: set',
+    request: () => ['PUT', entryPath('orders', 'a'), SET_A()],
+    status: 200,
+    allow: reach('set'),
+    deny: [...neighbours('set_expiry', 'delete', 'get'), ...otherStore('set'), ...otherScope('set')],
+  },
+  {
+    name: 'PUT expiry: set_expiry',
+    request: () => ['PUT', `${entryPath('orders', 'a')}/expiry`, json({ expiresAt: null })],
+    status: 200,
+    allow: reach('set_expiry'),
+    deny: [...neighbours('set', 'delete'), ...otherStore('set_expiry'), ...otherScope('set_expiry')],
+  },
+  {
+    name: 'DELETE entry: delete',
+    request: () => ['DELETE', entryPath('orders', 'a')],
+    status: 200,
+    allow: reach('delete'),
+    deny: [...neighbours('purge', 'set'), ...otherStore('delete'), ...otherScope('delete')],
+  },
+  {
+    name: 'DELETE entry ?purge=true: purge',
+    request: () => ['DELETE', `${entryPath('orders', 'a')}?purge=true`],
+    status: 200,
+    allow: reach('purge'),
+    deny: [...neighbours('delete', 'set'), ...otherStore('purge'), ...otherScope('purge')],
+  },
+  {
+    name: 'GET history: history',
+    request: () => ['GET', `${entryPath('orders', 'a')}/history`],
+    status: 200,
+    allow: reach('history'),
+    deny: [...neighbours('get', 'list'), ...otherStore('history'), ...otherScope('history')],
+  },
+  {
+    name: 'GET by id: kv.meta:id_ops and get',
+    request: (ids) => ['GET', `/v1/stores/orders/ids/${ids.a}`],
+    status: 200,
+    allow: [
+      ['kv.meta:id_ops', 'kv:get'],
+      ['kv.meta[orders]:id_ops', 'kv[orders]:get'],
+      ['kv.meta[*]:id_ops', 'kv[*:billing]:get'],
+      ['kv.meta:*', 'kv[orders:billing]:get'],
+    ],
+    deny: [
+      'kv.meta:id_ops',
+      'kv:get',
+      ['kv.meta:id_ops', 'kv:exists'],
+      ['kv.meta:keys', 'kv:get'],
+      ['kv.meta:list_scopes', 'kv:get'],
+      ['kv.meta[users]:id_ops', 'kv:get'],
+      ['kv.meta:id_ops', 'kv[orders:ops]:get'],
+    ],
+  },
+  {
+    name: 'HEAD by id: kv.meta:id_ops and exists (or get)',
+    request: (ids) => ['HEAD', `/v1/stores/orders/ids/${ids.a}`],
+    status: 200,
+    allow: [
+      ['kv.meta:id_ops', 'kv:exists'],
+      ['kv.meta[orders]:id_ops', 'kv[orders:billing]:get'],
+    ],
+    deny: ['kv.meta:id_ops', ['kv.meta:id_ops', 'kv:set'], ['kv.meta:keys', 'kv:exists']],
+  },
+  {
+    name: 'GET entries: list',
+    request: () => ['GET', '/v1/stores/orders/entries'],
+    status: 200,
+    // A listing is filtered, not failed: any scope form is allowed.
+    allow: [...reach('list'), 'kv[orders:ops]:list'],
+    deny: [...neighbours('find', 'get', 'watch'), 'kv.meta[orders]:keys', ...otherStore('list')],
+  },
+  {
+    name: 'GET entries ?like: find',
+    request: () => ['GET', '/v1/stores/orders/entries?like=a%25'],
+    status: 200,
+    allow: [...reach('find'), 'kv[orders:ops]:find'],
+    deny: [...neighbours('list', 'get'), 'kv.meta[orders]:keys', ...otherStore('find')],
+  },
+  {
+    name: 'GET entries ?match: find',
+    request: () => ['GET', '/v1/stores/orders/entries?match=*'],
+    status: 200,
+    allow: ['kv:find', 'kv[orders]:find', 'kv[*:billing]:find'],
+    deny: [...neighbours('list'), ...otherStore('find')],
+  },
+  {
+    name: 'GET entries ?scope: list or kv.meta:keys',
+    request: () => ['GET', '/v1/stores/orders/entries?scope=ops'],
+    status: 200,
+    allow: [
+      ...reach('list'),
+      'kv.meta:keys',
+      'kv.meta[orders]:keys',
+      'kv.meta[*]:keys',
+      'kv.meta[orders:ops]:keys',
+      'kv.meta[*:ops]:keys',
+    ],
+    deny: [
+      ...neighbours('find', 'get'),
+      'kv.meta[orders]:list_scopes',
+      'kv.meta[orders]:id_ops',
+      'kv.meta[users]:keys',
+      ...otherStore('list'),
+    ],
+  },
+  {
+    name: 'GET entries ?scope&values=true: list only',
+    request: () => ['GET', '/v1/stores/orders/entries?scope=ops&values=true'],
+    status: 200,
+    allow: reach('list'),
+    deny: ['kv.meta:keys', 'kv.meta[orders]:keys', 'kv.meta[orders:ops]:keys', ...neighbours('find')],
+  },
+  {
+    name: 'GET scopes: kv.meta:list_scopes',
+    request: () => ['GET', '/v1/stores/orders/scopes'],
+    status: 200,
+    allow: ['kv.meta:list_scopes', 'kv.meta[orders]:list_scopes', 'kv.meta[*]:list_scopes', 'kv.meta:*'],
+    deny: [
+      'kv.meta[orders]:keys',
+      'kv.meta[orders]:id_ops',
+      'kv.meta[users]:list_scopes',
+      ...neighbours('list', 'get'),
+      'kv[orders]:*',
+    ],
+  },
+  {
+    name: 'POST bulk/get: get',
+    request: () => ['POST', '/v1/stores/orders/bulk/get', json({ keys: ['a', 'b'] })],
+    status: 200,
+    allow: [...reach('get'), 'kv[orders:ops]:get'],
+    deny: [...neighbours('exists', 'list'), ...otherStore('get')],
+  },
+  {
+    name: 'POST bulk/set: set',
+    request: () => [
+      'POST',
+      '/v1/stores/orders/bulk/set',
+      json({ items: [{ key: 'a', value: 'eA==', scopes: ['billing'] }] }),
+    ],
+    status: 200,
+    allow: reach('set'),
+    deny: [...neighbours('set_expiry', 'delete'), ...otherStore('set')],
+  },
+  {
+    name: 'POST bulk/delete: delete',
+    request: () => ['POST', '/v1/stores/orders/bulk/delete', json({ keys: ['a'] })],
+    status: 200,
+    allow: reach('delete'),
+    deny: [...neighbours('purge', 'set'), ...otherStore('delete')],
+  },
+  {
+    name: 'POST atomic set: set',
+    request: () => [
+      'POST',
+      '/v1/stores/orders/atomic',
+      json({ mutations: [{ type: 'set', key: 'a', value: 'eA==', scopes: ['billing'] }] }),
+    ],
+    status: 200,
+    allow: reach('set'),
+    deny: [...neighbours('delete', 'get'), ...otherStore('set'), ...otherScope('set')],
+  },
+  {
+    name: 'POST atomic delete: delete',
+    request: () => ['POST', '/v1/stores/orders/atomic', json({ mutations: [{ type: 'delete', key: 'a' }] })],
+    status: 200,
+    allow: reach('delete'),
+    deny: [...neighbours('purge', 'set'), ...otherStore('delete'), ...otherScope('delete')],
+  },
+  {
+    name: 'POST atomic check + set: get and set',
+    request: () => [
+      'POST',
+      '/v1/stores/orders/atomic',
+      json({
+        checks: [{ key: 'a', revision: 1 }],
+        mutations: [{ type: 'set', key: 'n', value: 'eA==', scopes: ['billing'] }],
+      }),
+    ],
+    status: 200,
+    allow: [
+      ['kv:get', 'kv:set'],
+      ['kv[orders:billing]:get', 'kv[orders:billing]:set'],
+    ],
+    deny: ['kv:set', 'kv:get', ['kv:exists', 'kv:set'], ['kv[orders:ops]:get', 'kv:set']],
+  },
+  {
+    name: 'GET watch: watch',
+    request: () => ['GET', '/v1/stores/orders/watch?updatesOnly=true'],
+    status: 200,
+    allow: [...reach('watch'), 'kv[orders:ops]:watch'],
+    deny: [...neighbours('list', 'get', 'history'), ...otherStore('watch')],
+  },
+  {
+    name: 'POST signed-urls (record): sign',
+    request: () => [
+      'POST',
+      '/v1/stores/orders/signed-urls',
+      json({ kind: 'record', key: 'a', expiresInSecs: 60 }),
+    ],
+    status: 200,
+    allow: reach('sign'),
+    deny: [...neighbours('get', 'list'), ...otherStore('sign'), ...otherScope('sign')],
+  },
+  {
+    name: 'POST signed-urls (keys): sign',
+    request: () => ['POST', '/v1/stores/orders/signed-urls', json({ kind: 'keys', expiresInSecs: 60 })],
+    status: 200,
+    allow: [...reach('sign'), 'kv[orders:ops]:sign'],
+    deny: [...neighbours('get', 'list'), ...otherStore('sign')],
+  },
+  {
+    name: 'GET stores: kv.admin:stores',
+    request: () => ['GET', '/v1/stores'],
+    status: 200,
+    allow: ['kv.admin:stores', 'kv.admin:*'],
+    deny: ['kv.admin:tokens', 'kv:list', 'kv[*]:*', 'kv.meta:*'],
+  },
+  {
+    name: 'POST stores: kv.admin:stores',
+    request: () => ['POST', '/v1/stores', json({ name: 'fresh' })],
+    status: 201,
+    allow: ['kv.admin:stores', 'kv.admin:*'],
+    deny: ['kv.admin:tokens', 'kv:set', 'kv[*]:*'],
+  },
+  {
+    name: 'GET store: kv.admin:stores or any capability on it',
+    request: () => ['GET', '/v1/stores/orders'],
+    status: 200,
+    allow: [
+      'kv.admin:stores',
+      'kv[orders]:exists',
+      'kv[orders:ops]:list',
+      'kv.meta[orders]:keys',
+      'kv:get',
+      'kv[*]:sign',
+    ],
+    deny: ['kv.admin:tokens', 'kv[users]:get', 'kv.meta[users]:keys'],
+  },
+  {
+    name: 'PATCH store: kv.admin:stores',
+    request: () => ['PATCH', '/v1/stores/orders', json({ history: 2 })],
+    status: 200,
+    allow: ['kv.admin:stores'],
+    deny: ['kv.admin:tokens', 'kv[orders]:*', 'kv.meta[orders]:*'],
+  },
+  {
+    name: 'DELETE store: kv.admin:stores',
+    request: () => ['DELETE', '/v1/stores/orders'],
+    status: 200,
+    allow: ['kv.admin:stores'],
+    deny: ['kv.admin:tokens', 'kv[orders]:*', 'kv[orders]:purge'],
+  },
+  {
+    name: 'POST signing-secret: kv.admin:stores',
+    request: () => ['POST', '/v1/stores/orders/signing-secret'],
+    status: 200,
+    allow: ['kv.admin:stores'],
+    deny: ['kv.admin:tokens', 'kv[orders]:sign', 'kv[orders]:*'],
+  },
+  {
+    name: 'GET tokens: kv.admin:tokens',
+    request: () => ['GET', '/v1/tokens'],
+    status: 200,
+    allow: ['kv.admin:tokens', 'kv.admin:*'],
+    deny: ['kv.admin:stores', 'kv:*', 'kv.meta:*'],
+  },
+  {
+    name: 'POST tokens: kv.admin:tokens',
+    request: () => ['POST', '/v1/tokens', json({ capabilities: ['kv:get'] })],
+    status: 201,
+    allow: ['kv.admin:tokens'],
+    deny: ['kv.admin:stores', 'kv:*'],
+  },
+  {
+    name: 'DELETE token: kv.admin:tokens',
+    request: () => ['DELETE', '/v1/tokens/tok_nope'],
+    status: 200,
+    allow: ['kv.admin:tokens'],
+    deny: ['kv.admin:stores', 'kv:*'],
+  },
+];
+
+describe('capability matrix: every route x single-action and wildcard-store capabilities', () => {
+  const rows = ACTION_CASES.flatMap((c) => [
+    ...c.allow.map((caps) => ({ c, caps: [caps].flat(), expected: c.status })),
+    ...c.deny.map((caps) => ({ c, caps: [caps].flat(), expected: 403 })),
+  ]);
+  it.each(rows.map((r) => [r.c.name, r.caps.join(' '), r.expected, r] as const))(
+    '%s with %s: %i',
+    async (_name, _caps, expected, { c, caps }) => {
+      const h = await authSetup();
+      const secret = 'single-action-secret-0123456789';
+      await ensureToken(h.tokens, { secret, capabilities: caps }, h.now());
+      const [method, path, init = {}] = c.request(h.ids);
+      const res = await h.call(method, path, {
+        ...init,
+        headers: { ...init.headers, authorization: `Bearer ${secret}` },
+      });
+      const stream = method === 'HEAD' || res.headers.get('content-type')?.includes('event-stream');
+      const body = stream ? '' : await res.text();
+      if (stream) await res.body?.cancel();
+      expect(res.status, `${caps.join(' ')}: ${method} ${path} ${body.slice(0, 300)}`).toBe(expected);
+      if (expected === 403) expect(res.headers.get('kv-error-code')).toBe('forbidden');
+    },
+  );
+
+  it('covers every route of the engine', () => {
+    const routes = new Set(
+      ACTION_CASES.map((c) => {
+        const [method, path] = c.request({ a: 'ID' });
+        return `${method} ${path.split('?')[0]}`;
+      }),
+    );
+    for (const route of [
+      'GET /v1/stores',
+      'POST /v1/stores',
+      'GET /v1/stores/orders',
+      'PATCH /v1/stores/orders',
+      'DELETE /v1/stores/orders',
+      'POST /v1/stores/orders/signing-secret',
+      'GET /v1/stores/orders/entries/a',
+      'HEAD /v1/stores/orders/entries/a',
+      'PUT /v1/stores/orders/entries/a',
+      'DELETE /v1/stores/orders/entries/a',
+      'PUT /v1/stores/orders/entries/a/expiry',
+      'GET /v1/stores/orders/entries/a/history',
+      'GET /v1/stores/orders/ids/ID',
+      'HEAD /v1/stores/orders/ids/ID',
+      'GET /v1/stores/orders/entries',
+      'GET /v1/stores/orders/scopes',
+      'POST /v1/stores/orders/bulk/get',
+      'POST /v1/stores/orders/bulk/set',
+      'POST /v1/stores/orders/bulk/delete',
+      'POST /v1/stores/orders/atomic',
+      'GET /v1/stores/orders/watch',
+      'POST /v1/stores/orders/signed-urls',
+      'GET /v1/tokens',
+      'POST /v1/tokens',
+      'DELETE /v1/tokens/tok_nope',
+    ]) {
+      expect(routes.has(route), route).toBe(true);
+    }
+  });
+});
+
 describe('by id: kv.meta:id_ops and get on the entry', () => {
   it('needs both; a scoped get makes a missing id the same 403 as an id out of scope', async () => {
     const h = await authSetup();
