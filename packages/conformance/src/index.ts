@@ -8,5 +8,5 @@
  * @module
  */
 
-export type { ConformanceOptions, ConformanceTarget } from './suite.js';
+export type { ConformanceAuth, ConformanceOptions, ConformanceTarget } from './suite.js';
 export { describeConformance } from './suite.js';

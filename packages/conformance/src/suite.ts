@@ -1,14 +1,39 @@
 import {
+  errorFromWire,
   isKvError,
   KeyExistsError,
   type KvClient,
+  LIMITS,
   NotFoundError,
   PayloadTooLargeError,
   RevisionMismatchError,
+  routes,
   StoreNotFoundError,
+  UnauthenticatedError,
+  UnauthorizedError,
   ValidationError,
 } from '@kv/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+/**
+ * Access to an implementation that runs with access control on (docs/security.md), for the cases that
+ * need a second token or a request made without a client. Required when {@link ConformanceOptions.auth}
+ * is set.
+ */
+export interface ConformanceAuth {
+  /**
+   * The admin token (capability `*`) that `createClient()`'s clients send. The suite sends it on the raw
+   * HTTP requests it makes to `client.url` (wire-level limits that the client enforces or splits itself).
+   * @example 'test-admin-token'
+   */
+  adminToken: string;
+  /**
+   * A client of the same implementation that sends `token` instead of the admin token: a token made with
+   * `client.tokens.create`, or a made-up one to check that it is refused.
+   * @example (token) => createClient({ url, token, env: {} })
+   */
+  clientWithToken(token: string): KvClient | Promise<KvClient>;
+}
 
 /** What an implementation provides to the suite. */
 export interface ConformanceTarget {
@@ -16,6 +41,14 @@ export interface ConformanceTarget {
   createClient(): KvClient | Promise<KvClient>;
   /** Releases what the target started (servers, msw). */
   close?(): Promise<void> | void;
+  /** Tokens and raw HTTP for the access-control cases; read only when {@link ConformanceOptions.auth} is set. */
+  auth?: ConformanceAuth;
+  /**
+   * The `fetch` the suite uses for requests made without a client (signed URLs, wire-level limits), sent to
+   * the client's `url`. With msw, the default `globalThis.fetch` is the intercepted one.
+   * @default globalThis.fetch
+   */
+  fetch?: typeof fetch;
 }
 
 /** Options of {@link describeConformance}. */
@@ -27,6 +60,22 @@ export interface ConformanceOptions {
    * page bridge) sets it false; the browser's watch is covered by its own end-to-end test. @default true
    */
   watch?: boolean;
+  /**
+   * The target runs with access control on and provides {@link ConformanceTarget.auth}. Registers the
+   * access-control cases (401 for an unknown or revoked token, 403 for a missing capability or scope,
+   * `tokens.create`/`list`/`revoke`, signed URLs and `rotateSigningSecret`) and the wire-level bulk limit
+   * cases, which send raw HTTP requests with the admin token. Without it they are reported as skipped.
+   * @default false
+   */
+  auth?: boolean;
+  /**
+   * Titles of access-control cases known to fail on this target because of a bug outside the suite. They run
+   * as `it.fails` (reported, and red again once the bug is fixed); a title that names no case is an error.
+   * Name the bug next to the entry. Never use it to hide a failure nobody is fixing.
+   * @default []
+   * @example ['rotateSigningSecret invalidates every URL signed before; URLs signed after it work']
+   */
+  knownFailures?: string[];
 }
 
 let storeCounter = 0;
@@ -105,6 +154,27 @@ export function describeConformance(
       await kv.stores.create(storeName, opts);
       return kv.store(storeName);
     };
+
+    const targetAuth = (): ConformanceAuth => {
+      if (!target.auth)
+        throw new Error('describeConformance: `options.auth` is set but the target has no `auth`');
+      return target.auth;
+    };
+    /** A request made without a client (plain `fetch`), to `client.url`; `admin` adds the admin token. */
+    const rawFetch = (path: string, init: { method?: string; json?: unknown; admin?: boolean } = {}) => {
+      const headers: Record<string, string> = {};
+      if (init.admin) headers.authorization = `Bearer ${targetAuth().adminToken}`;
+      const request: RequestInit = { method: init.method ?? 'GET', headers };
+      if (init.json !== undefined) {
+        headers['content-type'] = 'application/json';
+        request.body = JSON.stringify(init.json);
+      }
+      const url = path.startsWith('http') ? path : kv.url + path;
+      return (target.fetch ?? globalThis.fetch)(url, request);
+    };
+    /** The kv error a raw response carries, read as the clients read it. */
+    const wireError = async (response: Response) =>
+      errorFromWire(response.status, await response.json().catch(() => undefined));
 
     describe('stores', () => {
       it('create, get with stats, list, update, delete', async () => {
@@ -322,22 +392,25 @@ export function describeConformance(
         expect(listed).toEqual(byBytes);
       });
 
-      it('values expire after ttlMs and are never returned once expired', { timeout: 30_000 }, async () => {
-        if (options.noWallClock) return;
-        const s = await freshStore('ttl');
-        await s.set('short', 'v', { ttlMs: 300 });
-        await s.set('long', 'v', { ttlMs: 3_600_000 });
-        const e = await s.getEntry('long');
-        expect(Date.parse(e!.expiresAt!)).toBeGreaterThan(Date.now() + 3_000_000);
-        await vi.waitFor(
-          async () => {
-            expect(await s.get('short')).toBeUndefined();
-          },
-          { timeout: 10_000, interval: 100 },
-        );
-        expect(await s.exists('short')).toBe(false);
-        expect((await s.list()).items.map((i) => i.key)).toEqual(['long']);
-      });
+      it.skipIf(options.noWallClock === true)(
+        'values expire after ttlMs and are never returned once expired',
+        { timeout: 30_000 },
+        async () => {
+          const s = await freshStore('ttl');
+          await s.set('short', 'v', { ttlMs: 300 });
+          await s.set('long', 'v', { ttlMs: 3_600_000 });
+          const e = await s.getEntry('long');
+          expect(Date.parse(e!.expiresAt!)).toBeGreaterThan(Date.now() + 3_000_000);
+          await vi.waitFor(
+            async () => {
+              expect(await s.get('short')).toBeUndefined();
+            },
+            { timeout: 10_000, interval: 100 },
+          );
+          expect(await s.exists('short')).toBe(false);
+          expect((await s.list()).items.map((i) => i.key)).toEqual(['long']);
+        },
+      );
     });
 
     describe('limits', () => {
@@ -570,6 +643,109 @@ export function describeConformance(
         expect([got.get('n.0')!.value, got.get('n.9999')!.value]).toEqual([0, 9999]);
       });
 
+      it('10,000 keys in one getMany and one deleteMany call; 10,000 mutations in one atomic commit', {
+        timeout: 120_000,
+      }, async () => {
+        const s = await freshStore('bulk10k-more');
+        const keys = Array.from({ length: LIMITS.maxBulkItems }, (_, i) => `n.${i}`);
+        const commit = s.atomic();
+        for (const [i, key] of keys.entries()) commit.set(key, i);
+        expect(await commit.commit()).toMatchObject({ ok: true });
+        expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: 10_000 });
+        const got = await s.getMany(keys);
+        expect(got.size).toBe(10_000);
+        expect(got.get('n.4321')!.value).toBe(4321);
+        const deleted = await s.deleteMany(keys);
+        expect(deleted).toMatchObject({ successfulKeyCount: 10_000, unsuccessfulKeys: [] });
+        expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: 0 });
+      });
+
+      it('an atomic commit over 10,000 mutations or 10,000 checks is a ValidationError and writes nothing', {
+        timeout: 60_000,
+      }, async () => {
+        const s = await freshStore('atomic-limit');
+        const over = LIMITS.maxBulkItems + 1;
+        const tooManySets = s.atomic();
+        for (let i = 0; i < over; i++) tooManySets.set(`n.${i}`, i);
+        await expectKvError(tooManySets.commit(), ValidationError);
+        const tooManyChecks = s.atomic();
+        for (let i = 0; i < over; i++) tooManyChecks.check(`c.${i}`, null);
+        tooManyChecks.set('written', true);
+        await expectKvError(tooManyChecks.commit(), ValidationError);
+        expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: 0, totalBytes: 0 });
+        expect(await s.exists('written')).toBe(false);
+      });
+
+      it('over 10,000 items the client splits setMany, getMany and deleteMany into requests of 10,000 at most', {
+        timeout: 120_000,
+      }, async () => {
+        // The client's documented contract (StoreHandle.setMany: "one request per 10,000 items"); the
+        // server's refusal of a larger single request is the wire-level case below.
+        const s = await freshStore('bulk-split');
+        const over = LIMITS.maxBulkItems + 1;
+        const keys = Array.from({ length: over }, (_, i) => `n.${i}`);
+        const set = await s.setMany(keys.map((key, i) => ({ key, value: i })));
+        expect(set).toMatchObject({ successfulKeyCount: over, unsuccessfulKeys: [] });
+        expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: over });
+        const got = await s.getMany(keys);
+        expect(got.size).toBe(over);
+        expect(got.get(`n.${over - 1}`)!.value).toBe(over - 1);
+        expect(await s.deleteMany(keys)).toMatchObject({ successfulKeyCount: over, unsuccessfulKeys: [] });
+        expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: 0 });
+      });
+
+      it.skipIf(!options.auth)(
+        'on the wire, a bulk get/set/delete or atomic body over 10,000 items is 413 payload_too_large and changes nothing',
+        { timeout: 60_000 },
+        async () => {
+          const s = await freshStore('wire-limit');
+          await s.set('keep', 'kept');
+          const before = (await kv.stores.get(s.name))!;
+          const over = LIMITS.maxBulkItems + 1;
+          const keys = Array.from({ length: over }, (_, i) => `n.${i}`);
+          const value = btoa('1');
+          const write = (key: string) => ({ key, value, contentType: 'application/json' });
+          const bodies: Array<[string, unknown, string]> = [
+            [routes.bulkSet(s.name), { items: keys.map(write) }, 'items'],
+            [routes.bulkGet(s.name), { keys }, 'keys'],
+            [routes.bulkDelete(s.name), { keys: [...keys.slice(1), 'keep'] }, 'keys'],
+            [
+              routes.atomic(s.name),
+              { checks: [], mutations: keys.map((k) => ({ type: 'set', ...write(k) })) },
+              'mutations',
+            ],
+            [
+              routes.atomic(s.name),
+              {
+                checks: keys.map((key) => ({ key, revision: null })),
+                mutations: [{ type: 'delete', key: 'keep' }],
+              },
+              'checks',
+            ],
+          ];
+          for (const [path, json, field] of bodies) {
+            const response = await rawFetch(path, { method: 'POST', json, admin: true });
+            const error = await wireError(response);
+            expect(error, `${path} ${field}`).toBeInstanceOf(PayloadTooLargeError);
+            expect(error).toMatchObject({
+              status: 413,
+              code: 'payload_too_large',
+              details: { field, maxItems: 10_000 },
+            });
+          }
+          expect(await kv.stores.get(s.name)).toMatchObject({ keyCount: 1, revision: before.revision });
+          expect(await s.get('keep')).toBe('kept');
+          // 10,000 is accepted in one request.
+          const ok = await rawFetch(routes.bulkSet(s.name), {
+            method: 'POST',
+            json: { items: keys.slice(0, LIMITS.maxBulkItems).map(write) },
+            admin: true,
+          });
+          expect(ok.status).toBe(200);
+          expect(await ok.json()).toMatchObject({ successfulKeyCount: 10_000 });
+        },
+      );
+
       it('atomic commits are all or nothing (Deno KV)', async () => {
         const s = await freshStore('atomic');
         const a = await s.set('a', 1);
@@ -610,90 +786,201 @@ export function describeConformance(
         return out;
       };
 
-      it('delivers every acknowledged write once, in revision order, under concurrent writers (Ironflow watch)', {
-        timeout: 60_000,
-      }, async () => {
-        if (options.watch === false) return;
-        const s = await freshStore('watch-order');
-        await s.set('seed', 0);
-        const from = (await kv.stores.get(s.name))!.revision;
-        const watch = s.watch({ fromRevision: from });
-        const acknowledged: number[] = [];
-        await Promise.all(
-          Array.from({ length: 4 }, async (_, w) => {
-            for (let i = 0; i < 25; i++) acknowledged.push((await s.set(`w${w}.${i % 5}`, i)).revision);
-          }),
-        );
-        await s.delete('w0.0');
-        const deletedAt = (await kv.stores.get(s.name))!.revision;
-        acknowledged.push(deletedAt);
-        const events = await collect(watch, acknowledged.length);
-        watch.stop();
-        expect(events.map((e) => e.revision)).toEqual([...acknowledged].sort((a, b) => a - b));
-        expect(events.at(-1)).toMatchObject({ type: 'delete', key: 'w0.0', value: undefined, store: s.name });
-        expect(events.filter((e) => e.type === 'put').every((e) => typeof e.value === 'number')).toBe(true);
-      });
+      const watchIt = it.skipIf(options.watch === false);
 
-      it('filters with NATS wildcards and prefixes; callbacks form with stop() and onClose', {
-        timeout: 30_000,
-      }, async () => {
-        if (options.watch === false) return;
-        const s = await freshStore('watch-filter');
-        const from = (await kv.stores.get(s.name))!.revision;
-        const matched = s.watch({ fromRevision: from, match: 'user.*' });
-        const seen: string[] = [];
-        let closed = false;
-        const done = new Promise<void>((resolve) => {
-          const sub = s.watch(
-            { fromRevision: from, prefix: 'order.' },
-            {
-              onUpdate: (e) => {
-                seen.push(e.key);
-                if (seen.length === 2) sub.stop();
-              },
-              onClose: () => {
-                closed = true;
-                resolve();
-              },
-            },
+      watchIt(
+        'delivers every acknowledged write once, in revision order, under concurrent writers (Ironflow watch)',
+        {
+          timeout: 60_000,
+        },
+        async () => {
+          const s = await freshStore('watch-order');
+          await s.set('seed', 0);
+          const from = (await kv.stores.get(s.name))!.revision;
+          const watch = s.watch({ fromRevision: from });
+          const acknowledged: number[] = [];
+          await Promise.all(
+            Array.from({ length: 4 }, async (_, w) => {
+              for (let i = 0; i < 25; i++) acknowledged.push((await s.set(`w${w}.${i % 5}`, i)).revision);
+            }),
           );
-        });
-        for (const k of ['user.1', 'user.1.name', 'order.1', 'config', 'user.2', 'order.2'])
-          await s.set(k, k);
-        expect((await collect(matched, 2)).map((e) => e.key)).toEqual(['user.1', 'user.2']);
-        matched.stop();
-        await done;
-        expect(seen).toEqual(['order.1', 'order.2']);
-        expect(closed).toBe(true);
-      });
+          await s.delete('w0.0');
+          const deletedAt = (await kv.stores.get(s.name))!.revision;
+          acknowledged.push(deletedAt);
+          const events = await collect(watch, acknowledged.length);
+          watch.stop();
+          expect(events.map((e) => e.revision)).toEqual([...acknowledged].sort((a, b) => a - b));
+          expect(events.at(-1)).toMatchObject({
+            type: 'delete',
+            key: 'w0.0',
+            value: undefined,
+            store: s.name,
+          });
+          expect(events.filter((e) => e.type === 'put').every((e) => typeof e.value === 'number')).toBe(true);
+        },
+      );
 
-      it('resume: true first delivers entries marked resume (AntiRaid KeyResume); expiry is an expire event (KeyExpiry)', {
-        timeout: 30_000,
-      }, async () => {
-        if (options.watch === false) return;
-        const s = await freshStore('watch-resume');
-        await s.set('job.1', { step: 3 }, { resume: true });
-        await s.set('job.2', 'not resumable');
-        const watch = s.watch({ resume: true, updatesOnly: true });
-        const [first] = await collect(watch, 1);
-        expect(first).toMatchObject({ type: 'resume', key: 'job.1', resume: true, value: { step: 3 } });
-        if (!options.noWallClock) {
-          await s.set('short', 'v', { ttlMs: 200 });
-          const events = await collect(watch, 2);
-          expect(events.map((e) => [e.type, e.key])).toEqual([
-            ['put', 'short'],
-            ['expire', 'short'],
-          ]);
-        }
-        watch.stop();
-      });
+      watchIt(
+        'filters with NATS wildcards and prefixes; callbacks form with stop() and onClose',
+        {
+          timeout: 30_000,
+        },
+        async () => {
+          const s = await freshStore('watch-filter');
+          const from = (await kv.stores.get(s.name))!.revision;
+          const matched = s.watch({ fromRevision: from, match: 'user.*' });
+          const seen: string[] = [];
+          let closed = false;
+          const done = new Promise<void>((resolve) => {
+            const sub = s.watch(
+              { fromRevision: from, prefix: 'order.' },
+              {
+                onUpdate: (e) => {
+                  seen.push(e.key);
+                  if (seen.length === 2) sub.stop();
+                },
+                onClose: () => {
+                  closed = true;
+                  resolve();
+                },
+              },
+            );
+          });
+          for (const k of ['user.1', 'user.1.name', 'order.1', 'config', 'user.2', 'order.2'])
+            await s.set(k, k);
+          expect((await collect(matched, 2)).map((e) => e.key)).toEqual(['user.1', 'user.2']);
+          matched.stop();
+          await done;
+          expect(seen).toEqual(['order.1', 'order.2']);
+          expect(closed).toBe(true);
+        },
+      );
 
-      it('a watch on a missing store fails with StoreNotFoundError', async () => {
-        if (options.watch === false) return;
+      watchIt(
+        'resume: true first delivers entries marked resume (AntiRaid KeyResume); expiry is an expire event (KeyExpiry)',
+        {
+          timeout: 30_000,
+        },
+        async () => {
+          const s = await freshStore('watch-resume');
+          await s.set('job.1', { step: 3 }, { resume: true });
+          await s.set('job.2', 'not resumable');
+          const watch = s.watch({ resume: true, updatesOnly: true });
+          const [first] = await collect(watch, 1);
+          expect(first).toMatchObject({ type: 'resume', key: 'job.1', resume: true, value: { step: 3 } });
+          if (!options.noWallClock) {
+            await s.set('short', 'v', { ttlMs: 200 });
+            const events = await collect(watch, 2);
+            expect(events.map((e) => [e.type, e.key])).toEqual([
+              ['put', 'short'],
+              ['expire', 'short'],
+            ]);
+          }
+          watch.stop();
+        },
+      );
+
+      watchIt('a watch on a missing store fails with StoreNotFoundError', async () => {
         const missing = kv.store(uniqueStoreName('watch-missing'));
         const watch = missing.watch({});
         await expectKvError(collect(watch, 1), StoreNotFoundError);
       });
+
+      watchIt(
+        'purge is a purge event without a value, after the delete and put events of the key (Ironflow purge)',
+        {
+          timeout: 30_000,
+        },
+        async () => {
+          const s = await freshStore('watch-purge', { history: 5 });
+          await s.set('k', 'v1');
+          const from = (await kv.stores.get(s.name))!.revision;
+          const watch = s.watch({ fromRevision: from });
+          await s.set('k', 'v2');
+          await s.delete('k');
+          await s.set('k', 'v3');
+          expect(await s.purge('k')).toBe(true);
+          // A purge of a missing key is a no-op: it takes no revision and sends no event.
+          expect(await s.purge('absent')).toBe(false);
+          await s.set('after', 1);
+          const events = await collect(watch, 5);
+          watch.stop();
+          expect(events.map((e) => [e.type, e.key, e.value])).toEqual([
+            ['put', 'k', 'v2'],
+            ['delete', 'k', undefined],
+            ['put', 'k', 'v3'],
+            ['purge', 'k', undefined],
+            ['put', 'after', 1],
+          ]);
+          const revisions = events.map((e) => e.revision);
+          expect(revisions).toEqual(Array.from({ length: 5 }, (_, i) => from + 1 + i));
+          expect(events[3]).toMatchObject({ store: s.name, key: 'k' });
+        },
+      );
+
+      watchIt(
+        'key= watches exactly one key: its current value first, then its writes, literally (no wildcard, no prefix)',
+        {
+          timeout: 30_000,
+        },
+        async () => {
+          const s = await freshStore('watch-key');
+          await s.set('user.1', 'initial');
+          await s.set('user.10', 'x');
+          const from = (await kv.stores.get(s.name))!.revision;
+          const one = s.watch({ key: 'user.1' });
+          // Without fromRevision the watch starts with the key's current value (NATS KV's default watch).
+          expect((await collect(one, 1)).map((e) => [e.type, e.key, e.value])).toEqual([
+            ['put', 'user.1', 'initial'],
+          ]);
+          // `user.*` is a literal key here: it matches only itself, never user.1 or user.2.
+          const literal = s.watch({ key: 'user.*', fromRevision: from });
+          for (const k of ['user.10', 'user.1.name', 'user', 'user.2', 'user.*', 'user.1']) await s.set(k, k);
+          await s.delete('user.1');
+          await s.set('user.*', 'again');
+          const events = await collect(one, 2);
+          one.stop();
+          expect(events.map((e) => [e.type, e.key, e.value])).toEqual([
+            ['put', 'user.1', 'user.1'],
+            ['delete', 'user.1', undefined],
+          ]);
+          const literalEvents = await collect(literal, 2);
+          literal.stop();
+          expect(literalEvents.map((e) => [e.type, e.key, e.value])).toEqual([
+            ['put', 'user.*', 'user.*'],
+            ['put', 'user.*', 'again'],
+          ]);
+        },
+      );
+
+      watchIt(
+        'includeHistory replays every revision still in each key history, oldest first, then live writes (NATS includeHistory)',
+        {
+          timeout: 30_000,
+        },
+        async () => {
+          const s = await freshStore('watch-history', { history: 3 });
+          for (const v of [1, 2, 3, 4]) await s.set('a', v);
+          await s.set('b', 'b1');
+          await s.delete('b');
+          await s.set('b', 'b2');
+          await s.set('other.c', 'not watched');
+          const expected: Array<[string, string, number, unknown]> = [];
+          for (const key of ['a', 'b']) {
+            for (const h of (await s.history(key)).reverse())
+              expected.push([h.operation, key, h.revision, h.value]);
+          }
+          // The store keeps 3 revisions per key: `a` replays 2, 3, 4 (not 1).
+          expect(expected.filter(([, key]) => key === 'a').map(([, , , value]) => value)).toEqual([2, 3, 4]);
+          const watch = s.watch({ includeHistory: true, match: '*' });
+          const replayed = await collect(watch, expected.length);
+          expect(replayed.map((e) => [e.type, e.key, e.revision, e.value])).toEqual(expected);
+          const live = await s.set('a', 5);
+          const [next] = await collect(watch, 1);
+          watch.stop();
+          expect(next).toMatchObject({ type: 'put', key: 'a', value: 5, revision: live.revision });
+        },
+      );
     });
 
     describe('concurrency', () => {
@@ -701,17 +988,32 @@ export function describeConformance(
         timeout: 180_000,
       }, async () => {
         const s = await freshStore('counter');
-        await s.set('counter', 0);
+        const start = await s.set('counter', 0);
         const clients = await Promise.all(Array.from({ length: 8 }, () => target.createClient()));
+        // A barrier on the first attempt: every client has read revision `start` before any of them writes,
+        // so exactly one of those 8 updates wins and 7 must be refused. Later rounds race freely.
+        let arrived = 0;
+        let release!: () => void;
+        const barrier = new Promise<void>((resolve) => {
+          release = resolve;
+        });
         let conflicts = 0;
+        const won: number[] = [];
         await Promise.all(
           clients.map(async (c) => {
             const h = c.store(s.name);
+            let first = true;
             for (let i = 0; i < 100; i++) {
               for (;;) {
                 const e = await h.getEntry<number>('counter');
+                if (first) {
+                  first = false;
+                  arrived += 1;
+                  if (arrived === clients.length) release();
+                  await barrier;
+                }
                 try {
-                  await h.update('counter', e!.value + 1, e!.revision);
+                  won.push((await h.update('counter', e!.value + 1, e!.revision)).revision);
                   break;
                 } catch (error) {
                   if (!(error instanceof RevisionMismatchError)) throw error;
@@ -721,9 +1023,177 @@ export function describeConformance(
             }
           }),
         );
-        expect(await s.get('counter')).toBe(800);
-        expect(conflicts).toBeGreaterThanOrEqual(0);
+        const final = await s.getEntry<number>('counter');
+        expect(final!.value).toBe(800);
+        // Every successful update took its own revision, one after the other: no lost or doubled write.
+        expect(new Set(won).size).toBe(800);
+        expect(final!.revision).toBe(start.revision + 800);
+        expect(conflicts).toBeGreaterThanOrEqual(clients.length - 1);
       });
+    });
+
+    // Opt-in (`options.auth`): the target runs with access control on (docs/protocol.md "Access control").
+    describe.skipIf(!options.auth)('access control', () => {
+      // A case the target declares as failing (`options.knownFailures`) runs as `it.fails`: it is reported,
+      // and turns red once the bug is fixed, so that the entry is then removed.
+      const known = new Set(options.knownFailures ?? []);
+      const authIt = (title: string, fn: () => Promise<void>): void => {
+        const register = known.delete(title) ? it.fails : it;
+        register(title, { timeout: 15_000 }, fn);
+      };
+      authIt('an unknown token, or none, is UnauthenticatedError (401) on every route', async () => {
+        const s = await freshStore('authn');
+        await s.set('k', 'v');
+        const stranger = await targetAuth().clientWithToken('kv_conformance-not-a-real-token');
+        const error = await expectKvError(stranger.stores.list(), UnauthenticatedError, 'unauthenticated');
+        expect(error).toMatchObject({ status: 401 });
+        await expectKvError(stranger.store(s.name).get('k'), UnauthenticatedError, 'unauthenticated');
+        await expectKvError(stranger.store(s.name).set('k', 'x'), UnauthenticatedError);
+        await expectKvError(stranger.tokens.list(), UnauthenticatedError);
+        const anonymous = await rawFetch(routes.entry(s.name, 'k'));
+        expect(await wireError(anonymous)).toMatchObject({ status: 401, code: 'unauthenticated' });
+        expect(await s.get('k')).toBe('v');
+      });
+
+      authIt(
+        'tokens.create / list / revoke; a token lacking the capability is UnauthorizedError (403)',
+        async () => {
+          const s = await freshStore('authz');
+          const other = await freshStore('authz-other');
+          await s.set('k', 'v');
+          await other.set('k', 'o');
+          const created = await kv.tokens.create({
+            capabilities: [`kv[${s.name}]:get`],
+            description: 'conformance reader',
+          });
+          expect(created).toMatchObject({
+            id: expect.any(String),
+            capabilities: [`kv[${s.name}]:get`],
+            description: 'conformance reader',
+            expiresAt: null,
+            revokedAt: null,
+          });
+          expect(created.token).toEqual(expect.any(String));
+          const listed = await kv.tokens.list();
+          const info = listed.find((t) => t.id === created.id);
+          expect(info).toMatchObject({ capabilities: [`kv[${s.name}]:get`], revokedAt: null });
+          expect(info).not.toHaveProperty('token');
+          expect(JSON.stringify(listed)).not.toContain(created.token);
+
+          const reader = await targetAuth().clientWithToken(created.token);
+          expect(await reader.store(s.name).get('k')).toBe('v');
+          const denied = await expectKvError(
+            reader.store(s.name).set('k', 'x'),
+            UnauthorizedError,
+            'forbidden',
+          );
+          expect(denied).toMatchObject({ status: 403 });
+          await expectKvError(reader.store(s.name).delete('k'), UnauthorizedError, 'forbidden');
+          await expectKvError(reader.store(other.name).get('k'), UnauthorizedError, 'forbidden');
+          await expectKvError(
+            reader.stores.create(uniqueStoreName('denied')),
+            UnauthorizedError,
+            'forbidden',
+          );
+          await expectKvError(reader.tokens.list(), UnauthorizedError, 'forbidden');
+          await expectKvError(reader.tokens.create({ capabilities: ['*'] }), UnauthorizedError, 'forbidden');
+          expect(await s.get('k')).toBe('v');
+
+          expect(await kv.tokens.revoke(created.id)).toBe(true);
+          expect(await kv.tokens.revoke(created.id)).toBe(false);
+          await expectKvError(reader.store(s.name).get('k'), UnauthenticatedError, 'unauthenticated');
+          const revoked = (await kv.tokens.list()).find((t) => t.id === created.id);
+          expect(revoked?.revokedAt).toEqual(expect.any(String));
+        },
+      );
+
+      authIt(
+        'a scoped capability reaches only its scope: out of scope or missing is 403, listings leave them out',
+        async () => {
+          const s = await freshStore('authscope');
+          await s.set('bill.1', 1, { scopes: ['billing'] });
+          await s.set('ops.1', 2, { scopes: ['ops'] });
+          await s.set('plain', 3);
+          const { token } = await kv.tokens.create({
+            capabilities: [`kv[${s.name}:billing]:get`, `kv[${s.name}:billing]:list`],
+          });
+          const scoped = (await targetAuth().clientWithToken(token)).store(s.name);
+          expect(await scoped.get('bill.1')).toBe(1);
+          await expectKvError(scoped.get('ops.1'), UnauthorizedError, 'forbidden');
+          await expectKvError(scoped.get('plain'), UnauthorizedError, 'forbidden');
+          await expectKvError(scoped.get('missing'), UnauthorizedError, 'forbidden');
+          expect((await scoped.list()).items.map((i) => i.key)).toEqual(['bill.1']);
+        },
+      );
+
+      authIt('signed URLs work with plain fetch and no token; an altered one is 401 (Apify)', async () => {
+        const s = await freshStore('signed');
+        await s.set('report', 'hello');
+        await s.set('r.1', 1);
+        await s.set('r.2', 2);
+        await s.set('x', 3);
+        const before = Date.now();
+        const record = await s.createRecordUrl('report', { expiresInSecs: 60 });
+        const keys = await s.createKeysUrl({ prefix: 'r.', expiresInSecs: 60 });
+        expect(Date.parse(record.expiresAt)).toBeGreaterThanOrEqual(before + 55_000);
+        expect(Date.parse(record.expiresAt)).toBeLessThanOrEqual(Date.now() + 65_000);
+
+        const got = await rawFetch(record.url);
+        expect(got.status).toBe(200);
+        expect(await got.text()).toBe('hello');
+        expect(got.headers.get('access-control-allow-origin')).toBe('*');
+        const listing = await rawFetch(keys.url);
+        expect(listing.status).toBe(200);
+        const page = (await listing.json()) as {
+          items: Array<{ key: string; value?: unknown }>;
+          complete: boolean;
+        };
+        expect(page.items.map((i) => i.key)).toEqual(['r.1', 'r.2']);
+        expect(page.items.every((i) => i.value === undefined)).toBe(true);
+        expect(page.complete).toBe(true);
+
+        // The signature covers the path and the query: another key or prefix does not verify.
+        const otherKey = record.url.replace('/entries/report', '/entries/x');
+        expect(otherKey).not.toBe(record.url);
+        expect(await wireError(await rawFetch(otherKey))).toMatchObject({
+          status: 401,
+          code: 'unauthenticated',
+        });
+        const otherPrefix = keys.url.replace('prefix=r.', 'prefix=x');
+        expect(otherPrefix).not.toBe(keys.url);
+        expect(await wireError(await rawFetch(otherPrefix))).toMatchObject({ status: 401 });
+      });
+
+      authIt(
+        'rotateSigningSecret invalidates every URL signed before; URLs signed after it work',
+        async () => {
+          const s = await freshStore('rotate');
+          await s.set('report', 'hello');
+          const record = await s.createRecordUrl('report', { expiresInSecs: 60 });
+          const keys = await s.createKeysUrl({ expiresInSecs: 60 });
+          expect((await rawFetch(record.url)).status).toBe(200);
+          expect((await rawFetch(keys.url)).status).toBe(200);
+          await s.rotateSigningSecret();
+          for (const url of [record.url, keys.url]) {
+            const error = await wireError(await rawFetch(url));
+            expect(error, url).toBeInstanceOf(UnauthenticatedError);
+            expect(error).toMatchObject({
+              status: 401,
+              code: 'unauthenticated',
+              details: { reason: 'signature_invalid' },
+            });
+          }
+          // A URL signed after the rotation works again.
+          const fresh = await s.createRecordUrl('report', { expiresInSecs: 60 });
+          expect(await (await rawFetch(fresh.url)).text()).toBe('hello');
+        },
+      );
+
+      if (known.size > 0) {
+        throw new Error(
+          `describeConformance: options.knownFailures names no access-control case: ${[...known].join(', ')}`,
+        );
+      }
     });
   });
 }
