@@ -4,7 +4,10 @@ import { delay, HttpResponse, http, type RequestHandler } from 'msw';
 
 /**
  * A fault to inject into matching requests, for testing client resilience (timeouts, retries, error
- * handling). Rules are checked in order; the first whose `method`/`path` match applies.
+ * handling). Every rule whose `method` and `path` match a request applies to it, per kind of fault: the
+ * latencies of all matching rules add up, then the matching rules are tried in order for a drop or a
+ * failure and the first one that triggers decides the outcome. So a global latency rule combines with a
+ * per-route failure rule.
  */
 export interface FaultRule {
   /** HTTP method to match (`GET`, `PUT`, ...); any method when omitted. */
@@ -56,7 +59,13 @@ export interface KvMockOptions {
   seed?: SeedData;
   /** Faults injected into matching requests. Change them later with `mock.setFaults()`. */
   faults?: FaultRule[];
-  /** Seed of the PRNG that decides latency ranges, failures and drops, so a test run is repeatable. @default 1 */
+  /**
+   * Seed of the PRNG that decides latency ranges, failures and drops, so a test run is repeatable. Each
+   * request draws from one sequence in the order requests reach the mock: the same seed gives the same
+   * outcomes for requests issued one after the other; concurrent requests share the sequence in whatever
+   * order they arrive. `reset()` restarts the sequence.
+   * @default 1
+   */
   randomSeed?: number;
   /** Clock for the engine (ms since epoch); inject a fake one to test TTL expiry. @default Date.now */
   clock?: () => number;
@@ -98,6 +107,18 @@ function ruleMatches(rule: FaultRule, method: string, path: string): boolean {
   if (rule.method !== undefined && rule.method.toUpperCase() !== method) return false;
   if (rule.path === undefined) return true;
   return typeof rule.path === 'string' ? path.startsWith(rule.path) : rule.path.test(path);
+}
+
+/** The JSON error answer of an injected failure; a 429 carries `Retry-After: 0`. */
+function injectedFailure(status: number): Response {
+  const headers: Record<string, string> = {};
+  if (status === 429) headers['retry-after'] = '0';
+  return HttpResponse.json(
+    {
+      error: { code: status === 429 ? 'rate_limited' : 'unavailable', message: `Injected fault (${status})` },
+    },
+    { status, headers },
+  );
 }
 
 /**
@@ -161,39 +182,45 @@ export function createKvMock(options: KvMockOptions): KvMock {
   let current = makeEngine();
   let pendingSeed: Promise<void> | undefined;
 
+  /** Applies every matching rule: latencies add up; the first drop or failure that triggers decides. */
+  const injectFaults = async (method: string, path: string): Promise<Response | undefined> => {
+    const matching = faults.filter((r) => ruleMatches(r, method, path));
+    if (matching.length === 0) return undefined;
+    let latencyMs = 0;
+    for (const rule of matching) {
+      if (rule.latencyMs === undefined) continue;
+      const [min, max] = Array.isArray(rule.latencyMs) ? rule.latencyMs : [rule.latencyMs, rule.latencyMs];
+      latencyMs += min === max ? min : min + (max - min) * random();
+    }
+    // Decide before waiting, so a request's draws do not interleave with those of requests sent meanwhile.
+    let outcome: Response | undefined;
+    for (const rule of matching) {
+      if (rule.dropRate !== undefined && random() < rule.dropRate) {
+        outcome = HttpResponse.error();
+        break;
+      }
+      if (rule.failureRate !== undefined && random() < rule.failureRate) {
+        outcome = injectedFailure(rule.failureStatus ?? 503);
+        break;
+      }
+    }
+    if (latencyMs > 0) await delay(Math.round(latencyMs));
+    return outcome;
+  };
+
   const handle = async (request: Request): Promise<Response> => {
     await current.ready;
     if (pendingSeed) await pendingSeed;
     const url = new URL(request.url);
     const path = url.pathname.slice(prefix.length) || '/';
-    const rule = faults.find((r) => ruleMatches(r, request.method, path));
-    if (rule) {
-      if (rule.latencyMs !== undefined) {
-        const [min, max] = Array.isArray(rule.latencyMs) ? rule.latencyMs : [rule.latencyMs, rule.latencyMs];
-        await delay(Math.round(min + (max - min) * random()));
-      }
-      if (rule.dropRate !== undefined && random() < rule.dropRate) return HttpResponse.error();
-      if (rule.failureRate !== undefined && random() < rule.failureRate) {
-        const status = rule.failureStatus ?? 503;
-        const headers: Record<string, string> = {};
-        if (status === 429) headers['retry-after'] = '0';
-        return HttpResponse.json(
-          {
-            error: {
-              code: status === 429 ? 'rate_limited' : 'unavailable',
-              message: `Injected fault (${status})`,
-            },
-          },
-          { status, headers },
-        );
-      }
-    }
+    const injected = await injectFaults(request.method, path);
+    if (injected) return injected;
     // The engine sees the path without the mock's prefix, exactly as the server would.
     const target = new URL(path + url.search, 'http://kv.mock');
-    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers: request.headers };
+    const init: RequestInit = { method: request.method, headers: request.headers };
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.body) {
-      init.body = request.body;
-      init.duplex = 'half';
+      const body = await request.arrayBuffer();
+      if (body.byteLength > 0) init.body = body;
     }
     return current.engine.fetch(new Request(target, init));
   };

@@ -2,6 +2,7 @@ import { describeConformance } from '@kv/conformance';
 import {
   createClient,
   NetworkError,
+  PayloadTooLargeError,
   RateLimitedError,
   ServerError,
   StoreNotFoundError,
@@ -16,15 +17,37 @@ const mock = createKvMock({
   baseUrl: BASE,
   seed: { app: { greeting: 'hello', config: { darkMode: true } } },
 });
-const server = setupServer(...mock.handlers);
+// The conformance target runs with access control on (`token`), so the access-control cases run too.
+const CONFORMANCE_BASE = 'http://kv.conformance.test';
+const CONFORMANCE_TOKEN = 'conformance-admin-token';
+const conformance = createKvMock({ baseUrl: CONFORMANCE_BASE, token: CONFORMANCE_TOKEN });
+const server = setupServer(...mock.handlers, ...conformance.handlers);
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => server.close());
 
-// The shared behaviour suite, with msw intercepting the Node client's real fetch calls.
-describeConformance('mock (msw + @kv/node)', () => ({
-  createClient: () => createClient({ url: BASE, env: {} }),
-}));
+// The shared behaviour suite, with msw intercepting the Node client's real fetch calls (and the suite's
+// plain `fetch` of signed URLs and raw bulk bodies).
+describeConformance(
+  'mock (msw + @kv/node, token)',
+  () => ({
+    createClient: () => createClient({ url: CONFORMANCE_BASE, token: CONFORMANCE_TOKEN, env: {} }),
+    auth: {
+      adminToken: CONFORMANCE_TOKEN,
+      clientWithToken: (token) => createClient({ url: CONFORMANCE_BASE, token, env: {} }),
+    },
+  }),
+  {
+    auth: true,
+    knownFailures: [
+      // The client awaits `response.body.cancel()` after the rotation (packages/core/src/client/store.ts,
+      // rotateSigningSecret); under msw/node that promise never settles, because msw and
+      // @mswjs/interceptors 0.41 keep unread tee'd clones of every mocked response (mswjs/interceptors#712
+      // and #799, fixed upstream by #833). The engine over HTTP passes the same case.
+      'rotateSigningSecret invalidates every URL signed before; URLs signed after it work',
+    ],
+  },
+);
 
 describe('@kv/mock', () => {
   afterEach(() => mock.setFaults([]));
@@ -57,7 +80,9 @@ describe('@kv/mock', () => {
     await expect(kv.store('app').get('greeting')).rejects.toBeInstanceOf(RateLimitedError);
   });
 
-  it('a failure rate below 1 is deterministic for a given seed, and retries get through', async () => {
+  it('a failure rate below 1 is deterministic for a given seed, and retries get through', {
+    timeout: 30_000,
+  }, async () => {
     const outcomes = async (): Promise<boolean[]> => {
       const m = createKvMock({ baseUrl: 'http://kv.det.test', randomSeed: 42, seed: { s: { k: 1 } } });
       const srv = setupServer(...m.handlers);
@@ -102,6 +127,116 @@ describe('@kv/mock', () => {
     await expect(kv.store('app').get('greeting')).rejects.toBeInstanceOf(NetworkError);
     mock.setFaults([{ latencyMs: 500 }]);
     await expect(kv.store('app').get('greeting')).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  /** Milliseconds one call takes. */
+  const timed = async (call: () => Promise<unknown>): Promise<{ ms: number; error?: unknown }> => {
+    const start = performance.now();
+    try {
+      await call();
+      return { ms: performance.now() - start };
+    } catch (error) {
+      return { ms: performance.now() - start, error };
+    }
+  };
+
+  it('every matching rule applies: a global latency combines with a per-route drop; latencies add up', {
+    timeout: 30_000,
+  }, async () => {
+    const kv = createClient({ url: BASE, env: {}, retry: { limit: 0 } });
+    mock.setFaults([
+      { latencyMs: 80 },
+      { method: 'GET', path: '/v1/stores/app/entries/greeting', dropRate: 1 },
+      { path: '/v1/stores/app/entries/config', latencyMs: 80 },
+    ]);
+    // The dropped route still waits for the global latency first.
+    const dropped = await timed(() => kv.store('app').get('greeting'));
+    expect(dropped.error).toBeInstanceOf(NetworkError);
+    expect(dropped.ms).toBeGreaterThanOrEqual(75);
+    // Another route is not dropped, and gets both latencies.
+    const slow = await timed(() => kv.store('app').get('config'));
+    expect(slow.error).toBeUndefined();
+    expect(slow.ms).toBeGreaterThanOrEqual(155);
+    // A write to the dropped key is not dropped (the drop rule is GET only), but is slowed down.
+    const write = await timed(() => kv.store('app').set('other', 1));
+    expect(write.error).toBeUndefined();
+    expect(write.ms).toBeGreaterThanOrEqual(75);
+  });
+
+  it('the first matching rule whose drop or failure triggers decides the outcome', async () => {
+    const kv = createClient({ url: BASE, env: {}, retry: { limit: 0 } });
+    mock.setFaults([
+      { path: '/v1/stores/app/entries/greeting', failureRate: 1, failureStatus: 429 },
+      { path: '/v1/stores/app/entries/config', dropRate: 1 },
+      { failureRate: 1, failureStatus: 503 },
+    ]);
+    await expect(kv.store('app').get('greeting')).rejects.toBeInstanceOf(RateLimitedError);
+    await expect(kv.store('app').get('config')).rejects.toBeInstanceOf(NetworkError);
+    await expect(kv.store('app').get('missing')).rejects.toMatchObject({ status: 503 });
+    // A rule that does not trigger (rate 0) lets the next one decide.
+    mock.setFaults([
+      { failureRate: 0, failureStatus: 429 },
+      { failureRate: 1, failureStatus: 500 },
+    ]);
+    await expect(kv.store('app').get('greeting')).rejects.toMatchObject({ status: 500 });
+  });
+
+  it('a latency range draws each request a delay between min and max, repeatably for a seed', {
+    timeout: 60_000,
+  }, async () => {
+    const delays = async (): Promise<number[]> => {
+      const m = createKvMock({
+        baseUrl: 'http://kv.latency.test',
+        randomSeed: 7,
+        faults: [{ latencyMs: [40, 240] }],
+        seed: { s: { k: 1 } },
+      });
+      const srv = setupServer(...m.handlers);
+      server.close();
+      srv.listen({ onUnhandledRequest: 'error' });
+      try {
+        const kv = createClient({ url: 'http://kv.latency.test', env: {}, retry: { limit: 0 } });
+        const out: number[] = [];
+        for (let i = 0; i < 8; i++) out.push((await timed(() => kv.store('s').get('k'))).ms);
+        return out;
+      } finally {
+        srv.close();
+        server.listen({ onUnhandledRequest: 'error' });
+      }
+    };
+    const first = await delays();
+    for (const ms of first) expect(ms).toBeGreaterThanOrEqual(38);
+    // Eight draws over a 200 ms range are not all the same delay.
+    expect(Math.max(...first) - Math.min(...first)).toBeGreaterThan(40);
+    // The same seed draws the same delays: the slowest request is the same one again.
+    const second = await delays();
+    expect(second.indexOf(Math.max(...second))).toBe(first.indexOf(Math.max(...first)));
+  });
+
+  it('buffers request bodies for the engine (no streamed body with duplex: "half"), so a value over the store limit is still 413', async () => {
+    const kv = createClient({ url: BASE, env: {} });
+    await kv.stores.create('small', { maxValueBytes: 16 });
+    const small = kv.store('small');
+    await small.set('ok', new Uint8Array(16));
+    await expect(small.set('big', new Uint8Array(17))).rejects.toBeInstanceOf(PayloadTooLargeError);
+    // A raw request without Content-Length: the engine counts the bytes it reads.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(10));
+        controller.enqueue(new Uint8Array(10));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${BASE}/v1/stores/small/entries/streamed`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await small.exists('streamed')).toBe(false);
+    expect(await small.exists('big')).toBe(false);
+    expect(await small.getBytes('ok')).toEqual(new Uint8Array(16));
   });
 
   it('reset() drops all data; seed() writes through the engine', async () => {
