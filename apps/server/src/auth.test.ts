@@ -7,13 +7,28 @@ import { join } from 'node:path';
 import { ValidationError } from '@kv/core';
 import { createEngine, hashToken, MemoryTokenStore, type TokenRecord } from '@kv/engine';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   bootstrapAdminToken,
   ENV_ADMIN_DESCRIPTION,
   FILE_ADMIN_DESCRIPTION,
+  hashesEqual,
   SqliteTokenStore,
 } from './auth.js';
+
+// A pass-through spy, to see that a found token's hash is compared with crypto.timingSafeEqual.
+const compared = vi.hoisted(() => ({ calls: [] as Array<[string, string]> }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...actual,
+    timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+      compared.calls.push([String(a), String(b)]);
+      return actual.timingSafeEqual(a, b);
+    },
+  };
+});
+
 import { MIGRATIONS } from './schema.js';
 import { SqliteStorage } from './sqlite-storage.js';
 
@@ -42,6 +57,23 @@ const record = (over: Partial<TokenRecord>): TokenRecord => ({
 });
 
 describe('SqliteTokenStore', () => {
+  it('accepts a found record only after a constant-time comparison of the hashes (index and cache)', async () => {
+    const tokens = new SqliteTokenStore(open().db);
+    await tokens.insert(record({}));
+    compared.calls.length = 0;
+    expect(await tokens.findByHash('a'.repeat(64))).toMatchObject({ id: 'tok_a' });
+    expect(await tokens.findByHash('a'.repeat(64))).toMatchObject({ id: 'tok_a' }); // cached
+    expect(compared.calls).toEqual([
+      ['a'.repeat(64), 'a'.repeat(64)],
+      ['a'.repeat(64), 'a'.repeat(64)],
+    ]);
+    // The comparison itself: equal only for the same length and every byte equal.
+    expect(hashesEqual('A'.repeat(64), 'a'.repeat(64))).toBe(false);
+    expect(hashesEqual('a'.repeat(64), 'a'.repeat(64))).toBe(true);
+    expect(hashesEqual('a'.repeat(64), 'a'.repeat(63))).toBe(false);
+    expect(hashesEqual(`${'a'.repeat(63)}b`, 'a'.repeat(64))).toBe(false);
+  });
+
   it('inserts, finds by hash (revoked and expired rows too), lists oldest first, revokes once', async () => {
     const tokens = new SqliteTokenStore(open().db);
     await tokens.insert(record({ id: 'tok_b', hash: 'b'.repeat(64), createdAt: 3000, expiresAt: 5000 }));

@@ -1,4 +1,13 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareKeys } from '@kv/core';
@@ -8,7 +17,12 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { prefixSuccessor } from './keys.js';
 import { MIGRATIONS } from './schema.js';
-import { DatabaseOpenError, SqliteStorage } from './sqlite-storage.js';
+import {
+  classifyOpenError,
+  DatabaseCorruptError,
+  DatabaseOpenError,
+  SqliteStorage,
+} from './sqlite-storage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kv-sqlite-test-'));
 let seq = 0;
@@ -132,6 +146,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
     await s.createStore('st', config, T0, 'secret');
     const big = /^(SCAN) (entries|history|changes|entry_scopes|e|s|idempotency)\b/;
     const checked: string[] = [];
+    const plans = new Map<string, string>();
     for (const [name, sql] of Object.entries(s.statementSql())) {
       const params = Math.max(
         (sql.match(/\?(?!\d)/g) ?? []).length,
@@ -146,7 +161,31 @@ describe('SqliteStorage (SQLite specifics)', () => {
         if (name.startsWith('scan:')) expect(d, `${name} sorts`).not.toMatch(/TEMP B-TREE/);
       }
       checked.push(name);
+      plans.set(name, details.join(' | '));
     }
+    // Not scanning the whole store is not enough: each bound of the key range must be in the index
+    // search, else a prefix or `after` listing reads every key from the start (or to the end).
+    for (const [name, plan] of plans) {
+      const m = /^scan:(key|scope):(>=|>)?:(<)?:/.exec(name);
+      if (m === null) continue;
+      const search = plan.split(' | ')[0]!;
+      expect(search, name).toMatch(
+        m[1] === 'scope' ? /^SEARCH s .*store_id=\? AND scope=\?/ : /^SEARCH entries /,
+      );
+      if (m[2] === undefined) expect(search, name).not.toContain('key>?');
+      else expect(search, name).toContain('key>?');
+      if (m[3] === undefined) expect(search, name).not.toContain('key<?');
+      else expect(search, name).toContain('key<?');
+    }
+    // The expiry sweep and the change log read ranges of their indexes too.
+    expect(plans.get('expiredEntries')).toMatch(
+      /^SEARCH e USING INDEX \S+ \(expires_at>\? AND expires_at<\?\)/,
+    );
+    expect(plans.get('deleteExpiredIdempotency')).toMatch(
+      /SEARCH idempotency USING INDEX \S+ \(expires_at<\?\)/,
+    );
+    expect(plans.get('changesAfter')).toContain('(store_id=? AND revision>?)');
+    expect(plans.get('trimChanges')).toContain('(store_id=? AND revision<?)');
     expect(checked.filter((n) => n.startsWith('scan:'))).toHaveLength(48);
     expect(checked).toEqual(
       expect.arrayContaining(['getById', 'historyOf', 'changesAfter', 'expiredEntries']),
@@ -158,6 +197,8 @@ describe('SqliteStorage (SQLite specifics)', () => {
     const a = SqliteStorage.open({ path });
     await a.createStore('st', { ...config, history: 3 }, T0, 'secret');
     await a.commit('st', { mode: 'each', mutations: [put('k', 'v1'), put('k', 'v2')], nowMs: T0 });
+    // The default is NORMAL (1): WAL without an fsync per commit.
+    expect(a.db.pragma('synchronous', { simple: true })).toBe(1);
     await a.close();
     const b = SqliteStorage.open({ path, synchronous: 'full' });
     opened.push(b);
@@ -262,5 +303,137 @@ describe('SqliteStorage (SQLite specifics)', () => {
     expect(await s.sweepExpired(T0 + 10, 100)).toBe(1);
     const after = await s.getStore('st');
     expect(after).toMatchObject({ keyCount: 1, totalBytes: 4, revision: 6 });
+  });
+});
+
+/** Overwrites page `page` (1-based) of `file` with junk. */
+function junkPage(file: string, page: number, pageSize = 4096): void {
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (page - 1) * pageSize);
+  closeSync(fd);
+}
+
+/** A closed database file with store `st` holding `n` keys; returns its path. */
+async function filled(name: string, n: number): Promise<string> {
+  const path = join(dir, name);
+  const s = SqliteStorage.open({ path });
+  await s.createStore('st', config, T0, 'secret');
+  await s.commit('st', {
+    mode: 'each',
+    mutations: Array.from({ length: n }, (_, i) => put(`k${String(i).padStart(5, '0')}`, 'v'.repeat(100))),
+    nowMs: T0,
+  });
+  await s.close();
+  return path;
+}
+
+function rootPage(path: string, table: string): number {
+  const db = new Database(path, { readonly: true });
+  const page = db.prepare('SELECT rootpage FROM sqlite_schema WHERE name = ?').pluck().get(table) as number;
+  db.close();
+  return page;
+}
+
+function middleLeaf(path: string, table: string): number {
+  const db = new Database(path, { readonly: true });
+  const leaves = db
+    .prepare("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno")
+    .pluck()
+    .all(table) as number[];
+  db.close();
+  return leaves[Math.floor(leaves.length / 2)]!;
+}
+
+describe('damaged files and readiness', () => {
+  it('runs PRAGMA quick_check at open: a damaged middle page is refused, naming the file, unwritten', async () => {
+    const path = await filled('qc.sqlite', 3000);
+    junkPage(path, middleLeaf(path, 'entries'));
+    const before = readFileSync(path);
+    let err: unknown;
+    try {
+      SqliteStorage.open({ path });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DatabaseOpenError);
+    expect(err).toMatchObject({ reason: 'corrupt', path, message: expect.stringContaining(path) });
+    expect(readFileSync(path).equals(before)).toBe(true);
+    // quickCheck: false opens it (the damage shows later, when a statement reads the page).
+    const unchecked = SqliteStorage.open({ path, quickCheck: false });
+    opened.push(unchecked);
+    expect(await unchecked.ping()).toBe(true);
+  });
+
+  it('corruption met while serving: DatabaseCorruptError (no path in the message), reported once, ping false, writes refused', async () => {
+    const path = await filled('serving.sqlite', 3000);
+    junkPage(path, middleLeaf(path, 'entries'));
+    const reported: DatabaseCorruptError[] = [];
+    const s = SqliteStorage.open({ path, quickCheck: false, onCorruption: (e) => reported.push(e) });
+    opened.push(s);
+    expect(s.corruption).toBeUndefined();
+    const scan = s.scan('st', { limit: 5000, values: true, nowMs: T0 });
+    await expect(scan).rejects.toBeInstanceOf(DatabaseCorruptError);
+    const error = (await scan.catch((e: unknown) => e)) as DatabaseCorruptError;
+    expect(error).toMatchObject({
+      status: 500,
+      code: 'internal',
+      path,
+      details: { reason: 'database_corrupt' },
+    });
+    expect(error.message).not.toContain(path);
+    expect((error.cause as { code: string }).code).toMatch(/^SQLITE_CORRUPT/);
+    expect(s.corruption).toBe(error);
+    expect(reported).toEqual([error]);
+    expect(await s.ping()).toBe(false);
+    // Every write is refused before it reaches the file; reads of undamaged rows still work.
+    const changes = s.db.prepare('SELECT total_changes()').pluck();
+    const writesBefore = changes.get();
+    await expect(s.commit('st', { mode: 'each', mutations: [put('new', 'x')], nowMs: T0 })).rejects.toBe(
+      error,
+    );
+    await expect(s.createStore('other', config, T0, 'secret')).rejects.toBe(error);
+    await expect(s.sweepExpired(T0, 10)).rejects.toBe(error);
+    expect(() => s.assertWritable()).toThrow(error);
+    expect(changes.get()).toBe(writesBefore);
+    expect((await s.getStore('st'))?.keyCount).toBe(3000);
+    // A second failure is reported as the same error, once.
+    await expect(s.scan('st', { limit: 5000, values: true, nowMs: T0 })).rejects.toBe(error);
+    expect(reported).toHaveLength(1);
+  });
+
+  it('ping reads a real table: false once the stores table is unreadable or the connection closed', async () => {
+    const path = await filled('ping.sqlite', 10);
+    const s = SqliteStorage.open({ path, checkpointIntervalMs: null });
+    opened.push(s);
+    expect(await s.ping()).toBe(true);
+    // Damage the root page of `stores`, then commit from another connection so this one drops its page
+    // cache and reads the file again (SELECT 1 would still answer).
+    junkPage(path, rootPage(path, 'stores'));
+    const other = new Database(path);
+    other.exec('CREATE TABLE touch (x)');
+    other.close();
+    expect(await s.ping()).toBe(false);
+    expect(s.corruption).toBeInstanceOf(DatabaseCorruptError);
+
+    const t = fresh();
+    expect(await t.ping()).toBe(true);
+    t.db.close(); // behind the storage's back
+    expect(await t.ping()).toBe(false);
+    await t.close().catch(() => {});
+  });
+
+  it('classifyOpenError names the file for every SQLite error', () => {
+    const path = '/srv/kv.sqlite';
+    const err = (code: string) => Object.assign(new Error('boom'), { code });
+    expect(classifyOpenError(path, err('SQLITE_CORRUPT'))).toMatchObject({ reason: 'corrupt' });
+    expect(classifyOpenError(path, err('SQLITE_CORRUPT_INDEX'))).toMatchObject({ reason: 'corrupt' });
+    expect(classifyOpenError(path, err('SQLITE_NOTADB'))).toMatchObject({ reason: 'corrupt' });
+    expect(classifyOpenError(path, err('SQLITE_READONLY_DBMOVED'))).toMatchObject({ reason: 'read_only' });
+    expect(classifyOpenError(path, err('SQLITE_IOERR'))).toMatchObject({ reason: 'cannot_open' });
+    for (const code of ['SQLITE_CORRUPT', 'SQLITE_READONLY', 'SQLITE_IOERR']) {
+      expect(classifyOpenError(path, err(code)).message).toContain(path);
+    }
+    const already = new DatabaseOpenError(path, 'newer_schema', 'x');
+    expect(classifyOpenError(path, already)).toBe(already);
   });
 });

@@ -1168,8 +1168,8 @@ export function scanSql(
 function prepareStatements(db: Database.Database) {
   const p = (sql: string): Database.Statement => db.prepare(sql);
   return {
-    // Reads the root page of a real table (SELECT 1 would read nothing from the file).
-    ping: p('SELECT id FROM stores LIMIT 1'),
+    // Reads the stores table itself (not its covering name index; SELECT 1 would read nothing).
+    ping: p('SELECT revision FROM stores LIMIT 1'),
     insertStore: p(
       `INSERT INTO stores (name, history, default_ttl_ms, max_value_bytes, created_at, updated_at, signing_secret)
        VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
