@@ -75,6 +75,11 @@ export interface KvMockOptions {
 
 /** What {@link createKvMock} returns. */
 export interface KvMock {
+  /**
+   * The `baseUrl` it was created with, without a trailing slash: the URL to give the client.
+   * @example createClient({ url: mock.url })
+   */
+  readonly url: string;
   /** msw handlers: pass them to `setupServer(...mock.handlers)` (msw/node) or `setupWorker` (msw/browser). */
   handlers: RequestHandler[];
   /** The engine answering requests (the same code the server runs). */
@@ -267,6 +272,7 @@ export function createKvMock(options: KvMockOptions): KvMock {
 
   const pattern = `${base.origin}${prefix}/*`;
   return {
+    url: `${base.origin}${prefix}`,
     handlers: [http.all(pattern, ({ request }) => handle(request))],
     get engine() {
       return current.engine;

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describeConformance } from '@kv/conformance';
 import {
   createClient,
@@ -237,6 +240,20 @@ describe('@kv/mock', () => {
     expect(await small.exists('streamed')).toBe(false);
     expect(await small.exists('big')).toBe(false);
     expect(await small.getBytes('ok')).toEqual(new Uint8Array(16));
+  });
+
+  it("the README's vitest setup is test/readme.test.ts, line for line (so the snippet is what runs)", () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const readme = readFileSync(join(here, '..', 'README.md'), 'utf8');
+    const snippet = /## A vitest setup in ten lines\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const test = readFileSync(join(here, 'readme.test.ts'), 'utf8');
+    expect(snippet).toBe(test);
+    expect(test.split('\n').filter((line) => line.trim() !== '')).toHaveLength(10);
+  });
+
+  it('url is the base URL without a trailing slash', () => {
+    expect(createKvMock({ baseUrl: 'http://kv.url.test/' }).url).toBe('http://kv.url.test');
+    expect(createKvMock({ baseUrl: 'http://kv.url.test/prefix/' }).url).toBe('http://kv.url.test/prefix');
   });
 
   it('reset() drops all data; seed() writes through the engine', async () => {
