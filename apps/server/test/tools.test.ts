@@ -5,13 +5,15 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authHeaders, call, runCli, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir('kv-tools-');
+const digest = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 /** The built `kv` command line of @kv/node (a dependency of the server). */
 const KV_CLI = join(dirname(createRequire(import.meta.url).resolve('@kv/node/package.json')), 'dist/cli.js');
 afterAll(() => tmp.remove());
@@ -62,6 +64,38 @@ describe('backup and restore', () => {
           text: `v${i}`,
         });
       }
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('restores over a data file whose server was killed, leaving a -wal with newer commits', async () => {
+    const data = join(tmp.dir, 'wal-target.sqlite');
+    const backup = join(tmp.dir, 'wal-backup.sqlite');
+    const first = await startServer(['--data', data]);
+    await call(`${first.url}/v1/stores`, { method: 'POST', json: { name: 'w' } });
+    await call(`${first.url}/v1/stores/w/entries/kept`, { method: 'PUT', body: 'in the backup' });
+    await first.stop();
+    expect((await runCli(['backup', backup, '--data', data])).code).toBe(0);
+    // Newer writes that only live in the WAL: the server dies with SIGKILL (no checkpoint).
+    const second = await startServer(['--data', data]);
+    for (let i = 0; i < 20; i++) {
+      await call(`${second.url}/v1/stores/w/entries/after${i}`, { method: 'PUT', body: 'not in the backup' });
+    }
+    await call(`${second.url}/v1/stores/w/entries/kept`, { method: 'PUT', body: 'overwritten later' });
+    await second.stop('SIGKILL');
+    expect(statSync(`${data}-wal`).size).toBeGreaterThan(0);
+
+    const r = await runCli(['restore', backup, '--data', data]);
+    expect(r.code, r.stderr).toBe(0);
+    const again = await startServer(['--data', data]);
+    try {
+      expect(await call(`${again.url}/v1/stores/w/entries/kept`)).toMatchObject({
+        status: 200,
+        text: 'in the backup',
+      });
+      expect((await call(`${again.url}/v1/stores/w/entries/after0`)).status).toBe(404);
+      expect((await call(`${again.url}/v1/stores/w`)).body).toMatchObject({ keyCount: 1 });
     } finally {
       await again.stop();
     }
@@ -213,10 +247,12 @@ describe('startup errors', () => {
   it('a corrupt database file: a message naming the file, exit 1', async () => {
     const file = join(tmp.dir, 'corrupt.sqlite');
     writeFileSync(file, 'garbage that is not SQLite '.repeat(300));
+    const before = digest(file);
     const r = await runCli(['--port', '0', '--data', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(file);
     expect(r.stderr).toMatch(/not a SQLite database or is corrupt/);
+    expect(digest(file)).toBe(before);
   });
 
   it('a read-only database file: a message naming the file, exit 1', async () => {
@@ -224,10 +260,12 @@ describe('startup errors', () => {
     const server = await startServer(['--data', file]);
     await server.stop();
     chmodSync(file, 0o444);
+    const before = digest(file);
     const r = await runCli(['--port', '0', '--data', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(file);
     expect(r.stderr).toContain('read-only');
+    expect(digest(file)).toBe(before);
   });
 
   it('bad flags and values: exit 2 with the reason; --help lists every setting', async () => {
