@@ -24,7 +24,7 @@ function contendedStorage(key: string): { storage: Storage; interfering: () => n
           if (k === key && entry !== undefined) {
             interfering++;
             await target.commit(store, {
-              mode: 'all',
+              mode: 'each',
               nowMs,
               mutations: [
                 {
@@ -36,10 +36,10 @@ function contendedStorage(key: string): { storage: Storage; interfering: () => n
                   scopes: ['billing'],
                   expiresAt: null,
                   resume: false,
-                  precondition: undefined,
+                  newId: `other-${interfering}`,
                 },
               ],
-            } as Parameters<Storage['commit']>[1]);
+            });
           }
           return entry;
         };
