@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KvCache, type KvCacheOptions } from './cache.js';
 import { entryOf, type NewCacheRecord, recordFromDecoded, tombstone } from './record.js';
 
@@ -303,5 +303,110 @@ describe('KvCache across tabs', () => {
     expect(stats.entries).toBe(5);
     // The last writer of each key (highest revision) wins: i = 15..19 -> sizes 16..20.
     expect(stats.bytes).toBe(16 + 17 + 18 + 19 + 20);
+  });
+});
+
+/**
+ * Counts the IndexedDB transactions opened from now on, by mode (`idb` calls the database's own
+ * `transaction`, which fake-indexeddb/auto installs as the global `IDBDatabase`).
+ */
+function countTransactions(): { readonly: number; readwrite: number; restore(): void } {
+  const counts = { readonly: 0, readwrite: 0 };
+  const original = IDBDatabase.prototype.transaction;
+  const spy = vi.spyOn(IDBDatabase.prototype, 'transaction').mockImplementation(function (
+    this: IDBDatabase,
+    ...args: Parameters<IDBDatabase['transaction']>
+  ) {
+    counts[args[1] === 'readwrite' ? 'readwrite' : 'readonly'] += 1;
+    return original.apply(this, args);
+  });
+  return Object.assign(counts, { restore: () => spy.mockRestore() });
+}
+
+/** A cache whose records of `keys` are in IndexedDB only (as after a page reload). */
+async function reloaded(keys: string[], options: KvCacheOptions = {}): Promise<KvCache> {
+  const factory = new IDBFactory();
+  const before = makeCache({ indexedDB: factory, ...options });
+  await before.putMany(keys.map((key, i) => rec(key, `value ${key}`, i + 1)));
+  await before.close();
+  const after = makeCache({ indexedDB: factory, ...options });
+  await after.stats(); // opens the database before counting
+  return after;
+}
+
+describe('KvCache batched reads', () => {
+  const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+
+  it('getMany() reads every key missing from memory in one readonly transaction', async () => {
+    const cache = await reloaded(keys);
+    const count = countTransactions();
+    const records = await cache.getMany('s', [...keys, 'absent', 'k0']);
+    count.restore();
+    expect(count).toMatchObject({ readonly: 1, readwrite: 0 });
+    expect([...records.keys()]).toEqual(keys);
+    expect(entryOf(records.get('k7')!).value).toBe('value k7');
+    // Now in memory: no transaction at all.
+    const again = countTransactions();
+    expect((await cache.getMany('s', keys)).size).toBe(50);
+    again.restore();
+    expect(again).toMatchObject({ readonly: 0, readwrite: 0 });
+  });
+
+  it('get() calls issued in the same tick share one transaction; awaited one by one, one each', async () => {
+    const cache = await reloaded(keys);
+    const count = countTransactions();
+    const records = await Promise.all(keys.slice(0, 25).map((key) => cache.get('s', key)));
+    expect(count).toMatchObject({ readonly: 1, readwrite: 0 });
+    expect(records.map((r) => r?.key)).toEqual(keys.slice(0, 25));
+    for (const key of keys.slice(25, 30)) await cache.get('s', key);
+    count.restore();
+    expect(count).toMatchObject({ readonly: 6, readwrite: 0 });
+  });
+
+  it('the same key read twice in one batch is read once and answers both', async () => {
+    const cache = await reloaded(['a']);
+    const [first, second] = await Promise.all([cache.get('s', 'a'), cache.get('s', 'a')]);
+    expect(first).toBeDefined();
+    expect(second).toBe(first);
+  });
+
+  it('a batch removes the expired records it finds and returns the others', async () => {
+    const factory = new IDBFactory();
+    const before = makeCache({ indexedDB: factory });
+    const past = { ...rec('old', 'x', 1), expiresAt: '2000-01-01T00:00:00.000Z' };
+    await before.putMany([past, rec('live', 'y', 2)]);
+    await before.close();
+    const cache = makeCache({ indexedDB: factory });
+    const records = await cache.getMany('s', ['old', 'live']);
+    expect([...records.keys()]).toEqual(['live']);
+    expect((await cache.stats()).entries).toBe(1);
+  });
+
+  it('a failed batch rejects every read in it', async () => {
+    const closed = makeCache();
+    await closed.close();
+    const reads = [closed.get('s', 'a'), closed.get('s', 'b')];
+    await expect(Promise.all(reads)).rejects.toThrow(/closed/);
+    await expect(reads[1]).rejects.toThrow(/closed/);
+  });
+
+  it('access times of batched reads reach IndexedDB in one write and drive LRU eviction', async () => {
+    let now = 1;
+    const factory = new IDBFactory();
+    const options = { indexedDB: factory, maxEntries: 3, now: () => now++ };
+    const before = makeCache(options);
+    for (const key of ['a', 'b', 'c']) await before.put(rec(key, key, now));
+    await before.close();
+    const cache = makeCache(options);
+    await cache.stats();
+    await cache.getMany('s', ['a', 'b']); // c is now the least recently used
+    const count = countTransactions();
+    await cache.flushAccessTimes();
+    count.restore();
+    expect(count).toMatchObject({ readonly: 0, readwrite: 1 });
+    await cache.put(rec('d', 'd', 10));
+    cache.dropMemory();
+    expect(await cache.get('s', 'c')).toBeUndefined();
+    expect((await cache.getMany('s', ['a', 'b', 'd'])).size).toBe(3);
   });
 });

@@ -167,6 +167,15 @@ interface CacheSchema extends DBSchema {
 }
 
 type Db = IDBPDatabase<CacheSchema>;
+
+/** A read of one record waiting for the batch of its tick. */
+interface PendingRead {
+  store: string;
+  key: string;
+  promise: Promise<CacheRecord | undefined>;
+  resolve: (record: CacheRecord | undefined) => void;
+  reject: (error: unknown) => void;
+}
 type WriteTx = IDBPTransaction<CacheSchema, Array<'entries' | 'meta' | 'queue'>, 'readwrite'>;
 
 type Message =
@@ -296,6 +305,8 @@ export class KvCache {
   /** Writes started with `eager` that may still be running. */
   readonly #inflight = new Set<Promise<unknown>>();
   #touchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reads of IndexedDB requested in the current tick, done together in one transaction. */
+  #reads: Map<string, PendingRead> | undefined;
   #db: Promise<Db> | undefined;
   #channel: BroadcastChannel | undefined;
   #closed = false;
@@ -437,9 +448,17 @@ export class KvCache {
     const confirms = [...this.#confirms.values()];
     this.#confirms.clear();
     const entries = tx.objectStore('entries');
-    for (const record of confirms) {
+    // Every request is issued at once (no round trip per record): the transaction writes, so reads of
+    // the entries wait for it to finish.
+    const touched = new Map(touches);
+    const updates: Array<Promise<unknown>> = confirms.map(async (record) => {
       const stored = await entries.get([this.namespace, record.store, record.key]);
-      if (stored === undefined || stored.revision !== record.revision || stored.pending) continue;
+      if (stored === undefined) return;
+      if (stored.revision !== record.revision || stored.pending) {
+        const at = touched.get(memKey(record.store, record.key));
+        if (at !== undefined && stored.lastAccess < at) await entries.put({ ...stored, lastAccess: at });
+        return;
+      }
       await entries.put({
         ...stored,
         cachedAt: Math.max(stored.cachedAt, record.cachedAt),
@@ -452,45 +471,131 @@ export class KvCache {
         expiresAt: record.expiresAt,
         resume: record.resume,
       });
-    }
+    });
+    const confirmed = new Set(confirms.map((record) => memKey(record.store, record.key)));
     for (const [k, at] of touches) {
+      // One read and one write per record: a confirmed record's access time goes with its confirmation.
+      if (confirmed.has(k)) continue;
       const [store, key] = k.split('\u0000') as [string, string];
-      const stored = await entries.get([this.namespace, store, key]);
-      if (stored !== undefined && stored.lastAccess < at) {
-        stored.lastAccess = at;
-        await entries.put(stored);
-      }
+      updates.push(
+        (async () => {
+          const stored = await entries.get([this.namespace, store, key]);
+          if (stored !== undefined && stored.lastAccess < at) {
+            stored.lastAccess = at;
+            await entries.put(stored);
+          }
+        })(),
+      );
     }
+    await Promise.all(updates);
   }
 
   /**
    * The cached record of `store`/`key` (a tombstone when the key is known absent), or `undefined` when
    * nothing is cached. Expired entries are removed, never returned. Marks the record used (LRU).
    * The record is the cache's own object: read it, don't change it.
+   *
+   * Reads that miss the memory layer and are issued in the same tick (before the current task yields,
+   * e.g. `Promise.all(keys.map(...))`) share one readonly IndexedDB transaction.
    */
   async get(store: string, key: string): Promise<CacheRecord | undefined> {
-    const k = memKey(store, key);
-    const now = this.#now();
-    let record = this.#memory.get(k);
-    if (record === undefined) {
-      const db = await this.#open();
-      const stored = await db.get('entries', [this.namespace, store, key]);
-      if (stored === undefined) return undefined;
-      const { ns: _ns, ...rest } = stored;
-      record = rest;
-      // Another write may have landed while IndexedDB answered: keep the newest.
-      const raced = this.#memory.get(k);
-      if (raced === undefined || raced.revision < record.revision) this.#remember(record);
-      else record = raced;
-    } else {
-      this.#remember(record);
-    }
-    if (record.present && isExpired(record, now)) {
+    const record = this.#memory.get(memKey(store, key));
+    if (record === undefined) return this.#batchRead(store, key);
+    this.#remember(record);
+    if (record.present && isExpired(record, this.#now())) {
       await this.delete(store, key);
       return undefined;
     }
     this.#touch(record);
     return record;
+  }
+
+  /**
+   * The cached records of `keys` in `store` (see {@link KvCache.get}), keyed by key; keys with nothing
+   * cached are left out. The keys missing from the memory layer are read in one readonly IndexedDB
+   * transaction.
+   */
+  async getMany(store: string, keys: Iterable<string>): Promise<Map<string, CacheRecord>> {
+    const unique = [...new Set(keys)];
+    const records = await Promise.all(unique.map((key) => this.get(store, key)));
+    const out = new Map<string, CacheRecord>();
+    unique.forEach((key, i) => {
+      const record = records[i];
+      if (record !== undefined) out.set(key, record);
+    });
+    return out;
+  }
+
+  /** Queues a read of IndexedDB into the batch of this tick (one transaction per batch). */
+  #batchRead(store: string, key: string): Promise<CacheRecord | undefined> {
+    let batch = this.#reads;
+    if (batch === undefined) {
+      const started = new Map<string, PendingRead>();
+      batch = started;
+      this.#reads = started;
+      queueMicrotask(() => {
+        if (this.#reads === started) this.#reads = undefined;
+        void this.#readBatch(started);
+      });
+    }
+    const k = memKey(store, key);
+    let pending = batch.get(k);
+    if (pending === undefined) {
+      let resolve!: PendingRead['resolve'];
+      let reject!: PendingRead['reject'];
+      const promise = new Promise<CacheRecord | undefined>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      pending = { store, key, promise, resolve, reject };
+      batch.set(k, pending);
+    }
+    return pending.promise;
+  }
+
+  /** Reads a batch of records in one readonly transaction, every request issued at once. */
+  async #readBatch(batch: Map<string, PendingRead>): Promise<void> {
+    const reads = [...batch.values()];
+    let stored: Array<StoredRecord | undefined>;
+    try {
+      const db = await this.#open();
+      const tx = db.transaction('entries', 'readonly');
+      tx.done.catch(() => undefined);
+      stored = await Promise.all(reads.map((r) => tx.store.get([this.namespace, r.store, r.key])));
+    } catch (error) {
+      for (const r of reads) r.reject(error);
+      return;
+    }
+    const now = this.#now();
+    const expired = new Map<string, string[]>();
+    const removed: PendingRead[] = [];
+    reads.forEach((read, i) => {
+      const found = stored[i];
+      if (found === undefined) {
+        read.resolve(undefined);
+        return;
+      }
+      const k = memKey(read.store, read.key);
+      const { ns: _ns, ...fromDb } = found;
+      let record: CacheRecord = fromDb;
+      // Another write may have landed while IndexedDB answered: keep the newest.
+      const raced = this.#memory.get(k);
+      if (raced === undefined || raced.revision < record.revision) this.#remember(record);
+      else record = raced;
+      if (record.present && isExpired(record, now)) {
+        expired.set(read.store, [...(expired.get(read.store) ?? []), read.key]);
+        removed.push(read);
+        return;
+      }
+      this.#touch(record);
+      read.resolve(record);
+    });
+    if (expired.size === 0) return;
+    // Expired records are removed before their reads answer (`undefined`), as with one read.
+    await Promise.all(
+      [...expired].map(([store, keys]) => this.deleteMany(store, keys).catch(() => undefined)),
+    );
+    for (const read of removed) read.resolve(undefined);
   }
 
   /**

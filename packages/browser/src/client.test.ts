@@ -158,6 +158,88 @@ describe('read-through', () => {
   });
 });
 
+describe('reads after a reload (new client, records in IndexedDB only)', () => {
+  const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+
+  /** Caches `keys` with one client, closes it and returns a new client on the same database. */
+  async function afterReload(cache: BrowserCacheOptions): Promise<BrowserClient> {
+    const factory = new IDBFactory();
+    await other()
+      .store('s')
+      .setMany(keys.map((key, i) => ({ key, value: i })));
+    const first = cached(cache, factory);
+    await first.store('s').list({ values: true });
+    await first.close();
+    const second = cached(cache, factory);
+    await second.cache?.stats(); // opens the database before counting
+    requests = [];
+    return second;
+  }
+
+  /** Counts the readonly IndexedDB transactions opened while `run` runs. */
+  async function readTransactions<T>(run: () => Promise<T>): Promise<{ result: T; readonly: number }> {
+    let readonly = 0;
+    const original = IDBDatabase.prototype.transaction;
+    const spy = vi.spyOn(IDBDatabase.prototype, 'transaction').mockImplementation(function (
+      this: IDBDatabase,
+      ...args: Parameters<IDBDatabase['transaction']>
+    ) {
+      if (args[1] !== 'readwrite') readonly += 1;
+      return original.apply(this, args);
+    });
+    try {
+      return { result: await run(), readonly };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('getMany reads every cached key in one IndexedDB transaction, with no request', async () => {
+    const kv = await afterReload({ maxAgeMs: 60_000 });
+    const { result, readonly } = await readTransactions(() => kv.store('s').getMany(keys));
+    expect(readonly).toBe(1);
+    expect([...result.values()].map((e) => e?.value)).toEqual(keys.map((_, i) => i));
+    expect(requests).toHaveLength(0);
+    expect(kv.cacheCounters.hits).toBe(keys.length);
+  });
+
+  it('getEntry for many keys at once shares one IndexedDB transaction, with no request', async () => {
+    const kv = await afterReload({ maxAgeMs: 60_000 });
+    const { result, readonly } = await readTransactions(() =>
+      Promise.all(keys.map((key) => kv.store('s').getEntry(key))),
+    );
+    expect(readonly).toBe(1);
+    expect(result.map((e) => e?.value)).toEqual(keys.map((_, i) => i));
+    expect(requests).toHaveLength(0);
+  });
+
+  it('records older than maxAgeMs read in a batch are revalidated in one request', async () => {
+    let now = 1_000_000;
+    const kv = await afterReload({ maxAgeMs: 60_000, now: () => now });
+    now += 60_000;
+    await other().store('s').set('k3', 'changed');
+    const many = await kv.store('s').getMany(keys);
+    expect(many.get('k3')?.value).toBe('changed');
+    expect(many.get('k4')?.value).toBe(4);
+    expect(requests).toHaveLength(1);
+    expect(kv.cacheCounters.hits).toBe(0);
+  });
+
+  it('when the network fails, a batch of cached records answers marked stale', async () => {
+    let now = 1_000_000;
+    const kv = await afterReload({ maxAgeMs: 60_000, now: () => now });
+    now += 60_000;
+    down = true;
+    const many = await kv.store('s').getMany(keys.slice(0, 3));
+    expect([...many.values()].map((e) => (e as { stale?: true } | undefined)?.stale)).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(kv.cacheCounters.staleFallbacks).toBe(3);
+  });
+});
+
 describe('write-through', () => {
   it('a successful write updates the cache with the returned revision', async () => {
     const kv = cached({ maxAgeMs: 60_000 });

@@ -383,8 +383,10 @@ export function createBrowserStore(
     const records = new Map<string, CacheRecord>();
     const missing: string[] = [];
     const unique = [...new Set(keys)];
+    // The keys missing from the memory layer are read in one IndexedDB transaction.
+    const cached = await cache.getMany(store, unique).catch(() => new Map<string, CacheRecord>());
     for (const key of unique) {
-      const record = await lookup(key);
+      const record = cached.get(key);
       if (record !== undefined) records.set(key, record);
       if (record !== undefined && usable(record, false)) {
         found.set(key, record.present ? (values ? entryOf<KvValue>(record) : metaOf(record)) : undefined);
