@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   API_BASE,
-  decodeCursor,
-  encodeCursor,
   formatEtag,
   formatScopesHeader,
   HEADERS,
@@ -10,12 +8,6 @@ import {
   parseScopesHeader,
   routes,
 } from './protocol.js';
-
-function base64url(text: string): string {
-  let bin = '';
-  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
 
 describe('ETags', () => {
   it('formats a revision as a strong ETag', () => {
@@ -53,40 +45,6 @@ describe('ETags', () => {
     ]) {
       expect(parseEtag(value), String(value)).toBeUndefined();
     }
-  });
-});
-
-describe('cursors', () => {
-  it('round-trips keys of every kind in both directions', () => {
-    for (const lastKey of ['a', 'user.123', 'ключ/é?#%+&=~', '😀'.repeat(128), '"quoted"\\']) {
-      for (const reverse of [false, true]) {
-        const cursor = encodeCursor({ lastKey, reverse });
-        expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/); // URL-safe, no padding
-        expect(decodeCursor(cursor)).toEqual({ lastKey, reverse });
-      }
-    }
-  });
-
-  it('returns undefined for garbage cursors', () => {
-    const garbage = [
-      '',
-      '!!!',
-      'not a cursor',
-      'abc=',
-      'a+b/',
-      'A',
-      base64url('{"k":"a"}'),
-      base64url('{"k":1,"r":0}'),
-      base64url('{"k":"a","r":2}'),
-      base64url('{"k":"a","r":true}'),
-      base64url('[1,2]'),
-      base64url('null'),
-      base64url('{"k":"a","r":0'),
-      // Invalid UTF-8 inside valid base64url.
-      btoa(String.fromCharCode(0xff, 0xfe, 0xfd)).replace(/=+$/, ''),
-    ];
-    for (const cursor of garbage) expect(decodeCursor(cursor), cursor).toBeUndefined();
-    expect(decodeCursor(base64url('{"k":"a","r":1}'))).toEqual({ lastKey: 'a', reverse: true });
   });
 });
 

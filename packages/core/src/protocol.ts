@@ -118,48 +118,17 @@ export function parseScopesHeader(value: string | null | undefined): string[] {
   return value.split(',').map((s) => decodeURIComponent(s.trim()));
 }
 
-/** Opaque listing cursor payload: the last key returned, and the listing's direction. */
+/**
+ * What a listing cursor stands for: the last key the listing examined and its direction. On the wire a
+ * cursor is opaque: the engine seals this payload (AES-256-GCM under a key derived from the store's
+ * signing secret, `@kv/engine` `CursorSealer`), so a scope-limited token never reads a key it may not see
+ * (docs/protocol.md "Listing"). Clients pass cursors back unchanged and never decode them.
+ */
 export interface CursorPayload {
-  /** The last key of the page. The next page starts strictly after it. */
+  /** The last key the listing examined (it may be one hidden from the caller). The next page starts strictly after it. */
   lastKey: string;
   /** Direction the cursor was issued for. */
   reverse: boolean;
-}
-
-/**
- * Encodes a listing cursor: base64url of `{"k":lastKey,"r":0|1}`. Cursors carry the last key, not an
- * offset, so a page never repeats or skips a key that existed across the listing (docs/protocol.md).
- */
-export function encodeCursor(payload: CursorPayload): string {
-  const json = JSON.stringify({ k: payload.lastKey, r: payload.reverse ? 1 : 0 });
-  return base64UrlEncode(new TextEncoder().encode(json));
-}
-
-/** Decodes a cursor from {@link encodeCursor}; returns `undefined` for anything malformed. */
-export function decodeCursor(cursor: string): CursorPayload | undefined {
-  try {
-    const json = new TextDecoder('utf-8', { fatal: true }).decode(base64UrlDecode(cursor));
-    const v = JSON.parse(json) as { k?: unknown; r?: unknown };
-    if (typeof v.k !== 'string' || (v.r !== 0 && v.r !== 1)) return undefined;
-    return { lastKey: v.k, reverse: v.r === 1 };
-  } catch {
-    return undefined;
-  }
-}
-
-function base64UrlEncode(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function base64UrlDecode(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('bad base64url');
-  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
-  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /** An entry's fields as JSON on the wire: `EntryMeta`, with `value` base64 when values were asked for. */

@@ -1,4 +1,3 @@
-import { decodeCursor, encodeCursor } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { b64, entryPath, type Harness, setup } from '../test/harness.js';
 import { ensureToken, MemoryTokenStore } from './auth.js';
@@ -26,6 +25,17 @@ async function seed(h: Harness, keys: string[], scopes?: (key: string) => string
 }
 
 const keysOf = (page: Page): string[] => page.items.map((i) => i.key);
+
+const toBase64Url = (bytes: Uint8Array): string =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+/** A cursor in the readable format of earlier versions (base64url JSON), which the engine must refuse. */
+const plainCursor = (lastKey: string): string =>
+  toBase64Url(new TextEncoder().encode(JSON.stringify({ k: lastKey, r: 0 })));
+/** A cursor's bytes read as text (Latin-1), to look for key names in it. */
+const cursorText = (cursor: string): string => atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
 
 describe('listing', () => {
   it('lists every live key in UTF-8 byte order, without values by default', async () => {
@@ -237,11 +247,11 @@ describe('listing', () => {
     });
     const page = await list(h, 'limit=1');
     const cursor = page.cursor as string;
-    expect(decodeCursor(cursor)).toBeUndefined();
+    expect(cursorText(cursor)).not.toContain('"k"');
     expect(keysOf(await list(h, `limit=1&cursor=${cursor}`))).toEqual(['b']);
     const flip = (c: string, i: number) => c.slice(0, i) + (c[i] === 'A' ? 'B' : 'A') + c.slice(i + 1);
     const bad = [
-      encodeCursor({ lastKey: 'a', reverse: false }),
+      plainCursor('a'),
       flip(cursor, 0),
       flip(cursor, 10),
       flip(cursor, cursor.length - 2),
@@ -314,7 +324,6 @@ describe('listing cursors of scoped tokens', () => {
         const text = new TextDecoder().decode(bytes);
         expect(c.includes('secret-name'), c).toBe(false);
         for (const leak of ['secret', 'name', 'secret-name.0']) expect(text.includes(leak), c).toBe(false);
-        expect(decodeCursor(c)).toBeUndefined();
       }
     },
   );
