@@ -1038,8 +1038,9 @@ export function describeConformance(
       // and turns red once the bug is fixed, so that the entry is then removed.
       const known = new Set(options.knownFailures ?? []);
       const authIt = (title: string, fn: () => Promise<void>): void => {
-        const register = known.delete(title) ? it.fails : it;
-        register(title, { timeout: 15_000 }, fn);
+        // A known failure that hangs gives up after 5 s rather than holding the run for the full timeout.
+        if (known.delete(title)) it.fails(title, { timeout: 5_000 }, fn);
+        else it(title, { timeout: 15_000 }, fn);
       };
       authIt('an unknown token, or none, is UnauthenticatedError (401) on every route', async () => {
         const s = await freshStore('authn');
