@@ -1,6 +1,7 @@
 /**
  * The client suite over real HTTP: the engine behind a minimal `node:http` adapter on 127.0.0.1, the
- * client on Node's global `fetch`. The server issue adds the same call against the real server process.
+ * client on Node's global `fetch`. apps/server/test/client.test.ts runs the same suite against the real
+ * server process.
  */
 
 import { afterAll, beforeAll } from 'vitest';
