@@ -390,6 +390,62 @@ describe('KvCache batched reads', () => {
     await expect(reads[1]).rejects.toThrow(/closed/);
   });
 
+  it('a dense batch reads its key range with one getAll, a sparse one key by key', async () => {
+    const factory = new IDBFactory();
+    const before = makeCache({ indexedDB: factory });
+    const stored = Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+    await before.putMany(stored.map((key, i) => rec(key, key, i + 1)));
+    await before.putMany(stored.map((key, i) => rec(key, `other ${key}`, i + 1, 'other')));
+    await before.close();
+    const cache = makeCache({ indexedDB: factory });
+    await cache.stats();
+    const getAll = vi.spyOn(IDBObjectStore.prototype, 'getAll');
+    const get = vi.spyOn(IDBObjectStore.prototype, 'get');
+    try {
+      // 20 keys (one absent) within a range of 21 records: one getAll.
+      const dense = [...stored.slice(10, 31).filter((_, i) => i !== 5), 'k020x'];
+      const records = await cache.getMany('s', dense);
+      expect(getAll).toHaveBeenCalledTimes(1);
+      expect(get).not.toHaveBeenCalled();
+      expect([...records.keys()]).toEqual(dense.slice(0, -1));
+      expect(entryOf(records.get('k012')!).value).toBe('k012');
+      expect(records.has('k015')).toBe(false); // in the range, not asked for
+      // 16 keys (none in memory) spread over a range of 61 records: one get each.
+      const sparse = stored.filter((_, i) => i >= 36 && i % 4 === 0);
+      getAll.mockClear();
+      const spread = await cache.getMany('s', sparse);
+      expect(getAll).not.toHaveBeenCalled();
+      expect(get).toHaveBeenCalledTimes(16);
+      expect([...spread.keys()]).toEqual(sparse);
+    } finally {
+      getAll.mockRestore();
+      get.mockRestore();
+    }
+  });
+
+  it('access times wait for reads to pause (at most 5 s) before they are written', async () => {
+    const cache = await reloaded(keys);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const count = countTransactions();
+    try {
+      for (let i = 0; i < 4; i++) {
+        await cache.get('s', keys[i] as string);
+        await vi.advanceTimersByTimeAsync(900);
+      }
+      expect(count.readwrite).toBe(0); // reads never paused for 1 s
+      await vi.advanceTimersByTimeAsync(200);
+      expect(count.readwrite).toBe(1);
+      for (let i = 4; i < 20; i++) {
+        await cache.get('s', keys[i] as string);
+        await vi.advanceTimersByTimeAsync(400);
+      }
+      expect(count.readwrite).toBe(2); // flushed 5 s after the first read, though reads went on
+    } finally {
+      count.restore();
+      vi.useRealTimers();
+    }
+  });
+
   it('access times of batched reads reach IndexedDB in one write and drive LRU eviction', async () => {
     let now = 1;
     const factory = new IDBFactory();

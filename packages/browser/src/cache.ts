@@ -14,7 +14,7 @@
  */
 
 import type { JsonObject } from '@kv/core';
-import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
+import { type DBSchema, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction, wrap } from 'idb';
 import { type CacheRecord, isExpired, type NewCacheRecord, refreshFields, tombstone } from './record.js';
 
 /** Where a queued write's compare-and-swap guard comes from. */
@@ -177,6 +177,7 @@ interface PendingRead {
   reject: (error: unknown) => void;
 }
 type WriteTx = IDBPTransaction<CacheSchema, Array<'entries' | 'meta' | 'queue'>, 'readwrite'>;
+type ReadStore = IDBPObjectStore<CacheSchema, ['entries'], 'entries', 'readonly'>;
 
 type Message =
   | { from: string; ns: string; kind: 'keys'; keys: Array<[string, string]> }
@@ -209,7 +210,21 @@ export const CACHE_DEFAULTS: {
   memoryEntries: 1000,
 } as const;
 
-const TOUCH_DELAY_MS = 250;
+/**
+ * Access times (LRU) of records read are written to IndexedDB once reads pause for this long, in ms: the
+ * write rewrites each record read and holds the entries store while it runs, so it waits for a burst of
+ * reads (a page load) to end. In memory they are exact at once, and an eviction writes them first.
+ */
+const TOUCH_IDLE_MS = 1000;
+/** ...but no later than this long after the first pending one, in ms (reads that never pause). */
+const TOUCH_MAX_DELAY_MS = 5000;
+/**
+ * A batch of this many reads or more in one store may read the whole key range between its smallest
+ * and largest key with one `getAll` (one IndexedDB round trip instead of one per key)...
+ */
+const RANGE_READ_MIN = 16;
+/** ...when that range holds at most this many records per key asked for. */
+const RANGE_READ_SPARSENESS = 2;
 /**
  * Cached entries can always be fetched again: their transactions skip the disk flush (IndexedDB
  * `durability: 'relaxed'`). The offline queue holds the user's unsent writes: flushed to disk.
@@ -305,6 +320,10 @@ export class KvCache {
   /** Writes started with `eager` that may still be running. */
   readonly #inflight = new Set<Promise<unknown>>();
   #touchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last access time was recorded (`Date.now()`, the timers' clock). */
+  #lastTouchAt = 0;
+  /** When the pending access times are written at the latest (`Date.now()`). */
+  #touchDeadline = 0;
   /** Reads of IndexedDB requested in the current tick, done together in one transaction. */
   #reads: Map<string, PendingRead> | undefined;
   #db: Promise<Db> | undefined;
@@ -420,13 +439,26 @@ export class KvCache {
     const now = this.#now();
     record.lastAccess = now;
     this.#touches.set(memKey(record.store, record.key), now);
+    this.#lastTouchAt = Date.now();
     if (this.#touchTimer === undefined && !this.#closed) {
-      this.#touchTimer = setTimeout(() => {
-        this.#touchTimer = undefined;
-        void this.flushAccessTimes().catch(() => undefined);
-      }, TOUCH_DELAY_MS);
-      (this.#touchTimer as { unref?: () => void }).unref?.();
+      this.#touchDeadline = this.#lastTouchAt + TOUCH_MAX_DELAY_MS;
+      this.#scheduleTouchFlush(TOUCH_IDLE_MS);
     }
+  }
+
+  /** Flushes the access times after `delay` ms, or later while reads go on (see `TOUCH_IDLE_MS`). */
+  #scheduleTouchFlush(delay: number): void {
+    this.#touchTimer = setTimeout(() => {
+      const now = Date.now();
+      const quietAt = Math.min(this.#lastTouchAt + TOUCH_IDLE_MS, this.#touchDeadline);
+      if (now < quietAt && !this.#closed) {
+        this.#scheduleTouchFlush(quietAt - now);
+        return;
+      }
+      this.#touchTimer = undefined;
+      void this.flushAccessTimes().catch(() => undefined);
+    }, delay);
+    (this.#touchTimer as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -553,6 +585,35 @@ export class KvCache {
     return pending.promise;
   }
 
+  /**
+   * Reads the records of `group` (keys of one store) in `entries`: one `getAll` over the key range the
+   * group spans when that range is dense enough (see `RANGE_READ_MIN`), else one `get` per key, every
+   * request issued at once.
+   */
+  async #readGroup(
+    entries: ReadStore,
+    store: string,
+    group: PendingRead[],
+  ): Promise<Array<[PendingRead, StoredRecord | undefined]>> {
+    if (group.length >= RANGE_READ_MIN) {
+      let low = (group[0] as PendingRead).key;
+      let high = low;
+      for (const { key } of group) {
+        if (key < low) low = key;
+        if (key > high) high = key;
+      }
+      // Strings compare by UTF-16 code units in JavaScript and in IndexedDB keys alike.
+      const range = IDBKeyRange.bound([this.namespace, store, low], [this.namespace, store, high]);
+      if ((await entries.count(range)) <= group.length * RANGE_READ_SPARSENESS) {
+        const byKey = new Map<string, StoredRecord>();
+        for (const record of await entries.getAll(range)) byKey.set(record.key, record);
+        return group.map((read) => [read, byKey.get(read.key)]);
+      }
+    }
+    const records = await Promise.all(group.map((read) => entries.get([this.namespace, store, read.key])));
+    return group.map((read, i) => [read, records[i]]);
+  }
+
   /** Reads a batch of records in one readonly transaction, every request issued at once. */
   async #readBatch(batch: Map<string, PendingRead>): Promise<void> {
     const reads = [...batch.values()];
@@ -561,7 +622,19 @@ export class KvCache {
       const db = await this.#open();
       const tx = db.transaction('entries', 'readonly');
       tx.done.catch(() => undefined);
-      stored = await Promise.all(reads.map((r) => tx.store.get([this.namespace, r.store, r.key])));
+      const byStore = new Map<string, PendingRead[]>();
+      for (const read of reads) {
+        const group = byStore.get(read.store);
+        if (group === undefined) byStore.set(read.store, [read]);
+        else group.push(read);
+      }
+      const found = new Map<PendingRead, StoredRecord | undefined>();
+      await Promise.all(
+        [...byStore].map(async ([store, group]) => {
+          for (const [read, record] of await this.#readGroup(tx.store, store, group)) found.set(read, record);
+        }),
+      );
+      stored = reads.map((read) => found.get(read));
     } catch (error) {
       for (const r of reads) r.reject(error);
       return;
