@@ -291,11 +291,13 @@ export class SqliteStorage implements Storage {
   private corruptError: DatabaseCorruptError | undefined;
   private readonly onCorruption: ((error: DatabaseCorruptError) => void) | undefined;
   private checkpointer: Worker | undefined;
-  /** Commits waiting for the next group commit (see {@link SqliteStorage.commit}). */
+  /**
+   * Writes waiting for the next group commit (see {@link SqliteStorage.commit}): commits and
+   * idempotency records, each applied in its own savepoint.
+   */
   private pending: Array<{
-    store: string;
-    request: CommitRequest;
-    resolve: (result: CommitResult) => void;
+    apply: () => unknown;
+    resolve: (result: never) => void;
     reject: (error: unknown) => void;
   }> = [];
   /** One transaction wrapper, made once (better-sqlite3 builds a new function per `db.transaction`). */
@@ -556,9 +558,14 @@ export class SqliteStorage implements Storage {
    * WAL. Revisions and results are exactly those of running the commits one by one.
    */
   async commit(store: string, request: CommitRequest): Promise<CommitResult> {
-    if (this.closed) throw new Error('SqliteStorage is closed');
-    return new Promise<CommitResult>((resolve, reject) => {
-      this.pending.push({ store, request, resolve, reject });
+    return this.enqueueWrite(() => this.commitTx(store, request));
+  }
+
+  /** Queues `apply` for the next group commit; resolves with its result once that transaction is in the WAL. */
+  private enqueueWrite<T>(apply: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('SqliteStorage is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ apply, resolve: resolve as (result: never) => void, reject });
       if (this.pending.length === 1) setImmediate(() => this.flushCommits());
     });
   }
@@ -567,14 +574,14 @@ export class SqliteStorage implements Storage {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const outcomes: Array<{ ok: true; result: CommitResult } | { ok: false; error: unknown }> = [];
+    const outcomes: Array<{ ok: true; result: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.write(() => {
         outcomes.length = 0;
         for (const item of batch) {
           try {
-            // Nested transaction function = SAVEPOINT; it rolls back to it when commitTx throws.
-            const result = this.txRunner(() => this.commitTx(item.store, item.request)) as CommitResult;
+            // Nested transaction function = SAVEPOINT; it rolls back to it when the write throws.
+            const result = this.txRunner(item.apply);
             outcomes.push({ ok: true, result });
           } catch (error) {
             outcomes.push({ ok: false, error });
@@ -588,7 +595,7 @@ export class SqliteStorage implements Storage {
     }
     batch.forEach((item, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) item.resolve(outcome.result);
+      if (outcome.ok) item.resolve(outcome.result as never);
       else item.reject(outcome.error);
     });
   }
@@ -650,14 +657,18 @@ export class SqliteStorage implements Storage {
 
   /** @inheritDoc */
   async putIdempotency(scopeKey: string, record: IdempotencyRecord): Promise<void> {
-    this.stmts.putIdempotency.run(
-      scopeKey,
-      record.fingerprint,
-      record.status,
-      JSON.stringify(record.headers),
-      record.body,
-      record.expiresAt,
-    );
+    // Joins the group commit like a write: one transaction for many records instead of one each.
+    const headers = JSON.stringify(record.headers);
+    await this.enqueueWrite(() => {
+      this.stmts.putIdempotency.run(
+        scopeKey,
+        record.fingerprint,
+        record.status,
+        headers,
+        record.body,
+        record.expiresAt,
+      );
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -14,7 +14,8 @@
  * @module
  */
 import { HEADERS, isKvError, KvError, LIMITS, ValidationError } from '@kv/core';
-import { bearerToken, errorResponse, sha256Hex } from './http.js';
+import { hashToken } from './auth.js';
+import { bearerToken, errorResponse, responseSnapshot, sha256Hex } from './http.js';
 import type { Storage } from './storage.js';
 
 /** Request headers that change a write's meaning; they are part of its fingerprint. */
@@ -91,7 +92,7 @@ export class IdempotencyGuard {
     if (header === null) return input.execute();
     const idemKey = validateIdempotencyKey(header);
     const token = bearerToken(input.req);
-    const tokenHash = token === undefined ? '-' : await sha256Hex(token);
+    const tokenHash = token === undefined ? '-' : await hashToken(token);
     const scopeKey = `${tokenHash}|${input.store}|${idemKey}`;
     const fingerprint = await requestFingerprint(input.req, input.body);
     const release = await this.#lock(scopeKey);
@@ -118,11 +119,18 @@ export class IdempotencyGuard {
         response = errorResponse(error);
       }
       if (!storable(response.status)) return response;
-      const bytes = new Uint8Array(await response.clone().arrayBuffer());
+      // Responses built by jsonResponse/errorResponse are read from their snapshot: no clone of the body.
+      const snapshot = responseSnapshot(response);
+      const bytes =
+        snapshot === undefined
+          ? new Uint8Array(await response.clone().arrayBuffer())
+          : new TextEncoder().encode(snapshot.body);
       const headers: Record<string, string> = {};
-      response.headers.forEach((value, name) => {
-        if (!NOT_REPLAYED.has(name.toLowerCase() as never)) headers[name] = value;
-      });
+      const keep = (value: string, name: string): void => {
+        if (!NOT_REPLAYED.has(name.toLowerCase() as never)) headers[name.toLowerCase()] = value;
+      };
+      if (snapshot === undefined) response.headers.forEach(keep);
+      else for (const [name, value] of Object.entries(snapshot.headers)) keep(value, name);
       await this.#storage.putIdempotency(scopeKey, {
         fingerprint,
         status: response.status,
