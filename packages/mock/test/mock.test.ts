@@ -42,13 +42,6 @@ describeConformance(
   }),
   {
     auth: true,
-    knownFailures: [
-      // The client awaits `response.body.cancel()` after the rotation (packages/core/src/client/store.ts,
-      // rotateSigningSecret); under msw/node that promise never settles, because msw and
-      // @mswjs/interceptors 0.41 keep unread tee'd clones of every mocked response (mswjs/interceptors#712
-      // and #799, fixed upstream by #833). The engine over HTTP passes the same case.
-      'rotateSigningSecret invalidates every URL signed before; URLs signed after it work',
-    ],
   },
 );
 

@@ -553,7 +553,9 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
         // Sent once: the engine keeps no idempotency record for this route, and a blind repeat after a
         // lost response would rotate twice, invalidating URLs signed in between.
         const response = await send({ method: 'POST', path: routes.signingSecret(name), retry: 'never' });
-        await response.body?.cancel();
+        // Drained, not cancelled: the small JSON answer keeps the connection reusable, and an awaited
+        // cancel() never settles under msw's Node interceptor (mswjs/interceptors#712).
+        await response.arrayBuffer();
       }),
 
     watch: (options = {}, callbacks = {}) => {

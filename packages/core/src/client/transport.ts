@@ -310,7 +310,8 @@ async function toKvError(error: unknown, spec: RequestSpec, timeoutMs: number): 
     if (spec.method !== 'HEAD' && (response.headers.get('content-type') ?? '').includes('json')) {
       body = await response.json().catch(() => undefined);
     } else {
-      await response.body?.cancel().catch(() => undefined);
+      // Not awaited: under msw's Node interceptor an awaited cancel() never settles (mswjs/interceptors#712).
+      void response.body?.cancel().catch(() => undefined);
       // A HEAD response has no body; a server may still name the error code in a header.
       const code = response.headers.get(ERROR_CODE_HEADER);
       if (code !== null) body = { error: { code, message: `HTTP ${response.status} ${code}` } };
