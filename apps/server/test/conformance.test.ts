@@ -1,7 +1,8 @@
 /**
  * The shared behaviour suite (`@kv/conformance`, issue 6) against the real server process: the built
  * `dist/main.js` on a temporary SQLite file, and again with `--storage memory`, driven by the Node client
- * (`@kv/node`) with the admin token, over real HTTP on loopback.
+ * (`@kv/node`) with the admin token, over real HTTP on loopback, access-control cases included (tokens,
+ * 401/403, scoped capabilities, signed URLs).
  */
 import { join } from 'node:path';
 import { describeConformance } from '@kv/conformance';
@@ -26,6 +27,10 @@ for (const storage of ['sqlite', 'memory'] as const) {
       );
       return {
         createClient: () => createClient({ url: server.url, token: ADMIN_TOKEN, env: {} }),
+        auth: {
+          adminToken: ADMIN_TOKEN,
+          clientWithToken: (token: string) => createClient({ url: server.url, token, env: {} }),
+        },
         async close() {
           const exit = await server.stop();
           if (exit.code !== 0)
@@ -33,5 +38,6 @@ for (const storage of ['sqlite', 'memory'] as const) {
         },
       };
     },
+    { auth: true },
   );
 }
