@@ -3,9 +3,10 @@
  * store and key (value bytes, content type, metadata, revision, ETag, `cachedAt`, `lastAccess`, size), a
  * write queue for offline writes, and running totals for the `maxEntries` / `maxBytes` bounds (LRU
  * eviction by `lastAccess`). A small in-memory LRU in front answers repeated reads without touching
- * IndexedDB; a `BroadcastChannel` tells the other tabs of the same origin which keys changed so their
- * memory layer drops them. IndexedDB transactions keep the records, the queue and the totals consistent
- * when several tabs write at once.
+ * IndexedDB; reads that miss it in the same tick share one readonly transaction (a dense batch is one
+ * `getAll`), and their access times are written later, once reads pause; a `BroadcastChannel` tells
+ * the other tabs of the same origin which keys changed so their memory layer drops them. IndexedDB
+ * transactions keep the records, the queue and the totals consistent when several tabs write at once.
  *
  * This module does no network I/O: the client (`client.ts`) decides what to read, revalidate and replay.
  * Semantics: issue 9 and PRODUCT.md (`@kv/browser`).

@@ -88,8 +88,10 @@ export interface BrowserStoreHandle extends StoreHandle {
   /** `StoreHandle.update`; queued offline with its `revision` as the guard. @see StoreHandle.update */
   update(key: string, value: KvSetValue, revision: number, options?: UpdateOptions): Promise<WriteResult>;
   /**
-   * Loads every cached entry of this store from IndexedDB into memory in one request (fast reads after
-   * a page load) and, with `live`, opens the store's watch.
+   * Loads every cached entry of this store from IndexedDB into memory in one request and, with `live`,
+   * opens the store's watch. Not needed for fast bulk reads after a page load (`getMany`, and reads
+   * issued together, already share one IndexedDB transaction); it helps when many single reads follow
+   * one after another, each of which would otherwise be one IndexedDB read.
    * @returns the number of cached entries (0 without a cache)
    */
   preload(): Promise<number>;
