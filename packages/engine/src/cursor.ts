@@ -36,7 +36,7 @@ function toBase64Url(bytes: Uint8Array): string {
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function fromBase64Url(text: string): Uint8Array | undefined {
+function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
   const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
   const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
@@ -149,6 +149,6 @@ export class CursorSealer {
   }
 }
 
-function aad(store: string): Uint8Array {
+function aad(store: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(`kv-cursor-v1\0${store}`);
 }
