@@ -1,6 +1,8 @@
 /**
  * The kv conformance suite run on the browser client in Chromium, with its IndexedDB cache on
- * (read-through with revalidation, `maxAgeMs: 0`), against the real server process.
+ * (read-through with revalidation, `maxAgeMs: 0`), against the real server process, access-control
+ * cases included: every client (the admin's and those of tokens a case creates) is a `@kv/browser`
+ * client in the page.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,22 +26,25 @@ describeConformance(
     await page.goto(site.url);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
     let clients = 0;
+    /** A new `@kv/browser` client in the page that sends `token`, with its own cache database. */
+    const createPageClient = async (token: string) => {
+      clients += 1;
+      const name = `conformance-${clients}`;
+      await page.evaluate(
+        ({ url, token, name }) => {
+          window.clients[name] = window.kv.createClient({
+            url,
+            token,
+            cache: { name: `kv-${name}`, maxAgeMs: 0 },
+          });
+        },
+        { url: server.url, token, name },
+      );
+      return pageClient(page, name, server.url);
+    };
     return {
-      async createClient() {
-        clients += 1;
-        const name = `conformance-${clients}`;
-        await page.evaluate(
-          ({ url, token, name }) => {
-            window.clients[name] = window.kv.createClient({
-              url,
-              token,
-              cache: { name: `kv-${name}`, maxAgeMs: 0 },
-            });
-          },
-          { url: server.url, token: server.token, name },
-        );
-        return pageClient(page, name, server.url);
-      },
+      createClient: () => createPageClient(server.token),
+      auth: { adminToken: server.token, clientWithToken: createPageClient },
       async close() {
         await browser.close();
         await site.close();
@@ -48,5 +53,8 @@ describeConformance(
       },
     };
   },
-  { watch: false /* the page bridge carries calls, not streams; e2e/browser.test.ts covers live watch */ },
+  {
+    auth: true,
+    watch: false /* the page bridge carries calls, not streams; e2e/browser.test.ts covers live watch */,
+  },
 );

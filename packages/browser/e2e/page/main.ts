@@ -28,9 +28,14 @@ const page: PageGlobals = {
       if (client === undefined) throw new Error(`no client ${clientName}`);
       const args = decodeWire(call.args) as unknown[];
       // biome-ignore lint/suspicious/noExplicitAny: the bridge calls methods by name.
-      const target: any = call.kind === 'stores' ? client.stores : client.store(call.store as string);
+      const target: any =
+        call.kind === 'stores'
+          ? client.stores
+          : call.kind === 'tokens'
+            ? client.tokens
+            : client.store(call.store as string);
       let result: unknown;
-      if (call.kind === 'stores' || call.kind === 'store') {
+      if (call.kind === 'stores' || call.kind === 'tokens' || call.kind === 'store') {
         result = await target[call.method](...args);
       } else if (call.kind === 'stream') {
         const stream = (await target.getStream(...args)) as ReadableStream<Uint8Array> | undefined;
@@ -53,8 +58,13 @@ const page: PageGlobals = {
         message: e?.message ?? String(error),
       };
       if (kv.isKvError(error)) {
+        // The export of @kv/browser (hence @kv/core) the error is an instance of, exactly: Node rebuilds
+        // that class, not one guessed from the code. Bundlers may rename classes, so not `e.name`.
+        const className = Object.entries(kv).find(([, value]) => value === e.constructor)?.[0];
+        if (className !== undefined) out.className = className;
         out.code = e.code;
         out.status = e.status;
+        if (e.requestId !== undefined) out.requestId = e.requestId;
         if (e.details !== undefined) out.details = e.details;
         if (e.retryAfterMs !== undefined) out.retryAfterMs = e.retryAfterMs;
       }

@@ -79,9 +79,10 @@ export function decodeWire(value: unknown): unknown {
 
 /** A call from Node to a client in the page. */
 export interface RpcCall {
-  /** `stores`: client.stores[method]; `store`: client.store(store)[method]; `stream`: getStream read whole;
-   * `collect`: an async iterator method collected to an array; `atomic`: replay builder ops and commit. */
-  kind: 'stores' | 'store' | 'stream' | 'collect' | 'atomic';
+  /** `stores`: client.stores[method]; `tokens`: client.tokens[method]; `store`: client.store(store)[method];
+   * `stream`: getStream read whole; `collect`: an async iterator method collected to an array; `atomic`:
+   * replay builder ops and commit. */
+  kind: 'stores' | 'tokens' | 'store' | 'stream' | 'collect' | 'atomic';
   store?: string;
   method: string;
   /** Encoded argument list. */
@@ -95,10 +96,13 @@ export type RpcResult =
       error: {
         name: string;
         isKvError: boolean;
+        /** The `@kv/core` export the error is an instance of (its own class, not a base class). */
+        className?: string;
         code?: string;
         status?: number;
         message: string;
         details?: Record<string, unknown>;
+        requestId?: string;
         retryAfterMs?: number;
       };
     };
