@@ -447,7 +447,9 @@ describe('a database file damaged in the middle', () => {
     expect(r.code).toBe(1);
     // quick_check either lists the damage or fails on it with SQLITE_CORRUPT: both name the file. Without
     // the check the server would start (the damaged pages hold entries only) and this would time out.
-    expect(r.stderr).toMatch(/^kv-server: database file .* is (corrupt|not a SQLite database or is corrupt) /);
+    expect(r.stderr).toMatch(
+      /^kv-server: database file .* is (corrupt|not a SQLite database or is corrupt) /,
+    );
     expect(r.stderr).toContain(`database file ${file} is `);
     expect(r.stderr).toContain('kv-server restore');
     expect(digest(file)).toBe(before);
