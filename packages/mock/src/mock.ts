@@ -260,8 +260,11 @@ export function createKvMock(options: KvMockOptions): KvMock {
           headers[HEADERS.metadata] = encodeURIComponent(JSON.stringify(entry.metadata));
         if (entry.scopes !== undefined) headers[HEADERS.scopes] = formatScopesHeader(entry.scopes);
         if (entry.resume !== undefined) headers[HEADERS.resume] = String(entry.resume);
+        // `encodeValue` never returns a view of a SharedArrayBuffer; the DOM lib's `BodyInit` (the mock
+        // also compiles for browsers) accepts only ArrayBuffer-backed views.
+        const body = bytes as Uint8Array<ArrayBuffer>;
         const res = await current.engine.fetch(
-          new Request(`http://kv.mock${routes.entry(store, key)}`, { method: 'PUT', headers, body: bytes }),
+          new Request(`http://kv.mock${routes.entry(store, key)}`, { method: 'PUT', headers, body }),
         );
         if (!res.ok) throw new Error(`kv mock: cannot seed ${store}/${key}: ${await res.text()}`);
       }
