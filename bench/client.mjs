@@ -110,7 +110,13 @@ try {
       raw: async () => {
         const res = await fetch(entryUrl(randomKey()), {
           method: 'PUT',
-          headers: { ...auth, 'content-type': 'text/plain; charset=utf-8' },
+          // The same request the client sends: a retryable write carries an Idempotency-Key
+          // (docs/protocol.md "Idempotency"), which the server records.
+          headers: {
+            ...auth,
+            'content-type': 'text/plain; charset=utf-8',
+            'idempotency-key': crypto.randomUUID(),
+          },
           body: VALUE,
         });
         await res.arrayBuffer();
