@@ -2,7 +2,7 @@
  * The kv conformance suite run on the browser client in Chromium, with its IndexedDB cache on
  * (read-through with revalidation, `maxAgeMs: 0`), against the real server process, access-control
  * cases included: every client (the admin's and those of tokens a case creates) is a `@kv/browser`
- * client in the page.
+ * client in the page, and the watch cases run the page client's `store.watch()` (`page-client.ts`).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,8 +53,5 @@ describeConformance(
       },
     };
   },
-  {
-    auth: true,
-    watch: false /* the page bridge carries calls, not streams; e2e/browser.test.ts covers live watch */,
-  },
+  { auth: true },
 );

@@ -2,7 +2,9 @@
  * A `KvClient` in Node whose every operation runs in the page, on a real `@kv/browser` client in
  * Chromium (through `page.evaluate` and the page's `rpc`): the conformance suite drives the browser
  * client with it. Values cross as tagged JSON (`page/wire.ts`); errors are rebuilt into the same
- * `@kv/core` classes the page threw. Every `KvClient` method is bridged but `watch`.
+ * `@kv/core` classes the page threw. Every `KvClient` method is bridged, `store.watch()` included: a
+ * watch runs in the page and pushes what it delivers to Node (`page.exposeFunction`), where an object
+ * shaped like the real `WatchSubscription` hands it on.
  */
 import * as core from '@kv/core';
 import {
@@ -14,12 +16,23 @@ import {
   type StoreHandle,
   type StoresApi,
   type TokensApi,
+  validateKey,
+  validateKeyPrefix,
   validateStoreName,
+  type WatchCallbacks,
+  type WatchEvent,
+  type WatchSubscription,
+  type WatchSubscriptionOptions,
 } from '@kv/core';
 import type { Page } from 'playwright-core';
-import { decodeWire, encodeWire, type RpcCall, type RpcResult } from './page/wire.js';
-
-type WireError = Extract<RpcResult, { error: unknown }>['error'];
+import {
+  decodeWire,
+  encodeWire,
+  type RpcCall,
+  type WatchMessage,
+  type WatchOpen,
+  type WireError,
+} from './page/wire.js';
 
 /** The `@kv/core` export named `name`, when it is `KvError` or one of its subclasses. */
 function errorClass(name: string | undefined): typeof core.RateLimitedError | undefined {
@@ -53,16 +66,197 @@ function rebuild(error: WireError): Error {
   );
 }
 
+/** A `WatchEvent` from the page; its own keys whose value is `undefined` (a delete's `value`) stay. */
+function decodeEvent<T>(wire: unknown): WatchEvent<T> {
+  const event: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(wire as Record<string, unknown>)) event[key] = decodeWire(value);
+  return event as unknown as WatchEvent<T>;
+}
+
+/** The bridged watches of one page: `kvWatchPush` is exposed once, and routes by subscription id. */
+interface PageWatches {
+  handlers: Map<string, (message: WatchMessage) => void>;
+  /** Settles once `window.kvWatchPush` exists in the page. */
+  exposed: Promise<void>;
+}
+const pageWatches = new WeakMap<Page, PageWatches>();
+let watchCount = 0;
+
+function watchesOf(page: Page): PageWatches {
+  let watches = pageWatches.get(page);
+  if (watches === undefined) {
+    const handlers: PageWatches['handlers'] = new Map();
+    const exposed = page
+      .exposeFunction('kvWatchPush', (message: WatchMessage) => {
+        handlers.get(message.id)?.(message);
+      })
+      .then(() => undefined);
+    watches = { handlers, exposed };
+    pageWatches.set(page, watches);
+  }
+  return watches;
+}
+
+/**
+ * `store.watch()` of the page client `clientName`, as a Node `WatchSubscription`. The page opens the
+ * same watch, in the iterator form (its `for await` feeds this iterator) or, when `callbacks.onUpdate`
+ * is given, the callback form; `onError`, `onClose`, the iterator's end and the error it throws are
+ * the page's, in its order, errors rebuilt as the same `@kv/core` classes. `stop()`, leaving a `for
+ * await` and aborting `options.signal` end the page watch (its own `stop()`, or the abort of the signal
+ * it was given).
+ *
+ * Where a bridge can't be synchronous: `watch()` throws for a bad key or prefix at once (checked here
+ * with the same `@kv/core` rules; were the page to throw anyway, the watch fails with its error through
+ * `onError`, `onClose` and the iterator). Events the page delivered before it learnt of `stop()` and
+ * that reach Node after it are dropped (a real `stop()` ends delivery at once); one the page delivers
+ * after its own `stop()` is passed on, as it is a client bug. `lastRevision` is the page's at its last
+ * message. The page reads its iterator as fast as events come, so `bufferSize` never holds the stream.
+ */
+function bridgeWatch<T>(
+  page: Page,
+  clientName: string,
+  store: string,
+  options: WatchSubscriptionOptions = {},
+  callbacks: WatchCallbacks<T> = {},
+): WatchSubscription<T> {
+  if (options.key !== undefined) validateKey(options.key);
+  if (options.prefix !== undefined) validateKeyPrefix(options.prefix);
+  const { handlers, exposed } = watchesOf(page);
+  watchCount += 1;
+  const id = `${clientName}/${watchCount}`;
+  const { signal, ...rest } = options;
+  const iterate = callbacks.onUpdate === undefined;
+  const queue: WatchEvent<T>[] = [];
+  let lastRevision = options.fromRevision;
+  let stopped = false;
+  /** Nothing more comes to the iterator: the page's iterator ended, or (callback form) the watch closed. */
+  let ended = false;
+  let failure: Error | undefined;
+  /** The fatal error of the callback form (the real iterator then throws it). */
+  let fatal: KvError | undefined;
+  let wakeConsumer: (() => void) | undefined;
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+
+  const finish = (error?: Error): void => {
+    if (ended) return;
+    ended = true;
+    failure = error;
+    handlers.delete(id);
+    signal?.removeEventListener('abort', onAbort);
+    wakeConsumer?.();
+    wakeConsumer = undefined;
+  };
+  const close = (how: 'stop' | 'abort'): void => {
+    if (stopped) return;
+    stopped = true;
+    void opened
+      .then(() => page.evaluate(({ id, how }) => window.closeWatch(id, how), { id, how }))
+      .catch(() => undefined);
+  };
+  const onAbort = (): void => close('abort');
+
+  let expected = 0;
+  handlers.set(id, (message) => {
+    if (message.seq !== expected) {
+      finish(new Error(`watch bridge: message ${message.seq} of ${id} came when ${expected} was due`));
+      return;
+    }
+    expected += 1;
+    lastRevision = message.lastRevision;
+    switch (message.kind) {
+      case 'event': {
+        if (stopped && !message.afterStop) return;
+        const event = decodeEvent<T>(message.event);
+        if (iterate) {
+          queue.push(event);
+          wakeConsumer?.();
+          wakeConsumer = undefined;
+        } else callbacks.onUpdate?.(event);
+        return;
+      }
+      case 'error': {
+        const error = rebuild(message.error) as KvError;
+        if (!message.willRetry) fatal = error;
+        callbacks.onError?.(error, { willRetry: message.willRetry });
+        return;
+      }
+      case 'close':
+        callbacks.onClose?.();
+        resolveClosed();
+        if (!iterate) finish(fatal);
+        return;
+      case 'end':
+        finish(message.error === undefined ? undefined : rebuild(message.error));
+        return;
+    }
+  });
+
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const open: WatchOpen = {
+    id,
+    store,
+    options: encodeWire(rest),
+    onUpdate: !iterate,
+    signal: signal !== undefined,
+    aborted: signal?.aborted ?? false,
+  };
+  const opened = exposed
+    .then(() => page.evaluate(({ name, open }) => window.openWatch(name, open), { name: clientName, open }))
+    .then((thrown) => {
+      if (thrown === undefined) return;
+      const error = rebuild(thrown) as KvError;
+      callbacks.onError?.(error, { willRetry: false });
+      callbacks.onClose?.();
+      resolveClosed();
+      finish(error);
+    })
+    .catch((cause: unknown) => {
+      resolveClosed();
+      finish(new Error('watch bridge: could not open the watch in the page', { cause }));
+    });
+
+  return {
+    stop: () => close('stop'),
+    get lastRevision() {
+      return lastRevision;
+    },
+    closed,
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (;;) {
+          const next = queue.shift();
+          if (next !== undefined) {
+            yield next;
+            continue;
+          }
+          if (ended) {
+            if (failure !== undefined) throw failure;
+            return;
+          }
+          await new Promise<void>((resolve) => {
+            wakeConsumer = resolve;
+          });
+        }
+      } finally {
+        close('stop');
+      }
+    },
+  };
+}
+
 /**
  * How each `StoreHandle` method crosses to the page (a `Record` over every key, so a method added to
  * `StoreHandle` does not compile here until it is bridged): `call` awaits the page method and returns
  * its result; `stream` reads the stream whole in the page; `collect` drains an async iterator in the
- * page; `atomic` replays the builder's steps and commits there; `unbridged` throws (watch: the bridge
- * carries calls, not streams; e2e/browser.test.ts and e2e/watch.test.ts cover it).
+ * page; `atomic` replays the builder's steps and commits there; `watch` runs the watch in the page and
+ * pushes what it delivers back (`bridgeWatch`).
  */
 const STORE_METHODS: Record<
   Exclude<keyof StoreHandle, 'name'>,
-  'call' | 'stream' | 'collect' | 'atomic' | 'unbridged'
+  'call' | 'stream' | 'collect' | 'atomic' | 'watch'
 > = {
   get: 'call',
   getText: 'call',
@@ -88,7 +282,7 @@ const STORE_METHODS: Record<
   setMany: 'call',
   deleteMany: 'call',
   atomic: 'atomic',
-  watch: 'unbridged',
+  watch: 'watch',
   createRecordUrl: 'call',
   createKeysUrl: 'call',
   rotateSigningSecret: 'call',
@@ -178,10 +372,9 @@ export function pageClient(page: Page, clientName: string, url: string): KvClien
             return op;
           };
           break;
-        case 'unbridged':
-          handle[method] = () => {
-            throw new Error(`${method} is not bridged to the page by this proxy`);
-          };
+        case 'watch':
+          handle[method] = (options?: WatchSubscriptionOptions, callbacks?: WatchCallbacks<unknown>) =>
+            bridgeWatch(page, clientName, name, options, callbacks);
           break;
       }
     }

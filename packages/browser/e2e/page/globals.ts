@@ -1,5 +1,5 @@
 import type * as kv from '@kv/browser';
-import type { RpcCall, RpcResult } from './wire.js';
+import type { RpcCall, RpcResult, WatchMessage, WatchOpen, WireError } from './wire.js';
 
 /** One request seen by the page's counting fetch. */
 export interface LoggedRequest {
@@ -39,6 +39,16 @@ export interface PageGlobals {
   watches: Record<string, WatchLog>;
   /** Calls a method of `clients[clientName]` with wire-encoded arguments (the conformance bridge). */
   rpc: (clientName: string, call: RpcCall) => Promise<RpcResult>;
+  /**
+   * Opens `clients[clientName].store(open.store).watch()` for Node (the conformance bridge): what it
+   * delivers goes to `kvWatchPush`, one message at a time, in order. Returns the error `watch()` threw
+   * synchronously, if it did (no watch is then running).
+   */
+  openWatch: (clientName: string, open: WatchOpen) => WireError | undefined;
+  /** Ends the bridged watch `id` by its `stop()` or by aborting its signal; no-op once it closed. */
+  closeWatch: (id: string, how: 'stop' | 'abort') => void;
+  /** Set by Node (`page.exposeFunction`) before the first `openWatch`: receives its messages. */
+  kvWatchPush?: (message: WatchMessage) => Promise<void>;
 }
 
 declare global {

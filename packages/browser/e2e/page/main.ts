@@ -2,7 +2,45 @@
 // `window`, then tests call them through `page.evaluate`.
 import * as kv from '@kv/browser';
 import type { PageGlobals } from './globals.js';
-import { decodeWire, encodeWire, type RpcCall, type RpcResult } from './wire.js';
+import {
+  decodeWire,
+  encodeWire,
+  type RpcCall,
+  type RpcResult,
+  type WatchMessage,
+  type WatchOpen,
+  type WireError,
+} from './wire.js';
+
+/**
+ * A thrown error's fields for Node: for a `KvError`, the exact export of @kv/browser (hence @kv/core)
+ * it is an instance of, so Node rebuilds that class, not one guessed from the code (bundlers may rename
+ * classes, so not `e.name`), with its code, status, request id, details and `retryAfterMs`.
+ */
+function errorToWire(error: unknown): WireError {
+  const e = error as kv.KvError & { retryAfterMs?: number };
+  const out: WireError = {
+    name: e?.name ?? 'Error',
+    isKvError: kv.isKvError(error),
+    message: e?.message ?? String(error),
+  };
+  if (kv.isKvError(error)) {
+    const className = Object.entries(kv).find(([, value]) => value === e.constructor)?.[0];
+    if (className !== undefined) out.className = className;
+    out.code = e.code;
+    out.status = e.status;
+    if (e.requestId !== undefined) out.requestId = e.requestId;
+    if (e.details !== undefined) out.details = e.details;
+    if (e.retryAfterMs !== undefined) out.retryAfterMs = e.retryAfterMs;
+  }
+  return out;
+}
+
+/** Watches opened for Node by `openWatch`, by subscription id: how `closeWatch` ends each. */
+const bridged = new Map<string, { stopped: boolean; stop: () => void; abort: () => void }>();
+
+/** `Omit` applied to each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 const net: PageGlobals['net'] = { requests: [] };
 
@@ -51,25 +89,67 @@ const page: PageGlobals = {
       }
       return { ok: encodeWire(result) };
     } catch (error) {
-      const e = error as kv.KvError & { retryAfterMs?: number };
-      const out: Extract<RpcResult, { error: unknown }>['error'] = {
-        name: e?.name ?? 'Error',
-        isKvError: kv.isKvError(error),
-        message: e?.message ?? String(error),
-      };
-      if (kv.isKvError(error)) {
-        // The export of @kv/browser (hence @kv/core) the error is an instance of, exactly: Node rebuilds
-        // that class, not one guessed from the code. Bundlers may rename classes, so not `e.name`.
-        const className = Object.entries(kv).find(([, value]) => value === e.constructor)?.[0];
-        if (className !== undefined) out.className = className;
-        out.code = e.code;
-        out.status = e.status;
-        if (e.requestId !== undefined) out.requestId = e.requestId;
-        if (e.details !== undefined) out.details = e.details;
-        if (e.retryAfterMs !== undefined) out.retryAfterMs = e.retryAfterMs;
-      }
-      return { error: out };
+      return { error: errorToWire(error) };
     }
+  },
+  openWatch: (clientName: string, open: WatchOpen): WireError | undefined => {
+    const client = page.clients[clientName];
+    if (client === undefined) throw new Error(`no client ${clientName}`);
+    const controller = new AbortController();
+    if (open.aborted) controller.abort();
+    const options = decodeWire(open.options) as kv.WatchSubscriptionOptions;
+    if (open.signal) options.signal = controller.signal;
+    // Each message waits for Node to take the previous one: Node sees them in the page's order.
+    let seq = 0;
+    let sent: Promise<void> = Promise.resolve();
+    const push = (message: DistributiveOmit<WatchMessage, 'id' | 'seq' | 'lastRevision'>): void => {
+      const full = {
+        ...message,
+        id: open.id,
+        seq: seq++,
+        lastRevision: subscription?.lastRevision,
+      } as WatchMessage;
+      sent = sent.then(() => window.kvWatchPush?.(full)).catch(() => undefined);
+    };
+    const entry = { stopped: false, stop: () => subscription?.stop(), abort: () => controller.abort() };
+    const event = (e: kv.WatchEvent): void =>
+      push({ kind: 'event', event: encodeWire(e), afterStop: entry.stopped });
+    let subscription: kv.WatchSubscription | undefined;
+    // Set before `watch()`: with an aborted signal, `onClose` runs within the call and removes it.
+    bridged.set(open.id, entry);
+    try {
+      subscription = client.store(open.store).watch(options, {
+        ...(open.onUpdate ? { onUpdate: event } : {}),
+        onError: (error, { willRetry }) => push({ kind: 'error', error: errorToWire(error), willRetry }),
+        onClose: () => {
+          push({ kind: 'close' });
+          bridged.delete(open.id);
+        },
+      });
+    } catch (error) {
+      // `watch()` threw synchronously (a bad key or prefix): Node rebuilds the error.
+      bridged.delete(open.id);
+      return errorToWire(error);
+    }
+    if (!open.onUpdate) {
+      const iterable = subscription;
+      void (async () => {
+        try {
+          for await (const e of iterable) event(e);
+          push({ kind: 'end' });
+        } catch (error) {
+          push({ kind: 'end', error: errorToWire(error) });
+        }
+      })();
+    }
+    return undefined;
+  },
+  closeWatch: (id: string, how: 'stop' | 'abort'): void => {
+    const entry = bridged.get(id);
+    if (entry === undefined) return;
+    entry.stopped = true;
+    if (how === 'stop') entry.stop();
+    else entry.abort();
   },
 };
 Object.assign(window, page);

@@ -106,3 +106,43 @@ export type RpcResult =
         retryAfterMs?: number;
       };
     };
+
+/** How a watch bridged to Node (`pageClient`) is opened in the page. */
+export interface WatchOpen {
+  /** Subscription id, chosen by Node: the key of every message the page pushes back. */
+  id: string;
+  store: string;
+  /** Encoded `WatchSubscriptionOptions` without `signal` (an `AbortSignal` does not cross). */
+  options: unknown;
+  /**
+   * Node passed `onUpdate`: the page watch uses the callback form (events go to `onUpdate`); otherwise
+   * the page iterates the subscription with `for await`, as a Node consumer of the iterator would.
+   */
+  onUpdate: boolean;
+  /** Node passed a `signal`: the page watch gets the signal of its own `AbortController`. */
+  signal: boolean;
+  /** That signal was already aborted when `watch()` was called. */
+  aborted: boolean;
+}
+
+/**
+ * What a bridged page watch reports to Node, in the order it happened there (`seq` counts from 0 per
+ * subscription). `event`: `onUpdate` was called or the page's iterator yielded; `error`: `onError`;
+ * `close`: `onClose`; `end`: the page's `for await` finished, with the error it threw if any.
+ * `lastRevision` is the page subscription's `lastRevision` when the message was sent.
+ */
+export type WatchMessage = { id: string; seq: number; lastRevision: number | undefined } & (
+  | {
+      kind: 'event';
+      /** Encoded `WatchEvent`. */
+      event: unknown;
+      /** Sent after the page watch was told to stop (a bridge delay can't explain it: a client bug). */
+      afterStop: boolean;
+    }
+  | { kind: 'error'; error: WireError; willRetry: boolean }
+  | { kind: 'close' }
+  | { kind: 'end'; error?: WireError }
+);
+
+/** A thrown error's fields, as the page sends them (Node rebuilds the same `@kv/core` class). */
+export type WireError = Extract<RpcResult, { error: unknown }>['error'];
