@@ -29,6 +29,14 @@ step "install" pnpm install --frozen-lockfile
 step "build" pnpm exec turbo run build --output-logs=errors-only
 step "typecheck" pnpm exec turbo run typecheck --output-logs=errors-only
 step "lint" pnpm exec biome ci .
+# Each published package as a user installs it (npm pack): exports order, files, types (STYLE.md).
+publint_all() {
+  local dir
+  for dir in packages/core packages/engine packages/node packages/browser packages/mock; do
+    (cd "$dir" && pnpm exec publint --pack npm --strict) || return 1
+  done
+}
+step "publint" publint_all
 
 report=".vitest-report.json"
 rm -f "$report"
