@@ -860,8 +860,13 @@ export class SqliteStorage implements Storage {
 
     const results: MutationResult[] = [];
     for (const m of request.mutations) {
-      const row = load(m.key);
-      const live = isLive(row, now) ? row : undefined;
+      let live = load(m.key);
+      if (live && live.expires_at !== null && live.expires_at <= now) {
+        // Expired but not swept yet: record its `expire` write first, as the sweeper would (each mode:
+        // before the op's precondition, so a failed op still records it), then run the op without it.
+        this.tombstone(tx, live, 'expire', now);
+        live = undefined;
+      }
       if (request.mode === 'each') {
         const failure = failureOf(live, m.precondition);
         if (failure) {
@@ -874,36 +879,31 @@ export class SqliteStorage implements Storage {
           continue;
         }
       }
-      results.push(this.apply(tx, m, row, live, now));
+      results.push(this.apply(tx, m, live, now));
     }
     this.finishStoreTx(tx);
     return { ok: true, results, revision: tx.revision };
   }
 
-  private apply(
-    tx: StoreTx,
-    m: Mutation,
-    row: EntryRow | undefined,
-    live: EntryRow | undefined,
-    now: number,
-  ): MutationResult {
+  /** Applies one mutation; `live` is the key's entry row, never an expired one (`commitTx` expired it). */
+  private apply(tx: StoreTx, m: Mutation, live: EntryRow | undefined, now: number): MutationResult {
     switch (m.type) {
       case 'put':
-        return this.put(tx, m, row, live, now);
+        return this.put(tx, m, live, now);
       case 'delete':
         if (!live) return { key: m.key, status: 'noop', created: false };
         this.tombstone(tx, live, 'delete', now);
         return { key: m.key, status: 'applied', revision: tx.revision, id: live.id, created: true };
       case 'purge': {
         // The purge record keeps the fields of the key's newest record (its put or its tombstone).
-        const head = row ?? (this.stmts.lastHistory.get(tx.id, m.key) as EntryRow | undefined);
+        const head = live ?? (this.stmts.lastHistory.get(tx.id, m.key) as EntryRow | undefined);
         if (!head) return { key: m.key, status: 'noop', created: false };
         tx.revision++;
-        if (row) {
+        if (live) {
           this.stmts.deleteEntry.run(tx.id, m.key);
-          this.removeScopes(tx.id, m.key, row.scopes);
+          this.removeScopes(tx.id, m.key, live.scopes);
           tx.keyDelta--;
-          tx.bytesDelta -= row.size;
+          tx.bytesDelta -= live.size;
         }
         this.stmts.purgeHistory.run(tx.id, m.key);
         this.stmts.insertChange.run(
@@ -936,58 +936,34 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  private put(
-    tx: StoreTx,
-    op: PutOp,
-    row: EntryRow | undefined,
-    live: EntryRow | undefined,
-    now: number,
-  ): MutationResult {
+  private put(tx: StoreTx, op: PutOp, live: EntryRow | undefined, now: number): MutationResult {
     const scopes = JSON.stringify(normalizeScopes(op.scopes));
     const metadata = op.metadata === null ? null : JSON.stringify(op.metadata);
     const size = op.value.byteLength;
     const id = live ? live.id : op.newId;
     const createdAt = live ? live.created_at : now;
     tx.revision++;
-    if (row) {
+    if (live) {
       if (tx.depth > 1) this.stmts.historyFromEntry.run('put', tx.id, op.key);
-      if (live) {
-        // Same life: id and createdAt unchanged, so the id index is not touched.
-        this.stmts.overwriteEntry.run(
-          tx.revision,
-          op.contentType,
-          metadata,
-          scopes,
-          now,
-          op.expiresAt,
-          op.resume ? 1 : 0,
-          size,
-          op.value,
-          tx.id,
-          op.key,
-        );
-      } else {
-        this.stmts.replaceEntry.run(
-          id,
-          tx.revision,
-          op.contentType,
-          metadata,
-          scopes,
-          createdAt,
-          now,
-          op.expiresAt,
-          op.resume ? 1 : 0,
-          size,
-          op.value,
-          tx.id,
-          op.key,
-        );
-      }
-      if (row.scopes !== scopes) {
-        this.removeScopes(tx.id, op.key, row.scopes);
+      // Same life: id and createdAt unchanged, so the id index is not touched.
+      this.stmts.overwriteEntry.run(
+        tx.revision,
+        op.contentType,
+        metadata,
+        scopes,
+        now,
+        op.expiresAt,
+        op.resume ? 1 : 0,
+        size,
+        op.value,
+        tx.id,
+        op.key,
+      );
+      if (live.scopes !== scopes) {
+        this.removeScopes(tx.id, op.key, live.scopes);
         this.addScopes(tx.id, op.key, scopes);
       }
-      tx.bytesDelta += size - row.size;
+      tx.bytesDelta += size - live.size;
     } else {
       this.stmts.insertEntry.run(
         tx.id,
@@ -1227,10 +1203,6 @@ function prepareStatements(db: Database.Database) {
     insertEntry: p(
       `INSERT INTO entries (store_id, key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    replaceEntry: p(
-      `UPDATE entries SET id = ?, revision = ?, content_type = ?, metadata = ?, scopes = ?, created_at = ?,
-       updated_at = ?, expires_at = ?, resume = ?, size = ?, value = ? WHERE store_id = ? AND key = ?`,
     ),
     overwriteEntry: p(
       `UPDATE entries SET revision = ?, content_type = ?, metadata = ?, scopes = ?,

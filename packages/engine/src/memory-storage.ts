@@ -16,9 +16,15 @@
  *   Each-mode commits evaluate an op's precondition just before that op, against the state as mutated
  *   by the ops before it; `checks` are only read in atomic mode.
  * - An entry whose `expiresAt <= nowMs` is invisible to every read and counts as absent for
- *   preconditions before the sweeper runs; a put on it starts a new life (new id, `created: true`). Until
- *   it is swept it still counts in the store's `keyCount`/`totalBytes` ("not expired-and-swept") and
- *   stays in history as the `put` it was.
+ *   preconditions before the sweeper runs. Until it is swept it still counts in the store's
+ *   `keyCount`/`totalBytes` ("not expired-and-swept") and stays in history as the `put` it was.
+ * - A commit that is applied and has a mutation on an expired-but-unswept key first records that key's
+ *   `expire` write, exactly as the sweeper would (its own revision, tombstone in history, change log),
+ *   then runs the mutation against the new state: a put starts a new life (new id, `created: true`),
+ *   delete and setExpiry are no-ops, a purge removes the key with its `expire` tombstone. Atomic commits
+ *   do this only once every check has passed (a failed commit writes nothing); each-mode commits do it
+ *   for every op, before that op's precondition is evaluated, so an op whose precondition fails still
+ *   records the expire. Keys named only in `checks` are not expired.
  * - History (Ironflow/NATS): a key's revisions, newest first, at most the store's `history` depth,
  *   tombstones included. A tombstone (`delete`, `expire`) keeps the id, content type, metadata,
  *   scopes, `createdAt` and `resume` of the entry it ends, with an empty value, `size` 0,
@@ -350,6 +356,7 @@ export class MemoryStorage implements Storage {
     }
     const results: MutationResult[] = [];
     for (const mutation of request.mutations) {
+      this.#expireDue(state, mutation.key, nowMs);
       if (!atomic && mutation.precondition !== undefined) {
         const failure = this.#failure(state, mutation.key, mutation.precondition, nowMs);
         if (failure !== undefined) {
@@ -366,6 +373,17 @@ export class MemoryStorage implements Storage {
       results.push(this.#apply(state, mutation, nowMs));
     }
     return { ok: true, results, revision: state.record.revision };
+  }
+
+  /**
+   * Records the `expire` write of `key` when its newest record is a `put` expired at `nowMs` (what the
+   * sweeper would write), so a commit on an expired-but-unswept key never skips its expiry.
+   */
+  #expireDue(state: StoreState, key: string, nowMs: number): void {
+    const head = state.keys.get(key)?.[0];
+    if (head !== undefined && head.operation === 'put' && isExpired(head, nowMs)) {
+      this.#end(state, head, 'expire', nowMs);
+    }
   }
 
   /** Which precondition failure `precondition` has on `key` now, or undefined when it holds. */
@@ -392,7 +410,7 @@ export class MemoryStorage implements Storage {
     const key = mutation.key;
     const history = state.keys.get(key);
     const head = history?.[0];
-    /** The current `put`, live or expired-but-unswept. */
+    /** The current `put`; `commit` has expired a due one already, so it is live here. */
     const current = head?.operation === 'put' ? head : undefined;
     const live = current !== undefined && !isExpired(current, nowMs) ? current : undefined;
     switch (mutation.type) {

@@ -127,7 +127,11 @@ export interface CommitRequest {
   mode: 'atomic' | 'each';
   /** Extra conditions on keys not (necessarily) mutated (Deno KV `check`). Atomic mode only. */
   checks?: Array<{ key: string; precondition: Precondition }>;
-  /** The mutations, applied in order; each applied mutation takes the next store revision. */
+  /**
+   * The mutations, applied in order; each applied mutation takes the next store revision (after the
+   * revision of the `expire` write a mutation on an expired-but-unswept key records first; see
+   * {@link Storage.commit}).
+   */
   mutations: Mutation[];
   /** "Now", epoch ms: for expiry checks (an expired entry counts as absent) and timestamps. */
   nowMs: number;
@@ -225,7 +229,17 @@ export interface Storage {
   /** Distinct scopes of live entries, sorted. */
   listScopes(store: string, nowMs: number): Promise<string[]>;
 
-  /** Applies a commit in one transaction (see {@link CommitRequest}). */
+  /**
+   * Applies a commit in one transaction (see {@link CommitRequest}). When an applied commit has a
+   * mutation on a key whose current record is a `put` expired at `nowMs` but not swept yet, that key's
+   * `expire` write is recorded first, exactly as {@link Storage.sweepExpired} would (its own next
+   * revision, tombstone in history, change log row, stats), and the mutation then runs against that
+   * state: a put starts a new life (new id, `created: true`), delete and setExpiry are no-ops, a purge
+   * removes the key with its tombstone. Atomic mode does this only once every precondition has held (a
+   * failed commit writes nothing); each mode does it for every op just before evaluating that op's
+   * precondition (an op whose precondition then fails still leaves the expire). Keys only in `checks`
+   * are never expired by a commit.
+   */
   commit(store: string, request: CommitRequest): Promise<CommitResult>;
   /**
    * Removes up to `limit` entries (across stores) whose `expiresAt <= nowMs`, each as an `expire` write

@@ -166,6 +166,19 @@ describe('watch stream', () => {
     expect([m.event, data(m).key]).toEqual(['expire', 'temp']);
   });
 
+  it('delivers the expire of a key written again before the sweeper reached it', async () => {
+    const r = await rig();
+    await r.put('temp', 'x', { expiresAt: now() - 1 });
+    const w = await r.watch({ updatesOnly: true });
+    expect((await w.next()).event).toBe('ready');
+    await r.put('temp', 'y');
+    const expire = await w.next();
+    expect([expire.event, data(expire).key, expire.id]).toEqual(['expire', 'temp', '2']);
+    const put = await w.next();
+    expect([put.event, data(put).key, textOf(put), put.id]).toEqual(['put', 'temp', 'y', '3']);
+    expect(await r.storage.sweepExpired(now(), 100)).toBe(0);
+  });
+
   it('includeHistory replays each key history oldest first before ready', async () => {
     const r = await rig();
     await r.put('h', 'v1');

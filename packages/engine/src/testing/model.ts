@@ -8,6 +8,8 @@
  * - "current" entries (newest record a `put`, expired or not) make the stats until swept;
  * - atomic commits check every precondition against the state before the commit, each-mode commits
  *   check each op's precondition just before it;
+ * - an applied commit first expires (as the sweeper would) each expired-but-unswept key a mutation
+ *   names, just before that mutation (each mode: before its precondition too);
  * - tombstones keep the ended entry's fields with an empty value, `size` 0, `expiresAt: null`;
  * - sweeps take the oldest expiry first, ties by store name then key bytes.
  *
@@ -135,6 +137,14 @@ export class StorageModel {
     };
   }
 
+  /** Writes the `expire` of `key` when its newest record is an expired `put`. */
+  #expireDue(store: ModelStore, key: string, nowMs: number): void {
+    const head = store.keys.get(key)?.[0];
+    if (head?.operation === 'put' && head.expiresAt !== null && head.expiresAt <= nowMs) {
+      this.#write(store, this.#tombstone(store, head, 'expire', nowMs));
+    }
+  }
+
   #apply(store: ModelStore, m: Mutation, nowMs: number): MutationResult {
     const head = store.keys.get(m.key)?.[0];
     const live = this.#live(store, m.key, nowMs);
@@ -197,10 +207,14 @@ export class StorageModel {
         .filter((c) => !this.#holds(store, c.key, c.precondition, now))
         .map((c) => c.key);
       if (failedKeys.length > 0) return { ok: false, failedKeys: [...new Set(failedKeys)] };
-      const results = request.mutations.map((m) => this.#apply(store, m, now));
+      const results = request.mutations.map((m) => {
+        this.#expireDue(store, m.key, now);
+        return this.#apply(store, m, now);
+      });
       return { ok: true, results, revision: store.revision };
     }
     const results = request.mutations.map((m): MutationResult => {
+      this.#expireDue(store, m.key, now);
       if (m.precondition && !this.#holds(store, m.key, m.precondition, now)) {
         const live = this.#live(store, m.key, now);
         const failure =

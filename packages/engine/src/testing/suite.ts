@@ -580,7 +580,7 @@ export function describeStorageSuite(
         expect(await storage.get(STORE, 'k', T0)).toBeUndefined();
       });
 
-      it('an expired entry counts as absent for preconditions and writes', async () => {
+      it('an expired entry counts as absent for preconditions and writes; the commit records its expire', async () => {
         const storage = await withStore(5);
         await write(storage, STORE, [putOp('k', 'v', { expiresAt: T0 + 10, newId: 'old' })]);
         const later = T0 + 10;
@@ -594,9 +594,11 @@ export function describeStorageSuite(
             putOp('k', 'x', { precondition: { kind: 'revision', revision: 1 } }),
           ],
         });
+        // The first op finds the key expired-but-unswept: its expire write (revision 2) comes first, then
+        // every op runs against a key that has no live entry.
         expect(each).toEqual({
           ok: true,
-          revision: 1,
+          revision: 2,
           results: [
             { key: 'k', status: 'noop', created: false },
             { key: 'k', status: 'noop' },
@@ -612,30 +614,166 @@ export function describeStorageSuite(
         });
         expect(atomic).toEqual({
           ok: true,
-          revision: 2,
-          results: [{ key: 'k', status: 'applied', revision: 2, id: 'new', created: true }],
+          revision: 3,
+          results: [{ key: 'k', status: 'applied', revision: 3, id: 'new', created: true }],
         });
         expect(await storage.get(STORE, 'k', later)).toMatchObject({
           id: 'new',
           createdAt: later,
           expiresAt: null,
         });
-        // The expired put stays in history as it was; replacing it is not an expire write.
-        expect((await storage.history(STORE, 'k')).map((r) => [r.operation, r.id])).toEqual([
-          ['put', 'new'],
-          ['put', 'old'],
+        expect((await storage.history(STORE, 'k')).map((r) => [r.operation, r.revision, r.id])).toEqual([
+          ['put', 3, 'new'],
+          ['expire', 2, 'old'],
+          ['put', 1, 'old'],
         ]);
-        expect(await storage.getStore(STORE)).toMatchObject({ keyCount: 1, totalBytes: 3 });
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 1, totalBytes: 3 });
         expect(await storage.sweepExpired(later + 1000, 100)).toBe(0);
       });
 
-      it('purge of an expired-but-unswept key removes it', async () => {
+      it('a put over an expired-but-unswept key writes expire@n, then put@n+1 with a new id', async () => {
+        const storage = await withStore(3);
+        await write(storage, STORE, [
+          putOp('k', 'vv', {
+            expiresAt: T0 + 10,
+            newId: 'old',
+            scopes: ['s'],
+            metadata: { m: 1 },
+            contentType: 'text/x',
+            resume: true,
+          }),
+          putOp('other', 'x'),
+        ]);
+        const at = T0 + 25;
+        const [put] = await write(storage, STORE, [putOp('k', 'new', { newId: 'new', scopes: ['t'] })], at);
+        expect(put).toEqual({ key: 'k', status: 'applied', revision: 4, id: 'new', created: true });
+        // The expire is the record the sweeper would have written (updatedAt = the commit's time).
+        const expire = {
+          operation: 'expire',
+          key: 'k',
+          id: 'old',
+          value: '',
+          contentType: 'text/x',
+          metadata: { m: 1 },
+          scopes: ['s'],
+          revision: 3,
+          createdAt: T0,
+          updatedAt: at,
+          expiresAt: null,
+          resume: true,
+          size: 0,
+        };
+        expect((await storage.changes(STORE, 2, 10)).map(entryFields)).toEqual([
+          expire,
+          expect.objectContaining({ operation: 'put', key: 'k', id: 'new', revision: 4, createdAt: at }),
+        ]);
+        expect((await storage.history(STORE, 'k')).map(entryFields)).toEqual([
+          expect.objectContaining({ operation: 'put', id: 'new', revision: 4, value: 'new' }),
+          expire,
+          expect.objectContaining({ operation: 'put', id: 'old', revision: 1, value: 'vv' }),
+        ]);
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 4, keyCount: 2, totalBytes: 4 });
+        expect(await storage.getById(STORE, 'old', at)).toBeUndefined();
+        expect(await storage.getById(STORE, 'new', at)).toMatchObject({ key: 'k', revision: 4 });
+        expect(await storage.listScopes(STORE, at)).toEqual(['t']);
+        // Nothing is left for the sweeper: the expiry was recorded once.
+        expect(await storage.sweepExpired(at + 1000, 100)).toBe(0);
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 4 });
+      });
+
+      it('a put over an expired key in a depth-1 store keeps only the new put in history', async () => {
+        const storage = await withStore(1);
+        await write(storage, STORE, [putOp('k', 'v', { expiresAt: T0 + 10, newId: 'old' })]);
+        const [put] = await write(storage, STORE, [putOp('k', 'w', { newId: 'new' })], T0 + 10);
+        expect(put).toMatchObject({ revision: 3, id: 'new', created: true });
+        expect((await storage.history(STORE, 'k')).map((r) => [r.operation, r.revision])).toEqual([
+          ['put', 3],
+        ]);
+        expect((await storage.changes(STORE, 0, 10)).map((r) => [r.operation, r.revision, r.id])).toEqual([
+          ['put', 1, 'old'],
+          ['expire', 2, 'old'],
+          ['put', 3, 'new'],
+        ]);
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 1, totalBytes: 1 });
+      });
+
+      it('each mode records the expire even when the op precondition then fails', async () => {
+        const storage = await withStore(3);
+        await write(storage, STORE, [putOp('k', 'v', { expiresAt: T0 + 10 })]);
+        const result = await storage.commit(STORE, {
+          mode: 'each',
+          nowMs: T0 + 10,
+          mutations: [putOp('k', 'x', { precondition: { kind: 'revision', revision: 1 } })],
+        });
+        expect(result).toEqual({
+          ok: true,
+          revision: 2,
+          results: [{ key: 'k', status: 'failed', failure: 'revision_mismatch' }],
+        });
+        expect((await storage.history(STORE, 'k')).map((r) => r.operation)).toEqual(['expire', 'put']);
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 2, keyCount: 0, totalBytes: 0 });
+        expect(await storage.sweepExpired(T0 + 100, 10)).toBe(0);
+      });
+
+      it('a failed atomic commit records no expire; keys only in checks are not expired', async () => {
+        const storage = await withStore(3);
+        await write(storage, STORE, [
+          putOp('k', 'v', { expiresAt: T0 + 10 }),
+          putOp('c', 'v', { expiresAt: T0 + 10 }),
+        ]);
+        const later = T0 + 10;
+        const failedCheck = await storage.commit(STORE, {
+          mode: 'atomic',
+          nowMs: later,
+          checks: [{ key: 'missing', precondition: { kind: 'exists' } }],
+          mutations: [putOp('k', 'x'), { type: 'delete', key: 'c' }],
+        });
+        expect(failedCheck).toEqual({ ok: false, failedKeys: ['missing'] });
+        const failedOp = await storage.commit(STORE, {
+          mode: 'atomic',
+          nowMs: later,
+          mutations: [putOp('k', 'x'), putOp('c', 'y', { precondition: { kind: 'exists' } })],
+        });
+        expect(failedOp).toEqual({ ok: false, failedKeys: ['c'] });
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 2, keyCount: 2 });
+        expect(await storage.changes(STORE, 2, 10)).toEqual([]);
+        expect((await storage.history(STORE, 'k')).map((r) => r.operation)).toEqual(['put']);
+        // Applied, with `c` only checked: `k` gets its expire then the put, `c` is left to the sweeper.
+        const applied = await storage.commit(STORE, {
+          mode: 'atomic',
+          nowMs: later,
+          checks: [{ key: 'c', precondition: { kind: 'absent' } }],
+          mutations: [putOp('k', 'x', { newId: 'k2' })],
+        });
+        expect(applied).toEqual({
+          ok: true,
+          revision: 4,
+          results: [{ key: 'k', status: 'applied', revision: 4, id: 'k2', created: true }],
+        });
+        expect((await storage.changes(STORE, 2, 10)).map((r) => [r.operation, r.key, r.revision])).toEqual([
+          ['expire', 'k', 3],
+          ['put', 'k', 4],
+        ]);
+        expect((await storage.history(STORE, 'c')).map((r) => r.operation)).toEqual(['put']);
+        expect(await storage.sweepExpired(later, 10)).toBe(1);
+        expect((await storage.history(STORE, 'c')).map((r) => [r.operation, r.revision])).toEqual([
+          ['expire', 5],
+          ['put', 2],
+        ]);
+      });
+
+      it('purge of an expired-but-unswept key records its expire, then removes the key', async () => {
         const storage = await withStore(2);
         await write(storage, STORE, [putOp('k', 'vv', { expiresAt: T0 + 10, newId: 'e' })]);
         const [purged] = await write(storage, STORE, [{ type: 'purge', key: 'k' }], T0 + 20);
-        expect(purged).toEqual({ key: 'k', status: 'applied', revision: 2, id: 'e', created: false });
+        expect(purged).toEqual({ key: 'k', status: 'applied', revision: 3, id: 'e', created: false });
         expect(await storage.history(STORE, 'k')).toEqual([]);
-        expect(await storage.getStore(STORE)).toMatchObject({ keyCount: 0, totalBytes: 0 });
+        expect((await storage.changes(STORE, 0, 10)).map((r) => [r.operation, r.revision, r.id])).toEqual([
+          ['put', 1, 'e'],
+          ['expire', 2, 'e'],
+          ['purge', 3, 'e'],
+        ]);
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 0, totalBytes: 0 });
         expect(await storage.sweepExpired(T0 + 30, 10)).toBe(0);
       });
 
