@@ -881,7 +881,7 @@ export function describeConformance(
         },
       );
 
-      watchIt.skipIf(options.noWallClock === true)(
+      it.skipIf(options.watch === false || options.noWallClock === true)(
         'a key written again after it expired is an expire event between the two puts (KeyExpiry)',
         { timeout: 30_000 },
         async () => {
