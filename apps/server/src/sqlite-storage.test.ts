@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareKeys } from '@kv/core';
-import type { PutOp, Storage } from '@kv/engine';
+import type { CommitRequest, PutOp, Storage } from '@kv/engine';
 import { describeStorageSuite } from '@kv/engine/testing';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -399,6 +399,35 @@ describe('damaged files and readiness', () => {
     // A second failure is reported as the same error, once.
     await expect(s.scan('st', { limit: 5000, values: true, nowMs: T0 })).rejects.toBe(error);
     expect(reported).toHaveLength(1);
+  });
+
+  it('a corruption error in one write of a group commit rolls back the whole batch: nothing else is committed into the file', async () => {
+    const path = await filled('batch.sqlite', 10);
+    const s = SqliteStorage.open({ path, checkpointIntervalMs: null });
+    opened.push(s);
+    const revisionBefore = (await s.getStore('st'))!.revision;
+    // The first write of the batch meets a damaged page (simulated: SQLite's own error code).
+    const target = s as unknown as { commitTx: (store: string, request: CommitRequest) => unknown };
+    const commitTx = target.commitTx.bind(s);
+    target.commitTx = (store, request) => {
+      if (request.mutations[0]?.key === 'hits.damage') {
+        throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' });
+      }
+      return commitTx(store, request);
+    };
+    // Issued in the same tick: one group commit.
+    const first = s.commit('st', { mode: 'each', mutations: [put('hits.damage', 'x')], nowMs: T0 });
+    const second = s.commit('st', { mode: 'each', mutations: [put('innocent', 'y')], nowMs: T0 });
+    const results = await Promise.allSettled([first, second]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(DatabaseCorruptError);
+    expect(s.corruption).toBeInstanceOf(DatabaseCorruptError);
+    expect(await s.get('st', 'innocent', T0)).toBeUndefined();
+    expect((await s.getStore('st'))!.revision).toBe(revisionBefore);
+    // And later batches are refused before they run.
+    await expect(s.commit('st', { mode: 'each', mutations: [put('later', 'z')], nowMs: T0 })).rejects.toBe(
+      s.corruption,
+    );
   });
 
   it('ping reads a real table: false once the stores table is unreadable or the connection closed', async () => {

@@ -574,6 +574,11 @@ export class SqliteStorage implements Storage {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
+    if (this.corruptError !== undefined) {
+      // Found corrupt since these were queued: nothing more is written into the file.
+      for (const item of batch) item.reject(this.corruptError);
+      return;
+    }
     const outcomes: Array<{ ok: true; result: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.write(() => {
@@ -584,13 +589,17 @@ export class SqliteStorage implements Storage {
             const result = this.txRunner(item.apply);
             outcomes.push({ ok: true, result });
           } catch (error) {
+            // A damaged file fails the whole transaction: the other writes of the batch must not be
+            // committed into it either (the outer catch rejects them all).
+            if (isCorruptionError(error)) throw error;
             outcomes.push({ ok: false, error });
           }
         }
       });
     } catch (error) {
-      // The transaction itself failed (e.g. disk full): nothing of the batch was written.
-      for (const item of batch) item.reject(error);
+      // The transaction itself failed (e.g. disk full, a corrupt page): nothing of the batch was written.
+      const reason = this.mapError(error);
+      for (const item of batch) item.reject(reason);
       return;
     }
     batch.forEach((item, i) => {
@@ -643,7 +652,8 @@ export class SqliteStorage implements Storage {
       | undefined;
     if (!row) return undefined;
     if (row.expires_at <= nowMs) {
-      this.stmts.deleteIdempotency.run(scopeKey, row.expires_at);
+      // Tidying up is a write: never into a file found corrupt.
+      if (this.corruptError === undefined) this.stmts.deleteIdempotency.run(scopeKey, row.expires_at);
       return undefined;
     }
     return {
