@@ -19,8 +19,8 @@ import {
 import { sha256HexSync } from './sha256.js';
 import type { ChangeRecord, StoredEntry, StoreRecord } from './storage.js';
 
-/** Inputs up to this many bytes are hashed synchronously by {@link sha256Hex}. */
-const SYNC_HASH_MAX_BYTES = 64 * 1024;
+/** Inputs up to this many bytes are hashed synchronously by {@link sha256Hex} (JS SHA-256 ~25 µs at 4 KiB). */
+const SYNC_HASH_MAX_BYTES = 4 * 1024;
 
 /** A request id we accept from a client: 1-128 of `A-Z a-z 0-9 . _ : -`. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
