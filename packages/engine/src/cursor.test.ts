@@ -5,11 +5,19 @@ import { CursorSealer } from './cursor.js';
 describe('CursorSealer', () => {
   it('round-trips any key and direction, with a fresh IV each time, never showing the key', async () => {
     const sealer = new CursorSealer();
-    for (const lastKey of ['a', 'secret/key?#%&=+~', 'caf\u00e9 \u{1f511}', 'x'.repeat(1024)]) {
+    const lengths = new Set<number>();
+    for (const lastKey of [
+      'a',
+      'secret/key?#%&=+~',
+      'caf\u00e9 \u{1f511}',
+      'x'.repeat(512),
+      '\u{1f511}'.repeat(128),
+    ]) {
       for (const reverse of [false, true]) {
         const one = await sealer.seal('s1', 'orders', { lastKey, reverse });
         const two = await sealer.seal('s1', 'orders', { lastKey, reverse });
         expect(one).toMatch(/^[A-Za-z0-9_-]+$/);
+        lengths.add(one.length);
         expect(one).not.toBe(two);
         // (A 1-byte key may turn up in random bytes by chance; longer ones would not.)
         if (lastKey.length >= 6) {
@@ -20,6 +28,12 @@ describe('CursorSealer', () => {
         await expect(new CursorSealer().open('s1', 'orders', two)).resolves.toEqual({ lastKey, reverse });
       }
     }
+    // Padded: a cursor's length says nothing about the key's length.
+    expect([...lengths]).toEqual([726]);
+    // A key longer than any valid key is not sealed.
+    await expect(
+      sealer.seal('s1', 'orders', { lastKey: 'x'.repeat(513), reverse: false }),
+    ).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('refuses another store, another secret, and any altered byte', async () => {

@@ -7,8 +7,12 @@
  *
  * ```
  * cursor = base64url(0x01 || iv[12] || AES-GCM(key, iv, aad = "kv-cursor-v1\0" + store, plaintext))
- * plaintext = direction byte (0 forward, 1 reverse) || UTF-8 last key
+ * plaintext = direction byte (0 forward, 1 reverse) || key length (2 bytes, big-endian) || UTF-8 last key
+ *             || zero bytes up to 515 bytes in all
  * ```
+ *
+ * The padding makes every cursor the same length (726 characters), so a cursor does not reveal even the
+ * length of a key the caller may not see.
  *
  * The store's signing secret is persisted with the store, so a cursor keeps working across restarts and
  * on every engine over the same storage; rotating the secret (or deleting the store) makes older cursors
@@ -16,11 +20,13 @@
  *
  * @module
  */
-import { type CursorPayload, ValidationError } from '@kv/core';
+import { type CursorPayload, LIMITS, ValidationError } from '@kv/core';
 
 const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** Direction byte + 2-byte length + the longest key: every plaintext is padded to this size. */
+const PLAIN_BYTES = 1 + 2 + LIMITS.maxKeyBytes;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const HKDF_INFO = encoder.encode('kv listing cursor v1 aes-256-gcm');
@@ -81,8 +87,10 @@ export class CursorSealer {
   }
 
   /**
-   * Seals a listing position into an opaque cursor (base64url, no padding; 41 characters plus about
-   * 4/3 of the key's UTF-8 bytes).
+   * Seals a listing position into an opaque cursor (base64url, no padding, 726 characters whatever the
+   * key).
+   *
+   * @throws {ValidationError} when the key is longer than a valid key (512 UTF-8 bytes)
    *
    * @param secret - the store's signing secret (`StoreRecord.signingSecret`)
    * @param store - the store name (bound into the cursor: it does not open on another store)
@@ -90,9 +98,12 @@ export class CursorSealer {
    */
   async seal(secret: string, store: string, payload: CursorPayload): Promise<string> {
     const key = encoder.encode(payload.lastKey);
-    const plain = new Uint8Array(1 + key.length);
+    if (key.length > LIMITS.maxKeyBytes) throw malformed();
+    const plain = new Uint8Array(PLAIN_BYTES);
     plain[0] = payload.reverse ? 1 : 0;
-    plain.set(key, 1);
+    plain[1] = key.length >> 8;
+    plain[2] = key.length & 0xff;
+    plain.set(key, 3);
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
     const sealed = new Uint8Array(
       await crypto.subtle.encrypt(
@@ -117,7 +128,11 @@ export class CursorSealer {
    */
   async open(secret: string, store: string, cursor: string): Promise<CursorPayload> {
     const bytes = fromBase64Url(cursor);
-    if (bytes === undefined || bytes.length < 1 + IV_BYTES + TAG_BYTES + 1 || bytes[0] !== VERSION) {
+    if (
+      bytes === undefined ||
+      bytes.length !== 1 + IV_BYTES + PLAIN_BYTES + TAG_BYTES ||
+      bytes[0] !== VERSION
+    ) {
       throw malformed();
     }
     let plain: Uint8Array;
@@ -138,10 +153,11 @@ export class CursorSealer {
       throw malformed();
     }
     const direction = plain[0];
-    if (direction !== 0 && direction !== 1) throw malformed();
+    const length = ((plain[1] ?? 0) << 8) | (plain[2] ?? 0);
+    if ((direction !== 0 && direction !== 1) || length > LIMITS.maxKeyBytes) throw malformed();
     let lastKey: string;
     try {
-      lastKey = decoder.decode(plain.subarray(1));
+      lastKey = decoder.decode(plain.subarray(3, 3 + length));
     } catch {
       throw malformed();
     }
