@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   base64ToBytes,
   bytesToBase64,
+  bytesToBase64Url,
   decodeValue,
   encodeValue,
   isJsonContentType,
@@ -161,6 +162,18 @@ describe('decodeValue', () => {
       const { bytes, contentType } = encodeValue(value);
       expect(decodeValue(bytes, contentType)).toEqual(value);
     }
+  });
+});
+
+describe('bytesToBase64Url', () => {
+  it('is RFC 4648 section 5 without padding', () => {
+    expect(bytesToBase64Url(new Uint8Array([0xfb, 0xff, 0xbf]))).toBe('-_-_');
+    expect(bytesToBase64Url(new Uint8Array([0xfb, 0xff]))).toBe('-_8');
+    expect(bytesToBase64Url(new Uint8Array([]))).toBe('');
+    const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) % 256);
+    const url = bytesToBase64Url(bytes);
+    expect(url).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(base64ToBytes(url.replace(/-/g, '+').replace(/_/g, '/'))).toEqual(bytes);
   });
 });
 

@@ -218,6 +218,17 @@ export function bytesToBase64(bytes: Uint8Array): string {
 }
 
 /**
+ * Encodes bytes as base64url without padding (RFC 4648 section 5): `-` and `_` instead of `+` and `/`,
+ * no `=`. Used for URL-borne opaque strings (signatures, tokens, cursors).
+ *
+ * @param bytes - any bytes
+ * @returns base64url text
+ */
+export function bytesToBase64Url(bytes: Uint8Array): string {
+  return bytesToBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
  * Decodes standard base64 (RFC 4648 section 4) strictly: only `A-Z a-z 0-9 + /`, no whitespace, no
  * base64url characters; `=` padding is optional but, when present, must be exactly right; the unused
  * bits of the last character must be zero (so every byte string has one accepted encoding).

@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  bytesToBase64Url,
   type CreatedToken,
   type ParsedCapability,
   parseCapabilities,
@@ -88,10 +89,7 @@ export async function hashToken(secret: string): Promise<string> {
 
 /** A new random token secret: `kv_` + 256 random bits, base64url. */
 export function generateTokenSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return `kv_${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  return `kv_${bytesToBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
 
 /** The authenticated caller of a request: a token, or a signed URL (which carries its own grant). */

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { type CursorPayload, LIMITS, ValidationError } from '@kv/core';
+import { bytesToBase64Url, type CursorPayload, LIMITS, ValidationError } from '@kv/core';
 
 const VERSION = 1;
 const IV_BYTES = 12;
@@ -36,12 +36,6 @@ const MAX_CACHED_KEYS = 1024;
 /** A Web Crypto key (the engine's lib has no DOM `CryptoKey`). */
 type Key = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 
-function toBase64Url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
 function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
   const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
@@ -49,7 +43,7 @@ function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   // Canonical form only (unused low bits zero): one cursor, one spelling.
-  return toBase64Url(out) === text ? out : undefined;
+  return bytesToBase64Url(out) === text ? out : undefined;
 }
 
 function malformed(): ValidationError {
@@ -116,7 +110,7 @@ export class CursorSealer {
     out[0] = VERSION;
     out.set(iv, 1);
     out.set(sealed, 1 + IV_BYTES);
-    return toBase64Url(out);
+    return bytesToBase64Url(out);
   }
 
   /**

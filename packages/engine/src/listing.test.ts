@@ -1,3 +1,4 @@
+import { bytesToBase64Url } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { b64, entryPath, type Harness, setup } from '../test/harness.js';
 import { ensureToken, MemoryTokenStore } from './auth.js';
@@ -26,14 +27,9 @@ async function seed(h: Harness, keys: string[], scopes?: (key: string) => string
 
 const keysOf = (page: Page): string[] => page.items.map((i) => i.key);
 
-const toBase64Url = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
 /** A cursor in the readable format of earlier versions (base64url JSON), which the engine must refuse. */
 const plainCursor = (lastKey: string): string =>
-  toBase64Url(new TextEncoder().encode(JSON.stringify({ k: lastKey, r: 0 })));
+  bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ k: lastKey, r: 0 })));
 /** A cursor's bytes read as text (Latin-1), to look for key names in it. */
 const cursorText = (cursor: string): string => atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
 

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { UnauthenticatedError } from '@kv/core';
+import { bytesToBase64Url, UnauthenticatedError } from '@kv/core';
 
 /** Query parameter holding the expiry, epoch seconds. */
 export const SIGNED_EXPIRES_PARAM = 'expires';
@@ -44,12 +44,6 @@ async function hmac(secret: string, message: string): Promise<Uint8Array> {
     ['sign'],
   );
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /** Constant-time comparison of two strings of ASCII characters. */
@@ -81,7 +75,7 @@ export async function signUrl(url: URL, secret: string, expiresAtSecs: number): 
   if (new Set(names).size !== names.length) throw new TypeError('signUrl: a query parameter is repeated');
   unsigned.searchParams.set(SIGNED_EXPIRES_PARAM, String(Math.floor(expiresAtSecs)));
   const body = unsigned.pathname + unsigned.search;
-  const signature = toBase64Url(await hmac(secret, MESSAGE_PREFIX + body));
+  const signature = bytesToBase64Url(await hmac(secret, MESSAGE_PREFIX + body));
   const signed = new URL(`${body}${SIGNATURE_SEPARATOR}${signature}`, unsigned);
   if (signed.pathname + signed.search !== `${body}${SIGNATURE_SEPARATOR}${signature}`) {
     // Cannot happen for a URL serialized by URL itself; refuse rather than hand out a URL that fails.
@@ -130,7 +124,7 @@ export async function verifySignedUrl(
   const names = [...params.keys()];
   if (new Set(names).size !== names.length || params.has(SIGNED_SIGNATURE_PARAM)) throw invalid();
   if (!/^[A-Za-z0-9_-]{43}$/.test(given)) throw invalid();
-  const expected = toBase64Url(await hmac(secret, `${MESSAGE_PREFIX}${url.pathname}?${query}`));
+  const expected = bytesToBase64Url(await hmac(secret, `${MESSAGE_PREFIX}${url.pathname}?${query}`));
   if (!timingSafeEqual(given, expected)) throw invalid();
   const expires = params.get(SIGNED_EXPIRES_PARAM);
   if (expires === null || !/^\d{1,15}$/.test(expires)) throw invalid();
