@@ -31,9 +31,13 @@ async function setup(faults: Fault[] = [], options: Parameters<typeof createClie
   const kv = createClient({ url, fetch, env: {}, retry: fast, onError: (e) => errors.push(e), ...options });
   const name = uniqueName('faults');
   await kv.stores.create(name);
-  seen.length = 0;
-  injected.push(...faults);
-  return { kv, store: kv.store(name), seen, errors, engine, name };
+  /** Arms `more` faults for the next requests, forgetting the requests seen so far. */
+  const arm = (more: Fault[]): void => {
+    seen.length = 0;
+    injected.push(...more);
+  };
+  arm(faults);
+  return { kv, store: kv.store(name), seen, errors, engine, name, arm };
 }
 
 async function storeRevision(kv: NodeKvClient, name: string): Promise<number> {
@@ -103,11 +107,8 @@ describe('retries of unconditional writes (Idempotency-Key): a lost response is 
   it('delete whose response was lost reports true and deletes once', async () => {
     const t = await setup();
     await t.store.set('k', 1);
-    const { fetch, seen } = faultyFetch(
-      (input, init) => t.engine.fetch(new Request(input, init)),
-      ['drop-response'],
-    );
-    const kv = createClient({ url: 'http://kv.test', fetch, env: {}, retry: fast });
+    t.arm(['drop-response']);
+    const { kv, seen } = t;
     expect(await kv.store(t.name).delete('k')).toBe(true);
     expect(seen).toHaveLength(2);
     expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
@@ -118,11 +119,8 @@ describe('retries of unconditional writes (Idempotency-Key): a lost response is 
   it('purge whose response was lost reports true', async () => {
     const t = await setup();
     await t.store.set('k', 1);
-    const { fetch, seen } = faultyFetch(
-      (input, init) => t.engine.fetch(new Request(input, init)),
-      ['drop-response'],
-    );
-    const kv = createClient({ url: 'http://kv.test', fetch, env: {}, retry: fast });
+    t.arm(['drop-response']);
+    const { kv, seen } = t;
     expect(await kv.store(t.name).purge('k')).toBe(true);
     expect(seen.map((s) => s.method)).toEqual(['DELETE', 'DELETE']);
     expect(seen[1]?.idempotencyKey).toBe(seen[0]?.idempotencyKey);
@@ -132,11 +130,8 @@ describe('retries of unconditional writes (Idempotency-Key): a lost response is 
   it('setExpiry whose response was lost reports true and bumps the revision once', async () => {
     const t = await setup();
     await t.store.set('k', 1);
-    const { fetch, seen } = faultyFetch(
-      (input, init) => t.engine.fetch(new Request(input, init)),
-      ['drop-response'],
-    );
-    const kv = createClient({ url: 'http://kv.test', fetch, env: {}, retry: fast });
+    t.arm(['drop-response']);
+    const { kv, seen } = t;
     const expiresAt = new Date(Date.now() + 3_600_000);
     expect(await kv.store(t.name).setExpiry('k', expiresAt)).toBe(true);
     expect(seen).toHaveLength(2);
