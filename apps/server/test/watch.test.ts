@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { startRetryingWriters } from '@kv/conformance';
 import { bytesToBase64, parseSse, type WatchEvent } from '@kv/core';
 import { createClient } from '@kv/node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,60 +154,28 @@ describe('watch on the real server', () => {
 
       // Writers retry a write until it is acknowledged, with an Idempotency-Key, so a write whose answer
       // was lost in the restart is answered from the idempotency record instead of written twice.
-      const acks: Ack[] = [];
-      let stop = false;
-      let failedAttempts = 0;
-      const writer = async (w: number): Promise<void> => {
-        for (let i = 0; !stop; i++) {
-          const key = `w${w}.k${i}`;
-          const value = `v-${w}-${i}`;
-          for (;;) {
-            try {
-              const res = await fetch(`${url}/v1/stores/restart/entries/${key}`, {
-                method: 'PUT',
-                headers: authHeaders({ 'content-type': 'text/plain', 'idempotency-key': `${key}-put` }),
-                body: value,
-                signal: AbortSignal.timeout(5_000),
-              });
-              if (res.status === 201) {
-                acks.push({
-                  revision: ((await res.json()) as { revision: number }).revision,
-                  key,
-                  type: 'put',
-                  value,
-                });
-                break;
-              }
-              await res.body?.cancel();
-            } catch {
-              // The server is restarting.
-            }
-            failedAttempts++;
-            await sleep(25);
-          }
-        }
-      };
-      const writers = Array.from({ length: 4 }, (_, w) => writer(w));
+      const writers = startRetryingWriters({ url, store: 'restart', headers: authHeaders(), writers: 4 });
+      const puts = writers.acks;
 
-      await expect.poll(() => acks.length, { timeout: 20_000, interval: 10 }).toBeGreaterThan(300);
+      await expect.poll(() => puts.length, { timeout: 20_000, interval: 10 }).toBeGreaterThan(300);
       await expect.poll(() => events.length, { timeout: 20_000, interval: 10 }).toBeGreaterThan(100);
       // Graceful stop mid-load: in-flight writes finish, the watch stream is ended, exit 0 at once.
       const exit = await first.stop('SIGTERM');
       expect(exit.code).toBe(0);
       expect(first.lines.some((l) => l.includes('shutdown timeout'))).toBe(false);
-      const atStop = acks.length;
+      const atStop = puts.length;
       second = await startServer(['--data', data], { port });
       expect(second.url).toBe(url);
-      await expect.poll(() => acks.length, { timeout: 20_000, interval: 10 }).toBeGreaterThan(atStop + 300);
-      stop = true;
-      await Promise.all(writers);
+      await expect.poll(() => puts.length, { timeout: 20_000, interval: 10 }).toBeGreaterThan(atStop + 300);
+      await writers.stop();
+      const acks: Ack[] = puts.map((p) => ({ ...p, type: 'put' }));
 
       const last = Math.max(...acks.map((a) => a.revision));
       expect(acks.length).toBe(last);
       await expect.poll(() => events.at(-1)?.revision, { timeout: 20_000 }).toBe(last);
       watch.stop();
       expect(interruptions).toBeGreaterThan(0);
-      expect(failedAttempts).toBeGreaterThan(0);
+      expect(writers.failedAttempts()).toBeGreaterThan(0);
       expectEveryAckOnceInOrder(events, acks);
 
       // The standard Last-Event-ID header resumes a raw stream exactly after that revision.

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type AckedPut, startRetryingWriters } from '@kv/conformance';
 import { createHttpClient } from '@kv/core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,15 +46,6 @@ afterAll(async () => {
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
-/** One acknowledged write. */
-interface Ack {
-  revision: number;
-  key: string;
-  value: string;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** The page's log of watch `name`. */
 function watchLog(name: string): Promise<WatchLog> {
   return page.evaluate((name) => {
@@ -66,7 +58,7 @@ function watchLog(name: string): Promise<WatchLog> {
  * Every acknowledged write appears once, in revision order, contiguous from 1 (the writers are the only
  * writers, so every revision of the store was acknowledged to one of them).
  */
-function expectEveryAckOnceInOrder(events: WatchLog['events'], acks: Ack[]): void {
+function expectEveryAckOnceInOrder(events: WatchLog['events'], acks: AckedPut[]): void {
   const revisions = events.map((e) => e.revision);
   expect(revisions).toEqual(revisions.map((_, i) => i + 1));
   expect(events.length).toBe(acks.length);
@@ -145,36 +137,8 @@ describe('store.watch() in Chromium against the server', { timeout: 120_000 }, (
 
     // Writers retry each write until it is acknowledged, with an Idempotency-Key, so a write whose answer
     // was lost in the restart is answered from the idempotency record instead of written twice.
-    const acks: Ack[] = [];
-    let stop = false;
-    let failedAttempts = 0;
-    const writer = async (w: number): Promise<void> => {
-      for (let i = 0; !stop; i++) {
-        const key = `w${w}.k${i}`;
-        const value = `v-${w}-${i}`;
-        for (;;) {
-          try {
-            const res = await fetch(`${url}/v1/stores/watched/entries/${key}`, {
-              method: 'PUT',
-              headers: { ...auth, 'content-type': 'text/plain', 'idempotency-key': `${key}-put` },
-              body: value,
-              signal: AbortSignal.timeout(5_000),
-            });
-            if (res.status === 201) {
-              const { revision } = (await res.json()) as { revision: number };
-              acks.push({ revision, key, value });
-              break;
-            }
-            await res.body?.cancel();
-          } catch {
-            // The server is restarting.
-          }
-          failedAttempts += 1;
-          await sleep(25);
-        }
-      }
-    };
-    const writers = Array.from({ length: 3 }, (_, w) => writer(w));
+    const writers = startRetryingWriters({ url, store: 'watched', headers: auth, writers: 3 });
+    const { acks } = writers;
 
     await expect.poll(() => acks.length, { timeout: 30_000, interval: 10 }).toBeGreaterThan(150);
     await expect
@@ -187,9 +151,8 @@ describe('store.watch() in Chromium against the server', { timeout: 120_000 }, (
     servers.push(second);
     expect(second.url).toBe(url);
     await expect.poll(() => acks.length, { timeout: 30_000, interval: 10 }).toBeGreaterThan(atStop + 150);
-    stop = true;
-    await Promise.all(writers);
-    expect(failedAttempts).toBeGreaterThan(0);
+    await writers.stop();
+    expect(writers.failedAttempts()).toBeGreaterThan(0);
 
     const last = Math.max(...acks.map((a) => a.revision));
     expect(acks.length).toBe(last);

@@ -3,10 +3,16 @@
  * the same vitest tests against any implementation given a client factory: the msw mock, the engine over
  * HTTP, the server process on every storage, and the browser client in Chromium. A behaviour change in the
  * engine is caught everywhere at once (STYLE.md: "one contract suite, many implementations"; unstorage's
- * `testDriver`).
+ * `testDriver`). {@link startRetryingWriters} is the write load the restart tests share.
  *
  * @module
  */
 
 export type { ConformanceAuth, ConformanceOptions, ConformanceTarget } from './suite.js';
 export { describeConformance } from './suite.js';
+export {
+  type AckedPut,
+  type RetryingWriters,
+  type RetryingWritersOptions,
+  startRetryingWriters,
+} from './writers.js';
