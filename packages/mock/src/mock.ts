@@ -2,6 +2,46 @@ import { encodeValue, formatScopesHeader, HEADERS, routes, type SetOptions, toEp
 import { createEngine, type Engine, hashToken, MemoryStorage, MemoryTokenStore } from '@kv/engine';
 import { delay, HttpResponse, http, type RequestHandler } from 'msw';
 
+type Scheduler = (callback: () => void) => void;
+
+let scheduler: Scheduler | undefined;
+
+/**
+ * The cheapest macrotask scheduler of the runtime, chosen on first use: `setImmediate` in Node (it runs
+ * after the timers phase, so due timers fire first), a `MessageChannel` message in browsers and workers,
+ * `setTimeout` elsewhere.
+ */
+function scheduleMacrotask(callback: () => void): void {
+  scheduler ??= pickScheduler();
+  scheduler(callback);
+}
+
+function pickScheduler(): Scheduler {
+  /** The part of the DOM's `MessageChannel` used here (core's lib has no DOM types). */
+  interface Channel {
+    port1: { onmessage: (() => void) | null };
+    port2: { postMessage(message: null): void };
+  }
+  const g = globalThis as unknown as { setImmediate?: Scheduler; MessageChannel?: new () => Channel };
+  const setImmediate = g.setImmediate;
+  if (typeof setImmediate === 'function') return (callback) => setImmediate(callback);
+  if (typeof g.MessageChannel === 'function') {
+    const channel = new g.MessageChannel();
+    const queue: Array<() => void> = [];
+    channel.port1.onmessage = () => queue.shift()?.();
+    return (callback) => {
+      queue.push(callback);
+      channel.port2.postMessage(null);
+    };
+  }
+  return (callback) => setTimeout(callback, 0);
+}
+
+/** Resolves in a later macrotask of the event loop (see {@link scheduleMacrotask}). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => scheduleMacrotask(resolve));
+}
+
 /**
  * A fault to inject into matching requests, for testing client resilience (timeouts, retries, error
  * handling). Every rule whose `method` and `path` match a request applies to it, per kind of fault: the
@@ -214,6 +254,9 @@ export function createKvMock(options: KvMockOptions): KvMock {
   };
 
   const handle = async (request: Request): Promise<Response> => {
+    // A socket answers in a later macrotask; msw alone answers in microtasks, which would starve timers
+    // in a user's `while (!stop) await store.set(...)` loop. Yield once per request, as a socket would.
+    await yieldToEventLoop();
     await current.ready;
     if (pendingSeed) await pendingSeed;
     const url = new URL(request.url);

@@ -54,6 +54,25 @@ describe('@kv/mock', () => {
     expect(await kv.store('app').getJson<{ darkMode: boolean }>('config')).toEqual({ darkMode: true });
   });
 
+  it("yields to the event loop once per request, so a user's timer stops a write loop", async () => {
+    const store = createClient({ url: BASE, env: {} }).store('app');
+    let stop = false;
+    const timer = setTimeout(() => {
+      stop = true;
+    }, 20);
+    // The loop a user writes: it ends only when the timer fires. Bounded by count so that, were the mock
+    // to answer in microtasks only (timers starved), this test fails instead of hanging the run.
+    let writes = 0;
+    while (!stop && writes < 3000) {
+      await store.set('loop', writes);
+      writes++;
+    }
+    clearTimeout(timer);
+    expect(stop).toBe(true);
+    expect(writes).toBeLessThan(3000);
+    expect(await store.get('loop')).toBe(writes - 1);
+  });
+
   it('runs the real engine: the same errors and revisions as the server', async () => {
     const kv = createClient({ url: BASE, env: {} });
     await expect(kv.store('nope').get('x')).rejects.toBeInstanceOf(StoreNotFoundError);

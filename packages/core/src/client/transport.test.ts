@@ -127,6 +127,41 @@ describe('retries', () => {
     expect(seen).toEqual([error]);
   });
 
+  it('reads `retry: 0` and `retry: false` as no retry, and a number as the retry count', async () => {
+    const failing = () => new TypeError('fetch failed');
+    for (const retry of [0, false] as const) {
+      const { fetch, requests } = scripted([failing(), failing(), failing()]);
+      const client = createHttpClient({ url: 'http://kv.test', fetch, retry });
+      await expect(client.store('s').get('k')).rejects.toBeInstanceOf(NetworkError);
+      expect(requests).toHaveLength(1);
+    }
+    // A count with no other options keeps the default backoff (300 ms): one retry, two requests.
+    const { fetch, requests } = scripted([
+      failing(),
+      new Response('v', { headers: { 'content-type': 'text/plain' } }),
+    ]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch, retry: 1 });
+    expect(await client.store('s').get('k')).toBe('v');
+    expect(requests).toHaveLength(2);
+  });
+
+  it('refuses a negative, non-integer or mistyped retry option before sending anything', () => {
+    const { fetch, requests } = scripted([]);
+    for (const retry of [-1, 1.5, Number.NaN, '2', null, [1]]) {
+      const make = () => createHttpClient({ url: 'http://kv.test', fetch, retry: retry as never });
+      expect(make).toThrow(ValidationError);
+      const field = (() => {
+        try {
+          make();
+        } catch (e) {
+          return (e as ValidationError).details;
+        }
+      })();
+      expect(field).toMatchObject({ field: expect.stringMatching(/^retry/) });
+    }
+    expect(requests).toHaveLength(0);
+  });
+
   it('does not retry client errors (4xx other than 408/429)', async () => {
     const { fetch, requests } = scripted([wireError(401, 'unauthenticated', { 'kv-request-id': 'req-1' })]);
     const client = createHttpClient({ url: 'http://kv.test', fetch, retry: fast });

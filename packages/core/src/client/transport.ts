@@ -15,7 +15,7 @@ import ky, {
 import { errorFromWire, isKvError, KvError, NetworkError, TimeoutError, ValidationError } from '../errors.js';
 import { HEADERS } from '../protocol.js';
 import type { WatchTransport } from '../watcher.js';
-import type { FetchLike, HttpClientOptions } from './types.js';
+import type { FetchLike, HttpClientOptions, RetryOptions } from './types.js';
 import { randomUuid } from './uuid.js';
 
 /**
@@ -144,7 +144,7 @@ export function createTransport(options: HttpClientOptions): Transport {
       details: { field: 'timeoutMs', reason: 'out_of_range' },
     });
   }
-  const retry = options.retry === false ? { limit: 0 } : (options.retry ?? {});
+  const retry = normalizeRetry(options.retry);
   const limit = nonNegativeInt(retry.limit ?? CLIENT_DEFAULTS.retryLimit, 'retry.limit');
   const backoffMs = nonNegativeInt(retry.backoffMs ?? CLIENT_DEFAULTS.backoffMs, 'retry.backoffMs');
   const maxBackoffMs = nonNegativeInt(
@@ -250,8 +250,25 @@ function discardFailedResponse({ error }: { error: Error }): void {
   if (error instanceof HTTPError) void error.response.body?.cancel().catch(() => undefined);
 }
 
-function nonNegativeInt(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
+/**
+ * The retry option as an options object: `false` and `0` both turn retries off, a number is the retry
+ * count (ky's `retry: number`), `true` and `undefined` keep the defaults.
+ *
+ * @throws {ValidationError} a value of another type (`details.field: 'retry'`, `reason: 'type'`); a
+ *   negative or non-integer count is refused by the `retry.limit` check that follows
+ */
+function normalizeRetry(retry: unknown): RetryOptions {
+  if (retry === undefined || retry === true) return {};
+  if (retry === false) return { limit: 0 };
+  if (typeof retry === 'number') return { limit: retry };
+  if (typeof retry === 'object' && retry !== null && !Array.isArray(retry)) return retry as RetryOptions;
+  throw new ValidationError('`retry` must be false, a retry count, or an options object', {
+    details: { field: 'retry', reason: 'type' },
+  });
+}
+
+function nonNegativeInt(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new ValidationError(`\`${field}\` must be a non-negative integer`, {
       details: { field, reason: 'out_of_range' },
     });

@@ -105,11 +105,14 @@ export interface HttpClientOptions {
    */
   timeoutMs?: number | undefined;
   /**
-   * Retry policy; `false` or `{ limit: 0 }` disables retries. @see RetryOptions
+   * Retry policy: an options object, a retry count (`3` is `{ limit: 3 }`, as in ky's `retry: number`),
+   * or `false` / `0` / `{ limit: 0 }` to disable retries. A negative or non-integer count, or a value of
+   * another type, is a `ValidationError` from the client factory. @see RetryOptions
    * @default { limit: 2, backoffMs: 300, maxBackoffMs: 10_000, maxRetryAfterMs: 60_000 }
    * @example { limit: 4, backoffMs: 50 }
+   * @example 0
    */
-  retry?: RetryOptions | false | undefined;
+  retry?: RetryOptions | number | boolean | undefined;
   /**
    * The `fetch` to call. Defaults to `globalThis.fetch`; when neither exists, `createHttpClient` throws a
    * `ValidationError` that says to pass one.
