@@ -12,7 +12,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { grantFor, HEADERS, toWireError, UnauthorizedError } from '@kv/core';
+import { grantFor, HEADERS, toWireError, UnauthorizedError } from '@kv/core/protocol';
 import {
   authenticate,
   createEngine,

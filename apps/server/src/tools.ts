@@ -18,7 +18,7 @@ import {
   routes,
   type WireBulkSetBody,
   type WireWrite,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { createEngine } from '@kv/engine';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';

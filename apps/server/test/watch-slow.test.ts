@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { bytesToBase64, RevisionCompactedError } from '@kv/core';
+import { bytesToBase64, RevisionCompactedError } from '@kv/core/protocol';
 import { createClient } from '@kv/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, authHeaders, call, startServer, tempDir } from './helpers.js';

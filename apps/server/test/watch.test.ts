@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startRetryingWriters } from '@kv/conformance';
-import { bytesToBase64, parseSse, type WatchEvent } from '@kv/core';
+import { bytesToBase64, parseSse, type WatchEvent } from '@kv/core/protocol';
 import { createClient } from '@kv/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, authHeaders, call, startServer, tempDir } from './helpers.js';

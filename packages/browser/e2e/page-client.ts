@@ -6,7 +6,7 @@
  * watch runs in the page and pushes what it delivers to Node (`page.exposeFunction`), where an object
  * shaped like the real `WatchSubscription` hands it on.
  */
-import * as core from '@kv/core';
+import * as core from '@kv/core/protocol';
 import {
   type AtomicOperation,
   errorFromWire,
@@ -23,7 +23,7 @@ import {
   type WatchEvent,
   type WatchSubscription,
   type WatchSubscriptionOptions,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { Page } from 'playwright-core';
 import {
   decodeWire,

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { HEADERS, routes } from '@kv/core';
+import { HEADERS, matchRoute, ROUTES } from '@kv/core/protocol';
 import type { KvCache, PutOptions } from './cache.js';
 import { type CacheRecord, recordFromResponse, responseHeadersFor, tombstone } from './record.js';
 
@@ -48,25 +48,14 @@ export interface CachingFetchOptions {
   counters: CacheCounters;
 }
 
-function safeDecode(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Parses `url` as an entry or by-id read under `prefix` (`<base path>/v1/stores/`). */
-function targetOf(url: URL, origin: string, prefix: string): Target | undefined {
-  if (url.origin !== origin || url.search !== '' || !url.pathname.startsWith(prefix)) return undefined;
-  const parts = url.pathname.slice(prefix.length).split('/');
-  if (parts.length !== 3) return undefined;
-  const [storePart, kind, last] = parts as [string, string, string];
-  const store = safeDecode(storePart);
-  const value = safeDecode(last);
-  if (store === undefined || value === undefined || value === '') return undefined;
-  if (kind === 'entries') return { store, key: value };
-  if (kind === 'ids') return { store, id: value };
+/** Parses `url` as an entry or by-id read under `basePath` (the client's base URL path, no trailing slash). */
+function targetOf(url: URL, origin: string, basePath: string): Target | undefined {
+  if (url.origin !== origin || url.search !== '' || !url.pathname.startsWith(basePath)) return undefined;
+  const found = matchRoute('GET', url.pathname.slice(basePath.length));
+  if (found.kind !== 'match') return undefined;
+  const { store, key, id } = found.params as { store: string; key?: string; id?: string };
+  if (found.route === ROUTES.getEntry && key !== undefined) return { store, key };
+  if (found.route === ROUTES.getById && id !== undefined) return { store, id };
   return undefined;
 }
 
@@ -94,7 +83,7 @@ async function errorCode(response: Response): Promise<string | undefined> {
 export function createCachingFetch(options: CachingFetchOptions): FetchFn {
   const { cache, counters } = options;
   const base = new URL(`${options.baseUrl}/`);
-  const prefix = `${base.pathname.replace(/\/+$/, '')}${routes.stores()}/`;
+  const basePath = base.pathname.replace(/\/+$/, '');
   const origin = base.origin;
 
   return async (input, init) => {
@@ -107,7 +96,7 @@ export function createCachingFetch(options: CachingFetchOptions): FetchFn {
     } catch {
       return options.fetch(input, init);
     }
-    const target = targetOf(url, origin, prefix);
+    const target = targetOf(url, origin, basePath);
     if (target === undefined) return options.fetch(input, init);
 
     let record: CacheRecord | undefined;

@@ -18,7 +18,7 @@ import {
   parseEtag,
   parseScopesHeader,
   utf8Encode,
-} from '@kv/core';
+} from '@kv/core/protocol';
 
 /**
  * One cached entry, as the IndexedDB cache stores it (per namespace, store and key). A record with

@@ -40,7 +40,7 @@ import {
   validateMetadata,
   validateScopes,
   validateTtlMs,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { KvCache, QueuedSetOptions, WriteBase } from './cache.js';
 import type { CacheCounters } from './fetch.js';
 import type { LiveSync } from './live.js';

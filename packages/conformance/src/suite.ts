@@ -12,7 +12,7 @@ import {
   UnauthenticatedError,
   UnauthorizedError,
   ValidationError,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 /**

@@ -1,21 +1,40 @@
 /**
- * `@kv/core`: the platform-neutral heart of kv. Types, the error hierarchy, value encoding, key and
- * pattern rules, the wire protocol and the shared HTTP client that `@kv/node` and `@kv/browser` wrap.
+ * `@kv/core`: the platform-neutral heart of kv. This root export is the user API: the types, the error
+ * classes, the limits, the key rules and the shared HTTP client that `@kv/node` and `@kv/browser` wrap
+ * and re-export. The protocol machinery the engine, the mock and the runtime packages share (route table,
+ * header codecs, capability grammar, patterns, encodings, SSE) is `@kv/core/protocol`.
+ *
  * It imports no Node built-ins and no DOM-only APIs, and performs no I/O of its own (the client uses an
  * injected or global `fetch`).
  *
  * @module
  */
 
-export * from './capabilities.js';
-export * from './client/index.js';
-export * from './encoding.js';
-export * from './errors.js';
-export * from './jsonl.js';
-export * from './limits.js';
-export * from './patterns.js';
-export * from './protocol.js';
-export * from './sse.js';
-export * from './types.js';
-export * from './validation.js';
-export * from './watcher.js';
+export type { AdminAction, KvAction, MetaAction } from './capabilities.js';
+export { CLIENT_DEFAULTS, createHttpClient } from './client/index.js';
+export type * from './client/types.js';
+export {
+  ERROR_CODES,
+  isKvError,
+  KeyExistsError,
+  KvError,
+  type KvErrorCode,
+  type KvErrorOptions,
+  NetworkError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  RevisionCompactedError,
+  RevisionMismatchError,
+  ServerError,
+  StoreNotFoundError,
+  TimeoutError,
+  UnauthenticatedError,
+  UnauthorizedError,
+  ValidationError,
+  type WireError,
+} from './errors.js';
+export { LIMITS } from './limits.js';
+export type * from './types.js';
+export { compareKeys, isValidKey, validateKey, validateStoreName } from './validation.js';
+export type { WatchCallbacks, WatchSubscription, WatchSubscriptionOptions } from './watcher.js';

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { buildPath } from './protocol/routes.js';
+
 /** Base path of every versioned route. */
 export const API_BASE = '/v1';
 
@@ -50,44 +52,45 @@ export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';
 
 const enc = encodeURIComponent;
 
-/** Route builders: each returns a path (without origin) for the given parameters, percent-encoded. */
+/**
+ * Route builders: each returns a path (without origin) for the given parameters, percent-encoded. Each is
+ * {@link buildPath} of a route of the table in `protocol/routes.ts`.
+ */
 export const routes = {
   /** `GET` list stores, `POST` create a store. */
-  stores: (): string => `${API_BASE}/stores`,
+  stores: (): string => buildPath('listStores', {}),
   /** `GET`/`PATCH`/`DELETE` one store. */
-  store: (store: string): string => `${API_BASE}/stores/${enc(store)}`,
+  store: (store: string): string => buildPath('getStore', { store }),
   /** `GET` list entries. */
-  entries: (store: string): string => `${API_BASE}/stores/${enc(store)}/entries`,
+  entries: (store: string): string => buildPath('listEntries', { store }),
   /** `GET`/`HEAD`/`PUT`/`DELETE` one entry; the key is one percent-encoded path segment. */
-  entry: (store: string, key: string): string => `${API_BASE}/stores/${enc(store)}/entries/${enc(key)}`,
+  entry: (store: string, key: string): string => buildPath('getEntry', { store, key }),
   /** `GET` an entry's history. */
-  history: (store: string, key: string): string =>
-    `${API_BASE}/stores/${enc(store)}/entries/${enc(key)}/history`,
+  history: (store: string, key: string): string => buildPath('getHistory', { store, key }),
   /** `PUT` an entry's expiry: JSON `{ expiresAt: string | null }`. */
-  expiry: (store: string, key: string): string =>
-    `${API_BASE}/stores/${enc(store)}/entries/${enc(key)}/expiry`,
+  expiry: (store: string, key: string): string => buildPath('setExpiry', { store, key }),
   /** `GET`/`HEAD` an entry by id. */
-  byId: (store: string, id: string): string => `${API_BASE}/stores/${enc(store)}/ids/${enc(id)}`,
+  byId: (store: string, id: string): string => buildPath('getById', { store, id }),
   /** `GET` scopes in use. */
-  scopes: (store: string): string => `${API_BASE}/stores/${enc(store)}/scopes`,
+  scopes: (store: string): string => buildPath('listScopes', { store }),
   /** `POST` bulk get. */
-  bulkGet: (store: string): string => `${API_BASE}/stores/${enc(store)}/bulk/get`,
+  bulkGet: (store: string): string => buildPath('bulkGet', { store }),
   /** `POST` bulk set. */
-  bulkSet: (store: string): string => `${API_BASE}/stores/${enc(store)}/bulk/set`,
+  bulkSet: (store: string): string => buildPath('bulkSet', { store }),
   /** `POST` bulk delete. */
-  bulkDelete: (store: string): string => `${API_BASE}/stores/${enc(store)}/bulk/delete`,
+  bulkDelete: (store: string): string => buildPath('bulkDelete', { store }),
   /** `POST` atomic commit. */
-  atomic: (store: string): string => `${API_BASE}/stores/${enc(store)}/atomic`,
+  atomic: (store: string): string => buildPath('atomic', { store }),
   /** `GET` Server-Sent Events stream of changes. */
-  watch: (store: string): string => `${API_BASE}/stores/${enc(store)}/watch`,
+  watch: (store: string): string => buildPath('watch', { store }),
   /** `POST` create a signed URL. */
-  signedUrls: (store: string): string => `${API_BASE}/stores/${enc(store)}/signed-urls`,
+  signedUrls: (store: string): string => buildPath('createSignedUrl', { store }),
   /** `POST` rotate the store's URL-signing secret. */
-  signingSecret: (store: string): string => `${API_BASE}/stores/${enc(store)}/signing-secret`,
+  signingSecret: (store: string): string => buildPath('rotateSigningSecret', { store }),
   /** `GET` list tokens, `POST` create a token. */
-  tokens: (): string => `${API_BASE}/tokens`,
+  tokens: (): string => buildPath('listTokens', {}),
   /** `DELETE` revoke a token. */
-  token: (id: string): string => `${API_BASE}/tokens/${enc(id)}`,
+  token: (id: string): string => buildPath('revokeToken', { id }),
 } as const;
 
 /** Formats a revision as a strong ETag: `"42"` (RFC 9110 section 8.8.3). */

@@ -23,7 +23,7 @@ import {
   UnauthorizedError,
   unionGrants,
   validateStoreName,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { Principal } from './auth.js';
 import type { Ctx, EngineAction, EngineContext } from './context.js';
 import { bearerToken } from './http.js';

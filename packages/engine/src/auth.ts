@@ -16,7 +16,7 @@ import {
   toEpochMs,
   UnauthenticatedError,
   ValidationError,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { sha256HexSync } from './sha256.js';
 import { timingSafeEqual } from './signing.js';
 

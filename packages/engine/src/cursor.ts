@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { bytesToBase64Url, type CursorPayload, LIMITS, ValidationError } from '@kv/core';
+import { bytesToBase64Url, type CursorPayload, LIMITS, ValidationError } from '@kv/core/protocol';
 
 const VERSION = 1;
 const IV_BYTES = 12;

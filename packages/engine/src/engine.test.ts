@@ -1,4 +1,4 @@
-import { parseSse, UnauthenticatedError } from '@kv/core';
+import { parseSse, UnauthenticatedError } from '@kv/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { entryPath, setup } from '../test/harness.js';
 import type { AuthorizeContext } from './engine.js';

@@ -18,7 +18,7 @@ import {
   LIMITS,
   PayloadTooLargeError,
   ValidationError,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { HTTPException } from 'hono/http-exception';
 import { signedUrlPrincipal } from './access.js';
 import { authenticate, type TokenStore } from './auth.js';

@@ -23,7 +23,7 @@ import {
   validateScope,
   validateStoreConfig,
   validateStoreName,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { z } from 'zod';
 import {
   authorize,

@@ -15,7 +15,7 @@ import {
   toWireError,
   ValidationError,
   type WireEntry,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { sha256HexSync } from './sha256.js';
 import type { ChangeRecord, StoredEntry, StoreRecord } from './storage.js';
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { HEADERS, isKvError, KvError, LIMITS, ValidationError } from '@kv/core';
+import { HEADERS, isKvError, KvError, LIMITS, ValidationError } from '@kv/core/protocol';
 import { hashToken } from './auth.js';
 import { bearerToken, errorResponse, responseSnapshot, sha256Hex } from './http.js';
 import type { Storage } from './storage.js';

@@ -1,4 +1,4 @@
-import { bytesToBase64Url } from '@kv/core';
+import { bytesToBase64Url } from '@kv/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { b64, entryPath, type Harness, setup } from '../test/harness.js';
 import { ensureToken, MemoryTokenStore } from './auth.js';

@@ -20,7 +20,7 @@ import {
   compileNatsPattern,
   type KeyMatcher,
   ValidationError,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { Storage, StoredEntry } from './storage.js';
 
 /** A parsed listing request. */

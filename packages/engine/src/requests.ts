@@ -24,7 +24,7 @@ import {
   validateScopes,
   validateStoreName,
   validateTtlMs,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { Ctx, EngineContext } from './context.js';
 import { decodeSegment, rawPathSegments } from './http.js';
 import type { MutationResult, Precondition, PutOp, StoreRecord } from './storage.js';

@@ -28,7 +28,7 @@ import type {
   WireSignedUrlBody,
   WireSignedUrlResponse,
   WireWrite,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import type * as S from './schemas.js';

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { bytesToBase64Url, UnauthenticatedError } from '@kv/core';
+import { bytesToBase64Url, UnauthenticatedError } from '@kv/core/protocol';
 
 /** Query parameter holding the expiry, epoch seconds. */
 export const SIGNED_EXPIRES_PARAM = 'expires';

@@ -1,4 +1,10 @@
-import { base64ToBytes, parseSse, RevisionCompactedError, type SseMessage, utf8Decode } from '@kv/core';
+import {
+  base64ToBytes,
+  parseSse,
+  RevisionCompactedError,
+  type SseMessage,
+  utf8Decode,
+} from '@kv/core/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorage } from './memory-storage.js';
 import type { PutOp, Storage } from './storage.js';

@@ -20,7 +20,7 @@ import {
   RevisionCompactedError,
   ValidationError,
   validateKey,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import type { ChangeRecord, Storage, StoredEntry } from './storage.js';
 
 /** Tuning of watch streams. */

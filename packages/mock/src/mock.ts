@@ -1,4 +1,11 @@
-import { encodeValue, formatScopesHeader, HEADERS, routes, type SetOptions, toEpochMs } from '@kv/core';
+import {
+  encodeValue,
+  formatScopesHeader,
+  HEADERS,
+  routes,
+  type SetOptions,
+  toEpochMs,
+} from '@kv/core/protocol';
 import { createEngine, type Engine, hashToken, MemoryStorage, MemoryTokenStore } from '@kv/engine';
 import { delay, HttpResponse, http, type RequestHandler } from 'msw';
 

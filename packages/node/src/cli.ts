@@ -32,7 +32,7 @@ import {
   type StoreInfo,
   utf8ByteLength,
   ValidationError,
-} from '@kv/core';
+} from '@kv/core/protocol';
 import { SingleBar } from 'cli-progress';
 import { type ClientOptions, createClient, type NodeKvClient } from './client.js';
 
