@@ -27,7 +27,8 @@ import {
   type Operation,
   type StoreConfig,
   StoreNotFoundError,
-} from '@kv/core';
+  storedExpiresAtMs,
+} from '@kv/core/protocol';
 import type {
   ChangeRecord,
   CommitRequest,
@@ -226,7 +227,8 @@ function toEntry(row: EntryRow): StoredEntry {
     revision: row.revision,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
+    // A value no reader can format (over the limits, or not a number) is clamped or read as none.
+    expiresAt: storedExpiresAtMs(row.expires_at),
     resume: row.resume === 1,
     size: row.size,
   };

@@ -24,7 +24,7 @@ import {
 import { ValidationError } from './errors.js';
 import { BYTES_CONTENT_TYPE, JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './protocol.js';
 import type { JsonObject } from './types.js';
-import { utf8ByteLength } from './validation.js';
+import { clampEpochMs, utf8ByteLength } from './validation.js';
 
 /** How a JSON Lines record carries its value: a JSON value, a string, or base64 of the bytes. */
 export type JsonLineEncoding = 'json' | 'text' | 'base64';
@@ -166,7 +166,9 @@ export function entryToJsonLine(entry: JsonLineEntry): JsonLine {
   if (entry.scopes.length > 0) line.scopes = [...entry.scopes];
   if (entry.expiresAt !== null) {
     line.expiresAt =
-      typeof entry.expiresAt === 'number' ? new Date(entry.expiresAt).toISOString() : entry.expiresAt;
+      typeof entry.expiresAt === 'number'
+        ? new Date(clampEpochMs(entry.expiresAt)).toISOString()
+        : entry.expiresAt;
   }
   if (entry.resume) line.resume = true;
   return line;

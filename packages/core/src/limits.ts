@@ -21,6 +21,8 @@ export const LIMITS: {
   readonly idempotencyTtlMs: number;
   readonly maxIdempotencyKeyLength: 255;
   readonly maxSignedUrlExpiresInSecs: 604800;
+  readonly maxTtlMs: number;
+  readonly maxExpiresAtMs: 253402300799999;
 } = {
   /** Longest key, in UTF-8 bytes (Alien, Cloudflare). */
   maxKeyBytes: 512,
@@ -50,4 +52,18 @@ export const LIMITS: {
   maxIdempotencyKeyLength: 255,
   /** Longest life of a signed URL, in seconds (7 days, like S3 presigned URLs; issue 7). */
   maxSignedUrlExpiresInSecs: 604_800,
+  /**
+   * Longest time to live, in ms: 100 Julian years (365.25 days each), 3,155,760,000,000 ms. Applies to
+   * `ttlMs` / `Kv-Ttl-Ms` and to a store's `defaultTtlMs`, so that `now + ttl` is always a valid
+   * JavaScript `Date` (at most 8.64e15 ms from the epoch, ECMA-262 21.4.1.1) with a wide margin
+   * (docs/security.md "Limits against hostile clients").
+   */
+  maxTtlMs: 100 * 365.25 * 24 * 60 * 60 * 1000,
+  /**
+   * Latest absolute expiry, in ms from the epoch: 9999-12-31T23:59:59.999Z, the last instant whose
+   * ISO 8601 form still has a four-digit year (RFC 3339 section 5.6 `date-fullyear`). Applies to
+   * `expiresAt` / `Kv-Expires-At` and to `now + ttl`; readers show a later expiry found on disk as this
+   * time (docs/security.md "Limits against hostile clients").
+   */
+  maxExpiresAtMs: 253_402_300_799_999,
 } as const;

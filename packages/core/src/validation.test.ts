@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
 import { LIMITS } from './limits.js';
 import {
+  clampEpochMs,
   compareKeys,
+  expiresAtAfterTtl,
   isForbiddenCodeUnit,
   isValidKey,
+  storedExpiresAtMs,
   toEpochMs,
   utf8ByteLength,
+  validateExpiresAt,
   validateKey,
   validateKeyPrefix,
   validateMetadata,
@@ -361,11 +365,95 @@ describe('validateStoreConfig', () => {
 describe('validateTtlMs', () => {
   it('accepts positive safe integers only', () => {
     expect(validateTtlMs(1)).toBe(1);
-    expect(validateTtlMs(Number.MAX_SAFE_INTEGER)).toBe(Number.MAX_SAFE_INTEGER);
     for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
       expect(details(() => validateTtlMs(bad))).toEqual({ field: 'ttlMs', reason: 'out_of_range' });
     }
     expect(details(() => validateTtlMs('1000'))).toEqual({ field: 'ttlMs', reason: 'type' });
+  });
+
+  it('accepts at most LIMITS.maxTtlMs (100 years), so now + ttl is a valid date', () => {
+    expect(LIMITS.maxTtlMs).toBe(3_155_760_000_000);
+    expect(validateTtlMs(LIMITS.maxTtlMs)).toBe(LIMITS.maxTtlMs);
+    for (const bad of [LIMITS.maxTtlMs + 1, 9_000_000_000_000_000, Number.MAX_SAFE_INTEGER]) {
+      expect(details(() => validateTtlMs(bad))).toEqual({
+        field: 'ttlMs',
+        reason: 'out_of_range',
+        max: LIMITS.maxTtlMs,
+      });
+    }
+    expect(details(() => validateTtlMs(9e15, 'defaultTtlMs')).field).toBe('defaultTtlMs');
+  });
+
+  it('validateStoreConfig bounds defaultTtlMs the same way', () => {
+    expect(validateStoreConfig({ defaultTtlMs: LIMITS.maxTtlMs }, true)).toEqual({
+      defaultTtlMs: LIMITS.maxTtlMs,
+    });
+    for (const partial of [true, false]) {
+      expect(details(() => validateStoreConfig({ defaultTtlMs: 9e15 }, partial))).toMatchObject({
+        field: 'defaultTtlMs',
+        reason: 'out_of_range',
+      });
+    }
+  });
+});
+
+describe('expiresAtAfterTtl', () => {
+  it('is now + ttl, refused past 9999-12-31T23:59:59.999Z', () => {
+    const now = Date.UTC(2030, 0, 1);
+    expect(expiresAtAfterTtl(now, 1000)).toBe(now + 1000);
+    expect(details(() => expiresAtAfterTtl(now, 9e15))).toMatchObject({
+      field: 'ttlMs',
+      reason: 'out_of_range',
+    });
+    // Only a clock near the end of the range gets there with a TTL under the maximum.
+    expect(details(() => expiresAtAfterTtl(LIMITS.maxExpiresAtMs, 1))).toMatchObject({
+      field: 'ttlMs',
+      reason: 'out_of_range',
+    });
+  });
+});
+
+describe('validateExpiresAt', () => {
+  it('accepts up to 9999-12-31T23:59:59.999Z and refuses later times however written', () => {
+    expect(LIMITS.maxExpiresAtMs).toBe(Date.parse('9999-12-31T23:59:59.999Z'));
+    expect(validateExpiresAt('9999-12-31T23:59:59.999Z')).toBe(LIMITS.maxExpiresAtMs);
+    expect(validateExpiresAt(LIMITS.maxExpiresAtMs)).toBe(LIMITS.maxExpiresAtMs);
+    for (const late of [
+      '9999-12-31T23:59:59.999-00:01',
+      LIMITS.maxExpiresAtMs + 1,
+      8.64e15,
+      new Date(8.64e15),
+    ]) {
+      expect(details(() => validateExpiresAt(late))).toEqual({
+        field: 'expiresAt',
+        reason: 'out_of_range',
+        maxExpiresAt: '9999-12-31T23:59:59.999Z',
+      });
+    }
+    expect(details(() => validateExpiresAt('+275760-09-13T00:00:00.000Z')).reason).toBe('invalid_format');
+  });
+});
+
+describe('clampEpochMs / storedExpiresAtMs', () => {
+  it('bring any stored time into the range a Date formats with a four-digit year', () => {
+    const max = LIMITS.maxExpiresAtMs;
+    expect(clampEpochMs(1_000.9)).toBe(1_000);
+    for (const [stored, shown] of [
+      [9e15, max],
+      [8.64e15 + 1, max],
+      [Number.POSITIVE_INFINITY, max],
+      [-9e15, 0],
+      [Number.NEGATIVE_INFINITY, 0],
+      [Number.NaN, 0],
+    ] as const) {
+      expect(clampEpochMs(stored)).toBe(shown);
+      expect(() => new Date(clampEpochMs(stored)).toISOString()).not.toThrow();
+    }
+    expect(storedExpiresAtMs(9e15)).toBe(max);
+    expect(storedExpiresAtMs(null)).toBeNull();
+    expect(storedExpiresAtMs('9000000000000000')).toBeNull();
+    expect(storedExpiresAtMs(Number.NaN)).toBeNull();
+    expect(storedExpiresAtMs(1234)).toBe(1234);
   });
 });
 

@@ -412,7 +412,8 @@ const STORE_CONFIG_DEFAULTS: StoreConfig = {
 
 /**
  * Checks store settings (PRODUCT.md "Store"): `history` an integer 1-64 (NATS KV), `defaultTtlMs` a
- * positive safe integer of ms or `null`, `maxValueBytes` a positive safe integer of bytes. Unknown
+ * TTL as {@link validateTtlMs} (1 to `LIMITS.maxTtlMs`) or `null`, `maxValueBytes` a positive safe
+ * integer of bytes. Unknown
  * properties are rejected. A property set to `undefined` counts as absent.
  *
  * @param input - the candidate settings object
@@ -449,7 +450,7 @@ export function validateStoreConfig(input: unknown, partial: boolean): Partial<S
       }
       out.history = value as number;
     } else if (name === 'defaultTtlMs') {
-      out.defaultTtlMs = value === null ? null : validatePositiveInt(value, 'defaultTtlMs');
+      out.defaultTtlMs = value === null ? null : validateTtlMs(value, 'defaultTtlMs');
     } else {
       out.maxValueBytes = validatePositiveInt(value, 'maxValueBytes');
     }
@@ -468,16 +469,98 @@ function validatePositiveInt(value: unknown, field: string): number {
 }
 
 /**
- * Checks a time to live (Alien `ttlMs`): a positive safe integer number of milliseconds.
+ * Checks a time to live (Alien `ttlMs`, a store's `defaultTtlMs`): a positive integer number of
+ * milliseconds, at most {@link LIMITS.maxTtlMs} (100 years), so that `now + ttlMs` is a valid date
+ * (docs/security.md "Limits against hostile clients").
  *
  * @param ttlMs - the candidate TTL, in ms
  * @param field - the name reported in `details.field`
  * @returns `ttlMs`
- * @throws {ValidationError} `details: { field: 'ttlMs', reason: 'type' | 'out_of_range' }`
+ * @throws {ValidationError} `details: { field, reason: 'type' | 'out_of_range' }`; `max` (ms) is added
+ *   when it is over the limit
  */
 export function validateTtlMs(ttlMs: unknown, field = 'ttlMs'): number {
-  return validatePositiveInt(ttlMs, field);
+  const value = validatePositiveInt(ttlMs, field);
+  if (value > LIMITS.maxTtlMs) {
+    throw invalid(field, 'out_of_range', `${field} must be at most ${LIMITS.maxTtlMs} ms (100 years)`, {
+      max: LIMITS.maxTtlMs,
+    });
+  }
+  return value;
 }
+
+/**
+ * The absolute expiry of a write made at `nowMs` with a checked TTL: `nowMs + ttlMs`, refused when it
+ * would be later than {@link LIMITS.maxExpiresAtMs} (only a clock near the year 9900 gets there).
+ *
+ * @param nowMs - the time of the write, in ms from the epoch
+ * @param ttlMs - the TTL, in ms; checked with {@link validateTtlMs}
+ * @param field - the name reported in `details.field`
+ * @returns the expiry, in ms from the epoch
+ * @throws {ValidationError} `details: { field, reason: 'type' | 'out_of_range' }`
+ */
+export function expiresAtAfterTtl(nowMs: number, ttlMs: unknown, field = 'ttlMs'): number {
+  const expiresAtMs = nowMs + validateTtlMs(ttlMs, field);
+  if (!(expiresAtMs <= LIMITS.maxExpiresAtMs)) {
+    throw invalid(field, 'out_of_range', `${field} ends after 9999-12-31T23:59:59.999Z`, {
+      maxExpiresAt: MAX_EXPIRES_AT_ISO,
+    });
+  }
+  return expiresAtMs;
+}
+
+/**
+ * Converts an absolute expiry (AntiRaid `expires_at`, `SetOptions.expiresAt`, `Kv-Expires-At`) to epoch
+ * milliseconds with {@link toEpochMs}, refusing one later than {@link LIMITS.maxExpiresAtMs}
+ * (9999-12-31T23:59:59.999Z), so that every reader can format it as an ISO 8601 date with a four-digit
+ * year. Whether it must be in the future is the caller's rule.
+ *
+ * @param value - a `Date`, an ISO 8601 string or epoch ms
+ * @returns milliseconds since 1970-01-01T00:00:00Z
+ * @throws {ValidationError} `details: { field: 'expiresAt', reason: 'type' | 'invalid_format' |
+ *   'out_of_range' }`; `maxExpiresAt` (ISO 8601) is added when it is too late
+ */
+export function validateExpiresAt(value: Date | string | number): number {
+  const ms = toEpochMs(value);
+  if (ms > LIMITS.maxExpiresAtMs) {
+    throw invalid('expiresAt', 'out_of_range', `expiresAt must be at most ${MAX_EXPIRES_AT_ISO}`, {
+      maxExpiresAt: MAX_EXPIRES_AT_ISO,
+    });
+  }
+  return ms;
+}
+
+/**
+ * Brings a time read back from storage into the range every reader can format (0 to
+ * {@link LIMITS.maxExpiresAtMs}): a later time (a row written before the limits, or planted in the
+ * file) reads as 9999-12-31T23:59:59.999Z, an earlier one as 1970-01-01T00:00:00.000Z, `NaN` as 0, and
+ * fractions are truncated. Clamping keeps an expiry on the same side of any real clock, so an entry
+ * that was live stays live and an expired one stays expired. Never throws.
+ *
+ * @param ms - the stored time, in ms from the epoch
+ * @returns a whole number of ms that `new Date(ms).toISOString()` formats with a four-digit year
+ */
+export function clampEpochMs(ms: number): number {
+  if (Number.isNaN(ms)) return 0;
+  if (ms >= LIMITS.maxExpiresAtMs) return LIMITS.maxExpiresAtMs;
+  if (ms <= 0) return 0;
+  return Math.trunc(ms);
+}
+
+/**
+ * A stored expiry as readers show it: `null` for none, {@link clampEpochMs} of a number, and `null`
+ * for anything else a storage file may hold (SQLite orders text after every number, so `expires_at <=
+ * now` never holds for it: such a row never expires). For storage row mappers.
+ *
+ * @param value - the raw stored value (a column value)
+ * @returns the expiry in ms from the epoch, or `null` for "never expires"
+ */
+export function storedExpiresAtMs(value: unknown): number | null {
+  if (typeof value !== 'number' || Number.isNaN(value)) return null;
+  return clampEpochMs(value);
+}
+
+const MAX_EXPIRES_AT_ISO = '9999-12-31T23:59:59.999Z';
 
 /** Largest absolute time a JavaScript `Date` holds, in ms from the epoch (ECMA-262 21.4.1.1). */
 const MAX_EPOCH_MS = 8.64e15;

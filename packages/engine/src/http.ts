@@ -7,6 +7,7 @@
  */
 import {
   bytesToBase64,
+  clampEpochMs,
   formatEtag,
   formatScopesHeader,
   HEADERS,
@@ -233,9 +234,15 @@ export function bearerToken(req: Request): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** ISO 8601 of an epoch-ms time. */
+/**
+ * ISO 8601 of an epoch-ms time, as every engine reader writes times (JSON entries, entry headers, watch
+ * events, store info). Never throws: a time outside 1970-01-01 to 9999-12-31T23:59:59.999Z (an
+ * out-of-range expiry already in a storage file) is clamped into it with core's `clampEpochMs`
+ * (docs/security.md "Limits against hostile clients"), where `new Date(ms).toISOString()` would throw
+ * a `RangeError` past 8.64e15 ms and answer 500.
+ */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  return new Date(clampEpochMs(ms)).toISOString();
 }
 
 /** ISO 8601 or null. */

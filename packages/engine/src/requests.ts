@@ -8,22 +8,23 @@
 import {
   BYTES_CONTENT_TYPE,
   base64ToBytes,
+  expiresAtAfterTtl,
   HEADERS,
   KeyExistsError,
   type KvError,
+  LIMITS,
   NotFoundError,
   PayloadTooLargeError,
   parseEtag,
   parseScopesHeader,
   RevisionMismatchError,
   StoreNotFoundError,
-  toEpochMs,
   ValidationError,
+  validateExpiresAt,
   validateKey,
   validateMetadata,
   validateScopes,
   validateStoreName,
-  validateTtlMs,
 } from '@kv/core/protocol';
 import type { Ctx, EngineContext } from './context.js';
 import { decodeSegment, rawPathSegments } from './http.js';
@@ -117,10 +118,13 @@ export function validateContentType(value: string): string {
 
 /**
  * The absolute expiry of a write from `ttlMs` / `expiresAt` (exclusive), else the store's
- * `defaultTtlMs`, else none.
+ * `defaultTtlMs`, else none. The result is never later than `LIMITS.maxExpiresAtMs`: a `ttlMs` over
+ * `LIMITS.maxTtlMs` or an `expiresAt` after 9999-12-31T23:59:59.999Z is refused, and a store's
+ * `defaultTtlMs` already on disk over the limit (from before it) counts as the limit
+ * (docs/security.md "Limits against hostile clients").
  *
- * @throws {ValidationError} when both are given, the TTL is not a positive integer, the time does not
- *   parse, or it is not in the future
+ * @throws {ValidationError} when both are given, the TTL is not an integer from 1 to `LIMITS.maxTtlMs`,
+ *   the time does not parse, is too late, or is not in the future
  */
 export function resolveExpiry(
   input: { ttlMs?: number | undefined; expiresAt?: string | undefined },
@@ -132,18 +136,20 @@ export function resolveExpiry(
       details: { field: 'ttlMs', reason: 'conflict' },
     });
   }
-  if (input.ttlMs !== undefined) return nowMs + validateTtlMs(input.ttlMs);
+  if (input.ttlMs !== undefined) return expiresAtAfterTtl(nowMs, input.ttlMs);
   if (input.expiresAt !== undefined) return futureTime(input.expiresAt, nowMs);
-  return store.defaultTtlMs === null ? null : nowMs + store.defaultTtlMs;
+  if (store.defaultTtlMs === null) return null;
+  return Math.min(nowMs + Math.min(store.defaultTtlMs, LIMITS.maxTtlMs), LIMITS.maxExpiresAtMs);
 }
 
 /**
- * Parses an absolute expiry that must be in the future.
+ * Parses an absolute expiry that must be in the future and no later than `LIMITS.maxExpiresAtMs`
+ * (core's `validateExpiresAt`).
  *
- * @throws {ValidationError} `details: { field: 'expiresAt' }`
+ * @throws {ValidationError} `details: { field: 'expiresAt', reason }`
  */
 export function futureTime(value: string, nowMs: number): number {
-  const ms = toEpochMs(value);
+  const ms = validateExpiresAt(value);
   if (ms <= nowMs) {
     throw new ValidationError('expiresAt must be in the future', {
       details: { field: 'expiresAt', reason: 'out_of_range' },

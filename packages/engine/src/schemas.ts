@@ -446,8 +446,14 @@ export const PutEntryHeaders = z.object({
     .string()
     .regex(/^\d{1,16}$/, 'Kv-Ttl-Ms must be a positive integer')
     .exactOptional()
-    .openapi({ description: 'Time to live in ms (exclusive with Kv-Expires-At)', example: '60000' }),
-  'Kv-Expires-At': z.string().exactOptional().openapi({ description: 'ISO 8601 absolute expiry' }),
+    .openapi({
+      description: 'Time to live in ms (exclusive with Kv-Expires-At), 1 to 3155760000000 (100 years)',
+      example: '60000',
+    }),
+  'Kv-Expires-At': z
+    .string()
+    .exactOptional()
+    .openapi({ description: 'ISO 8601 absolute expiry, in the future, at most 9999-12-31T23:59:59.999Z' }),
   'Kv-Metadata': z
     .string()
     .exactOptional()

@@ -21,6 +21,7 @@ import {
   ValidationError,
   validateKey,
 } from '@kv/core/protocol';
+import { iso, isoOrNull } from './http.js';
 import type { ChangeRecord, Storage, StoredEntry } from './storage.js';
 
 /** Tuning of watch streams. */
@@ -251,9 +252,9 @@ function eventData(store: string, type: string, e: StoredEntry, withValue: boole
     contentType: e.contentType,
     metadata: e.metadata,
     scopes: e.scopes,
-    createdAt: new Date(e.createdAt).toISOString(),
-    updatedAt: new Date(e.updatedAt).toISOString(),
-    expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt).toISOString(),
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+    expiresAt: isoOrNull(e.expiresAt),
     resume: e.resume,
     size: e.size,
   };

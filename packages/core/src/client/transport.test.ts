@@ -10,6 +10,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import { createHttpClient, type FetchLike, parseRetryAfterMs } from './index.js';
 
 /** A scripted fetch: each call takes the next step (a Response, or an error to throw). */
@@ -346,6 +347,31 @@ describe('errors and onError', () => {
     expect(() => client.store('bad name!')).toThrow(ValidationError);
     expect(requests).toHaveLength(0);
     expect(seen).toHaveLength(2);
+  });
+
+  it('refuses a TTL or expiry past the limits before sending (set, setMany, atomic, setExpiry, stores)', async () => {
+    const { fetch, requests } = scripted([]);
+    const client = createHttpClient({ url: 'http://kv.test', fetch });
+    const store = client.store('s');
+    const huge = 9_000_000_000_000_000;
+    const late = '9999-12-31T23:59:59.999-01:00';
+    const refusals: Array<[Promise<unknown>, string]> = [
+      [store.set('k', 1, { ttlMs: huge }), 'ttlMs'],
+      [store.set('k', 1, { ttlMs: LIMITS.maxTtlMs + 1 }), 'ttlMs'],
+      [store.set('k', 1, { expiresAt: late }), 'expiresAt'],
+      [store.set('k', 1, { expiresAt: 8.64e15 }), 'expiresAt'],
+      [store.setMany([{ key: 'k', value: 1, ttlMs: huge }]), 'ttlMs'],
+      [store.atomic().set('k', 1, { ttlMs: huge }).commit(), 'ttlMs'],
+      [store.setExpiry('k', new Date(8.64e15)), 'expiresAt'],
+      [client.stores.create('s', { defaultTtlMs: 9e15 }), 'defaultTtlMs'],
+      [client.stores.update('s', { defaultTtlMs: LIMITS.maxTtlMs + 1 }), 'defaultTtlMs'],
+    ];
+    for (const [call, field] of refusals) {
+      const error = await call.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as KvError).details).toMatchObject({ field, reason: 'out_of_range' });
+    }
+    expect(requests).toHaveLength(0);
   });
 
   it('survives an onError hook that throws', async () => {

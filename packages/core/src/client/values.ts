@@ -18,7 +18,7 @@ import {
   type WireWrite,
 } from '../protocol.js';
 import type { EntryMeta, JsonObject, KvEntry, SetOptions } from '../types.js';
-import { toEpochMs, validateMetadata, validateScopes, validateTtlMs } from '../validation.js';
+import { validateExpiresAt, validateMetadata, validateScopes, validateTtlMs } from '../validation.js';
 import type { KvBulkValue, KvSetValue, KvValue } from './types.js';
 
 /** A value ready to send: replayable bytes/blob, or a one-shot stream. */
@@ -130,9 +130,12 @@ export function checkRevision(revision: unknown, field = 'revision'): number {
   return revision;
 }
 
-/** A `Date`, ISO string or epoch ms as the ISO 8601 string the wire carries. */
+/**
+ * An expiry (`Date`, ISO string or epoch ms) as the ISO 8601 string the wire carries, checked with
+ * `validateExpiresAt` (at most 9999-12-31T23:59:59.999Z) before anything is sent.
+ */
 export function toIso(value: Date | string | number): string {
-  return new Date(toEpochMs(value)).toISOString();
+  return new Date(validateExpiresAt(value)).toISOString();
 }
 
 /** Encodes bytes for a JSON body. */
