@@ -436,9 +436,24 @@ export function createEngine(options: EngineOptions): Engine {
   };
 }
 
-/** A zod validation failure as a kv error: 413 for a bulk list over 10,000 items, else 400. */
+/** JSON body fields whose length is the 10,000-item bulk limit (bulk get/set/delete, atomic). */
+const BULK_LIST_FIELDS: ReadonlySet<string> = new Set(['keys', 'items', 'checks', 'mutations']);
+
+/**
+ * A zod validation failure as a kv error: 413 for a bulk list over 10,000 items (docs/protocol.md
+ * "Bulk"), 400 `validation_error` naming the field and its limit for any other list that is too long
+ * (e.g. a token's 256 capabilities), else 400 with the first issue.
+ */
 function zodToKvError(
-  error: { issues: ReadonlyArray<{ code: string; path: PropertyKey[]; message: string; origin?: string }> },
+  error: {
+    issues: ReadonlyArray<{
+      code: string;
+      path: PropertyKey[];
+      message: string;
+      origin?: string;
+      maximum?: unknown;
+    }>;
+  },
   target: string,
 ): KvError {
   const issues = error.issues.slice(0, 20).map((i) => ({
@@ -451,8 +466,15 @@ function zodToKvError(
     (i) => i.code === 'too_big' && i.origin === 'array' && i.path.length === 1 && target === 'json',
   );
   if (tooMany !== undefined) {
-    return new PayloadTooLargeError(`At most ${LIMITS.maxBulkItems} items per request`, {
-      details: { field: String(tooMany.path[0]), maxItems: LIMITS.maxBulkItems },
+    const field = String(tooMany.path[0]);
+    if (BULK_LIST_FIELDS.has(field) && Number(tooMany.maximum) === LIMITS.maxBulkItems) {
+      return new PayloadTooLargeError(`At most ${LIMITS.maxBulkItems} items per request`, {
+        details: { field, maxItems: LIMITS.maxBulkItems },
+      });
+    }
+    const maxItems = Number(tooMany.maximum);
+    return new ValidationError(`Invalid body: ${field}: at most ${maxItems} ${field} allowed`, {
+      details: { field, reason: 'too_many', maxItems, target, issues },
     });
   }
   const where = first === undefined || first.path.length === 0 ? target : first.path.map(String).join('.');
