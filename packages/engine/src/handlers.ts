@@ -35,6 +35,7 @@ import {
   forbidden,
   type Grant,
   grantScopesParam,
+  intersectGrants,
   readFilter,
   storeReadGrant,
 } from './access.js';
@@ -618,19 +619,24 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     async (c) => {
       const store = storePath(c);
       const body = valid<typeof SignedUrlBody>(c, 'json');
-      const grant = await authorize(ctx, c, 'sign', {
+      const signGrant = await authorize(ctx, c, 'sign', {
         store,
         ...(body.kind === 'record' ? { key: body.key } : {}),
       });
+      // A signed URL reaches what its signer may both sign and read: get for a record, list for a
+      // listing (docs/security.md "Signed URLs").
+      const readAction = body.kind === 'record' ? 'get' : 'list';
+      const grant = intersectGrants(signGrant, defaultGrant(c.get('principal'), readAction, store));
+      if (grant === null) throw forbidden(readAction);
       const nowMs = ctx.clock();
-      const path = new URL(c.req.url);
-      path.search = '';
+      // Only the path and query are signed; the returned URL's origin is the configured public URL.
+      const path = new URL('http://kv.invalid/');
       if (body.kind === 'record') {
         const key = validateKey(body.key);
         // A scoped signer may only publish a record it could read (missing is the same 403).
         if (!grant.all) {
           const entry = await storage.get(store, key, nowMs);
-          if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden('sign');
+          if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden(readAction);
         }
         path.pathname = routes.entry(store, key);
       } else {
@@ -638,15 +644,16 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         if (body.prefix !== undefined) path.searchParams.set('prefix', validateKeyPrefix(body.prefix));
         if (body.limit !== undefined) path.searchParams.set('limit', String(body.limit));
       }
-      // The URL carries the signer's scopes, so it never reaches more than the signer could read.
+      // The URL carries the scopes it may reach, so it never reaches more than the signer could read.
       const scopes = grantScopesParam(grant);
       if (scopes !== undefined) path.searchParams.set(SIGNED_SCOPES_PARAM, scopes);
       const record = await requireStore(ctx, store);
       const expiresAtSecs = Math.floor(nowMs / 1000) + body.expiresInSecs;
       const signed = await signUrl(path, record.signingSecret, expiresAtSecs);
+      const signedPath = signed.pathname + signed.search;
       return jsonResponse({
-        url: signed.toString(),
-        path: signed.pathname + signed.search,
+        url: ctx.publicUrl() + signedPath,
+        path: signedPath,
         expiresAt: new Date(expiresAtSecs * 1000).toISOString(),
       });
     },
