@@ -32,6 +32,7 @@ describe('parseArgs', () => {
       adminToken: undefined,
       skipQuickCheck: false,
       metricsPublic: false,
+      publicUrl: undefined,
     });
     expect(LIMITS.defaultMaxValueBytes).toBe(26_214_400);
     // Memory storage has no admin token file unless one is given.
@@ -56,6 +57,7 @@ describe('parseArgs', () => {
     adminTokenFile: ['/run/kv/admin', '/run/kv/admin'],
     skipQuickCheck: ['1', true],
     metricsPublic: ['true', true],
+    publicUrl: ['https://kv.example.com/base/', 'https://kv.example.com/base'],
     adminToken: undefined, // environment only, below
   };
 
@@ -118,6 +120,9 @@ describe('parseArgs', () => {
     [['--shutdown-timeout-ms', 'soon'], {}, '--shutdown-timeout-ms must be an integer'],
     [['--metrics-public=yes'], {}, '--metrics-public must be true, false, 1 or 0'],
     [[], { KV_SKIP_QUICK_CHECK: 'maybe' }, 'KV_SKIP_QUICK_CHECK must be true, false, 1 or 0'],
+    [['--public-url', 'kv.example.com'], {}, '--public-url must be an absolute http(s) URL'],
+    [[], { KV_PUBLIC_URL: 'ftp://kv.example.com' }, 'KV_PUBLIC_URL must be an absolute http(s) URL'],
+    [['--public-url=https://kv.example.com/?a=1'], {}, '--public-url must be an absolute http(s) URL'],
     [['--nope', '1'], {}, 'unknown flag --nope'],
     [['--port'], {}, 'flag --port needs a value'],
     [['launch'], {}, 'unknown command "launch"'],

@@ -65,6 +65,13 @@ export interface ServerConfig {
    * @default false
    */
   metricsPublic: boolean;
+  /**
+   * Public base URL of the server, the origin (and path prefix, behind a proxy) of the `url` the server
+   * returns for signed URLs; never the request's `Host` header (docs/security.md "Signed URLs").
+   * @default undefined (`http://<host>:<port>` of the listening address)
+   * @example 'https://kv.example.com'
+   */
+  publicUrl: string | undefined;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -205,6 +212,13 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: 'serve /metrics without a token (else it needs a kv.admin:stores token)',
     boolean: true,
   },
+  {
+    key: 'publicUrl',
+    flag: '--public-url',
+    env: 'KV_PUBLIC_URL',
+    default: 'http://<host>:<port>',
+    description: 'public base URL of returned signed URLs (never the request Host header)',
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -311,6 +325,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     adminToken: env.KV_ADMIN_TOKEN === '' ? undefined : env.KV_ADMIN_TOKEN,
     skipQuickCheck: bool('skipQuickCheck'),
     metricsPublic: bool('metricsPublic'),
+    publicUrl: publicUrl(raw('publicUrl'), name('publicUrl')),
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');
@@ -328,6 +343,21 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   }
   if (help) command = 'help';
   return { command, args, config };
+}
+
+/** `--public-url`: an absolute http(s) URL without query or fragment, kept without a trailing `/`. */
+function publicUrl(text: string | undefined, name: string): string | undefined {
+  if (text === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(`${name} must be an absolute http(s) URL without query or fragment, got "${text}"`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 /** The `--help` text: usage, subcommands and the settings table. */

@@ -151,12 +151,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     throw error;
   }
   logAdminToken(logger, adminToken);
+  // Set once listening (port 0 picks one); until then, the configured host and port.
+  let listenUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const engine = createEngine({
     storage,
     auth: { tokens },
     maxValueBytes: config.maxValueBytes,
     maxBodyBytes: config.maxBodyBytes,
     maxJsonBodyBytes: config.maxJsonBodyBytes,
+    // Signed URLs are on the configured public URL, else on the address the server listens on.
+    publicUrl: () => config.publicUrl ?? listenUrl,
     onError: (error, req) => {
       const reqId = req?.headers.get(HEADERS.requestId) ?? undefined;
       logger.error(
@@ -285,6 +289,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  listenUrl = url;
   engine.startSweeper(config.sweepIntervalMs);
 
   let closing: Promise<void> | undefined;

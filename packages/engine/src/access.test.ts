@@ -387,6 +387,11 @@ const otherScope = (a: string): string[] => [`kv[orders:ops]:${a}`, `kv[*:ops]:$
 const neighbours = (...actions: string[]): string[] => actions.flatMap((n) => [`kv[orders]:${n}`, `kv:${n}`]);
 
 const SET_A = (): CallInit => text('new', 'billing');
+/** A `sign` capability with the read capability of the same reach (`kv[orders]:sign` -> `kv[orders]:get`). */
+function alsoRead(action: 'get' | 'list'): (sign: string) => string[] {
+  return (sign) => [sign, sign.replace(/:sign$/, `:${action}`)];
+}
+
 const ACTION_CASES: ActionCase[] = [
   {
     name: 'GET entry: get',
@@ -604,15 +609,22 @@ const ACTION_CASES: ActionCase[] = [
       json({ kind: 'record', key: 'a', expiresInSecs: 60 }),
     ],
     status: 200,
-    allow: reach('sign'),
-    deny: [...neighbours('get', 'list'), ...otherStore('sign'), ...otherScope('sign')],
+    // Signing reaches only what the signer may read: sign with get, in the same reach.
+    allow: reach('sign').map(alsoRead('get')),
+    deny: [...neighbours('get', 'list'), ...otherStore('sign'), ...otherScope('sign'), ...reach('sign')],
   },
   {
     name: 'POST signed-urls (keys): sign',
     request: () => ['POST', '/v1/stores/orders/signed-urls', json({ kind: 'keys', expiresInSecs: 60 })],
     status: 200,
-    allow: [...reach('sign'), 'kv[orders:ops]:sign'],
-    deny: [...neighbours('get', 'list'), ...otherStore('sign')],
+    // A keys URL needs list as well as sign (a scoped list binds the URL to its scopes).
+    allow: [...reach('sign'), 'kv[orders:ops]:sign'].map(alsoRead('list')),
+    deny: [
+      ...neighbours('get', 'list'),
+      ...otherStore('sign'),
+      ...reach('sign'),
+      ['kv[orders]:sign', 'kv:get'],
+    ],
   },
   {
     name: 'GET stores: kv.admin:stores',

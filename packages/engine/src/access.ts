@@ -154,6 +154,25 @@ export function canWrite(grant: Grant, scopes: readonly string[]): boolean {
   return grantCovers(grant, scopes, 'write');
 }
 
+/**
+ * What two grants both allow: the reach of a signed URL is what its signer may `sign` AND read (`get`
+ * for a record, `list` for a keys listing; docs/security.md "Signed URLs"). A scope is in the result
+ * when both grants reach it (`anyScope` reaches every scope, never unscoped entries).
+ *
+ * @returns the smaller grant, or null when they share nothing
+ */
+export function intersectGrants(a: ScopeGrant, b: ScopeGrant): ScopeGrant {
+  if (a === null || b === null) return null;
+  if (a.all) return b;
+  if (b.all) return a;
+  if (a.anyScope && b.anyScope)
+    return { all: false, scopes: new Set([...a.scopes, ...b.scopes]), anyScope: true };
+  const scopes = new Set<string>();
+  for (const s of a.scopes) if (b.anyScope || b.scopes.has(s)) scopes.add(s);
+  for (const s of b.scopes) if (a.anyScope) scopes.add(s);
+  return scopes.size > 0 ? { all: false, scopes, anyScope: false } : null;
+}
+
 /** The scopes a scoped grant reaches, as the `signedScopes` parameter of a signed URL (`*`: any scope). */
 export function grantScopesParam(grant: Grant): string | undefined {
   if (grant.all) return undefined;

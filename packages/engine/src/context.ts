@@ -106,4 +106,6 @@ export interface EngineContext {
   watchOptions: WatchOptions;
   /** Seals listing cursors (they may point at an entry the caller cannot read). */
   cursors: CursorSealer;
+  /** The public base URL signed URLs are built from (normalized, no trailing `/`). */
+  publicUrl: () => string;
 }

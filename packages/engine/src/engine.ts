@@ -29,7 +29,7 @@ import { errorResponse, pickRequestId, withHeaders } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { healthRoute } from './routes.js';
 import { EntryParams, IdParams } from './schemas.js';
-import { isSignedUrl } from './signing.js';
+import { isSignedUrl, signedResponseHeaders } from './signing.js';
 import type { Storage } from './storage.js';
 import { WatchHub, type WatchOptions, withWatchNotifications } from './watch.js';
 
@@ -95,6 +95,17 @@ export interface EngineOptions {
    */
   onError?: (error: unknown, req: Request | undefined) => void;
   /**
+   * The public base URL the `url` of a signed URL is built from (docs/security.md "Signed URLs"): an
+   * absolute `http`/`https` URL, optionally with the path prefix under which a proxy serves the engine
+   * (`https://example.com/kv` gives `https://example.com/kv/v1/...`). Never taken from the request's
+   * `Host` header, which a client chooses. A function is read at each signing (a server learns its port
+   * once listening).
+   * @default 'http://localhost'
+   * @example createEngine({ storage, publicUrl: 'https://kv.example.com' })
+   * @throws {TypeError} from {@link createEngine} (or at signing, for a function) when not such a URL
+   */
+  publicUrl?: string | (() => string);
+  /**
    * Watch tuning: heartbeat interval, cross-instance poll interval, batch size (docs/protocol.md "Watch").
    * @default { heartbeatMs: 15000, pollIntervalMs: 1000, batchSize: 256 }
    */
@@ -130,6 +141,34 @@ export interface Engine {
 
 /** Default of {@link EngineOptions.maxJsonBodyBytes}: 64 MiB. */
 export const DEFAULT_MAX_JSON_BODY_BYTES: number = 64 * 1024 * 1024;
+
+/** Default of {@link EngineOptions.publicUrl}. */
+export const DEFAULT_PUBLIC_URL = 'http://localhost';
+
+/**
+ * Normalizes a public base URL: absolute `http`/`https`, no query or fragment, no trailing `/`.
+ *
+ * @throws {TypeError} otherwise
+ */
+function normalizePublicUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(`publicUrl must be an absolute http(s) URL, got "${text}"`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new TypeError(`publicUrl must be an http(s) URL without query or fragment, got "${text}"`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** {@link EngineOptions.publicUrl} as a getter of the normalized base (a string is checked at once). */
+function publicUrlOf(option: string | (() => string)): () => string {
+  if (typeof option === 'function') return () => normalizePublicUrl(option());
+  const base = normalizePublicUrl(option);
+  return () => base;
+}
 
 /** Route patterns and their methods, for 405 `method_not_allowed` (HEAD is allowed wherever GET is). */
 const KNOWN_ROUTES: Array<[RegExp, string[]]> = [
@@ -249,6 +288,7 @@ export function createEngine(options: EngineOptions): Engine {
     watchHub,
     watchOptions: options.watch ?? {},
     cursors: new CursorSealer(),
+    publicUrl: publicUrlOf(options.publicUrl ?? DEFAULT_PUBLIC_URL),
   };
   const sweepBatchSize = options.sweepBatchSize ?? 1000;
 
@@ -284,10 +324,14 @@ export function createEngine(options: EngineOptions): Engine {
         c.set('principal', await signedUrlPrincipal(storage, c.req.method, url, clock()));
       } catch (error) {
         if (!isKvError(error)) throw error;
-        return withHeaders(errorResponse(error), SIGNED_CORS);
+        return withHeaders(errorResponse(error), { ...SIGNED_CORS, ...signedResponseHeaders(null) });
       }
       await next();
-      const res = withHeaders(c.res, SIGNED_CORS);
+      // nosniff on every answer; a value of a type that could run script is a download (signing.ts).
+      const res = withHeaders(c.res, {
+        ...SIGNED_CORS,
+        ...signedResponseHeaders(c.res.headers.get('content-type')),
+      });
       if (res !== c.res) {
         c.res = undefined;
         c.res = res;
@@ -436,9 +480,24 @@ export function createEngine(options: EngineOptions): Engine {
   };
 }
 
-/** A zod validation failure as a kv error: 413 for a bulk list over 10,000 items, else 400. */
+/** JSON body fields whose length is the 10,000-item bulk limit (bulk get/set/delete, atomic). */
+const BULK_LIST_FIELDS: ReadonlySet<string> = new Set(['keys', 'items', 'checks', 'mutations']);
+
+/**
+ * A zod validation failure as a kv error: 413 for a bulk list over 10,000 items (docs/protocol.md
+ * "Bulk"), 400 `validation_error` naming the field and its limit for any other list that is too long
+ * (e.g. a token's 256 capabilities), else 400 with the first issue.
+ */
 function zodToKvError(
-  error: { issues: ReadonlyArray<{ code: string; path: PropertyKey[]; message: string; origin?: string }> },
+  error: {
+    issues: ReadonlyArray<{
+      code: string;
+      path: PropertyKey[];
+      message: string;
+      origin?: string;
+      maximum?: unknown;
+    }>;
+  },
   target: string,
 ): KvError {
   const issues = error.issues.slice(0, 20).map((i) => ({
@@ -451,8 +510,15 @@ function zodToKvError(
     (i) => i.code === 'too_big' && i.origin === 'array' && i.path.length === 1 && target === 'json',
   );
   if (tooMany !== undefined) {
-    return new PayloadTooLargeError(`At most ${LIMITS.maxBulkItems} items per request`, {
-      details: { field: String(tooMany.path[0]), maxItems: LIMITS.maxBulkItems },
+    const field = String(tooMany.path[0]);
+    if (BULK_LIST_FIELDS.has(field) && Number(tooMany.maximum) === LIMITS.maxBulkItems) {
+      return new PayloadTooLargeError(`At most ${LIMITS.maxBulkItems} items per request`, {
+        details: { field, maxItems: LIMITS.maxBulkItems },
+      });
+    }
+    const maxItems = Number(tooMany.maximum);
+    return new ValidationError(`Invalid body: ${field}: at most ${maxItems} ${field} allowed`, {
+      details: { field, reason: 'too_many', maxItems, target, issues },
     });
   }
   const where = first === undefined || first.path.length === 0 ? target : first.path.map(String).join('.');

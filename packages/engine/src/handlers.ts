@@ -35,11 +35,12 @@ import {
   forbidden,
   type Grant,
   grantScopesParam,
+  intersectGrants,
   readFilter,
   storeReadGrant,
 } from './access.js';
 import { authenticate, createToken, type Principal, toTokenInfo } from './auth.js';
-import type { Ctx, EngineContext, EngineEnv } from './context.js';
+import type { Ctx, EngineAction, EngineContext, EngineEnv } from './context.js';
 import {
   decodeSegment,
   entryHeaders,
@@ -53,6 +54,7 @@ import {
   toWireHistoryItem,
   withHeaders,
 } from './http.js';
+import { checkJsonDepth, KEYS_JSON_BODY_BYTES, SMALL_JSON_BODY_BYTES } from './json-limits.js';
 import { type ListRequest, listPage } from './listing.js';
 import {
   effectiveMaxValueBytes,
@@ -98,19 +100,40 @@ function valid<S extends z.ZodType>(c: Ctx, target: 'json' | 'query'): z.output<
   return (c.req.valid as (t: string) => unknown)(target) as z.output<S>;
 }
 
+/** What a JSON-body route reads: its byte limit and the actions one of which the caller must hold. */
+interface JsonBodySpec {
+  /** Largest body, bytes (413 past it). */
+  limitBytes: number;
+  /** The caller needs a grant for at least one of these on the route's store, before the body is read. */
+  actions: readonly EngineAction[];
+  /** Whether the path names a store (`/v1/stores/{store}/...`) the actions apply to. */
+  storeInPath: boolean;
+}
+
 /**
- * Middleware of JSON-body routes: 415 unless `Content-Type` is JSON, then reads the body within
- * `limitBytes` (413 past it, without buffering the rest) and hands the text to the validator.
+ * Middleware of JSON-body routes, in this order: refuses a caller without any of the route's
+ * capabilities (403, before a byte of the body is read: the handler's full check, with the `authorize`
+ * hook, runs later), 415 unless `Content-Type` is JSON, reads the body within the route's limit (413
+ * past it, without buffering the rest), refuses JSON nested deeper than `MAX_JSON_DEPTH` (400,
+ * before parsing), then hands the text to the validator.
  */
-function jsonBody(limitBytes: number) {
+function jsonBody(spec: JsonBodySpec) {
   return async (c: Ctx, next: () => Promise<void>): Promise<void> => {
+    const principal = c.get('principal');
+    if (principal !== undefined) {
+      const store = spec.storeInPath ? storePath(c) : undefined;
+      if (!spec.actions.some((action) => defaultGrant(principal, action, store) !== null)) {
+        throw forbidden(spec.actions[0] as EngineAction);
+      }
+    }
     if (!isJsonContentType(c.req.header('content-type'))) {
       throw new KvError('This route takes a JSON body (Content-Type: application/json)', {
         code: 'unsupported_media_type',
         details: { field: 'Content-Type' },
       });
     }
-    const bytes = await readBodyLimited(c.req.raw, limitBytes);
+    const bytes = await readBodyLimited(c.req.raw, spec.limitBytes);
+    checkJsonDepth(bytes);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -124,8 +147,8 @@ function jsonBody(limitBytes: number) {
   };
 }
 
-function register(app: App, route: RouteConfig, handler: Handler, bodyLimit?: number): void {
-  const withBody = bodyLimit === undefined ? route : { ...route, middleware: [jsonBody(bodyLimit)] };
+function register(app: App, route: RouteConfig, handler: Handler, body?: JsonBodySpec): void {
+  const withBody = body === undefined ? route : { ...route, middleware: [jsonBody(body)] };
   app.openapi(withBody as RouteConfig, handler as never);
 }
 
@@ -145,8 +168,24 @@ const EMPTY = new Uint8Array(0);
 /** Registers every route of the protocol except the service routes. */
 export function registerRoutes(app: App, ctx: EngineContext): void {
   const { storage } = ctx;
+  // Each JSON route reads what it can legitimately need (json-limits.ts; docs/security.md).
   const jsonLimit = Math.min(ctx.maxBodyBytes, ctx.maxJsonBodyBytes);
-  const bulkLimit = ctx.maxJsonBodyBytes;
+  const small = (actions: readonly EngineAction[], storeInPath = true): JsonBodySpec => ({
+    limitBytes: Math.min(SMALL_JSON_BODY_BYTES, jsonLimit),
+    actions,
+    storeInPath,
+  });
+  const keysBody = (action: EngineAction): JsonBodySpec => ({
+    limitBytes: Math.min(KEYS_JSON_BODY_BYTES, ctx.maxJsonBodyBytes),
+    actions: [action],
+    storeInPath: true,
+  });
+  // Bulk set and atomic commits carry values: bounded by maxJsonBodyBytes only.
+  const valuesBody = (actions: readonly EngineAction[]): JsonBodySpec => ({
+    limitBytes: ctx.maxJsonBodyBytes,
+    actions,
+    storeInPath: true,
+  });
 
   // -------------------------------------------------------------------------------------------------
   // Stores
@@ -181,7 +220,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         return jsonResponse(toStoreInfo(record), 201);
       });
     },
-    jsonLimit,
+    small(['stores'], false),
   );
 
   register(app, R.getStoreRoute, async (c) => {
@@ -205,7 +244,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         return jsonResponse(toStoreInfo(record));
       });
     },
-    jsonLimit,
+    small(['stores']),
   );
 
   register(app, R.deleteStoreRoute, async (c) => {
@@ -333,7 +372,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         return jsonResponse({ existed: true, revision: result.revision });
       });
     },
-    jsonLimit,
+    small(['set_expiry']),
   );
 
   register(app, R.historyRoute, async (c) => {
@@ -375,7 +414,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         }),
       });
     },
-    bulkLimit,
+    keysBody('get'),
   );
 
   register(
@@ -430,7 +469,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         return jsonResponse(bulkResult(results));
       });
     },
-    bulkLimit,
+    valuesBody(['set']),
   );
 
   register(
@@ -465,7 +504,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         return jsonResponse(bulkResult(results));
       });
     },
-    bulkLimit,
+    keysBody('delete'),
   );
 
   register(
@@ -529,7 +568,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         return jsonResponse({ ok: true, revision: result.revision });
       });
     },
-    bulkLimit,
+    valuesBody(['set', 'delete']),
   );
 
   // -------------------------------------------------------------------------------------------------
@@ -580,19 +619,24 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
     async (c) => {
       const store = storePath(c);
       const body = valid<typeof SignedUrlBody>(c, 'json');
-      const grant = await authorize(ctx, c, 'sign', {
+      const signGrant = await authorize(ctx, c, 'sign', {
         store,
         ...(body.kind === 'record' ? { key: body.key } : {}),
       });
+      // A signed URL reaches what its signer may both sign and read: get for a record, list for a
+      // listing (docs/security.md "Signed URLs").
+      const readAction = body.kind === 'record' ? 'get' : 'list';
+      const grant = intersectGrants(signGrant, defaultGrant(c.get('principal'), readAction, store));
+      if (grant === null) throw forbidden(readAction);
       const nowMs = ctx.clock();
-      const path = new URL(c.req.url);
-      path.search = '';
+      // Only the path and query are signed; the returned URL's origin is the configured public URL.
+      const path = new URL('http://kv.invalid/');
       if (body.kind === 'record') {
         const key = validateKey(body.key);
         // A scoped signer may only publish a record it could read (missing is the same 403).
         if (!grant.all) {
           const entry = await storage.get(store, key, nowMs);
-          if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden('sign');
+          if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden(readAction);
         }
         path.pathname = routes.entry(store, key);
       } else {
@@ -600,19 +644,20 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
         if (body.prefix !== undefined) path.searchParams.set('prefix', validateKeyPrefix(body.prefix));
         if (body.limit !== undefined) path.searchParams.set('limit', String(body.limit));
       }
-      // The URL carries the signer's scopes, so it never reaches more than the signer could read.
+      // The URL carries the scopes it may reach, so it never reaches more than the signer could read.
       const scopes = grantScopesParam(grant);
       if (scopes !== undefined) path.searchParams.set(SIGNED_SCOPES_PARAM, scopes);
       const record = await requireStore(ctx, store);
       const expiresAtSecs = Math.floor(nowMs / 1000) + body.expiresInSecs;
       const signed = await signUrl(path, record.signingSecret, expiresAtSecs);
+      const signedPath = signed.pathname + signed.search;
       return jsonResponse({
-        url: signed.toString(),
-        path: signed.pathname + signed.search,
+        url: ctx.publicUrl() + signedPath,
+        path: signedPath,
         expiresAt: new Date(expiresAtSecs * 1000).toISOString(),
       });
     },
-    jsonLimit,
+    small(['sign']),
   );
 
   register(app, R.rotateSigningSecretRoute, async (c) => {
@@ -644,7 +689,7 @@ export function registerRoutes(app: App, ctx: EngineContext): void {
       const created = await createToken(tokenStore(), body, ctx.clock());
       return jsonResponse(created, 201, { 'cache-control': 'no-store' });
     },
-    jsonLimit,
+    small(['tokens'], false),
   );
 
   register(app, R.listTokensRoute, async (c) => {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { entryPath, type Harness, ORIGIN, setup } from '../test/harness.js';
 import { ensureToken, MemoryTokenStore } from './auth.js';
+import { signUrl } from './signing.js';
 
 const ADMIN = { authorization: 'Bearer admin-secret-0123456789' };
 
@@ -19,7 +20,7 @@ async function rig(): Promise<
   Harness & { sign(body: unknown, headers?: Record<string, string>): Promise<Signed> }
 > {
   const tokens = new MemoryTokenStore();
-  const h = setup({ auth: { tokens } });
+  const h = setup({ auth: { tokens }, publicUrl: ORIGIN });
   await ensureToken(tokens, { secret: 'admin-secret-0123456789', capabilities: ['*'] }, h.now());
   for (const name of ['orders', 'users']) {
     await h.json('POST', '/v1/stores', 201, { json: { name }, headers: ADMIN });
@@ -312,7 +313,9 @@ describe('signed URLs of scoped signers', () => {
   it('reach only the scopes the signer could read, checked again when used', async () => {
     const h = await rig();
     const { token } = await h.json<{ token: string }>('POST', '/v1/tokens', 201, {
-      json: { capabilities: ['kv[orders:billing]:sign'] },
+      json: {
+        capabilities: ['kv[orders:billing]:sign', 'kv[orders:billing]:get', 'kv[orders:billing]:list'],
+      },
       headers: ADMIN,
     });
     const signer = { authorization: `Bearer ${token}` };
@@ -351,5 +354,153 @@ describe('signed URLs without access control', () => {
     expect((await open(h, signed.url.replace('/entries/k?', '/entries/j?'))).status).toBe(401);
     h.advance(10_000);
     expect((await open(h, signed.url)).status).toBe(401);
+  });
+});
+
+describe('a signed URL never reaches more than its signer could read', () => {
+  async function tokenOf(h: Harness, capabilities: string[]): Promise<Record<string, string>> {
+    const { token } = await h.json<{ token: string }>('POST', '/v1/tokens', 201, {
+      json: { capabilities },
+      headers: ADMIN,
+    });
+    return { authorization: `Bearer ${token}` };
+  }
+
+  it('sign on the store and get on one scope: no URL for a record outside that scope', async () => {
+    const h = await rig();
+    const signer = await tokenOf(h, ['kv[orders]:sign', 'kv[orders:billing]:get']);
+    // The token cannot read img/2.png (scope ops) or doc (unscoped) itself...
+    await h.error('GET', entryPath('orders', 'img/2.png'), 403, 'forbidden', { headers: signer });
+    await h.error('GET', entryPath('orders', 'doc'), 403, 'forbidden', { headers: signer });
+    // ...so it cannot sign a URL that would.
+    for (const key of ['img/2.png', 'doc', 'missing']) {
+      await h.error('POST', '/v1/stores/orders/signed-urls', 403, 'forbidden', {
+        json: { kind: 'record', key, expiresInSecs: 600 },
+        headers: signer,
+      });
+    }
+    // What it can read, it can publish, bound to its scope.
+    const ok = await h.sign({ kind: 'record', key: 'img/1.png', expiresInSecs: 600 }, signer);
+    expect(new URL(ok.url).searchParams.get('signedScopes')).toBe('billing');
+    expect(await (await open(h, ok.url)).text()).toBe('one');
+  });
+
+  it('sign alone signs nothing: no record URL, no keys URL listing every key', async () => {
+    const h = await rig();
+    const signer = await tokenOf(h, ['kv[orders]:sign']);
+    for (const body of [
+      { kind: 'keys', expiresInSecs: 600 },
+      { kind: 'record', key: 'doc', expiresInSecs: 600 },
+    ]) {
+      await h.error('POST', '/v1/stores/orders/signed-urls', 403, 'forbidden', {
+        json: body,
+        headers: signer,
+      });
+    }
+  });
+
+  it('a keys URL of a signer with a scoped list lists that scope only', async () => {
+    const h = await rig();
+    const signer = await tokenOf(h, ['kv[orders]:sign', 'kv[orders:ops]:list', 'kv[orders]:get']);
+    const keys = await h.sign({ kind: 'keys', expiresInSecs: 600 }, signer);
+    expect(new URL(keys.url).searchParams.get('signedScopes')).toBe('ops');
+    const page = (await (await open(h, keys.url)).json()) as { items: Array<{ key: string }> };
+    expect(page.items.map((i) => i.key)).toEqual(['img/2.png']);
+    // Its get is unscoped: its record URLs are too.
+    const doc = await h.sign({ kind: 'record', key: 'doc', expiresInSecs: 600 }, signer);
+    expect(new URL(doc.url).searchParams.has('signedScopes')).toBe(false);
+    expect(await (await open(h, doc.url)).text()).toBe('three');
+  });
+});
+
+describe('signed URL expiry is capped when verified', () => {
+  it('a URL signed with the store secret for more than 7 days ahead is refused', async () => {
+    const h = await rig();
+    const secret = (await h.storage.getStore('orders'))?.signingSecret as string;
+    const nowSecs = Math.floor(h.now() / 1000);
+    const url = (expiresAtSecs: number) =>
+      signUrl(new URL(`${ORIGIN}/v1/stores/orders/entries/doc`), secret, expiresAtSecs);
+    expect((await open(h, (await url(nowSecs + 604_800)).toString())).status).toBe(200);
+    const far = await open(h, (await url(nowSecs + 8 * 86_400)).toString());
+    expect(far.status).toBe(401);
+    expect(((await far.json()) as { error: { details: unknown } }).error.details).toEqual({
+      reason: 'signature_invalid',
+    });
+    expect((await open(h, (await url(nowSecs + 10 * 365 * 86_400)).toString())).status).toBe(401);
+  });
+});
+
+describe('answers to signed URLs', () => {
+  it('carry nosniff, and values of a type that could run script are downloads', async () => {
+    const h = await rig();
+    const types: Array<[string, boolean]> = [
+      ['text/html', true],
+      ['text/html; charset=utf-8', true],
+      ['image/svg+xml', true],
+      ['application/xhtml+xml', true],
+      ['text/xml', true],
+      ['application/javascript', true],
+      ['TEXT/PLAIN; charset=utf-8', false],
+      ['application/json', false],
+      ['application/octet-stream', false],
+      ['image/png', false],
+    ];
+    for (const [type, download] of types) {
+      const key = `t/${types.findIndex(([t]) => t === type)}`;
+      await h.call('PUT', entryPath('orders', key), {
+        body: '<script>alert(1)</script>',
+        headers: { ...ADMIN, 'content-type': type },
+      });
+      const { url } = await h.sign({ kind: 'record', key, expiresInSecs: 600 });
+      for (const method of ['GET', 'HEAD']) {
+        const res = await open(h, url, method);
+        expect(res.status, type).toBe(200);
+        expect(res.headers.get('x-content-type-options'), type).toBe('nosniff');
+        expect(res.headers.get('content-disposition'), type).toBe(download ? 'attachment' : null);
+      }
+    }
+    const keys = await h.sign({ kind: 'keys', expiresInSecs: 600 });
+    const listing = await open(h, keys.url);
+    expect(listing.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(listing.headers.get('content-disposition')).toBeNull();
+    const refused = await open(h, `${keys.url.slice(0, -2)}AA`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('the returned url', () => {
+  it('is built from the configured public URL, never from the request Host', async () => {
+    const tokens = new MemoryTokenStore();
+    const h = setup({ auth: { tokens }, publicUrl: 'https://kv.example.com/base/' });
+    await ensureToken(tokens, { secret: 'admin-secret-0123456789', capabilities: ['*'] }, h.now());
+    await h.json('POST', '/v1/stores', 201, { json: { name: 'orders' }, headers: ADMIN });
+    await h.put('orders', 'doc', 'three', ADMIN);
+    const res = await h.engine.fetch(
+      new Request('http://evil.example/v1/stores/orders/signed-urls', {
+        method: 'POST',
+        headers: { ...ADMIN, host: 'evil.example', 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'record', key: 'doc', expiresInSecs: 600 }),
+      }),
+    );
+    expect(res.status).toBe(200);
+    const signed = (await res.json()) as Signed;
+    expect(signed.url).toBe(`https://kv.example.com/base${signed.path}`);
+    expect(signed.url).not.toContain('evil');
+    // The default is not the request's host either.
+    const plain = setup();
+    await plain.createStore('s');
+    const other = await plain.engine.fetch(
+      new Request('http://evil.example/v1/stores/s/signed-urls', {
+        method: 'POST',
+        headers: { host: 'evil.example', 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'keys', expiresInSecs: 600 }),
+      }),
+    );
+    expect(((await other.json()) as Signed).url.startsWith('http://localhost/v1/stores/s/entries?')).toBe(
+      true,
+    );
+    expect(() => setup({ publicUrl: 'kv.example.com' })).toThrow(TypeError);
+    expect(() => setup({ publicUrl: 'https://kv.example.com/?a=1' })).toThrow(TypeError);
   });
 });

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { bytesToBase64Url, UnauthenticatedError } from '@kv/core/protocol';
+import { bytesToBase64Url, LIMITS, UnauthenticatedError } from '@kv/core/protocol';
 
 /** Query parameter holding the expiry, epoch seconds. */
 export const SIGNED_EXPIRES_PARAM = 'expires';
@@ -96,7 +96,8 @@ function invalid(): UnauthenticatedError {
 /**
  * Verifies a signed request: the method must be GET or HEAD (read-only); the URL's path and query must be
  * byte for byte what {@link signUrl} emitted (the signature is the last parameter and covers everything
- * before it; no parameter may appear twice); and `expires` must be in the future.
+ * before it; no parameter may appear twice); and `expires` must be in the future, at most 7 days (and a
+ * minute of clock skew) ahead of `nowMs`, as signing allows.
  *
  * @param method - the request method
  * @param url - the request URL as received (only its path and query are read)
@@ -131,4 +132,46 @@ export async function verifySignedUrl(
   if (Number(expires) * 1000 <= nowMs) {
     throw new UnauthenticatedError('Signed URL expired', { details: { reason: 'signature_expired' } });
   }
+  // Signing allows at most 7 days: a URL reaching further was not made by this engine's signer.
+  if (Number(expires) * 1000 - nowMs > MAX_EXPIRES_AHEAD_MS) throw invalid();
+}
+
+/**
+ * Furthest `expires` a URL may carry when verified, ms ahead of now: the 7 days signing allows
+ * (`LIMITS.maxSignedUrlExpiresInSecs`) plus one minute for clocks of several instances that differ.
+ */
+const MAX_EXPIRES_AHEAD_MS = LIMITS.maxSignedUrlExpiresInSecs * 1000 + 60_000;
+
+/**
+ * Content types a signed URL may serve inline (docs/security.md "Signed URLs"): types a browser shows
+ * without running script (with `nosniff`, it never reinterprets them). Compared on the type's essence,
+ * lower-cased, parameters dropped. Everything else, notably `text/html`, `image/svg+xml`,
+ * `application/xhtml+xml`, `text/xml` and `application/pdf`, is served as a download.
+ */
+export const INLINE_SAFE_CONTENT_TYPES: ReadonlySet<string> = new Set([
+  'application/json',
+  'application/octet-stream',
+  'text/plain',
+  'text/csv',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/avif',
+]);
+
+/**
+ * The safety headers of every answer to a signed URL: `X-Content-Type-Options: nosniff`, and
+ * `Content-Disposition: attachment` when the answer has a content type outside
+ * {@link INLINE_SAFE_CONTENT_TYPES}, so a value stored as HTML or SVG never renders (and runs script) on
+ * the server's origin when its public URL is opened.
+ *
+ * @param contentType - the answer's `Content-Type`, or null when it has none (a 304)
+ */
+export function signedResponseHeaders(contentType: string | null): Record<string, string> {
+  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff' };
+  if (contentType === null) return headers;
+  const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!INLINE_SAFE_CONTENT_TYPES.has(essence)) headers['content-disposition'] = 'attachment';
+  return headers;
 }

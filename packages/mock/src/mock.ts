@@ -205,7 +205,11 @@ export function createKvMock(options: KvMockOptions): KvMock {
     ready: Promise<void>;
   } => {
     const storage = new MemoryStorage();
-    const engineOptions: Parameters<typeof createEngine>[0] = { storage };
+    // Signed URLs point at the mock itself (its base URL, prefix included), like a server's --public-url.
+    const engineOptions: Parameters<typeof createEngine>[0] = {
+      storage,
+      publicUrl: `${base.origin}${prefix}`,
+    };
     if (options.clock) engineOptions.clock = options.clock;
     let tokens: MemoryTokenStore | undefined;
     let ready: Promise<void> = Promise.resolve();
