@@ -32,6 +32,11 @@ describe('parseArgs', () => {
       adminToken: undefined,
       skipQuickCheck: false,
       metricsPublic: false,
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 300_000,
+      keepAliveTimeoutMs: 5_000,
+      idleTimeoutMs: 60_000,
+      maxConnections: 4096,
     });
     expect(LIMITS.defaultMaxValueBytes).toBe(26_214_400);
     // Memory storage has no admin token file unless one is given.
@@ -56,6 +61,11 @@ describe('parseArgs', () => {
     adminTokenFile: ['/run/kv/admin', '/run/kv/admin'],
     skipQuickCheck: ['1', true],
     metricsPublic: ['true', true],
+    headersTimeoutMs: ['1500', 1500],
+    requestTimeoutMs: ['0', 0],
+    keepAliveTimeoutMs: ['250', 250],
+    idleTimeoutMs: ['800', 800],
+    maxConnections: ['3', 3],
     adminToken: undefined, // environment only, below
   };
 
@@ -118,6 +128,9 @@ describe('parseArgs', () => {
     [['--shutdown-timeout-ms', 'soon'], {}, '--shutdown-timeout-ms must be an integer'],
     [['--metrics-public=yes'], {}, '--metrics-public must be true, false, 1 or 0'],
     [[], { KV_SKIP_QUICK_CHECK: 'maybe' }, 'KV_SKIP_QUICK_CHECK must be true, false, 1 or 0'],
+    [['--headers-timeout-ms', '0'], {}, '--headers-timeout-ms must be an integer from 100'],
+    [[], { KV_IDLE_TIMEOUT_MS: '1m' }, 'KV_IDLE_TIMEOUT_MS must be an integer'],
+    [['--max-connections', '0'], {}, '--max-connections must be an integer from 1'],
     [['--nope', '1'], {}, 'unknown flag --nope'],
     [['--port'], {}, 'flag --port needs a value'],
     [['launch'], {}, 'unknown command "launch"'],

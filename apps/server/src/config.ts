@@ -65,6 +65,41 @@ export interface ServerConfig {
    * @default false
    */
   metricsPublic: boolean;
+  /**
+   * Longest time a client may take to send a request's headers, in ms (Node's
+   * `server.headersTimeout`): a socket sending partial headers is closed after it (a 408 when it can
+   * still be written). docs/security.md "Connections, files and aborts".
+   * @default 20000
+   */
+  headersTimeoutMs: number;
+  /**
+   * Longest time a client may take to send a whole request, headers and body, in ms (Node's
+   * `server.requestTimeout`); 0 = none. Large enough for a 25 MiB upload at 1 Mbit/s (about 210 s).
+   * Responses, watch streams included, are not limited by it.
+   * @default 300000
+   */
+  requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open after its last response, in ms (Node's
+   * `server.keepAliveTimeout`).
+   * @default 5000
+   */
+  keepAliveTimeoutMs: number;
+  /**
+   * A connection with no byte read or written for this long is closed, in ms (the socket timeout,
+   * Node's `server.timeout`): a client that stops reading a response is dropped and the response's
+   * buffer freed. Watch streams write a heartbeat at least every `idleTimeoutMs / 2` (at most every
+   * 15 s), so a live watcher never reaches it. Must exceed `keepAliveTimeoutMs` to matter for idle
+   * keep-alive connections.
+   * @default 60000
+   */
+  idleTimeoutMs: number;
+  /**
+   * Most TCP connections served at once (Node's `server.maxConnections`); further connections are
+   * closed as soon as they are accepted. An idle watcher costs about 55 KB.
+   * @default 4096
+   */
+  maxConnections: number;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -205,6 +240,41 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: 'serve /metrics without a token (else it needs a kv.admin:stores token)',
     boolean: true,
   },
+  {
+    key: 'headersTimeoutMs',
+    flag: '--headers-timeout-ms',
+    env: 'KV_HEADERS_TIMEOUT_MS',
+    default: '20000',
+    description: 'time a client has to send request headers, in ms (then the socket is closed)',
+  },
+  {
+    key: 'requestTimeoutMs',
+    flag: '--request-timeout-ms',
+    env: 'KV_REQUEST_TIMEOUT_MS',
+    default: '300000',
+    description: 'time a client has to send a whole request (headers and body), in ms; 0 = none',
+  },
+  {
+    key: 'keepAliveTimeoutMs',
+    flag: '--keep-alive-timeout-ms',
+    env: 'KV_KEEP_ALIVE_TIMEOUT_MS',
+    default: '5000',
+    description: 'how long an idle keep-alive connection stays open, in ms',
+  },
+  {
+    key: 'idleTimeoutMs',
+    flag: '--idle-timeout-ms',
+    env: 'KV_IDLE_TIMEOUT_MS',
+    default: '60000',
+    description: 'a connection with no byte read or written for this long is closed, in ms',
+  },
+  {
+    key: 'maxConnections',
+    flag: '--max-connections',
+    env: 'KV_MAX_CONNECTIONS',
+    default: '4096',
+    description: 'most connections at once; more are closed when accepted',
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -311,6 +381,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     adminToken: env.KV_ADMIN_TOKEN === '' ? undefined : env.KV_ADMIN_TOKEN,
     skipQuickCheck: bool('skipQuickCheck'),
     metricsPublic: bool('metricsPublic'),
+    headersTimeoutMs: int('headersTimeoutMs', 20_000, 100, 3600 * 1000),
+    requestTimeoutMs: int('requestTimeoutMs', 300_000, 0, 24 * 3600 * 1000),
+    keepAliveTimeoutMs: int('keepAliveTimeoutMs', 5_000, 100, 3600 * 1000),
+    idleTimeoutMs: int('idleTimeoutMs', 60_000, 100, 24 * 3600 * 1000),
+    maxConnections: int('maxConnections', 4096, 1, 1_000_000),
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');
