@@ -288,10 +288,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   }) as Server;
   applyConnectionLimits(server, config);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others.
+    // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others. A request
+    // whose headers or body took longer than --headers-timeout-ms / --request-timeout-ms: 408.
     logger.debug({ code: err.code }, 'client error');
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
   try {
