@@ -37,6 +37,7 @@ describe('parseArgs', () => {
       keepAliveTimeoutMs: 5_000,
       idleTimeoutMs: 60_000,
       maxConnections: 4096,
+      maxResponseBufferBytes: 256 * 1024 * 1024,
     });
     expect(LIMITS.defaultMaxValueBytes).toBe(26_214_400);
     // Memory storage has no admin token file unless one is given.
@@ -66,6 +67,7 @@ describe('parseArgs', () => {
     keepAliveTimeoutMs: ['250', 250],
     idleTimeoutMs: ['800', 800],
     maxConnections: ['3', 3],
+    maxResponseBufferBytes: ['1048576', 1048576],
     adminToken: undefined, // environment only, below
   };
 

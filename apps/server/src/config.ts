@@ -100,6 +100,15 @@ export interface ServerConfig {
    * @default 4096
    */
   maxConnections: number;
+  /**
+   * Most bytes of value bodies (single-entry reads of 1 MiB or more) being written to clients at once,
+   * in bytes. Each such response holds its whole value in memory until the client has read it (or is
+   * dropped after `idleTimeoutMs`); beyond this total a large read gets 503 `unavailable` with
+   * `Retry-After: 1` instead, so clients that do not read cannot grow memory without bound. One large
+   * response is always admitted when none is in flight.
+   * @default 268435456 (256 MiB)
+   */
+  maxResponseBufferBytes: number;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -275,6 +284,13 @@ export const SETTINGS: readonly SettingInfo[] = [
     default: '4096',
     description: 'most connections at once; more are closed when accepted',
   },
+  {
+    key: 'maxResponseBufferBytes',
+    flag: '--max-response-buffer-bytes',
+    env: 'KV_MAX_RESPONSE_BUFFER_BYTES',
+    default: '268435456',
+    description: 'most bytes of large values being sent at once; beyond, a large read gets 503 + Retry-After',
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -386,6 +402,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     keepAliveTimeoutMs: int('keepAliveTimeoutMs', 5_000, 100, 3600 * 1000),
     idleTimeoutMs: int('idleTimeoutMs', 60_000, 100, 24 * 3600 * 1000),
     maxConnections: int('maxConnections', 4096, 1, 1_000_000),
+    maxResponseBufferBytes: int('maxResponseBufferBytes', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { grantFor, HEADERS, toWireError, UnauthorizedError } from '@kv/core';
@@ -24,11 +24,13 @@ import {
   withHeaders,
 } from '@kv/engine';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
 import { RequestAbortedError, withBodyReader } from './body.js';
 import type { ServerConfig } from './config.js';
-import { prepareDataFile } from './private-files.js';
 import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
+import { prepareDataFile } from './private-files.js';
+import { createResponseBudget } from './response-budget.js';
 import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
 
 /** A running server. */
@@ -187,6 +189,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
   });
   const metrics = createMetrics(storage);
+  const budget = createResponseBudget(config.maxResponseBufferBytes);
+  new Gauge({
+    name: 'kv_http_response_buffer_bytes',
+    help: 'Bytes of large value responses being written to clients (capped by --max-response-buffer-bytes).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(budget.inFlightBytes);
+    },
+  });
   const cors = config.corsOrigins;
   const anyOrigin = cors.includes('*');
   // Aborted at shutdown: ends open watch streams, which clients then resume elsewhere or after restart.
@@ -244,7 +255,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return allowed ? withHeaders(res, { ...allowed, 'access-control-expose-headers': CORS_EXPOSE }) : res;
   };
 
-  const handle = async (req: Request, incoming?: IncomingMessage): Promise<Response> => {
+  const handle = async (
+    req: Request,
+    incoming?: IncomingMessage,
+    outgoing?: ServerResponse,
+  ): Promise<Response> => {
     const started = performance.now();
     const path = pathOf(req.url);
     let res: Response;
@@ -255,6 +270,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       logger.error({ err: error, path }, 'internal error');
       res = Response.json({ error: { code: 'internal', message: 'Internal server error' } }, { status: 500 });
     }
+    // Large values stay in memory until the client has read them: their total is capped.
+    if (outgoing !== undefined && req.method === 'GET') res = budget.admit(res, outgoing);
     const seconds = (performance.now() - started) / 1000;
     const routeName = routeOf(path);
     // A client that closed its connection before its request ended gets no answer: logged and counted as
@@ -281,7 +298,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Bodies are read from the IncomingMessage (body.ts), not through a web stream.
     fetch: (req, env) => {
       const incoming = env.incoming as IncomingMessage;
-      return handle(withBodyReader(req, incoming), incoming);
+      return handle(withBodyReader(req, incoming), incoming, env.outgoing as ServerResponse);
     },
     hostname: config.host,
     serverOptions: connectionOptions(config),
@@ -291,8 +308,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others. A request
     // whose headers or body took longer than --headers-timeout-ms / --request-timeout-ms: 408.
     logger.debug({ code: err.code }, 'client error');
-    const status =
-      err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });

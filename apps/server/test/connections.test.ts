@@ -3,7 +3,8 @@
  * passed by flag (docs/security.md "Connections, files and aborts"): a socket sending partial headers,
  * a silent socket and an idle keep-alive socket are closed; connections beyond `--max-connections` are
  * closed while the open ones keep working; a watch stream outlives the idle timeout (heartbeats); a
- * client that stops reading a 25 MiB response is dropped after the idle timeout while `/healthz` answers.
+ * client that stops reading a 25 MiB response is dropped after the idle timeout while `/healthz` answers;
+ * large values being sent at once are capped by `--max-response-buffer-bytes` (503 + `Retry-After`).
  */
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -166,9 +167,9 @@ describe('connection timeouts', () => {
       await new Promise((r) => setTimeout(r, 3000));
       expect(ended).toBe(false);
       expect(text).toContain(': heartbeat');
-      expect((await call(`${server.url}/v1/stores/s/entries/late`, { method: 'PUT', body: 'x' })).status).toBe(
-        201,
-      );
+      expect(
+        (await call(`${server.url}/v1/stores/s/entries/late`, { method: 'PUT', body: 'x' })).status,
+      ).toBe(201);
       await expect.poll(() => text.includes('"key":"late"')).toBe(true);
     } finally {
       ctrl.abort();
@@ -244,5 +245,63 @@ describe('--max-connections', () => {
     }
     // Once they are gone, new connections are served again.
     await expect.poll(() => healthz(server.url)).toBe(200);
+  });
+});
+
+describe('--max-response-buffer-bytes', () => {
+  let server: ServerProcess;
+  const size = 25 * 1024 * 1024;
+
+  beforeAll(async () => {
+    server = await startServer([
+      '--data',
+      join(tmp.dir, 'budget.sqlite'),
+      '--max-response-buffer-bytes',
+      String(30 * 1024 * 1024),
+      '--idle-timeout-ms',
+      '1000',
+    ]);
+    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'b' } })).status).toBe(201);
+    for (const key of ['big', 'small']) {
+      const put = await call(`${server.url}/v1/stores/b/entries/${key}`, {
+        method: 'PUT',
+        body: new Uint8Array(key === 'big' ? size : 1000).fill(1),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      expect(put.status).toBe(201);
+    }
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('answers 503 + Retry-After to a large read while a stalled reader holds the budget, small reads 200', async () => {
+    const stalled = await open(server.url);
+    stalled.socket.pause();
+    stalled.socket.write(
+      `GET /v1/stores/b/entries/big HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${ADMIN_TOKEN}\r\n\r\n`,
+    );
+    try {
+      await expect
+        .poll(() =>
+          server.lines.some(
+            (l) => l.includes('"path":"/v1/stores/b/entries/big"') && l.includes('"method":"GET"'),
+          ),
+        )
+        .toBe(true);
+      const refused = await call(`${server.url}/v1/stores/b/entries/big`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.body).toMatchObject({ error: { code: 'unavailable' } });
+      expect((await call(`${server.url}/v1/stores/b/entries/small`)).status).toBe(200);
+      const metrics = await call(`${server.url}/metrics`);
+      expect(metrics.text).toMatch(new RegExp(`kv_http_response_buffer_bytes ${size}\\b`));
+      // Dropped after the idle timeout, the stalled reader frees the budget: large reads work again.
+      await expect
+        .poll(async () => (await call(`${server.url}/v1/stores/b/entries/big`)).status, { timeout: 10_000 })
+        .toBe(200);
+    } finally {
+      stalled.socket.destroy();
+    }
   });
 });

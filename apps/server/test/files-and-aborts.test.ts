@@ -68,7 +68,10 @@ describe('data files are private', () => {
     try {
       expect(modeOf(data)).toBe(0o600);
       await expect.poll(() => server.lines.some((l) => l.includes('made it 0600'))).toBe(true);
-      const line = JSON.parse(server.lines.find((l) => l.includes('made it 0600'))!) as Record<string, unknown>;
+      const line = JSON.parse(server.lines.find((l) => l.includes('made it 0600'))!) as Record<
+        string,
+        unknown
+      >;
       expect(line).toMatchObject({ level: 'warn', file: data, mode: '0644' });
     } finally {
       await server.stop();
@@ -81,7 +84,9 @@ describe('a client that aborts mid-upload', () => {
 
   beforeAll(async () => {
     server = await startServer(['--data', join(tmp.dir, 'aborts.sqlite')]);
-    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'up' } })).status).toBe(201);
+    expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'up' } })).status).toBe(
+      201,
+    );
   });
   afterAll(async () => {
     await server?.stop();
@@ -109,7 +114,10 @@ describe('a client that aborts mid-upload', () => {
     socket.destroy();
 
     await expect.poll(() => server.lines.some((l) => l.includes('aborted-upload-1'))).toBe(true);
-    const line = JSON.parse(server.lines.find((l) => l.includes('aborted-upload-1'))!) as Record<string, unknown>;
+    const line = JSON.parse(server.lines.find((l) => l.includes('aborted-upload-1'))!) as Record<
+      string,
+      unknown
+    >;
     expect(line).toMatchObject({ level: 'info', msg: 'request', method: 'PUT', status: 499 });
     expect(server.lines.filter((l) => l.includes('"level":"error"'))).toEqual([]);
 
