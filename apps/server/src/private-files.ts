@@ -78,15 +78,17 @@ export interface FileModeChange {
   file: string;
   /** Its mode before, e.g. `0o644`. */
   fromMode: number;
-  /** Whether it is now 0600 (false: owned by another user, so left as it was). */
+  /** Its mode now: the owner's bits of `fromMode` only (`0o644` -> `0o600`, `0o444` -> `0o400`). */
+  toMode: number;
+  /** Whether the mode was changed (false: owned by another user, so left as it was). */
   tightened: boolean;
 }
 
 /**
  * Prepares the SQLite database file `dataFile` before it is opened: creates it empty with mode 0600
- * (its directory 0700) when missing, so SQLite's `-wal` and `-shm` files get 0600 too; otherwise makes
- * the database, `-wal` and `-shm` files that group or others may read private (0600) when the current
- * user owns them. Never throws: opening the database reports a file it cannot use, naming it.
+ * (its directory 0700) when missing, so SQLite's `-wal` and `-shm` files get 0600 too; otherwise takes
+ * every group and other permission off the database, `-wal` and `-shm` files when the current user owns
+ * them (keeping the owner's: a read-only file stays read-only and is refused as such). Never throws: opening the database reports a file it cannot use, naming it.
  *
  * @param dataFile - the database file
  * @returns the files whose mode was found too open (to be logged as warnings)
@@ -104,8 +106,10 @@ export function prepareDataFile(dataFile: string): FileModeChange[] {
       const st = statSync(file);
       if (!st.isFile() || (st.mode & 0o077) === 0) continue;
       const owned = typeof process.getuid !== 'function' || st.uid === process.getuid();
-      if (owned) chmodSync(file, PRIVATE_FILE_MODE);
-      changes.push({ file, fromMode: st.mode & 0o777, tightened: owned });
+      const fromMode = st.mode & 0o777;
+      const toMode = fromMode & 0o700;
+      if (owned) chmodSync(file, toMode);
+      changes.push({ file, fromMode, toMode, tightened: owned });
     } catch {
       // unreadable: opening the database names the file
     }

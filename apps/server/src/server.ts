@@ -130,7 +130,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       logger.warn(
         { file: change.file, mode },
         change.tightened
-          ? `${change.file} was readable by other users (mode ${mode}): made it 0600`
+          ? `${change.file} was readable by other users (mode ${mode}): made it 0${change.toMode.toString(8)}`
           : `${change.file} is readable by other users (mode ${mode}) and owned by another user: chmod 600 it`,
       );
     }
