@@ -10,13 +10,22 @@ import type { IncomingMessage } from 'node:http';
 import { type BodyReader, READ_BODY } from '@kv/engine';
 
 /**
+ * The client closed its connection before the request body ended. Not a server fault: the engine turns
+ * it into a 500 nobody receives, and the server logs and counts the request as 499 (client closed
+ * request, as nginx does) at level info, never as an internal error.
+ */
+export class RequestAbortedError extends Error {
+  override name = 'RequestAbortedError';
+}
+
+/**
  * Reads the whole body of `incoming`, stopping as soon as more than `limitBytes` arrived (the reader
  * detaches and pauses the stream; `@hono/node-server` drains or closes it once the response is sent).
  *
  * @param incoming - the request, not yet read
  * @param limitBytes - largest accepted body, in bytes
  * @returns the bytes, or `null` when the body is larger than `limitBytes`
- * @throws Error when the request errors or its connection closes before the body ends
+ * @throws RequestAbortedError when the request errors or its connection closes before the body ends
  */
 export function readIncomingBody(incoming: IncomingMessage, limitBytes: number): Promise<Uint8Array | null> {
   if (incoming.readableEnded) return Promise.resolve(new Uint8Array(0));
@@ -45,11 +54,11 @@ export function readIncomingBody(incoming: IncomingMessage, limitBytes: number):
     };
     const onError = (error: Error): void => {
       detach();
-      reject(error);
+      reject(new RequestAbortedError('The request was aborted before its body ended', { cause: error }));
     };
     const onClose = (): void => {
       detach();
-      reject(new Error('The request was aborted before its body ended'));
+      reject(new RequestAbortedError('The request was aborted before its body ended'));
     };
     incoming.on('data', onData);
     incoming.on('end', onEnd);

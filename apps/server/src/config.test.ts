@@ -33,6 +33,12 @@ describe('parseArgs', () => {
       skipQuickCheck: false,
       metricsPublic: false,
       publicUrl: undefined,
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 300_000,
+      keepAliveTimeoutMs: 5_000,
+      idleTimeoutMs: 60_000,
+      maxConnections: 4096,
+      maxResponseBufferBytes: 256 * 1024 * 1024,
     });
     expect(LIMITS.defaultMaxValueBytes).toBe(26_214_400);
     // Memory storage has no admin token file unless one is given.
@@ -58,6 +64,12 @@ describe('parseArgs', () => {
     skipQuickCheck: ['1', true],
     metricsPublic: ['true', true],
     publicUrl: ['https://kv.example.com/base/', 'https://kv.example.com/base'],
+    headersTimeoutMs: ['1500', 1500],
+    requestTimeoutMs: ['0', 0],
+    keepAliveTimeoutMs: ['250', 250],
+    idleTimeoutMs: ['800', 800],
+    maxConnections: ['3', 3],
+    maxResponseBufferBytes: ['1048576', 1048576],
     adminToken: undefined, // environment only, below
   };
 
@@ -123,6 +135,9 @@ describe('parseArgs', () => {
     [['--public-url', 'kv.example.com'], {}, '--public-url must be an absolute http(s) URL'],
     [[], { KV_PUBLIC_URL: 'ftp://kv.example.com' }, 'KV_PUBLIC_URL must be an absolute http(s) URL'],
     [['--public-url=https://kv.example.com/?a=1'], {}, '--public-url must be an absolute http(s) URL'],
+    [['--headers-timeout-ms', '0'], {}, '--headers-timeout-ms must be an integer from 100'],
+    [[], { KV_IDLE_TIMEOUT_MS: '1m' }, 'KV_IDLE_TIMEOUT_MS must be an integer'],
+    [['--max-connections', '0'], {}, '--max-connections must be an integer from 1'],
     [['--nope', '1'], {}, 'unknown flag --nope'],
     [['--port'], {}, 'flag --port needs a value'],
     [['launch'], {}, 'unknown command "launch"'],

@@ -72,6 +72,50 @@ export interface ServerConfig {
    * @example 'https://kv.example.com'
    */
   publicUrl: string | undefined;
+  /**
+   * Longest time a client may take to send a request's headers, in ms (Node's
+   * `server.headersTimeout`): a socket sending partial headers is closed after it (a 408 when it can
+   * still be written). docs/security.md "Connections, files and aborts".
+   * @default 20000
+   */
+  headersTimeoutMs: number;
+  /**
+   * Longest time a client may take to send a whole request, headers and body, in ms (Node's
+   * `server.requestTimeout`); 0 = none. Large enough for a 25 MiB upload at 1 Mbit/s (about 210 s).
+   * Responses, watch streams included, are not limited by it.
+   * @default 300000
+   */
+  requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open after its last response, in ms (Node's
+   * `server.keepAliveTimeout`).
+   * @default 5000
+   */
+  keepAliveTimeoutMs: number;
+  /**
+   * A connection with no byte read or written for this long is closed, in ms (the socket timeout,
+   * Node's `server.timeout`): a client that stops reading a response is dropped and the response's
+   * buffer freed. Watch streams write a heartbeat at least every `idleTimeoutMs / 2` (at most every
+   * 15 s), so a live watcher never reaches it. Must exceed `keepAliveTimeoutMs` to matter for idle
+   * keep-alive connections.
+   * @default 60000
+   */
+  idleTimeoutMs: number;
+  /**
+   * Most TCP connections served at once (Node's `server.maxConnections`); further connections are
+   * closed as soon as they are accepted. An idle watcher costs about 55 KB.
+   * @default 4096
+   */
+  maxConnections: number;
+  /**
+   * Most bytes of value bodies (single-entry reads of 1 MiB or more) being written to clients at once,
+   * in bytes. Each such response holds its whole value in memory until the client has read it (or is
+   * dropped after `idleTimeoutMs`); beyond this total a large read gets 503 `unavailable` with
+   * `Retry-After: 1` instead, so clients that do not read cannot grow memory without bound. One large
+   * response is always admitted when none is in flight.
+   * @default 268435456 (256 MiB)
+   */
+  maxResponseBufferBytes: number;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -219,6 +263,48 @@ export const SETTINGS: readonly SettingInfo[] = [
     default: 'http://<host>:<port>',
     description: 'public base URL of returned signed URLs (never the request Host header)',
   },
+  {
+    key: 'headersTimeoutMs',
+    flag: '--headers-timeout-ms',
+    env: 'KV_HEADERS_TIMEOUT_MS',
+    default: '20000',
+    description: 'time a client has to send request headers, in ms (then the socket is closed)',
+  },
+  {
+    key: 'requestTimeoutMs',
+    flag: '--request-timeout-ms',
+    env: 'KV_REQUEST_TIMEOUT_MS',
+    default: '300000',
+    description: 'time a client has to send a whole request (headers and body), in ms; 0 = none',
+  },
+  {
+    key: 'keepAliveTimeoutMs',
+    flag: '--keep-alive-timeout-ms',
+    env: 'KV_KEEP_ALIVE_TIMEOUT_MS',
+    default: '5000',
+    description: 'how long an idle keep-alive connection stays open, in ms',
+  },
+  {
+    key: 'idleTimeoutMs',
+    flag: '--idle-timeout-ms',
+    env: 'KV_IDLE_TIMEOUT_MS',
+    default: '60000',
+    description: 'a connection with no byte read or written for this long is closed, in ms',
+  },
+  {
+    key: 'maxConnections',
+    flag: '--max-connections',
+    env: 'KV_MAX_CONNECTIONS',
+    default: '4096',
+    description: 'most connections at once; more are closed when accepted',
+  },
+  {
+    key: 'maxResponseBufferBytes',
+    flag: '--max-response-buffer-bytes',
+    env: 'KV_MAX_RESPONSE_BUFFER_BYTES',
+    default: '268435456',
+    description: 'most bytes of large values being sent at once; beyond, a large read gets 503 + Retry-After',
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -326,6 +412,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     skipQuickCheck: bool('skipQuickCheck'),
     metricsPublic: bool('metricsPublic'),
     publicUrl: publicUrl(raw('publicUrl'), name('publicUrl')),
+    headersTimeoutMs: int('headersTimeoutMs', 20_000, 100, 3600 * 1000),
+    requestTimeoutMs: int('requestTimeoutMs', 300_000, 0, 24 * 3600 * 1000),
+    keepAliveTimeoutMs: int('keepAliveTimeoutMs', 5_000, 100, 3600 * 1000),
+    idleTimeoutMs: int('idleTimeoutMs', 60_000, 100, 24 * 3600 * 1000),
+    maxConnections: int('maxConnections', 4096, 1, 1_000_000),
+    maxResponseBufferBytes: int('maxResponseBufferBytes', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');

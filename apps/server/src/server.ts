@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { grantFor, HEADERS, toWireError, UnauthorizedError } from '@kv/core/protocol';
@@ -24,10 +24,13 @@ import {
   withHeaders,
 } from '@kv/engine';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
-import { withBodyReader } from './body.js';
+import { RequestAbortedError, withBodyReader } from './body.js';
 import type { ServerConfig } from './config.js';
 import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
+import { prepareDataFile } from './private-files.js';
+import { createResponseBudget } from './response-budget.js';
 import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
 
 /** A running server. */
@@ -121,6 +124,17 @@ function errorJson(error: unknown): Response {
  * @throws Error (`EADDRINUSE`, `EACCES`) when the port cannot be bound
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  if (config.storage === 'sqlite') {
+    for (const change of prepareDataFile(config.dataFile)) {
+      const mode = `0${change.fromMode.toString(8)}`;
+      logger.warn(
+        { file: change.file, mode },
+        change.tightened
+          ? `${change.file} was readable by other users (mode ${mode}): made it 0${change.toMode.toString(8)}`
+          : `${change.file} is readable by other users (mode ${mode}) and owned by another user: chmod 600 it`,
+      );
+    }
+  }
   const storage = openStorage(config, (error) => {
     // Logged once, naming the file; clients get a 500 without the path, /readyz turns 503, writes stop.
     logger.fatal(
@@ -161,7 +175,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     maxJsonBodyBytes: config.maxJsonBodyBytes,
     // Signed URLs are on the configured public URL, else on the address the server listens on.
     publicUrl: () => config.publicUrl ?? listenUrl,
+    // A heartbeat well within the idle timeout, so the socket timeout never ends a live watch stream.
+    watch: { heartbeatMs: watchHeartbeatMs(config.idleTimeoutMs) },
     onError: (error, req) => {
+      // The client went away mid-body: not a server fault; its request line says 499 (see handle).
+      if (error instanceof RequestAbortedError) return;
       const reqId = req?.headers.get(HEADERS.requestId) ?? undefined;
       logger.error(
         {
@@ -175,6 +193,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
   });
   const metrics = createMetrics(storage);
+  const budget = createResponseBudget(config.maxResponseBufferBytes);
+  new Gauge({
+    name: 'kv_http_response_buffer_bytes',
+    help: 'Bytes of large value responses being written to clients (capped by --max-response-buffer-bytes).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(budget.inFlightBytes);
+    },
+  });
   const cors = config.corsOrigins;
   const anyOrigin = cors.includes('*');
   // Aborted at shutdown: ends open watch streams, which clients then resume elsewhere or after restart.
@@ -232,7 +259,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return allowed ? withHeaders(res, { ...allowed, 'access-control-expose-headers': CORS_EXPOSE }) : res;
   };
 
-  const handle = async (req: Request): Promise<Response> => {
+  const handle = async (
+    req: Request,
+    incoming?: IncomingMessage,
+    outgoing?: ServerResponse,
+  ): Promise<Response> => {
     const started = performance.now();
     const path = pathOf(req.url);
     let res: Response;
@@ -243,9 +274,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       logger.error({ err: error, path }, 'internal error');
       res = Response.json({ error: { code: 'internal', message: 'Internal server error' } }, { status: 500 });
     }
+    // Large values stay in memory until the client has read them: their total is capped.
+    if (outgoing !== undefined && req.method === 'GET') res = budget.admit(res, outgoing);
     const seconds = (performance.now() - started) / 1000;
     const routeName = routeOf(path);
-    metrics.observe(req.method, routeName, res.status, seconds);
+    // A client that closed its connection before its request ended gets no answer: logged and counted as
+    // 499 (nginx's "client closed request"), not as the 500 the unfinished body read turned into.
+    const status = res.status >= 500 && incoming !== undefined && clientAborted(incoming) ? 499 : res.status;
+    metrics.observe(req.method, routeName, status, seconds);
     if (logger.isLevelEnabled('info')) {
       logger.info(
         {
@@ -253,7 +289,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
           method: req.method,
           path,
           route: routeName,
-          status: res.status,
+          status,
           ms: Math.round(seconds * 100_000) / 100,
         },
         'request',
@@ -264,14 +300,20 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
   const server = createAdaptorServer({
     // Bodies are read from the IncomingMessage (body.ts), not through a web stream.
-    fetch: (req, env) => handle(withBodyReader(req, env.incoming as IncomingMessage)),
+    fetch: (req, env) => {
+      const incoming = env.incoming as IncomingMessage;
+      return handle(withBodyReader(req, incoming), incoming, env.outgoing as ServerResponse);
+    },
     hostname: config.host,
+    serverOptions: connectionOptions(config),
   }) as Server;
+  applyConnectionLimits(server, config);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others.
+    // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others. A request
+    // whose headers or body took longer than --headers-timeout-ms / --request-timeout-ms: 408.
     logger.debug({ code: err.code }, 'client error');
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
   try {
@@ -327,6 +369,54 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     'listening',
   );
   return { url, server, engine, storage, metrics, tokens, adminToken, shutdown, fetch: handle };
+}
+
+/**
+ * The watch heartbeat period for an idle timeout: half of it, at most the engine's 15 s default, so a
+ * watch stream writes a byte at least twice per idle period and the socket timeout never closes it.
+ *
+ * @param idleTimeoutMs - the socket idle timeout, in ms
+ * @returns the heartbeat period, in ms
+ */
+export function watchHeartbeatMs(idleTimeoutMs: number): number {
+  return Math.max(50, Math.min(15_000, Math.floor(idleTimeoutMs / 2)));
+}
+
+/**
+ * The `node:http` server options for `config`: `connectionsCheckingInterval` (how often Node checks the
+ * headers and request timeouts; its 30 s default would let a slow-headers socket live up to 30 s past
+ * `headersTimeoutMs`) set to a quarter of the shortest of them, between 50 ms and 1 s.
+ */
+function connectionOptions(config: ServerConfig): { connectionsCheckingInterval: number } {
+  const shortest = Math.min(
+    config.headersTimeoutMs,
+    config.requestTimeoutMs === 0 ? Number.POSITIVE_INFINITY : config.requestTimeoutMs,
+  );
+  return { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(shortest / 4))) };
+}
+
+/**
+ * Applies the connection limits of `config` to `server` (docs/security.md "Connections, files and
+ * aborts"): Node's `headersTimeout`, `requestTimeout` (which must not be below `headersTimeout`),
+ * `keepAliveTimeout`, the socket idle timeout (`server.timeout`: with no `'timeout'` listener Node
+ * destroys the socket, freeing whatever response it was still writing) and `maxConnections` (Node
+ * closes connections accepted beyond it).
+ */
+function applyConnectionLimits(server: Server, config: ServerConfig): void {
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout =
+    config.requestTimeoutMs === 0 ? 0 : Math.max(config.requestTimeoutMs, config.headersTimeoutMs);
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.timeout = config.idleTimeoutMs;
+  server.maxConnections = config.maxConnections;
+}
+
+/**
+ * Whether the client closed its connection before its request (headers and body) was fully received:
+ * the request got no answer, whatever the engine made of the cut body.
+ */
+function clientAborted(incoming: IncomingMessage): boolean {
+  return !incoming.complete && (incoming.destroyed || incoming.socket?.destroyed === true);
 }
 
 /** Logs the admin-token bootstrap: the file and the token id, never the token. */

@@ -7,8 +7,8 @@
  * @module
  */
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import {
@@ -21,6 +21,7 @@ import {
 } from '@kv/core/protocol';
 import { createEngine } from '@kv/engine';
 import Database from 'better-sqlite3';
+import { createPrivateFile, PRIVATE_FILE_MODE } from './private-files.js';
 import { MIGRATIONS } from './schema.js';
 import { DatabaseOpenError, SqliteStorage } from './sqlite-storage.js';
 
@@ -77,9 +78,11 @@ async function copyDatabase(source: Database.Database, target: string): Promise<
 export async function backupDatabase(dataFile: string, target: string): Promise<CopyResult> {
   const source = openSource(resolve(dataFile));
   const file = resolve(target);
-  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
+    // It holds every store's signing secret: created 0600 (its directory 0700) before SQLite writes it.
+    rmSync(tmp, { force: true });
+    createPrivateFile(tmp);
     const pages = await copyDatabase(source, tmp);
     renameSync(tmp, file);
     return { file, pages };
@@ -107,7 +110,7 @@ export async function restoreDatabase(backupFile: string, dataFile: string): Pro
     if (check !== 'ok')
       throw new DatabaseOpenError(path, 'corrupt', `backup ${path} fails quick_check: ${String(check)}`);
     const file = resolve(dataFile);
-    mkdirSync(dirname(file), { recursive: true });
+    createPrivateFile(file);
     const pages = await copyDatabase(source, file);
     return { file, pages };
   } finally {
@@ -256,7 +259,10 @@ export async function importStore(
 /** Opens `file` for writing (or returns stdout for `-`/undefined) and a function that closes it. */
 export function outputStream(file: string | undefined): { out: Writable; done: () => Promise<void> } {
   if (file === undefined || file === '-') return { out: process.stdout, done: async () => {} };
-  const out = createWriteStream(resolve(file));
+  // An export holds values and may hold secrets: 0600, as the database it comes from.
+  const path = resolve(file);
+  if (!createPrivateFile(path)) chmodSync(path, PRIVATE_FILE_MODE);
+  const out = createWriteStream(path);
   return {
     out,
     done: () =>
