@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = join(here, '..', 'apps/server/dist/main.js');
@@ -75,19 +76,66 @@ function rssMb() {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-/** Reads `probe/k<i>` in a loop until `until()` is true (at most 20 s), returning latencies in ms. */
-async function probe(until) {
-  const lat = [];
-  const deadline = Date.now() + 20_000;
-  let failures = 0;
-  while (!until() && Date.now() < deadline) {
-    const t0 = performance.now();
-    const res = await fetch(`${url}/v1/stores/probe/entries/k${lat.length % 100}`, { headers: ADMIN });
-    await res.arrayBuffer();
-    if (res.status !== 200) failures++;
-    lat.push(performance.now() - t0);
+/**
+ * The well-behaved client: a worker thread (its own event loop, so the attacker's work in this thread
+ * never delays it) reading `probe/k<i>` in a loop until `until()` is true (at most 20 s). Returns the
+ * latencies in ms and the count of non-200 answers.
+ */
+function startProbe() {
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     let stop = false;
+     parentPort.on('message', () => { stop = true; });
+     const read = async (i) => {
+       const res = await fetch(workerData.url + '/v1/stores/probe/entries/k' + (i % 100), { headers: workerData.headers });
+       await res.arrayBuffer();
+       return res.status;
+     };
+     (async () => {
+       for (let i = 0; i < 50; i++) await read(i); // warm up: connection, JIT (not measured)
+       parentPort.postMessage('ready');
+       const lat = [];
+       let failures = 0;
+       const deadline = Date.now() + 30000;
+       while (!stop && Date.now() < deadline) {
+         const t0 = performance.now();
+         if ((await read(lat.length)) !== 200) failures++;
+         lat.push(performance.now() - t0);
+       }
+       parentPort.postMessage({ lat, failures });
+     })();`,
+    { eval: true, workerData: { url, headers: ADMIN } },
+  );
+  const messages = [];
+  const waiters = [];
+  worker.on('message', (m) => (waiters.length > 0 ? waiters.shift()(m) : messages.push(m)));
+  const next = () =>
+    messages.length > 0 ? Promise.resolve(messages.shift()) : new Promise((r) => waiters.push(r));
+  return {
+    ready: next(),
+    async stop() {
+      worker.postMessage('stop');
+      const out = await next();
+      await worker.terminate();
+      return out;
+    },
+  };
+}
+
+/**
+ * The well-behaved client in a worker thread (its own event loop, so the attacker's work in this thread
+ * never delays it), reading `probe/k<i>` while `during()` runs. Returns latencies in ms and failures.
+ */
+async function probe(during) {
+  const p = startProbe();
+  await p.ready;
+  try {
+    await during();
+  } catch (error) {
+    await p.stop();
+    throw error;
   }
-  return { lat, failures };
+  return p.stop();
 }
 
 function summary(lat) {
@@ -96,27 +144,27 @@ function summary(lat) {
   return { n: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? Number.NaN };
 }
 
-/** Runs `attack()` ROUNDS times while the probe reads; returns statuses and the probe's latencies. */
+/**
+ * Runs `attack()` at least ROUNDS times and for at least 1 s (at most 200 times) while the probe reads;
+ * returns what the attacker got, whether `check()` still holds, and the probe's latencies.
+ */
 async function underAttack(name, attack, check) {
-  let done = false;
-  const probing = probe(() => done);
   const statuses = [];
-  try {
-    for (let i = 0; i < ROUNDS; i++) statuses.push(await attack(i));
-  } finally {
-    done = true;
-  }
-  const { lat, failures } = await probing;
+  const { lat, failures } = await probe(async () => {
+    const t0 = Date.now();
+    for (let i = 0; i < 200 && (i < ROUNDS || Date.now() - t0 < 1000); i++) statuses.push(await attack(i));
+  });
   const unchanged = check ? await check() : true;
   const row = {
     name,
     statuses: [...new Set(statuses)].join('/'),
+    rounds: statuses.length,
     unchanged,
     probeFailures: failures,
     ...summary(lat),
   };
   process.stderr.write(
-    `  ${name.padEnd(44)} ${row.statuses.padEnd(10)} unchanged=${unchanged} probe n=${row.n} p50 ${row.p50.toFixed(2)} p99 ${row.p99.toFixed(2)} max ${row.max.toFixed(2)} ms\n`,
+    `  ${name.padEnd(44)} ${row.statuses.padEnd(10)} x${row.rounds} unchanged=${unchanged} probe n=${row.n} p50 ${row.p50.toFixed(2)} p99 ${row.p99.toFixed(2)} max ${row.max.toFixed(2)} ms\n`,
   );
   return row;
 }
@@ -135,11 +183,7 @@ try {
   await api('PUT', '/v1/stores/s/entries/hr%2F1', 'salary', { ...ADMIN, 'kv-scopes': 'hr' });
 
   // Baseline: the probe alone.
-  let idle = false;
-  setTimeout(() => {
-    idle = true;
-  }, 2000);
-  const base = summary((await probe(() => idle)).lat);
+  const base = summary((await probe(() => new Promise((r) => setTimeout(r, 2000)))).lat);
   rows.push({ name: 'idle (no attack)', statuses: '', unchanged: true, probeFailures: 0, ...base });
   process.stderr.write(
     `  idle: probe p50 ${base.p50.toFixed(2)} p99 ${base.p99.toFixed(2)} max ${base.max.toFixed(2)} ms\n`,
@@ -304,11 +348,7 @@ try {
   const healthT0 = performance.now();
   await (await fetch(`${url}/healthz`)).text();
   const healthMs = performance.now() - healthT0;
-  let stalledDone = false;
-  setTimeout(() => {
-    stalledDone = true;
-  }, 2000);
-  const during = summary((await probe(() => stalledDone)).lat);
+  const during = summary((await probe(() => new Promise((r) => setTimeout(r, 2000)))).lat);
   const rssAfter = rssMb();
   for (const s of sockets) s.destroy();
   rows.push({
