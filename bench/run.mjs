@@ -9,7 +9,7 @@
 //   --keys <n>            distinct keys (default 10000)
 //   --value-bytes <n>     value size (default 100)
 //   --scenarios <list>    comma list of get,put,mixed (default all)
-//   --log-level <level>   kv-server --log-level (default info: one JSON log line per request)
+//   --log-level <level>   kv-server --log-level (default info: no per-request log line; debug logs each)
 //   --synchronous <mode>  kv-server --synchronous normal|full (default normal)
 //   --storage <kind>      kv-server --storage sqlite|memory (default sqlite; memory isolates the storage cost)
 //   --cpu-prof            run kv-server under node --cpu-prof (profiles in bench/profiles/)

@@ -32,6 +32,15 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** pino log level. @default 'info' */
   logLevel: LogLevel;
+  /**
+   * Share of requests written to the log as one `request` line each at level `info`, from 0 (none) to
+   * 1 (all). At `debug` and below every request is logged (at `debug`). Answers of 5xx are always
+   * logged (level `warn`), and client aborts (499) at `info`. Metrics count every request either way.
+   * A log line per request costs about a fifth of a small request's CPU (docs/performance.md).
+   * @default 0
+   * @example 0.01
+   */
+  accessLogSample: number;
   /** Period of the expiry sweeper, in ms. @default 1000 */
   sweepIntervalMs: number;
   /** How long shutdown waits for in-flight requests before closing their connections, in ms. @default 10000 */
@@ -211,6 +220,13 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: 'trace, debug, info, warn, error, fatal or silent',
   },
   {
+    key: 'accessLogSample',
+    flag: '--access-log-sample',
+    env: 'KV_ACCESS_LOG_SAMPLE',
+    default: '0',
+    description: 'share of requests logged at info, 0-1 (every one at debug; 5xx always)',
+  },
+  {
     key: 'sweepIntervalMs',
     flag: '--sweep-interval-ms',
     env: 'KV_SWEEP_INTERVAL_MS',
@@ -380,6 +396,16 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     return v;
   };
 
+  const fraction = (key: keyof ServerConfig): number => {
+    const text = raw(key);
+    if (text === undefined) return 0;
+    const n = Number(text);
+    if (!/^(?:0|1|0?\.\d+|1\.0*)$/.test(text.trim()) || !(n >= 0 && n <= 1)) {
+      throw new ConfigError(`${name(key)} must be a number from 0 to 1, got "${text}"`);
+    }
+    return n;
+  };
+
   const bool = (key: keyof ServerConfig): boolean => {
     const text = raw(key);
     if (text === undefined) return false;
@@ -404,6 +430,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),
+    accessLogSample: fraction('accessLogSample'),
     sweepIntervalMs: int('sweepIntervalMs', 1000, 10, 24 * 3600 * 1000),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 3600 * 1000),
     changeLogLimit: int('changeLogLimit', 10_000, 1, 100_000_000),

@@ -259,6 +259,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return allowed ? withHeaders(res, { ...allowed, 'access-control-expose-headers': CORS_EXPOSE }) : res;
   };
 
+  // Access log (docs/performance.md "Server hot path"): a 5xx is always logged (warn; its cause, if
+  // internal, at error by onError), a client abort at info;
+  // the rest at debug, or a sampled share at info with --access-log-sample.
+  const debugAll = logger.isLevelEnabled('debug');
+  const sample = config.accessLogSample;
+  const accessLogLevel = (status: number): 'warn' | 'info' | 'debug' | undefined => {
+    if (status >= 500) return 'warn';
+    if (status === 499) return 'info';
+    if (debugAll) return 'debug';
+    return sample > 0 && (sample >= 1 || Math.random() < sample) ? 'info' : undefined;
+  };
+
   const handle = async (
     req: Request,
     incoming?: IncomingMessage,
@@ -282,8 +294,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // 499 (nginx's "client closed request"), not as the 500 the unfinished body read turned into.
     const status = res.status >= 500 && incoming !== undefined && clientAborted(incoming) ? 499 : res.status;
     metrics.observe(req.method, routeName, status, seconds);
-    if (logger.isLevelEnabled('info')) {
-      logger.info(
+    const level = accessLogLevel(status);
+    if (level !== undefined && logger.isLevelEnabled(level)) {
+      logger[level](
         {
           reqId: res.headers.get(HEADERS.requestId) ?? undefined,
           method: req.method,

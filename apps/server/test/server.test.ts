@@ -39,6 +39,8 @@ describe('kv-server over HTTP (SQLite)', () => {
       '2048',
       '--cors-origins',
       'http://app.test',
+      '--access-log-sample',
+      '1',
     ]);
     base = server.url;
     const created = await call(`${base}/v1/stores`, { method: 'POST', json: { name: store, history: 3 } });
@@ -235,6 +237,49 @@ describe('kv-server over HTTP (SQLite)', () => {
     const after = (await call(`${base}/v1/stores/${store}`)).body as { revision: number; keyCount: number };
     expect(after).toMatchObject({ revision: before.revision, keyCount: before.keyCount });
     expect(server.proc.exitCode).toBeNull();
+  });
+});
+
+describe('access log', () => {
+  /** The `request` log lines of a server after one PUT and one GET answered 201 and 200. */
+  async function requestLines(args: string[]): Promise<Array<Record<string, unknown>>> {
+    const server = await startServer(['--storage', 'memory', ...args]);
+    try {
+      const url = `${server.url}/v1/stores/logs/entries/k`;
+      expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'logs' } })).status).toBe(
+        201,
+      );
+      expect(
+        (await call(url, { method: 'PUT', body: 'v', headers: authHeaders({ 'kv-request-id': 'req-last' }) }))
+          .status,
+      ).toBe(201);
+    } finally {
+      await server.stop();
+    }
+    // Log lines are buffered; the last one a clean shutdown writes is `stopped`.
+    await expect.poll(() => server.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    return server.lines
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request');
+  }
+
+  it('is off at the default level: successful requests leave no log line', async () => {
+    expect(await requestLines([])).toEqual([]);
+  });
+
+  it('logs every request at debug, and a sampled share at info with --access-log-sample', async () => {
+    const debug = await requestLines(['--log-level', 'debug']);
+    expect(debug.map((l) => [l.level, l.status])).toEqual([
+      ['debug', 201],
+      ['debug', 201],
+    ]);
+    const sampled = await requestLines(['--access-log-sample', '1']);
+    expect(sampled.map((l) => [l.level, l.status])).toEqual([
+      ['info', 201],
+      ['info', 201],
+    ]);
+    expect(sampled[1]).toMatchObject({ reqId: 'req-last', route: '/v1/stores/:store/entries/:key' });
   });
 });
 
