@@ -8,40 +8,31 @@
  *
  * @module
  */
+import { matchRoute, ROUTES, type RouteDef } from '@kv/core/protocol';
 import type { Storage } from '@kv/engine';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Route templates, matched against the URL path (first match wins). */
-const ROUTES: ReadonlyArray<readonly [RegExp, string]> = [
-  [/^\/v1\/stores\/[^/]+\/entries\/[^/]+$/, '/v1/stores/:store/entries/:key'],
-  [/^\/v1\/stores\/[^/]+\/entries$/, '/v1/stores/:store/entries'],
-  [/^\/v1\/stores\/[^/]+\/entries\/[^/]+\/history$/, '/v1/stores/:store/entries/:key/history'],
-  [/^\/v1\/stores\/[^/]+\/entries\/[^/]+\/expiry$/, '/v1/stores/:store/entries/:key/expiry'],
-  [/^\/v1\/stores\/[^/]+\/ids\/[^/]+$/, '/v1/stores/:store/ids/:id'],
-  [/^\/v1\/stores\/[^/]+\/scopes$/, '/v1/stores/:store/scopes'],
-  [/^\/v1\/stores\/[^/]+\/bulk\/get$/, '/v1/stores/:store/bulk/get'],
-  [/^\/v1\/stores\/[^/]+\/bulk\/set$/, '/v1/stores/:store/bulk/set'],
-  [/^\/v1\/stores\/[^/]+\/bulk\/delete$/, '/v1/stores/:store/bulk/delete'],
-  [/^\/v1\/stores\/[^/]+\/atomic$/, '/v1/stores/:store/atomic'],
-  [/^\/v1\/stores\/[^/]+\/watch$/, '/v1/stores/:store/watch'],
-  [/^\/v1\/stores\/[^/]+\/signed-urls$/, '/v1/stores/:store/signed-urls'],
-  [/^\/v1\/stores\/[^/]+\/signing-secret$/, '/v1/stores/:store/signing-secret'],
-  [/^\/v1\/stores\/[^/]+$/, '/v1/stores/:store'],
-  [/^\/v1\/stores$/, '/v1/stores'],
-  [/^\/v1\/tokens\/[^/]+$/, '/v1/tokens/:id'],
-  [/^\/v1\/tokens$/, '/v1/tokens'],
-  [/^\/(?:healthz|readyz|metrics|openapi\.json)$/, ''],
-];
+/** Metric label of each route template of the protocol table: `{param}` written `:param`. */
+const LABELS = new Map<string, string>(
+  Object.values(ROUTES).map((r: RouteDef) => [r.template, r.template.replace(/\{([^}]+)\}/g, ':$1')]),
+);
+
+/** The server's own routes outside the protocol table, labelled by their path. */
+const SERVICE_PATHS = new Set(['/readyz', '/metrics']);
 
 /**
- * The route template of a URL path, for logs and metric labels: e.g. `/v1/stores/:store/entries/:key`;
+ * The route template of a request, for logs and metric labels, from the protocol's route table (core
+ * `matchRoute`): e.g. `/v1/stores/:store/entries/:key`, also for a method the route does not allow;
  * `other` for paths outside the protocol.
+ *
+ * @param method - the request method
+ * @param path - the raw URL path (no query)
  */
-export function routeOf(path: string): string {
-  for (const [pattern, template] of ROUTES) {
-    if (pattern.test(path)) return template === '' ? path : template;
-  }
-  return 'other';
+export function routeOf(method: string, path: string): string {
+  const found = matchRoute(method, path);
+  if (found.kind === 'match') return LABELS.get(found.route.template) as string;
+  if (found.kind !== 'not_found') return LABELS.get(found.template) as string;
+  return SERVICE_PATHS.has(path) ? path : 'other';
 }
 
 /** The server's metrics. */

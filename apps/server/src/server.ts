@@ -12,7 +12,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { grantFor, HEADERS, toWireError, UnauthorizedError } from '@kv/core/protocol';
+import { grantFor, HEADERS, matchRoute, ROUTES, toWireError, UnauthorizedError } from '@kv/core/protocol';
 import {
   authenticate,
   createEngine,
@@ -76,8 +76,12 @@ function pathOf(url: string): string {
   return q === -1 ? url.slice(start) : url.slice(start, q);
 }
 
-/** `GET /v1/stores/{store}/watch`: a Server-Sent Events stream that never finishes by itself. */
-const WATCH_ROUTE = /^\/v1\/stores\/[^/]+\/watch$/;
+/** Whether a request opens a watch stream (`GET /v1/stores/{store}/watch`), which never finishes by itself. */
+function isWatch(method: string, path: string): boolean {
+  if (method !== 'GET' || !path.endsWith('/watch')) return false;
+  const found = matchRoute(method, path);
+  return found.kind === 'match' && found.route === ROUTES.watch;
+}
 
 /**
  * Opens the configured storage: SQLite (with `PRAGMA quick_check` unless `config.skipQuickCheck`) or
@@ -252,7 +256,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       });
     }
     const res = await engine.fetch(
-      req.method === 'GET' && WATCH_ROUTE.test(path)
+      isWatch(req.method, path)
         ? new Request(req, { signal: AbortSignal.any([req.signal, ending.signal]) })
         : req,
     );
@@ -289,7 +293,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Large values stay in memory until the client has read them: their total is capped.
     if (outgoing !== undefined && req.method === 'GET') res = budget.admit(res, outgoing);
     const seconds = (performance.now() - started) / 1000;
-    const routeName = routeOf(path);
+    const routeName = routeOf(req.method, path);
     // A client that closed its connection before its request ended gets no answer: logged and counted as
     // 499 (nginx's "client closed request"), not as the 500 the unfinished body read turned into.
     const status = res.status >= 500 && incoming !== undefined && clientAborted(incoming) ? 499 : res.status;
