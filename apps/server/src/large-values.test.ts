@@ -118,6 +118,7 @@ describe('large values (SqliteStorage)', () => {
     for (let i = 51; i < 106; i++) {
       await s.commit('bulk', { mode: 'each', mutations: [put(key(i), tiny)], nowMs: T0 });
     }
+    expectClusteredTreesSmall(s.db);
     // Overwritten: the 25 MiB revision is now in history and the change log as well.
     await s.commit('bulk', { mode: 'each', mutations: [put(key(50), bytes(20, 4))], nowMs: T0 });
     expectClusteredTreesSmall(s.db);
