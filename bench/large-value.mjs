@@ -12,6 +12,7 @@
 //   --json <file>    also write the results as JSON
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
+const Database = createRequire(join(root, 'apps/server/package.json'))('better-sqlite3');
 
 const { values: opts } = parseArgs({
   options: {
@@ -135,15 +137,43 @@ const bulkKey = (i) => `k${String(i).padStart(3, '0')}`;
 /** The tiny keys of `bulk` written before the large value (present in both phases). */
 const BULK_KEYS = Array.from({ length: 50 }, (_, i) => bulkKey(i));
 
+/**
+ * Where the clustered tables keep long rows, from SQLite's `dbstat` on a read-only connection: overflow
+ * pages per table, and how many of them hang off an interior page (a divider cell every seek through that
+ * page may compare with; dbstat names an overflow page by its owner's path, the cell and `+index`).
+ */
+function layout(dataFile) {
+  const db = new Database(dataFile, { readonly: true });
+  try {
+    const out = {};
+    for (const table of ['entries', 'history', 'changes']) {
+      const pages = db
+        .prepare("SELECT path FROM dbstat WHERE name = ? AND pagetype = 'overflow'")
+        .pluck()
+        .all(table);
+      const interior = new Set(
+        db.prepare("SELECT path FROM dbstat WHERE name = ? AND pagetype = 'internal'").pluck().all(table),
+      );
+      out[table] = {
+        overflowPages: pages.length,
+        dividerOverflowPages: pages.filter((p) => interior.has(p.slice(0, p.lastIndexOf('/') + 1))).length,
+      };
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
 async function phase(url, label) {
   // Warm-up (not measured): JIT, page cache, keep-alive connection.
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < 3000; i++) {
     await ok(
       await fetch(`${url}/v1/stores/probe/entries/${PROBE_KEYS[i % 100]}`, { headers: AUTH }),
       'warm-up',
     );
   }
-  for (let i = 0; i < 200; i++) await put(url, 'probe', PROBE_KEYS[i % 100], TINY);
+  for (let i = 0; i < 500; i++) await put(url, 'probe', PROBE_KEYS[i % 100], TINY);
   const out = {
     getProbe: await measure(url, 'GET', 'probe', PROBE_KEYS),
     putProbe: await measure(url, 'PUT', 'probe', PROBE_KEYS),
@@ -163,7 +193,8 @@ process.stderr.write(
 const dir = mkdtempSync(join(tmpdir(), 'kv-bench-large-'));
 let results;
 try {
-  const { child, url } = await start(join(dir, 'bench.sqlite'));
+  const dataFile = join(dir, 'bench.sqlite');
+  const { child, url } = await start(dataFile);
   try {
     // Keys of `bulk` in ascending order: k000..k049, the large value at k050, k051..k105.
     await createStore(url, 'probe');
@@ -174,7 +205,7 @@ try {
     await put(url, 'bulk', bulkKey(50), Buffer.alloc(LARGE_BYTES, 'L'));
     for (let i = 51; i < 106; i++) await put(url, 'bulk', bulkKey(i), TINY);
     const after = await phase(url, 'after');
-    results = { requests, main: MAIN, before, after };
+    results = { requests, main: MAIN, before, after, layout: layout(dataFile) };
   } finally {
     await stop(child);
   }
@@ -201,4 +232,9 @@ for (const [name, label] of Object.entries(LABELS)) {
   );
 }
 process.stdout.write(`\n${rows.join('\n')}\n`);
+process.stdout.write(
+  `\noverflow pages (of them under an interior page): ${Object.entries(results.layout)
+    .map(([t, l]) => `${t} ${l.overflowPages} (${l.dividerOverflowPages})`)
+    .join(', ')}\n`,
+);
 if (opts.json) writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
