@@ -210,7 +210,7 @@ const RECORD_COLS = `store_id, key, revision, operation, id, content_type, metad
  * The value of a row of `entries`, `history` or `changes` aliased `t`: inline, or from `blobs` when it
  * is longer than {@link INLINE_VALUE_MAX_BYTES}.
  */
-const valueOf = (t: string): string =>
+const valueColumn = (t: string): string =>
   `CASE WHEN ${t}.blob_id IS NULL THEN ${t}.value ELSE (SELECT b.value FROM blobs b WHERE b.id = ${t}.blob_id) END AS value`;
 
 function isSqliteError(e: unknown): e is Error & { code: string } {
@@ -1165,7 +1165,7 @@ export function scanSql(
   const k = scoped ? 's.key' : 'key';
   const cols = `${META_COLS.split(', ')
     .map((c) => t + c)
-    .join(', ')}, ${values ? valueOf(scoped ? 'e' : 'entries') : "X'' AS value"}`;
+    .join(', ')}, ${values ? valueColumn(scoped ? 'e' : 'entries') : "X'' AS value"}`;
   const from = scoped
     ? 'entry_scopes s CROSS JOIN entries e ON e.store_id = s.store_id AND e.key = s.key'
     : 'entries';
@@ -1218,12 +1218,12 @@ function prepareStatements(db: Database.Database) {
     getWithStore: p(
       `SELECT s.id AS sid, ${META_COLS.split(', ')
         .map((c) => `e.${c}`)
-        .join(', ')}, ${valueOf('e')}
+        .join(', ')}, ${valueColumn('e')}
        FROM stores s LEFT JOIN entries e ON e.store_id = s.id AND e.key = ? WHERE s.name = ?`,
     ),
-    getEntry: p(`SELECT ${META_COLS}, ${valueOf('e')} FROM entries e WHERE store_id = ? AND key = ?`),
+    getEntry: p(`SELECT ${META_COLS}, ${valueColumn('e')} FROM entries e WHERE store_id = ? AND key = ?`),
     getEntryMeta: p(`SELECT ${META_COLS} FROM entries WHERE store_id = ? AND key = ?`),
-    getById: p(`SELECT ${META_COLS}, ${valueOf('e')} FROM entries e WHERE store_id = ? AND id = ?`),
+    getById: p(`SELECT ${META_COLS}, ${valueColumn('e')} FROM entries e WHERE store_id = ? AND id = ?`),
     insertEntry: p(
       `INSERT INTO entries (store_id, key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value, blob_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -1255,7 +1255,7 @@ function prepareStatements(db: Database.Database) {
     ),
 
     historyOf: p(
-      `SELECT ${META_COLS}, operation, ${valueOf('h')} FROM history h WHERE store_id = ? AND key = ?
+      `SELECT ${META_COLS}, operation, ${valueColumn('h')} FROM history h WHERE store_id = ? AND key = ?
        ORDER BY revision DESC LIMIT ?`,
     ),
     lastHistory: p(
@@ -1283,7 +1283,7 @@ function prepareStatements(db: Database.Database) {
     ),
     insertChange: p(`INSERT INTO changes (${RECORD_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     changesAfter: p(
-      `SELECT ${META_COLS}, operation, ${valueOf('c')} FROM changes c WHERE store_id = ? AND revision > ?
+      `SELECT ${META_COLS}, operation, ${valueColumn('c')} FROM changes c WHERE store_id = ? AND revision > ?
        ORDER BY revision LIMIT ?`,
     ),
     insertBlob: p('INSERT INTO blobs (value) VALUES (?)'),
