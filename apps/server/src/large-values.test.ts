@@ -235,6 +235,10 @@ describe('large values (SqliteStorage)', () => {
 
     // Store delete drops every row of the store, and so every blob; another store's blob stays.
     await commit(put('d', big(8)), put('e', big(9)));
+    // A new expiry is a new revision of the same value: its rows share the blob.
+    await commit({ type: 'setExpiry', key: 'd', expiresAt: T0 + 60_000 });
+    expect(digest((await s.get('st', 'd', T0))?.value)).toBe(digest(big(8)));
+    expect(digest((await s.changes('st', 0, 1000)).at(-1)?.value)).toBe(digest(big(8)));
     await s.commit('other', { mode: 'each', mutations: [put('o', big(10))], nowMs: T0 });
     expect(blobs()).toBe(3);
     expect(await s.deleteStore('st')).toBe(true);
