@@ -137,4 +137,100 @@ CREATE TABLE tokens (
 CREATE INDEX tokens_by_created ON tokens (created_at, id);
 `,
   },
+  {
+    version: 3,
+    description: 'blobs: values over 512 bytes out of the clustered entries/history/changes b-trees',
+    sql: `
+-- Values longer than INLINE_VALUE_MAX_BYTES (512 at this version) live here, one row per distinct value,
+-- shared by the entries, history and changes rows of the revision that wrote it (their blob_id; their own
+-- value column is then empty). A rowid table keeps the large value in a leaf and its overflow chain, where
+-- only a read of that value touches it; in the WITHOUT ROWID tables a long row can become a divider cell
+-- of an interior page and every seek through that page would read its whole overflow chain
+-- (docs/performance.md "Large values").
+CREATE TABLE blobs (
+  id INTEGER PRIMARY KEY,
+  value BLOB NOT NULL
+) STRICT;
+ALTER TABLE entries ADD COLUMN blob_id INTEGER;
+ALTER TABLE history ADD COLUMN blob_id INTEGER;
+ALTER TABLE changes ADD COLUMN blob_id INTEGER;
+
+-- Move the large values of a file written by version 2 out, one blob per (store, key, revision): the rows
+-- of the three tables that hold the same revision held the same value.
+CREATE TABLE blob_moves (
+  id INTEGER PRIMARY KEY,
+  store_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  UNIQUE (store_id, key, revision)
+) STRICT;
+INSERT INTO blob_moves (store_id, key, revision)
+  SELECT store_id, key, revision FROM entries WHERE length(value) > 512
+  UNION SELECT store_id, key, revision FROM history WHERE length(value) > 512
+  UNION SELECT store_id, key, revision FROM changes WHERE length(value) > 512;
+INSERT INTO blobs (id, value)
+  SELECT m.id, coalesce(
+    (SELECT e.value FROM entries e
+      WHERE e.store_id = m.store_id AND e.key = m.key AND e.revision = m.revision AND length(e.value) > 512),
+    (SELECT h.value FROM history h
+      WHERE h.store_id = m.store_id AND h.key = m.key AND h.revision = m.revision AND length(h.value) > 512),
+    (SELECT c.value FROM changes c
+      WHERE c.store_id = m.store_id AND c.revision = m.revision AND c.key = m.key AND length(c.value) > 512))
+  FROM blob_moves m;
+UPDATE entries SET blob_id = m.id, value = X'' FROM blob_moves m
+  WHERE entries.store_id = m.store_id AND entries.key = m.key AND entries.revision = m.revision
+    AND length(entries.value) > 512;
+UPDATE history SET blob_id = m.id, value = X'' FROM blob_moves m
+  WHERE history.store_id = m.store_id AND history.key = m.key AND history.revision = m.revision
+    AND length(history.value) > 512;
+UPDATE changes SET blob_id = m.id, value = X'' FROM blob_moves m
+  WHERE changes.store_id = m.store_id AND changes.revision = m.revision AND changes.key = m.key
+    AND length(changes.value) > 512;
+DROP TABLE blob_moves;
+
+-- Which rows still use a blob (only rows with one are indexed).
+CREATE INDEX entries_by_blob ON entries (blob_id) WHERE blob_id IS NOT NULL;
+CREATE INDEX history_by_blob ON history (blob_id) WHERE blob_id IS NOT NULL;
+CREATE INDEX changes_by_blob ON changes (blob_id) WHERE blob_id IS NOT NULL;
+
+-- A blob is deleted with the last row using it, whatever removes that row (overwrite, delete, expiry,
+-- purge, history or change-log trimming, store deletion): no blob outlives its rows.
+CREATE TRIGGER entries_blob_delete AFTER DELETE ON entries WHEN old.blob_id IS NOT NULL BEGIN
+  DELETE FROM blobs WHERE id = old.blob_id
+    AND NOT EXISTS (SELECT 1 FROM entries WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM history WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM changes WHERE blob_id = old.blob_id);
+END;
+CREATE TRIGGER entries_blob_update AFTER UPDATE OF blob_id ON entries
+  WHEN old.blob_id IS NOT NULL AND old.blob_id IS NOT new.blob_id BEGIN
+  DELETE FROM blobs WHERE id = old.blob_id
+    AND NOT EXISTS (SELECT 1 FROM entries WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM history WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM changes WHERE blob_id = old.blob_id);
+END;
+CREATE TRIGGER history_blob_delete AFTER DELETE ON history WHEN old.blob_id IS NOT NULL BEGIN
+  DELETE FROM blobs WHERE id = old.blob_id
+    AND NOT EXISTS (SELECT 1 FROM entries WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM history WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM changes WHERE blob_id = old.blob_id);
+END;
+CREATE TRIGGER changes_blob_delete AFTER DELETE ON changes WHEN old.blob_id IS NOT NULL BEGIN
+  DELETE FROM blobs WHERE id = old.blob_id
+    AND NOT EXISTS (SELECT 1 FROM entries WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM history WHERE blob_id = old.blob_id)
+    AND NOT EXISTS (SELECT 1 FROM changes WHERE blob_id = old.blob_id);
+END;
+`,
+  },
 ];
+
+/**
+ * Longest value, in bytes, kept inline in the `value` column of `entries`, `history` and `changes`;
+ * longer ones go to `blobs` (migration 3, which moved the longer values of older files with the same
+ * bound). With SQLite's default 4096-byte pages an index b-tree cell keeps at most 1002 bytes on its
+ * page before spilling to overflow pages ((4096 - 12) * 64 / 255 - 23, SQLite file format section
+ * 1.6); 512 bytes of value plus a typical key and fields stays under it, so a clustered row never
+ * needs an overflow page for its value and a page holds at least 6 rows (docs/performance.md
+ * "Large values").
+ */
+export const INLINE_VALUE_MAX_BYTES = 512;

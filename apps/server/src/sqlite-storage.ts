@@ -5,7 +5,9 @@
  * Layout (see `schema.ts`): `stores` holds settings, the revision sequence and the stats counters;
  * `entries` the current row of each key; `history` its past revisions (superseded puts and tombstones,
  * trimmed to the store's depth); `changes` a bounded per-store change log for watch; `entry_scopes` one
- * row per (entry, scope); `idempotency` the stored first responses. Every `commit` is one
+ * row per (entry, scope); `idempotency` the stored first responses; `blobs` the values longer than
+ * `INLINE_VALUE_MAX_BYTES`, out of the clustered trees (the row of each revision points at its blob,
+ * triggers delete a blob with its last row). Every `commit` is one
  * `BEGIN IMMEDIATE` transaction; revisions come from the store row, so they are gapless per store.
  * Every list/scope/id/expiry/history/change query is an index range scan (checked by a test with
  * `EXPLAIN QUERY PLAN`).
@@ -45,7 +47,7 @@ import type {
 } from '@kv/engine';
 import Database from 'better-sqlite3';
 import { prefixSuccessor } from './keys.js';
-import { MIGRATIONS } from './schema.js';
+import { INLINE_VALUE_MAX_BYTES, MIGRATIONS } from './schema.js';
 
 /** Options of {@link SqliteStorage.open}. */
 export interface SqliteStorageOptions {
@@ -205,6 +207,12 @@ const TRIM_BATCH = 64;
 const META_COLS =
   'key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size';
 const RECORD_COLS = `store_id, key, revision, operation, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value`;
+/**
+ * The value of a row of `entries`, `history` or `changes` aliased `t`: inline, or from `blobs` when it
+ * is longer than {@link INLINE_VALUE_MAX_BYTES}.
+ */
+const valueColumn = (t: string): string =>
+  `CASE WHEN ${t}.blob_id IS NULL THEN ${t}.value ELSE (SELECT b.value FROM blobs b WHERE b.id = ${t}.blob_id) END AS value`;
 
 function isSqliteError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
@@ -952,6 +960,10 @@ export class SqliteStorage implements Storage {
     const scopes = JSON.stringify(normalizeScopes(op.scopes));
     const metadata = op.metadata === null ? null : JSON.stringify(op.metadata);
     const size = op.value.byteLength;
+    // A long value goes to `blobs`, shared by this revision's entries, history and changes rows.
+    const blobId =
+      size > INLINE_VALUE_MAX_BYTES ? Number(this.stmts.insertBlob.run(op.value).lastInsertRowid) : null;
+    const inlineValue = blobId === null ? op.value : EMPTY;
     const id = live ? live.id : op.newId;
     const createdAt = live ? live.created_at : now;
     tx.revision++;
@@ -967,7 +979,8 @@ export class SqliteStorage implements Storage {
         op.expiresAt,
         op.resume ? 1 : 0,
         size,
-        op.value,
+        inlineValue,
+        blobId,
         tx.id,
         op.key,
       );
@@ -990,7 +1003,8 @@ export class SqliteStorage implements Storage {
         op.expiresAt,
         op.resume ? 1 : 0,
         size,
-        op.value,
+        inlineValue,
+        blobId,
       );
       this.addScopes(tx.id, op.key, scopes);
       tx.keyDelta++;
@@ -1153,7 +1167,7 @@ export function scanSql(
   const k = scoped ? 's.key' : 'key';
   const cols = `${META_COLS.split(', ')
     .map((c) => t + c)
-    .join(', ')}, ${values ? `${t}value` : "X'' AS value"}`;
+    .join(', ')}, ${values ? valueColumn(scoped ? 'e' : 'entries') : "X'' AS value"}`;
   const from = scoped
     ? 'entry_scopes s CROSS JOIN entries e ON e.store_id = s.store_id AND e.key = s.key'
     : 'entries';
@@ -1206,19 +1220,19 @@ function prepareStatements(db: Database.Database) {
     getWithStore: p(
       `SELECT s.id AS sid, ${META_COLS.split(', ')
         .map((c) => `e.${c}`)
-        .join(', ')}, e.value
+        .join(', ')}, ${valueColumn('e')}
        FROM stores s LEFT JOIN entries e ON e.store_id = s.id AND e.key = ? WHERE s.name = ?`,
     ),
-    getEntry: p(`SELECT ${META_COLS}, value FROM entries WHERE store_id = ? AND key = ?`),
+    getEntry: p(`SELECT ${META_COLS}, ${valueColumn('e')} FROM entries e WHERE store_id = ? AND key = ?`),
     getEntryMeta: p(`SELECT ${META_COLS} FROM entries WHERE store_id = ? AND key = ?`),
-    getById: p(`SELECT ${META_COLS}, value FROM entries WHERE store_id = ? AND id = ?`),
+    getById: p(`SELECT ${META_COLS}, ${valueColumn('e')} FROM entries e WHERE store_id = ? AND id = ?`),
     insertEntry: p(
-      `INSERT INTO entries (store_id, key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO entries (store_id, key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value, blob_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     overwriteEntry: p(
       `UPDATE entries SET revision = ?, content_type = ?, metadata = ?, scopes = ?,
-       updated_at = ?, expires_at = ?, resume = ?, size = ?, value = ? WHERE store_id = ? AND key = ?`,
+       updated_at = ?, expires_at = ?, resume = ?, size = ?, value = ?, blob_id = ? WHERE store_id = ? AND key = ?`,
     ),
     updateExpiry: p(
       'UPDATE entries SET revision = ?, updated_at = ?, expires_at = ? WHERE store_id = ? AND key = ?',
@@ -1243,15 +1257,15 @@ function prepareStatements(db: Database.Database) {
     ),
 
     historyOf: p(
-      `SELECT ${META_COLS}, operation, value FROM history WHERE store_id = ? AND key = ?
+      `SELECT ${META_COLS}, operation, ${valueColumn('h')} FROM history h WHERE store_id = ? AND key = ?
        ORDER BY revision DESC LIMIT ?`,
     ),
     lastHistory: p(
       `SELECT ${META_COLS} FROM history WHERE store_id = ? AND key = ? ORDER BY revision DESC LIMIT 1`,
     ),
     historyFromEntry: p(
-      `INSERT INTO history (${RECORD_COLS})
-       SELECT store_id, key, revision, ?, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value
+      `INSERT INTO history (${RECORD_COLS}, blob_id)
+       SELECT store_id, key, revision, ?, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value, blob_id
        FROM entries WHERE store_id = ? AND key = ?`,
     ),
     insertHistory: p(
@@ -1265,15 +1279,16 @@ function prepareStatements(db: Database.Database) {
     purgeHistory: p('DELETE FROM history WHERE store_id = ? AND key = ?'),
 
     changeFromEntry: p(
-      `INSERT INTO changes (${RECORD_COLS})
-       SELECT store_id, key, revision, ?, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value
+      `INSERT INTO changes (${RECORD_COLS}, blob_id)
+       SELECT store_id, key, revision, ?, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value, blob_id
        FROM entries WHERE store_id = ? AND key = ?`,
     ),
     insertChange: p(`INSERT INTO changes (${RECORD_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     changesAfter: p(
-      `SELECT ${META_COLS}, operation, value FROM changes WHERE store_id = ? AND revision > ?
+      `SELECT ${META_COLS}, operation, ${valueColumn('c')} FROM changes c WHERE store_id = ? AND revision > ?
        ORDER BY revision LIMIT ?`,
     ),
+    insertBlob: p('INSERT INTO blobs (value) VALUES (?)'),
     minChange: p('SELECT min(revision) AS rev FROM changes WHERE store_id = ?'),
     trimChanges: p('DELETE FROM changes WHERE store_id = ? AND revision <= ?'),
 
