@@ -173,7 +173,15 @@ describe('tokens, capabilities and signed URLs on the real server', () => {
   let base: string;
 
   beforeAll(async () => {
-    server = await startServer(['--data', join(tmp.dir, 'acl.sqlite'), '--cors-origins', 'http://app.test']);
+    // Every request logged, so the test can check what the log holds (never a token or a signature).
+    server = await startServer([
+      '--data',
+      join(tmp.dir, 'acl.sqlite'),
+      '--cors-origins',
+      'http://app.test',
+      '--access-log-sample',
+      '1',
+    ]);
     base = server.url;
     expect((await call(`${base}/v1/stores`, { method: 'POST', json: { name: 'docs' } })).status).toBe(201);
     for (const [key, scopes] of [

@@ -260,6 +260,9 @@ describe('--max-response-buffer-bytes', () => {
       String(30 * 1024 * 1024),
       '--idle-timeout-ms',
       '1000',
+      // The test waits for the stalled request's log line.
+      '--access-log-sample',
+      '1',
     ]);
     expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'b' } })).status).toBe(201);
     for (const key of ['big', 'small']) {
