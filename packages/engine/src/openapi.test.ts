@@ -1,3 +1,4 @@
+import { buildPath, ROUTES, type RouteDef, type RouteName } from '@kv/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { setup } from '../test/harness.js';
 
@@ -9,6 +10,7 @@ interface OpenApiDoc {
     Record<
       string,
       {
+        operationId?: string;
         responses: Record<string, unknown>;
         parameters?: Array<{ name: string; in: string }>;
         requestBody?: { content: Record<string, unknown> };
@@ -130,5 +132,43 @@ describe('/openapi.json', () => {
       properties: { items: { maxItems: number } };
     };
     expect(bulkSchema.properties.items.maxItems).toBe(10_000);
+  });
+
+  it("documents exactly the routes of core's table, each with its method, path and operationId", async () => {
+    const h = setup();
+    const doc = (await (await h.call('GET', '/openapi.json')).json()) as OpenApiDoc;
+    const table = Object.values(ROUTES) as RouteDef[];
+    for (const route of table) {
+      // The document does not describe itself: it is what `GET /openapi.json` answers.
+      if (route.name === ROUTES.openapi.name) continue;
+      const op = doc.paths[route.template]?.[route.method.toLowerCase()];
+      expect(op, `${route.method} ${route.template}`).toBeDefined();
+      expect(op?.operationId, `${route.method} ${route.template}`).toBe(route.name);
+    }
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) {
+        // HEAD is served (and documented) wherever the table has GET (RFC 9110 section 9.3.2).
+        const wanted = method === 'head' ? 'GET' : method.toUpperCase();
+        const inTable = table.some((r) => r.template === path && r.method === wanted);
+        expect(inTable, `${method.toUpperCase()} ${path} is not in ROUTES`).toBe(true);
+      }
+    }
+  });
+
+  it("routes every operation of core's table (no 404 route_not_found, no 405)", async () => {
+    const h = setup();
+    for (const route of Object.values(ROUTES) as RouteDef[]) {
+      const params = Object.fromEntries(
+        [...route.template.matchAll(/\{(\w+)\}/g)].map((m) => [m[1] as string, 'x']),
+      );
+      const path = buildPath(route.name as RouteName, params as never);
+      for (const method of route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]) {
+        const res = await h.call(method, path);
+        const code = res.headers.get('kv-error-code');
+        expect(code, `${method} ${path}`).not.toBe('route_not_found');
+        expect(code, `${method} ${path}`).not.toBe('method_not_allowed');
+        await res.body?.cancel();
+      }
+    }
   });
 });

@@ -1,0 +1,405 @@
+/**
+ * Single entries (docs/protocol.md "Entries"): read (`GET`/`HEAD`, raw bytes with the entry headers),
+ * write (`PUT`, raw body, options in headers), delete or purge, set the expiry, history, and read by id.
+ * `getEntry` and `putEntry` are also the engine's single-entry fast path (engine.ts).
+ *
+ * @module
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { formatEtag, HEADERS, isKvError, NotFoundError } from '@kv/core/protocol';
+import {
+  authorize,
+  authorizeRequest,
+  canRead,
+  canWrite,
+  defaultGrant,
+  forbidden,
+  type Grant,
+} from '../access.js';
+import type { Principal } from '../auth.js';
+import type { EngineContext } from '../context.js';
+import {
+  entryHeaders,
+  ifNoneMatchHits,
+  jsonResponse,
+  readBodyLimited,
+  toWireHistoryItem,
+  withHeaders,
+} from '../http.js';
+import {
+  effectiveMaxValueBytes,
+  entryPath,
+  entryPathOf,
+  futureTime,
+  idPath,
+  ifMatchPrecondition,
+  keyNotFound,
+  parsePutHeaders,
+  preconditionError,
+  requireStore,
+  resolveExpiry,
+  valueTooLarge,
+} from '../requests.js';
+import {
+  DeleteHeaders,
+  DeleteQuery,
+  DeleteResultSchema,
+  EntryParams,
+  HistoryQuery,
+  HistoryResponseSchema,
+  IdempotencyHeaders,
+  IdParams,
+  PutEntryHeaders,
+  ReadHeaders,
+  SetExpiryBody,
+  SetExpiryResultSchema,
+  SetResultSchema,
+} from '../schemas.js';
+import type { Mutation, PutOp, StoredEntry } from '../storage.js';
+import { commitGuardedOne } from '../writes.js';
+import {
+  type App,
+  bodyLimits,
+  EMPTY,
+  errors,
+  idempotent,
+  json,
+  jsonRequest,
+  registerRoute,
+  tableRoute,
+  valid,
+} from './common.js';
+
+const TAG = 'entries';
+
+/** Response headers of an entry read (docs/protocol.md "Entry headers"). */
+const EntryResponseHeaders = z.object({
+  ETag: z.string().openapi({ description: '"<revision>"', example: '"42"' }),
+  'Kv-Id': z.string(),
+  'Kv-Revision': z.string(),
+  'Kv-Metadata': z.string().exactOptional().openapi({ description: 'percent-encoded JSON object' }),
+  'Kv-Scopes': z.string().exactOptional().openapi({ description: 'percent-encoded scopes joined with ","' }),
+  'Kv-Expires-At': z.string().exactOptional().openapi({ description: 'ISO 8601' }),
+  'Kv-Created-At': z.string(),
+  'Kv-Updated-At': z.string(),
+  'Kv-Resume': z.enum(['true', 'false']),
+  'Content-Length': z.string(),
+});
+
+const RawValue = z.string().openapi({ format: 'binary', description: 'The raw value bytes' });
+
+/** HEAD is answered by the GET route (hono); {@link registerHeadDocs} documents it. */
+const getEntryRoute = createRoute({
+  ...tableRoute('getEntry'),
+  tags: [TAG],
+  summary: 'Read an entry: raw value bytes, fields in headers',
+  request: { params: EntryParams, headers: ReadHeaders },
+  responses: {
+    200: {
+      description: 'The value; Content-Type is the entry content type',
+      headers: EntryResponseHeaders,
+      content: { '*/*': { schema: RawValue } },
+    },
+    304: { description: 'If-None-Match matched the current revision', headers: EntryResponseHeaders },
+    ...errors(400, 401, 403, 404),
+  },
+});
+
+const getByIdRoute = createRoute({
+  ...tableRoute('getById'),
+  tags: [TAG],
+  summary: 'Read an entry by its id (AntiRaid getbyid); Kv-Key names the key',
+  request: { params: IdParams, headers: ReadHeaders },
+  responses: {
+    200: {
+      description: 'The value; headers as for GET entry plus Kv-Key',
+      headers: EntryResponseHeaders.extend({ 'Kv-Key': z.string() }),
+      content: { '*/*': { schema: RawValue } },
+    },
+    304: { description: 'If-None-Match matched the current revision' },
+    ...errors(400, 401, 403, 404),
+  },
+});
+
+const putEntryRoute = createRoute({
+  ...tableRoute('putEntry'),
+  tags: [TAG],
+  summary: 'Write an entry: raw value bytes as the body, options in headers',
+  request: {
+    params: EntryParams,
+    headers: PutEntryHeaders,
+    body: {
+      required: true,
+      description: 'The raw value bytes; Content-Type becomes the entry content type',
+      content: { '*/*': { schema: RawValue } },
+    },
+  },
+  responses: {
+    200: json(SetResultSchema, 'Overwritten, or (Kv-If-Not-Exists) nothing written: created false'),
+    201: json(SetResultSchema, 'Created'),
+    ...errors(400, 401, 403, 404, 412, 413),
+  },
+});
+
+const deleteEntryRoute = createRoute({
+  ...tableRoute('deleteEntry'),
+  tags: [TAG],
+  summary: 'Soft-delete (tombstone) or, with ?purge=true, purge an entry',
+  request: { params: EntryParams, query: DeleteQuery, headers: DeleteHeaders },
+  responses: {
+    200: json(DeleteResultSchema, 'Whether something was deleted'),
+    ...errors(400, 401, 403, 404, 412),
+  },
+});
+
+const setExpiryRoute = createRoute({
+  ...tableRoute('setExpiry'),
+  tags: [TAG],
+  summary: 'Set or clear the expiry of an entry',
+  request: { params: EntryParams, headers: IdempotencyHeaders, body: jsonRequest(SetExpiryBody) },
+  responses: {
+    200: json(SetExpiryResultSchema, 'Whether the key existed'),
+    ...errors(400, 401, 403, 404, 413, 415),
+  },
+});
+
+const getHistoryRoute = createRoute({
+  ...tableRoute('getHistory'),
+  tags: [TAG],
+  summary: 'Past revisions of a key, newest first, tombstones included',
+  request: { params: EntryParams, query: HistoryQuery },
+  responses: { 200: json(HistoryResponseSchema, 'History, newest first'), ...errors(400, 401, 403, 404) },
+});
+
+/**
+ * Registers the single-entry routes: `getEntry` (and HEAD), `getById` (and HEAD), `putEntry`,
+ * `deleteEntry`, `setExpiry`, `getHistory`.
+ */
+export function register(app: App, ctx: EngineContext): void {
+  const { storage } = ctx;
+  const { small } = bodyLimits(ctx);
+
+  registerRoute(app, getEntryRoute, (c) => getEntry(ctx, c.req.raw, c.get('principal')));
+
+  registerRoute(app, getByIdRoute, async (c) => {
+    const { store, id } = idPath(c);
+    await authorize(ctx, c, 'id_ops', { store });
+    // By id is AntiRaid `getbyid`: kv.meta:id_ops, and the read itself (get, or exists for HEAD).
+    const action = c.req.raw.method === 'HEAD' ? 'exists' : 'get';
+    const principal = c.get('principal');
+    const grant = defaultGrant(principal, action, store);
+    if (grant === null) throw forbidden(action);
+    const entry = await storage.getById(store, id, ctx.clock());
+    checkRead(grant, entry, action);
+    if (entry === undefined) {
+      throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
+    }
+    return entryResponse(c.req.raw, entry, { [HEADERS.key]: encodeURIComponent(entry.key) });
+  });
+
+  registerRoute(app, putEntryRoute, (c) => putEntry(ctx, c.req.raw, c.get('principal')));
+
+  registerRoute(app, deleteEntryRoute, async (c) => {
+    const { store, key } = entryPath(c);
+    const q = valid<typeof DeleteQuery>(c, 'query');
+    const purge = q.purge === 'true';
+    const im = c.req.header('if-match');
+    const precondition = im === undefined ? undefined : ifMatchPrecondition(im);
+    const grant = await authorize(ctx, c, purge ? 'purge' : 'delete', { store, key });
+    await requireStore(ctx, store);
+    return idempotent(ctx, c, store, EMPTY, async () => {
+      const op: Mutation = { type: purge ? 'purge' : 'delete', key };
+      if (precondition !== undefined) op.precondition = precondition;
+      const result = await commitGuardedOne(ctx, store, op, grant);
+      if (result.status === 'failed') throw preconditionError(result, precondition);
+      if (result.status === 'noop') return jsonResponse({ deleted: false });
+      return jsonResponse({ deleted: true, revision: result.revision });
+    });
+  });
+
+  registerRoute(
+    app,
+    setExpiryRoute,
+    async (c) => {
+      const { store, key } = entryPath(c);
+      const body = valid<typeof SetExpiryBody>(c, 'json');
+      const grant = await authorize(ctx, c, 'set_expiry', { store, key });
+      await requireStore(ctx, store);
+      const expiresAt = body.expiresAt === null ? null : futureTime(body.expiresAt, ctx.clock());
+      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+        const result = await commitGuardedOne(ctx, store, { type: 'setExpiry', key, expiresAt }, grant);
+        if (result.status !== 'applied') return jsonResponse({ existed: false });
+        return jsonResponse({ existed: true, revision: result.revision });
+      });
+    },
+    small(['set_expiry']),
+  );
+
+  registerRoute(app, getHistoryRoute, async (c) => {
+    const { store, key } = entryPath(c);
+    const q = valid<typeof HistoryQuery>(c, 'query');
+    const grant = await authorize(ctx, c, 'history', { store, key });
+    const values = q.values !== 'false';
+    let items = await storage.history(store, key);
+    if (!grant.all) {
+      // A scoped caller sees the revisions in its scopes; none (or no history) is the one 403.
+      items = items.filter((r) => canRead(grant, r.scopes));
+      if (items.length === 0) throw forbidden('history');
+    }
+    return jsonResponse({ items: items.map((r) => toWireHistoryItem(r, values)) });
+  });
+}
+
+/**
+ * Documents `HEAD` next to `GET` for the raw-value routes `getEntry` and `getById` (hono answers HEAD
+ * with the GET handler; RFC 9110 section 9.3.2). Called after every route is registered, so each path's
+ * operations keep the table's order with HEAD last.
+ */
+export function registerHeadDocs(app: App): void {
+  const entryHead = {
+    summary: 'Whether an entry exists, with its fields in headers and no body (exists)',
+    responses: {
+      200: { description: 'Exists' },
+      304: { description: 'Unchanged' },
+      404: { description: 'key_not_found' },
+    },
+  };
+  app.openAPIRegistry.registerPath({
+    method: 'head',
+    path: getEntryRoute.path,
+    tags: [TAG],
+    request: { params: EntryParams },
+    ...entryHead,
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'head',
+    path: getByIdRoute.path,
+    tags: [TAG],
+    request: { params: IdParams },
+    ...entryHead,
+  });
+}
+
+/** GET/HEAD answer for an entry: raw bytes with the entry headers, or 304 on a matching If-None-Match. */
+function entryResponse(req: Request, entry: StoredEntry, extraHeaders?: Record<string, string>): Response {
+  const headers = entryHeaders(entry);
+  if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
+  if (ifNoneMatchHits(req.headers.get('if-none-match'), entry.revision)) {
+    delete headers['content-type'];
+    return new Response(null, { status: 304, headers });
+  }
+  headers['content-length'] = String(entry.size);
+  const head = req.method === 'HEAD';
+  return new Response(head || entry.size === 0 ? null : (entry.value as Uint8Array<ArrayBuffer>), {
+    status: 200,
+    headers,
+  });
+}
+
+function etagHeader(revision: number | undefined): Record<string, string> {
+  return revision === undefined ? {} : { etag: formatEtag(revision) };
+}
+
+/**
+ * The post-read check of a scoped caller: the entry must exist and have a scope the grant reaches. A
+ * missing entry is the same 403 as an entry out of reach, so the answer never says whether a key the
+ * caller may not read exists. Unscoped grants read everything (a missing key stays a 404).
+ */
+function checkRead(grant: Grant, entry: StoredEntry | undefined, action: 'get' | 'exists'): void {
+  if (grant.all) return;
+  if (entry === undefined || !canRead(grant, entry.scopes)) throw forbidden(action);
+}
+
+/**
+ * `GET`/`HEAD /v1/stores/{store}/entries/{key}` (docs/protocol.md "Read an entry"): the raw value with
+ * the entry headers, 304 on a matching `If-None-Match`. Shared by the hono route and the engine's fast
+ * path, which calls it once the request id, authentication and request validation are done.
+ *
+ * @param req - the request (its method tells GET from HEAD)
+ * @param principal - the authenticated caller (undefined when access control is off)
+ * @param extraHeaders - headers to add to the answer (the fast path's `Kv-Request-Id`)
+ * @throws KvError 400/403/404 as the route documents
+ */
+export async function getEntry(
+  ctx: EngineContext,
+  req: Request,
+  principal: Principal | undefined,
+  extraHeaders?: Record<string, string>,
+): Promise<Response> {
+  const { store, key } = entryPathOf(req.url);
+  const action = req.method === 'HEAD' ? 'exists' : 'get';
+  const grant = await authorizeRequest(ctx, req, principal, action, { store, key });
+  // Storage methods throw StoreNotFoundError for a missing store: no separate lookup on reads.
+  const entry = await ctx.storage.get(store, key, ctx.clock());
+  checkRead(grant, entry, action);
+  if (entry === undefined) throw keyNotFound(key);
+  return entryResponse(req, entry, extraHeaders);
+}
+
+/**
+ * `PUT /v1/stores/{store}/entries/{key}` (docs/protocol.md "Write an entry"): the raw body is the value,
+ * options come from headers. Shared by the hono route and the engine's fast path, as {@link getEntry}.
+ *
+ * @throws KvError 400/403/404/412/413 as the route documents
+ */
+export async function putEntry(
+  ctx: EngineContext,
+  req: Request,
+  principal: Principal | undefined,
+  extraHeaders?: Record<string, string>,
+): Promise<Response> {
+  const { store, key } = entryPathOf(req.url);
+  const opts = parsePutHeaders(req);
+  const grant = await authorizeRequest(ctx, req, principal, 'set', { store, key, scopes: opts.scopes });
+  if (!canWrite(grant, opts.scopes)) throw forbidden('set');
+  const record = await requireStore(ctx, store);
+  const limit = effectiveMaxValueBytes(ctx, record);
+  let value: Uint8Array;
+  try {
+    value = await readBodyLimited(req, Math.min(limit, ctx.maxBodyBytes));
+  } catch (error) {
+    if (isKvError(error) && error.code === 'payload_too_large') {
+      throw valueTooLarge(undefined, limit, key);
+    }
+    throw error;
+  }
+  const nowMs = ctx.clock();
+  const put: PutOp = {
+    type: 'put',
+    key,
+    value,
+    contentType: opts.contentType,
+    metadata: opts.metadata as PutOp['metadata'],
+    scopes: opts.scopes,
+    expiresAt: resolveExpiry(opts, record, nowMs),
+    resume: opts.resume,
+    newId: ctx.generateId(),
+  };
+  if (opts.precondition !== undefined) put.precondition = opts.precondition;
+  const res = await ctx.idempotency.run({
+    req,
+    store,
+    body: value,
+    execute: async () => {
+      const result = await commitGuardedOne(ctx, store, put, grant);
+      if (result.status === 'failed') {
+        if (opts.ifNotExists && result.failure === 'key_exists') {
+          return jsonResponse({ id: result.id, revision: result.revision, created: false }, 200, {
+            ...etagHeader(result.revision),
+            ...extraHeaders,
+          });
+        }
+        throw preconditionError(result, opts.precondition);
+      }
+      const created = result.created === true;
+      return jsonResponse({ id: result.id, revision: result.revision, created }, created ? 201 : 200, {
+        ...etagHeader(result.revision),
+        ...extraHeaders,
+      });
+    },
+  });
+  // Answers of the idempotency guard itself (replays, stored refusals) were not built here.
+  return extraHeaders !== undefined && req.headers.has(HEADERS.idempotencyKey)
+    ? withHeaders(res, extraHeaders)
+    : res;
+}
