@@ -126,6 +126,11 @@ export interface Transport {
   guard<T>(operation: () => Promise<T>): Promise<T>;
   /** Reports an error to `onError` (once per error), for failures outside {@link Transport.guard}. */
   report(error: KvError): void;
+  /**
+   * What {@link Transport.guard} does with a failure, for synchronous steps: the error as a
+   * {@link KvError} (non-kv errors wrapped), reported to `onError` once. The caller throws it.
+   */
+  fail(error: unknown): KvError;
   /** What the watcher (`startWatch`) needs to open the stream at `path`: URL, `fetch`, headers. */
   watchTransport(path: string): WatchTransport;
 }
@@ -229,13 +234,17 @@ export function createTransport(options: HttpClientOptions): Transport {
     }
   }
 
+  function fail(error: unknown): KvError {
+    const kvError = wrapUnknown(error);
+    report(kvError);
+    return kvError;
+  }
+
   async function guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      const kvError = wrapUnknown(error);
-      report(kvError);
-      throw kvError;
+      throw fail(error);
     }
   }
 
@@ -243,7 +252,7 @@ export function createTransport(options: HttpClientOptions): Transport {
     return { url: baseUrl + path, fetch: userFetch as typeof fetch, headers: { ...baseHeaders } };
   }
 
-  return { baseUrl, send, guard, report, watchTransport };
+  return { baseUrl, send, guard, report, fail, watchTransport };
 }
 
 function discardFailedResponse({ error }: { error: Error }): void {
