@@ -160,6 +160,25 @@ describe('the wire forms of a write', () => {
   });
 });
 
+describe('sending a prepared write', () => {
+  it('a retried PUT sends the whole body on every attempt (bytes, text, JSON, Blob)', async () => {
+    const fail = () => new Response('{"error":{"code":"internal","message":"x"}}', { status: 500 });
+    for (const [value, bytes] of [
+      [new Uint8Array([0, 1, 255]), [0, 1, 255]],
+      ['héllo', [...new TextEncoder().encode('héllo')]],
+      [{ a: 1 }, [...new TextEncoder().encode('{"a":1}')]],
+      [new Blob([new Uint8Array([7, 8])]), [7, 8]],
+    ] as const) {
+      let attempt = 0;
+      const { fetch, requests } = recording((req) => (++attempt < 3 ? fail() : ok(req)));
+      const store = createHttpClient({ url: 'http://kv.test', fetch, retry: { backoffMs: 0 } }).store('s');
+      await store.set('k', value as Uint8Array | string | { a: number } | Blob);
+      expect(requests).toHaveLength(3);
+      for (const req of requests) expect([...new Uint8Array(await req.arrayBuffer())]).toEqual(bytes);
+    }
+  });
+});
+
 describe('checked once, before anything is sent', () => {
   it('reads each option once per write on every path (one metadata check, nothing re-checked)', async () => {
     let reads = 0;
@@ -206,12 +225,22 @@ describe('checked once, before anything is sent', () => {
   it('a bad option throws a ValidationError naming it, before any request, on every path', async () => {
     const errors: KvError[] = [];
     const { fetch, requests } = recording();
-    const store = createHttpClient({ url: 'http://kv.test', fetch, onError: (e) => errors.push(e) }).store('s');
+    const store = createHttpClient({ url: 'http://kv.test', fetch, onError: (e) => errors.push(e) }).store(
+      's',
+    );
     const calls: Array<[string, (options: Record<string, unknown>) => Promise<unknown>, boolean]> = [
       ['set', (o) => store.set('k', 'v', o), true],
       ['create', (o) => store.create('k', 'v', o), false],
       ['update', (o) => store.update('k', 'v', 1, o), false],
-      ['setMany', (o) => store.setMany([{ key: 'ok', value: 1 }, { key: 'k', value: 'v', ...o }]), true],
+      [
+        'setMany',
+        (o) =>
+          store.setMany([
+            { key: 'ok', value: 1 },
+            { key: 'k', value: 'v', ...o },
+          ]),
+        true,
+      ],
       ['atomic', (o) => store.atomic().set('k', 'v', o).commit(), false],
       ['writer.prepare', async (o) => storeWriter(store).prepare('k', 'v', o), true],
     ];
