@@ -308,8 +308,8 @@ export function createBrowserStore(
       store,
       key: write.key,
       op: 'set',
-      // A copy: the queue keeps it past this call, the caller may reuse their bytes.
-      bytes: bytes.slice(),
+      // The queue keeps the bytes past this call: a copy of the caller's (a Blob's were just read).
+      bytes: write.body instanceof Uint8Array ? bytes.slice() : bytes,
       contentType: write.contentType,
       options: { ...write.fields } as QueuedSetOptions,
     };
