@@ -1,4 +1,5 @@
 import 'fake-indexeddb/auto';
+import { validateMetadata } from '@kv/core/protocol';
 import { createEngine, type Engine, MemoryStorage } from '@kv/engine';
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +10,7 @@ import {
   type KvClient,
   NetworkError,
   RevisionMismatchError,
+  type SetOptions,
   type WriteConflict,
 } from './index.js';
 
@@ -422,6 +424,61 @@ describe('offline', () => {
       code: 'validation_error',
     });
     expect((await kv.cache?.stats())?.queued).toBe(0);
+  });
+
+  it('checks a write once, whether it is sent, written through or queued offline (one prepared write)', async () => {
+    let reads = 0;
+    const metadata = {
+      get owner() {
+        reads += 1;
+        return 'ana';
+      },
+    };
+    validateMetadata(metadata);
+    const perCheck = reads;
+    const kv = cached({ maxAgeMs: 60_000, offlineWrites: true });
+    reads = 0;
+    await kv.store('s').set('k', 'sent', { metadata, ttlMs: 60_000 });
+    expect(reads).toBe(perCheck);
+    down = true;
+    reads = 0;
+    expect(await kv.store('s').set('k', 'queued', { metadata })).toMatchObject({ queued: true });
+    expect(
+      await kv
+        .store('s')
+        .setMany([{ key: 'm', value: 1, metadata }])
+        .catch(() => 'failed'),
+    ).toBe('failed');
+    expect(reads).toBe(2 * perCheck);
+    expect(await kv.store('s').getEntry('k')).toMatchObject({
+      value: 'queued',
+      metadata: { owner: 'ana' },
+      pending: true,
+    });
+    down = false;
+    expect(await kv.flush()).toMatchObject({ applied: 1, remaining: 0 });
+    expect(await other().store('s').getEntry('k')).toMatchObject({
+      value: 'queued',
+      metadata: { owner: 'ana' },
+    });
+  });
+
+  it('refuses any bad option at once while offline; nothing is queued or sent', async () => {
+    const kv = cached({ offlineWrites: true, isOnline: () => false });
+    requests = [];
+    for (const options of [
+      { resume: 'yes' },
+      { expiresAt: 'not a date' },
+      { ttlMs: 1000, expiresAt: Date.now() + 60_000 },
+      { ifNotExists: 'yes' },
+      { ifRevision: -1 },
+    ]) {
+      await expect(kv.store('s').set('k', 'v', options as SetOptions)).rejects.toMatchObject({
+        code: 'validation_error',
+      });
+    }
+    expect((await kv.cache?.stats())?.queued).toBe(0);
+    expect(requests).toHaveLength(0);
   });
 
   it('a write made while writes are queued is queued behind them', async () => {

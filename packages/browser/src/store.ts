@@ -18,10 +18,11 @@ import {
   type CreateOptions,
   type DeleteOptions,
   type EntryMeta,
-  encodeValue,
   formatEtag,
   type GetManyOptions,
   isKvError,
+  isReadableStream,
+  type JsonObject,
   type JsonValue,
   type KvEntry,
   KvError,
@@ -29,17 +30,17 @@ import {
   type KvValue,
   type ListOptions,
   type ListPage,
+  type PreparedWrite,
+  preparedBytes,
   type SetManyItem,
   type SetOptions,
   type SetResult,
   type StoreHandle,
-  toEpochMs,
+  storeWriter,
   type UpdateOptions,
   utf8Decode,
   validateKey,
-  validateMetadata,
-  validateScopes,
-  validateTtlMs,
+  type WriteFields,
 } from '@kv/core/protocol';
 import type { KvCache, QueuedSetOptions, WriteBase } from './cache.js';
 import type { CacheCounters } from './fetch.js';
@@ -134,26 +135,53 @@ function isOffline(error: unknown): boolean {
   return isKvError(error) && error.code === 'network_error';
 }
 
-function isStreamOrBlob(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (typeof Blob !== 'undefined' && value instanceof Blob) return true;
-  return typeof (value as { getReader?: unknown }).getReader === 'function';
-}
-
-function expiryOf(options: SetOptions | undefined, now: number): string | null {
-  if (options?.expiresAt !== undefined) return new Date(toEpochMs(options.expiresAt)).toISOString();
-  if (options?.ttlMs !== undefined) return new Date(now + options.ttlMs).toISOString();
+/** When a written entry expires: its `expiresAt`, or `ttlMs` from `now` (epoch ms); ISO 8601 or `null`. */
+function expiryOf(fields: WriteFields, now: number): string | null {
+  if (fields.expiresAt !== undefined) return fields.expiresAt;
+  if (fields.ttlMs !== undefined) return new Date(now + fields.ttlMs).toISOString();
   return null;
 }
 
-function queuedOptions(options: SetOptions | undefined): QueuedSetOptions {
-  const out: QueuedSetOptions = {};
-  if (options?.ttlMs !== undefined) out.ttlMs = options.ttlMs;
-  if (options?.expiresAt !== undefined) out.expiresAt = new Date(toEpochMs(options.expiresAt)).toISOString();
-  if (options?.metadata !== undefined) out.metadata = options.metadata;
-  if (options?.scopes !== undefined) out.scopes = [...options.scopes];
-  if (options?.resume !== undefined) out.resume = options.resume;
-  return out;
+/**
+ * The cache record of a write the server applied at `result`, or `undefined` when its value is a `Blob`
+ * or stream (not read again here: the key is evicted instead). `createdAt` is the caller's.
+ */
+function writtenRecord(
+  store: string,
+  write: PreparedWrite,
+  result: { id: string; revision: number },
+  now: number,
+  createdAt: string,
+): NewCacheRecord | undefined {
+  const { body, fields } = write;
+  if (!(body instanceof Uint8Array)) return undefined;
+  return {
+    store,
+    key: write.key,
+    present: true,
+    // A copy: bytes the caller passed are the caller's memory (a view of it, for any ArrayBufferView).
+    bytes: body.slice(),
+    exact: true,
+    id: result.id,
+    revision: result.revision,
+    etag: formatEtag(result.revision),
+    contentType: write.contentType,
+    metadata: (fields.metadata as JsonObject | undefined) ?? null,
+    scopes: fields.scopes ? [...fields.scopes] : [],
+    createdAt,
+    updatedAt: new Date(now).toISOString(),
+    expiresAt: expiryOf(fields, now),
+    resume: fields.resume ?? false,
+    size: body.byteLength,
+    pending: false,
+  };
+}
+
+/** The base of a write's own precondition, if any: what a queued copy is replayed under. */
+function baseOf(write: PreparedWrite): WriteBase | undefined {
+  if (write.ifRevision !== undefined) return { kind: 'revision', revision: write.ifRevision };
+  if (write.ifNotExists === true || write.create === true) return { kind: 'absent' };
+  return undefined;
 }
 
 function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
@@ -179,6 +207,7 @@ export function createBrowserStore(
   const ctx: CacheContext = context;
   const { cache, counters } = ctx;
   const store = inner.name;
+  const writer = storeWriter(inner);
   let started = false;
 
   const use = (): void => {
@@ -240,42 +269,21 @@ export function createBrowserStore(
   };
 
   /** Stores a successful write's value at its revision (write-through). Never fails the write. */
-  async function writeThrough(
-    key: string,
-    value: KvSetValue,
-    options: SetOptions | undefined,
-    result: SetResult,
-  ): Promise<void> {
+  async function writeThrough(write: PreparedWrite, result: SetResult): Promise<void> {
+    const { key } = write;
     try {
-      if (options?.ifNotExists === true && !result.created) return;
-      if (isStreamOrBlob(value)) {
+      if (write.ifNotExists === true && !result.created) return;
+      const now = ctx.now();
+      const previous = write.body instanceof Uint8Array ? await lookup(key) : undefined;
+      const createdAt =
+        !result.created && previous?.present && previous.id === result.id
+          ? previous.createdAt
+          : new Date(now).toISOString();
+      const record = writtenRecord(store, write, result, now, createdAt);
+      if (record === undefined) {
         await cache.delete(store, key);
         return;
       }
-      const encoded = encodeValue(value, options?.contentType);
-      const previous = await lookup(key);
-      const now = ctx.now();
-      const nowIso = new Date(now).toISOString();
-      const record: NewCacheRecord = {
-        store,
-        key,
-        present: true,
-        bytes: encoded.bytes.slice(),
-        exact: true,
-        id: result.id,
-        revision: result.revision,
-        etag: formatEtag(result.revision),
-        contentType: encoded.contentType,
-        metadata: options?.metadata ?? null,
-        scopes: options?.scopes ? [...options.scopes] : [],
-        createdAt:
-          !result.created && previous?.present && previous.id === result.id ? previous.createdAt : nowIso,
-        updatedAt: nowIso,
-        expiresAt: expiryOf(options, now),
-        resume: options?.resume ?? false,
-        size: encoded.bytes.byteLength,
-        pending: false,
-      };
       void cache.put(record, { eager: true }).catch(() => cache.delete(store, key).catch(() => undefined));
     } catch {
       // The write succeeded; a cache that cannot take it just misses next time.
@@ -283,47 +291,33 @@ export function createBrowserStore(
     }
   }
 
-  /** Queues a write made while offline; returns the result the caller sees. */
-  async function enqueueSet(
-    key: string,
-    value: KvSetValue,
-    options: SetOptions | undefined,
-    base: WriteBase | undefined,
-    cause: unknown,
-  ): Promise<WriteResult> {
-    // The server would check these: a write that can never be applied must fail now, not at replay.
-    validateKey(key);
-    if (options?.metadata !== undefined) validateMetadata(options.metadata);
-    if (options?.scopes !== undefined) validateScopes(options.scopes);
-    if (options?.ttlMs !== undefined) validateTtlMs(options.ttlMs);
-    let bytes: Uint8Array;
-    let contentType: string;
-    if (typeof Blob !== 'undefined' && value instanceof Blob) {
-      bytes = new Uint8Array(await value.arrayBuffer());
-      contentType = options?.contentType ?? (value.type || 'application/octet-stream');
-    } else if (isStreamOrBlob(value)) {
+  /**
+   * Queues a write made while offline; returns the result the caller sees. The write was checked when
+   * it was prepared, so one that can never be applied has already failed instead of waiting for replay.
+   */
+  async function enqueueSet(write: PreparedWrite, cause: unknown): Promise<WriteResult> {
+    if (isReadableStream(write.body)) {
       // A stream can be read once: it cannot wait in a queue. Report the original failure.
       throw (
         cause ??
         new KvError('Cannot queue a stream upload while offline', { code: 'network_error', status: 0 })
       );
-    } else {
-      const encoded = encodeValue(value, options?.contentType);
-      bytes = encoded.bytes.slice();
-      contentType = encoded.contentType;
     }
-    const write: Parameters<KvCache['enqueue']>[0] = {
+    const bytes = await preparedBytes(write);
+    const queuedWrite: Parameters<KvCache['enqueue']>[0] = {
       store,
-      key,
+      key: write.key,
       op: 'set',
-      bytes,
-      contentType,
-      options: queuedOptions(options),
+      // The queue keeps the bytes past this call: a copy of the caller's (a Blob's were just read).
+      bytes: write.body instanceof Uint8Array ? bytes.slice() : bytes,
+      contentType: write.contentType,
+      options: { ...write.fields } as QueuedSetOptions,
     };
-    if (base !== undefined) write.base = base;
-    const queued = await cache.enqueue(write);
+    const base = baseOf(write);
+    if (base !== undefined) queuedWrite.base = base;
+    const queued = await cache.enqueue(queuedWrite);
     ctx.queued();
-    const cached = await lookup(key);
+    const cached = await lookup(write.key);
     return {
       id: cached?.id ?? '',
       revision: queued.base.kind === 'revision' ? queued.base.revision : 0,
@@ -332,40 +326,25 @@ export function createBrowserStore(
     };
   }
 
-  async function writeWith(
-    key: string,
-    value: KvSetValue,
-    options: SetOptions | undefined,
-    base: WriteBase | undefined,
-    send: () => Promise<SetResult>,
-  ): Promise<WriteResult> {
+  /** `set`, `create` and `update`: prepared once, sent (or queued offline), then written through. */
+  async function writeWith(prepare: () => PreparedWrite): Promise<WriteResult> {
     use();
+    const write = prepare();
     if (ctx.offlineWrites) {
       const clear = await ctx.beforeWrite();
-      if (!clear || !ctx.isOnline()) return enqueueSet(key, value, options, base, undefined);
+      if (!clear || !ctx.isOnline()) return enqueueSet(write, undefined);
     }
     let result: SetResult;
     try {
-      result = await send();
+      result = await writer.put(write);
     } catch (error) {
-      if (ctx.offlineWrites && isOffline(error) && !isStreamOrBlobStream(value)) {
-        return enqueueSet(key, value, options, base, error);
+      if (ctx.offlineWrites && isOffline(error) && !isReadableStream(write.body)) {
+        return enqueueSet(write, error);
       }
       throw error;
     }
-    await writeThrough(key, value, options, result);
+    await writeThrough(write, result);
     return result;
-  }
-
-  function isStreamOrBlobStream(value: unknown): boolean {
-    return isStreamOrBlob(value) && !(typeof Blob !== 'undefined' && value instanceof Blob);
-  }
-
-  /** Base of an explicit condition in `set`'s options, if any. */
-  function baseOf(options: SetOptions | undefined): WriteBase | undefined {
-    if (options?.ifRevision !== undefined) return { kind: 'revision', revision: options.ifRevision };
-    if (options?.ifNotExists === true) return { kind: 'absent' };
-    return undefined;
   }
 
   async function tombstoneAfterDelete(key: string): Promise<void> {
@@ -508,19 +487,13 @@ export function createBrowserStore(
         () => inner.exists(key),
       ),
 
-    set: (key, value, options) =>
-      writeWith(key, value, options, baseOf(options), () => inner.set(key, value, options)),
+    set: (key, value, options?: SetOptions) => writeWith(() => writer.prepare(key, value, options)),
 
-    create: (key, value, options) =>
-      writeWith(key, value, { ...options, ifNotExists: true }, { kind: 'absent' }, async () => {
-        const result = await inner.create(key, value, options);
-        return result;
-      }),
+    create: (key, value, options?: CreateOptions) =>
+      writeWith(() => writer.prepare(key, value, options, 'create')),
 
-    update: (key, value, revision, options) =>
-      writeWith(key, value, { ...options, ifRevision: revision }, { kind: 'revision', revision }, () =>
-        inner.update(key, value, revision, options),
-      ),
+    update: (key, value, revision, options?: UpdateOptions) =>
+      writeWith(() => writer.prepare(key, value, options, { revision })),
 
     delete: async (key, options?: DeleteOptions) => {
       use();
@@ -568,41 +541,20 @@ export function createBrowserStore(
     getMany: getMany as StoreHandle['getMany'],
 
     setMany: async (items: readonly SetManyItem[]): Promise<BulkResult> => {
-      const result = await inner.setMany(items);
+      const writes = writer.prepareMany(items);
+      const result = await writer.putMany(writes);
       const records: NewCacheRecord[] = [];
       const evict: string[] = [];
       const now = ctx.now();
+      const iso = new Date(now).toISOString();
       result.results.forEach((r, i) => {
-        const item = items[i];
-        if (item === undefined || item.key !== r.key) return;
+        const write = writes[i];
+        if (write === undefined || write.key !== r.key) return;
         if (!r.ok || r.revision === undefined || r.id === undefined) return;
-        if (item.ifNotExists === true && r.created === false) return;
-        try {
-          if (isStreamOrBlob(item.value)) throw new Error('blob');
-          const encoded = encodeValue(item.value, item.contentType);
-          const iso = new Date(now).toISOString();
-          records.push({
-            store,
-            key: item.key,
-            present: true,
-            bytes: encoded.bytes.slice(),
-            exact: true,
-            id: r.id,
-            revision: r.revision,
-            etag: formatEtag(r.revision),
-            contentType: encoded.contentType,
-            metadata: item.metadata ?? null,
-            scopes: item.scopes ? [...item.scopes] : [],
-            createdAt: iso,
-            updatedAt: iso,
-            expiresAt: expiryOf(item, now),
-            resume: item.resume ?? false,
-            size: encoded.bytes.byteLength,
-            pending: false,
-          });
-        } catch {
-          evict.push(item.key);
-        }
+        if (write.ifNotExists === true && r.created === false) return;
+        const record = writtenRecord(store, write, { id: r.id, revision: r.revision }, now, iso);
+        if (record === undefined) evict.push(write.key);
+        else records.push(record);
       });
       void cache.putMany(records, { eager: true }).catch(() => undefined);
       await cache.deleteMany(store, evict).catch(() => undefined);

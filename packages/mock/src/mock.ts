@@ -1,10 +1,10 @@
 import {
-  encodeValue,
-  formatScopesHeader,
-  HEADERS,
+  type KvSetValue,
+  preparedBytes,
+  prepareWrite,
+  putHeaders,
   routes,
   type SetOptions,
-  toEpochMs,
 } from '@kv/core/protocol';
 import { createEngine, type Engine, hashToken, MemoryStorage, MemoryTokenStore } from '@kv/engine';
 import { delay, HttpResponse, http, type RequestHandler } from 'msw';
@@ -305,18 +305,12 @@ export function createKvMock(options: KvMockOptions): KvMock {
           ? (content.entries as Record<string, SeedEntry>)
           : Object.fromEntries(Object.entries(content).map(([k, v]) => [k, { value: v }]));
       for (const [key, entry] of Object.entries(entries)) {
-        const { bytes, contentType } = encodeValue(entry.value, entry.contentType);
-        const headers: Record<string, string> = { ...adminHeaders, 'content-type': contentType };
-        if (entry.ttlMs !== undefined) headers[HEADERS.ttlMs] = String(entry.ttlMs);
-        if (entry.expiresAt !== undefined)
-          headers[HEADERS.expiresAt] = new Date(toEpochMs(entry.expiresAt)).toISOString();
-        if (entry.metadata !== undefined)
-          headers[HEADERS.metadata] = encodeURIComponent(JSON.stringify(entry.metadata));
-        if (entry.scopes !== undefined) headers[HEADERS.scopes] = formatScopesHeader(entry.scopes);
-        if (entry.resume !== undefined) headers[HEADERS.resume] = String(entry.resume);
-        // `encodeValue` never returns a view of a SharedArrayBuffer; the DOM lib's `BodyInit` (the mock
-        // also compiles for browsers) accepts only ArrayBuffer-backed views.
-        const body = bytes as Uint8Array<ArrayBuffer>;
+        // The client's own write path: the same checks and headers as `set` (conditions ignored).
+        const write = prepareWrite(key, entry.value as KvSetValue, entry, null);
+        const headers = { ...adminHeaders, ...putHeaders(write) };
+        // Encoded bytes are never a view of a SharedArrayBuffer; the DOM lib's `BodyInit` (the mock also
+        // compiles for browsers) accepts only ArrayBuffer-backed views.
+        const body = (await preparedBytes(write)) as Uint8Array<ArrayBuffer>;
         const res = await current.engine.fetch(
           new Request(`http://kv.mock${routes.entry(store, key)}`, { method: 'PUT', headers, body }),
         );

@@ -276,4 +276,16 @@ describe('@kv/mock', () => {
     await m.reset();
     expect(await m.storage.getStore('s')).toBeUndefined();
   });
+
+  it('seed() checks an entry as set does (the client write path) and writes none after a bad one', async () => {
+    const m = createKvMock({ baseUrl: 'http://kv.seedcheck.test' });
+    await expect(
+      m.seed({ s: { entries: { a: { value: 'x', ttlMs: 5_000 }, b: { value: 'y', ttlMs: -1 } } } }),
+    ).rejects.toMatchObject({ code: 'validation_error', details: { field: 'ttlMs' } });
+    expect(await m.storage.get('s', 'a', Date.now())).toMatchObject({ key: 'a' });
+    expect(await m.storage.get('s', 'b', Date.now())).toBeUndefined();
+    // A Blob value is read into bytes; its type is the content type.
+    await m.seed({ s: { entries: { c: { value: new Blob(['hi'], { type: 'text/x-hi' }) } } } });
+    expect(await m.storage.get('s', 'c', Date.now())).toMatchObject({ contentType: 'text/x-hi', size: 2 });
+  });
 });

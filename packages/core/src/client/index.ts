@@ -12,8 +12,19 @@ import { createTokensApi } from './tokens.js';
 import { createTransport } from './transport.js';
 import type { HttpClientOptions, KvClient, StoreHandle } from './types.js';
 
+export { type StoreWriter, storeWriter } from './store.js';
 export { CLIENT_DEFAULTS, parseRetryAfterMs } from './transport.js';
 export type * from './types.js';
+export { isBlob, isReadableStream } from './values.js';
+export {
+  type PreparedWrite,
+  preparedBytes,
+  prepareWrite,
+  putHeaders,
+  toWireWrite,
+  type WriteCondition,
+  type WriteFields,
+} from './write.js';
 
 /**
  * Creates a kv client over HTTP. Makes no request until an operation is called.

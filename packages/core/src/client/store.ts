@@ -22,7 +22,6 @@ import {
   type WireSetExpiryResponse,
   type WireSignedUrlBody,
   type WireSignedUrlResponse,
-  type WireWrite,
 } from '../protocol.js';
 import type {
   AtomicResult,
@@ -52,6 +51,7 @@ import type {
   KvBulkValue,
   KvSetValue,
   KvValue,
+  SetManyItem,
   StoreHandle,
   StoresApi,
   UpdateOptions,
@@ -59,17 +59,14 @@ import type {
 import {
   checkRevision,
   decode,
-  encodeBody,
-  encodeBulkValue,
   entryFromWire,
+  isReadableStream,
   metaFromHeaders,
   metaFromWire,
-  toBase64,
   toIso,
   valueFromWire,
-  writeFields,
-  writeHeaders,
 } from './values.js';
+import { type PreparedWrite, prepareWrite, putHeaders, toWireWrite, type WriteCondition } from './write.js';
 
 /** True when `error` is a 404 for a missing key or id (not a missing store). */
 function isMissingKey(error: unknown): boolean {
@@ -119,18 +116,21 @@ function checkKeys(keys: readonly string[]): void {
   }
 }
 
+/** Checks a listing `limit`: an integer from 1 to 1,000 (`LIMITS.maxListLimit`). */
+function checkListLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
+    throw new ValidationError(`\`limit\` must be an integer from 1 to ${LIMITS.maxListLimit}`, {
+      details: { field: 'limit', reason: 'out_of_range', max: LIMITS.maxListLimit },
+    });
+  }
+  return limit;
+}
+
 /** The query of a listing request (docs/protocol.md "List entries"). */
 function listQuery(options: ListOptions): Record<string, string | number | boolean | undefined> {
   if (options.prefix !== undefined) validateKeyPrefix(options.prefix);
   if (options.startAfter !== undefined) validateKey(options.startAfter);
-  if (options.limit !== undefined) {
-    const limit = options.limit;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
-      throw new ValidationError(`\`limit\` must be an integer from 1 to ${LIMITS.maxListLimit}`, {
-        details: { field: 'limit', reason: 'out_of_range', max: LIMITS.maxListLimit },
-      });
-    }
-  }
+  if (options.limit !== undefined) checkListLimit(options.limit);
   return {
     prefix: options.prefix,
     match: options.match,
@@ -161,6 +161,42 @@ function mergeBulk(parts: BulkResult[]): BulkResult {
 const EMPTY_BULK: () => BulkResult = () => ({ results: [], successfulKeyCount: 0, unsuccessfulKeys: [] });
 
 /**
+ * The write path of a store handle made by `createHttpClient`, for runtime packages that keep what they
+ * write (`@kv/browser`'s write-through cache and offline queue): prepare a write once, send it, and keep
+ * using the same prepared write. Errors go to the client's `onError` as the handle's own methods report
+ * them.
+ */
+export interface StoreWriter {
+  /**
+   * {@link prepareWrite}, its error reported to `onError` before it is thrown.
+   * @throws {ValidationError} a bad key, value or option
+   */
+  prepare(key: string, value: KvSetValue, options?: SetOptions, condition?: WriteCondition): PreparedWrite;
+  /**
+   * Prepares the items of `setMany` (each item's options as in `set`), all before anything is sent.
+   * @throws {ValidationError} `items` is not an array, or an item is bad
+   */
+  prepareMany(items: readonly SetManyItem[]): PreparedWrite[];
+  /** Sends a prepared write as one `PUT`: what `set`, `create` and `update` send. */
+  put(write: PreparedWrite): Promise<SetResult>;
+  /** Sends prepared writes as `bulk/set` requests of at most 10,000 items: what `setMany` sends. */
+  putMany(writes: readonly PreparedWrite[]): Promise<BulkResult>;
+}
+
+const writers = new WeakMap<StoreHandle, StoreWriter>();
+
+/**
+ * The {@link StoreWriter} of a store handle made by `createHttpClient` (`client.store(name)`).
+ *
+ * @throws {TypeError} the handle was not made by `createHttpClient` (a copy or a wrapper has none)
+ */
+export function storeWriter(handle: StoreHandle): StoreWriter {
+  const writer = writers.get(handle);
+  if (writer === undefined) throw new TypeError('Not a store handle made by createHttpClient');
+  return writer;
+}
+
+/**
  * Builds the handle on store `name`. The handle is a plain object of functions (no `this`), so runtime
  * packages can spread it and replace single methods.
  */
@@ -188,43 +224,48 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     return { ...meta, value: decode(bytes, meta.contentType) as T };
   }
 
-  async function write(key: string, value: KvSetValue, options: SetOptions | undefined): Promise<SetResult> {
-    validateKey(key);
-    const encoded = encodeBody(value, options?.contentType);
-    const headers = writeHeaders(options, encoded.contentType);
+  /** Sends a prepared write as one `PUT`; a stream goes once, anything else may be retried. */
+  async function put(write: PreparedWrite): Promise<SetResult> {
+    const stream = !(write.body instanceof Uint8Array) && isReadableStream(write.body);
     const spec: RequestSpec = {
       method: 'PUT',
-      path: routes.entry(name, key),
-      headers,
-      retry: encoded.kind === 'stream' ? 'never' : 'idempotency-key',
+      path: routes.entry(name, write.key),
+      headers: putHeaders(write),
+      retry: stream ? 'never' : 'idempotency-key',
     };
-    if (encoded.kind === 'stream') spec.stream = encoded.stream;
-    else spec.body = encoded.body;
+    if (stream) spec.stream = write.body as ReadableStream<Uint8Array>;
+    else spec.body = write.body as Uint8Array | Blob;
     return json<SetResult>(await send(spec));
   }
 
-  function conditionalWrite(
+  /** Prepares and sends one write (`set`, `create`, `update`), its errors reported through `onError`. */
+  function write(
     key: string,
     value: KvSetValue,
-    options: CreateOptions | undefined,
-    condition: Record<string, string>,
+    options: SetOptions | undefined,
+    condition?: WriteCondition,
   ): Promise<SetResult> {
-    return guard(async () => {
-      validateKey(key);
-      const rest: SetOptions = { ...options };
-      delete rest.ifNotExists;
-      delete rest.ifRevision;
-      const encoded = encodeBody(value, rest.contentType);
-      const spec: RequestSpec = {
-        method: 'PUT',
-        path: routes.entry(name, key),
-        headers: { ...writeHeaders(rest, encoded.contentType), ...condition },
-        retry: encoded.kind === 'stream' ? 'never' : 'idempotency-key',
-      };
-      if (encoded.kind === 'stream') spec.stream = encoded.stream;
-      else spec.body = encoded.body;
-      return json<SetResult>(await send(spec));
-    });
+    return guard(() => put(prepareWrite(key, value, options, condition)));
+  }
+
+  function prepareMany(items: readonly SetManyItem[]): PreparedWrite[] {
+    if (!Array.isArray(items)) {
+      throw new ValidationError('`items` must be an array of { key, value, ...options }', {
+        details: { field: 'items', reason: 'type' },
+      });
+    }
+    return items.map((item) => prepareWrite(item.key, item.value, item));
+  }
+
+  async function putMany(writes: readonly PreparedWrite[]): Promise<BulkResult> {
+    if (writes.length === 0) return EMPTY_BULK();
+    const items: WireBulkSetBody['items'] = [];
+    for (const w of writes) items.push(await toWireWrite(w));
+    const parts: BulkResult[] = [];
+    for (const part of chunk(items, LIMITS.maxBulkItems)) {
+      parts.push(await bulkWrite(routes.bulkSet(name), { items: part }));
+    }
+    return mergeBulk(parts);
   }
 
   async function listPage<T>(options: ListOptions): Promise<ListPage<T>> {
@@ -261,17 +302,6 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
 
   async function bulkWrite(path: string, body: unknown): Promise<BulkResult> {
     return json<BulkResult>(await send({ method: 'POST', path, json: body, retry: 'idempotency-key' }));
-  }
-
-  async function wireWrite(key: string, value: KvBulkValue, options: SetOptions): Promise<WireWrite> {
-    validateKey(key);
-    const encoded = await encodeBulkValue(value, options.contentType);
-    return {
-      key,
-      value: toBase64(encoded.bytes),
-      contentType: encoded.contentType,
-      ...writeFields(options),
-    };
   }
 
   function getMany(
@@ -401,12 +431,12 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
         }
       }),
 
-    set: (key, value, options) => guard(() => write(key, value, options)),
+    set: (key, value, options) => write(key, value, options),
 
-    create: (key, value, options) => conditionalWrite(key, value, options, { 'if-none-match': '*' }),
+    create: (key, value, options: CreateOptions | undefined) => write(key, value, options, 'create'),
 
     update: (key, value, revision, options: UpdateOptions | undefined) =>
-      conditionalWrite(key, value, options, { 'if-match': formatEtag(checkRevision(revision)) }),
+      write(key, value, options, { revision }),
 
     setExpiry: (key, expiresAt) =>
       guard(async () => {
@@ -486,28 +516,8 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
 
     getMany: getMany as StoreHandle['getMany'],
 
-    setMany: (items) =>
-      guard(async () => {
-        if (!Array.isArray(items)) {
-          throw new ValidationError('`items` must be an array of { key, value, ...options }', {
-            details: { field: 'items', reason: 'type' },
-          });
-        }
-        if (items.length === 0) return EMPTY_BULK();
-        const wireItems: WireBulkSetBody['items'] = [];
-        for (const item of items) {
-          const { key, value, ifNotExists, ifRevision, ...options } = item;
-          const wire: WireBulkSetBody['items'][number] = await wireWrite(key, value, options);
-          if (ifNotExists !== undefined) wire.ifNotExists = ifNotExists;
-          if (ifRevision !== undefined) wire.ifRevision = checkRevision(ifRevision, 'ifRevision');
-          wireItems.push(wire);
-        }
-        const parts: BulkResult[] = [];
-        for (const part of chunk(wireItems, LIMITS.maxBulkItems)) {
-          parts.push(await bulkWrite(routes.bulkSet(name), { items: part }));
-        }
-        return mergeBulk(parts);
-      }),
+    // Every item is checked before the first request goes out.
+    setMany: (items) => guard(() => putMany(prepareMany(items))),
 
     deleteMany: (keys) =>
       guard(async () => {
@@ -536,15 +546,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
           expiresInSecs: checkExpiresInSecs(options?.expiresInSecs),
         };
         if (options.prefix !== undefined) body.prefix = validateKeyPrefix(options.prefix);
-        if (options.limit !== undefined) {
-          const limit = options.limit;
-          if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
-            throw new ValidationError(`\`limit\` must be an integer from 1 to ${LIMITS.maxListLimit}`, {
-              details: { field: 'limit', reason: 'out_of_range', max: LIMITS.maxListLimit },
-            });
-          }
-          body.limit = limit;
-        }
+        if (options.limit !== undefined) body.limit = checkListLimit(options.limit);
         return signedUrl(body);
       }),
 
@@ -620,10 +622,10 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
               validateKey(m.key);
               mutations.push({ type: 'delete', key: m.key });
             } else {
-              const rest: SetOptions = { ...m.options };
-              delete rest.ifNotExists;
-              delete rest.ifRevision;
-              mutations.push({ type: 'set', ...(await wireWrite(m.key, m.value, rest)) });
+              mutations.push({
+                type: 'set',
+                ...(await toWireWrite(prepareWrite(m.key, m.value, m.options, null))),
+              });
             }
           }
           const body: WireAtomicBody = { checks, mutations };
@@ -650,6 +652,24 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     return op;
   }
 
+  writers.set(handle, {
+    prepare(key, value, options, condition) {
+      try {
+        return prepareWrite(key, value, options, condition);
+      } catch (error) {
+        throw transport.fail(error);
+      }
+    },
+    prepareMany(items) {
+      try {
+        return prepareMany(items);
+      } catch (error) {
+        throw transport.fail(error);
+      }
+    },
+    put: (w) => guard(() => put(w)),
+    putMany: (writes) => guard(() => putMany(writes)),
+  });
   return handle;
 }
 

@@ -68,6 +68,17 @@ const ERROR_CODE_HEADER = 'kv-error-code';
 /** Name of the private ky option that carries a streamed body past ky's request cloning. */
 const STREAM_OPTION = 'kvStreamBody';
 
+/**
+ * Name of the private ky option that carries a replayable body (bytes, `Blob`, text) past ky's request
+ * cloning: ky builds and clones a body-less `Request`, and this transport's `fetch` hands the body to
+ * `fetch` with it, on every attempt. A body inside ky's `Request` becomes a stream that ky's clone tees,
+ * so each write built three streams (measured in `bench/client-cpu.mjs`, docs/performance.md).
+ */
+const BODY_OPTION = 'kvBody';
+
+/** ky hooks of every request: a failed response's body is discarded before a retry. */
+const HOOKS: NonNullable<KyOptions['hooks']> = { beforeRetry: [discardFailedResponse] };
+
 /** Defaults of {@link HttpClientOptions}. */
 export const CLIENT_DEFAULTS: {
   readonly timeoutMs: 30_000;
@@ -126,6 +137,11 @@ export interface Transport {
   guard<T>(operation: () => Promise<T>): Promise<T>;
   /** Reports an error to `onError` (once per error), for failures outside {@link Transport.guard}. */
   report(error: KvError): void;
+  /**
+   * What {@link Transport.guard} does with a failure, for synchronous steps: the error as a
+   * {@link KvError} (non-kv errors wrapped), reported to `onError` once. The caller throws it.
+   */
+  fail(error: unknown): KvError;
   /** What the watcher (`startWatch`) needs to open the stream at `path`: URL, `fetch`, headers. */
   watchTransport(path: string): WatchTransport;
 }
@@ -169,11 +185,15 @@ export function createTransport(options: HttpClientOptions): Transport {
   // buffered whole. Streamed bodies therefore travel as a private option that ky passes through to
   // this fetch, which attaches them to the request only at send time.
   const fetchForKy = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
-    const stream = (init as Record<string, unknown> | undefined)?.[STREAM_OPTION] as
-      | ReadableStream<Uint8Array>
-      | undefined;
+    const options = init as Record<string, unknown> | undefined;
+    const body = options?.[BODY_OPTION] as NonNullable<RequestSpec['body']> | undefined;
+    if (body !== undefined) {
+      const { [BODY_OPTION]: _omitBody, ...others } = options as Record<string, unknown>;
+      return userFetch(input, { ...others, body } as RequestInit);
+    }
+    const stream = options?.[STREAM_OPTION] as ReadableStream<Uint8Array> | undefined;
     if (stream === undefined) return userFetch(input, init);
-    const { [STREAM_OPTION]: _omit, ...rest } = init as Record<string, unknown>;
+    const { [STREAM_OPTION]: _omit, ...rest } = options as Record<string, unknown>;
     const request = new Request(input, { body: stream, duplex: 'half' } as RequestInit);
     return userFetch(request, rest as RequestInit);
   };
@@ -207,10 +227,10 @@ export function createTransport(options: HttpClientOptions): Transport {
       retry: spec.retry === 'never' || limit === 0 ? 0 : retryOptions,
       fetch: fetchForKy,
       throwHttpErrors: true,
-      hooks: { beforeRetry: [discardFailedResponse] },
+      hooks: HOOKS,
     };
     if (spec.json !== undefined) kyOptions.json = spec.json;
-    else if (spec.body !== undefined) kyOptions.body = spec.body as NonNullable<KyOptions['body']>;
+    else if (spec.body !== undefined) kyOptions[BODY_OPTION] = spec.body;
     else if (spec.stream !== undefined) kyOptions[STREAM_OPTION] = spec.stream;
     try {
       return await ky(buildUrl(baseUrl, spec.path, spec.query), kyOptions);
@@ -229,13 +249,17 @@ export function createTransport(options: HttpClientOptions): Transport {
     }
   }
 
+  function fail(error: unknown): KvError {
+    const kvError = wrapUnknown(error);
+    report(kvError);
+    return kvError;
+  }
+
   async function guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      const kvError = wrapUnknown(error);
-      report(kvError);
-      throw kvError;
+      throw fail(error);
     }
   }
 
@@ -243,7 +267,7 @@ export function createTransport(options: HttpClientOptions): Transport {
     return { url: baseUrl + path, fetch: userFetch as typeof fetch, headers: { ...baseHeaders } };
   }
 
-  return { baseUrl, send, guard, report, watchTransport };
+  return { baseUrl, send, guard, report, fail, watchTransport };
 }
 
 function discardFailedResponse({ error }: { error: Error }): void {
