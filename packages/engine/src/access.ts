@@ -28,7 +28,7 @@ import type { Principal } from './auth.js';
 import type { Ctx, EngineAction, EngineContext } from './context.js';
 import { bearerToken } from './http.js';
 import { SIGNED_SCOPES_PARAM, verifySignedUrl } from './signing.js';
-import type { Storage } from './storage.js';
+import type { StorageReads } from './storage.js';
 
 /** A grant that allows something: every entry, or the entries of some scopes. */
 export type Grant = Exclude<ScopeGrant, null>;
@@ -201,7 +201,7 @@ function badSignature(): UnauthenticatedError {
  *   bad signature (any byte changed, another store, a rotated secret) or an expired URL
  */
 export async function signedUrlPrincipal(
-  storage: Storage,
+  storage: StorageReads,
   method: string,
   url: URL,
   nowMs: number,

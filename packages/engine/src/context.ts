@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import type { Principal, TokenStore } from './auth.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
-import type { Storage } from './storage.js';
+import type { Storage, StorageReads } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
 
 /**
@@ -82,8 +82,16 @@ export type Ctx = Context<EngineEnv>;
 
 /** Resolved options and services, shared by every handler. */
 export interface EngineContext {
-  /** The storage. */
-  storage: Storage;
+  /**
+   * The storage, for reads and bookkeeping. Writes go through {@link EngineContext.commit}, never
+   * `storage.commit` (the type leaves it out), so every write wakes the watchers.
+   */
+  storage: StorageReads;
+  /**
+   * Applies a commit through the storage and, when it applied, wakes the watch streams of its store:
+   * the one way the engine writes (docs/architecture.md "Decisions").
+   */
+  commit: Storage['commit'];
   /** "Now", epoch ms. */
   clock: () => number;
   /** Server-wide cap on value size, bytes. */

@@ -31,7 +31,7 @@ import { errorResponse, pickRequestId, withHeaders } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { isSignedUrl, signedResponseHeaders } from './signing.js';
 import type { Storage } from './storage.js';
-import { WatchHub, type WatchOptions, withWatchNotifications } from './watch.js';
+import { WatchHub, type WatchOptions } from './watch.js';
 
 export type { Grant } from './access.js';
 export type { Authorize, AuthorizeContext, EngineAction, EngineEnv } from './context.js';
@@ -263,14 +263,21 @@ function putHeadersPassSchema(headers: Headers): boolean {
  *   headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'orders' }) }));
  */
 export function createEngine(options: EngineOptions): Engine {
-  // Every commit and sweep through the engine wakes the watchers of the store it touched.
-  const watchHub = new WatchHub(options.storage, options.watch?.pollIntervalMs);
-  const storage = withWatchNotifications(options.storage, watchHub);
+  // Every commit and sweep through the engine wakes the watchers of the store it touched: ctx.commit
+  // and sweepExpired below are the engine's only writes (the storage is never wrapped).
+  const storage = options.storage;
+  const watchHub = new WatchHub(storage, options.watch?.pollIntervalMs);
+  const commit: Storage['commit'] = async (store, request) => {
+    const result = await storage.commit(store, request);
+    if (result.ok) watchHub.notify(store);
+    return result;
+  };
   const clock = options.clock ?? Date.now;
   const maxValueBytes = options.maxValueBytes ?? LIMITS.defaultMaxValueBytes;
   const onError = options.onError ?? (() => {});
   const ctx: EngineContext = {
     storage,
+    commit,
     clock,
     maxValueBytes,
     maxBodyBytes: options.maxBodyBytes ?? maxValueBytes + 1024 * 1024,
@@ -414,6 +421,7 @@ export function createEngine(options: EngineOptions): Engine {
     // Bounded: each round removes what it reports, so this ends; the cap guards a faulty storage.
     for (let round = 0; round < 100_000; round++) {
       const n = await storage.sweepExpired(now, sweepBatchSize);
+      if (n > 0) watchHub.notifyAll();
       total += n;
       if (n < sweepBatchSize) break;
     }

@@ -21,7 +21,7 @@ import {
   type KeyMatcher,
   ValidationError,
 } from '@kv/core/protocol';
-import type { Storage, StoredEntry } from './storage.js';
+import type { StorageReads, StoredEntry } from './storage.js';
 
 /** A parsed listing request. */
 export interface ListRequest {
@@ -110,7 +110,7 @@ export function compileListPattern(req: Pick<ListRequest, 'match' | 'like'>): Ke
  * @throws {ValidationError} for a cursor the codec refuses or one issued for the other direction
  */
 export async function listPage(
-  storage: Storage,
+  storage: StorageReads,
   store: string,
   req: ListRequest,
   nowMs: number,

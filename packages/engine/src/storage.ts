@@ -266,3 +266,10 @@ export interface Storage {
   /** Releases resources. */
   close(): Promise<void>;
 }
+
+/**
+ * A {@link Storage} without its two writes of entries (`commit`, `sweepExpired`): what the engine's
+ * handlers, listings, watch streams and access checks get, so that every write goes through the engine's
+ * commit, which wakes the watchers (docs/architecture.md "Decisions").
+ */
+export type StorageReads = Omit<Storage, 'commit' | 'sweepExpired'>;

@@ -8,13 +8,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorage } from './memory-storage.js';
 import type { PutOp, Storage } from './storage.js';
-import {
-  openWatchStream,
-  parseWatchQuery,
-  WatchHub,
-  type WatchQuery,
-  withWatchNotifications,
-} from './watch.js';
+import { openWatchStream, parseWatchQuery, WatchHub, type WatchQuery } from './watch.js';
 
 const STORE = 'w';
 const now = (): number => Date.now();
@@ -37,6 +31,8 @@ function putOp(key: string, value: string, extra: Partial<PutOp> = {}): PutOp {
 interface Rig {
   storage: Storage;
   hub: WatchHub;
+  /** The sweeper's write, waking the hub as the engine's sweeper does. */
+  sweep(nowMs: number, limit: number): Promise<number>;
   put(key: string, value: string, extra?: Partial<PutOp>): Promise<number>;
   del(key: string): Promise<number>;
   watch(query: WatchQuery): Promise<{ next(): Promise<SseMessage>; stop(): void }>;
@@ -53,7 +49,18 @@ afterEach(() => {
 async function rig(changeLogLimit = 10_000): Promise<Rig> {
   const raw = new MemoryStorage({ changeLogLimit });
   const hub = new WatchHub(raw, 20);
-  const storage = withWatchNotifications(raw, hub);
+  const storage = raw;
+  // What the engine does on its writes (EngineContext.commit, the sweeper): wake the hub after them.
+  const notifyingCommit: Storage['commit'] = async (store, request) => {
+    const result = await raw.commit(store, request);
+    if (result.ok) hub.notify(store);
+    return result;
+  };
+  const sweep = async (nowMs: number, limit: number): Promise<number> => {
+    const n = await raw.sweepExpired(nowMs, limit);
+    if (n > 0) hub.notifyAll();
+    return n;
+  };
   await storage.createStore(
     STORE,
     { history: 5, defaultTtlMs: null, maxValueBytes: 1 << 20 },
@@ -63,13 +70,14 @@ async function rig(changeLogLimit = 10_000): Promise<Rig> {
   const controllers: AbortController[] = [];
   rigs.push({ hub, controllers });
   const commit = async (mutation: Parameters<Storage['commit']>[1]['mutations'][number]): Promise<number> => {
-    const r = await storage.commit(STORE, { mode: 'atomic', mutations: [mutation], nowMs: now() });
+    const r = await notifyingCommit(STORE, { mode: 'atomic', mutations: [mutation], nowMs: now() });
     if (!r.ok) throw new Error('commit failed');
     return r.revision;
   };
   return {
     storage,
     hub,
+    sweep,
     put: (key, value, extra) => commit(putOp(key, value, extra)),
     del: (key) => commit({ type: 'delete', key }),
     async watch(query) {
@@ -167,7 +175,7 @@ describe('watch stream', () => {
     await r.put('temp', 'x', { expiresAt: now() - 1 });
     const w = await r.watch({ updatesOnly: true });
     expect((await w.next()).event).toBe('ready');
-    expect(await r.storage.sweepExpired(now(), 100)).toBe(1);
+    expect(await r.sweep(now(), 100)).toBe(1);
     const m = await w.next();
     expect([m.event, data(m).key]).toEqual(['expire', 'temp']);
   });
@@ -182,7 +190,7 @@ describe('watch stream', () => {
     expect([expire.event, data(expire).key, expire.id]).toEqual(['expire', 'temp', '2']);
     const put = await w.next();
     expect([put.event, data(put).key, textOf(put), put.id]).toEqual(['put', 'temp', 'y', '3']);
-    expect(await r.storage.sweepExpired(now(), 100)).toBe(0);
+    expect(await r.sweep(now(), 100)).toBe(0);
   });
 
   it('includeHistory replays each key history oldest first before ready', async () => {

@@ -22,7 +22,7 @@ import {
   validateKey,
 } from '@kv/core/protocol';
 import { iso, isoOrNull } from './http.js';
-import type { ChangeRecord, Storage, StoredEntry } from './storage.js';
+import type { ChangeRecord, StorageReads, StoredEntry } from './storage.js';
 
 /** Tuning of watch streams. */
 export interface WatchOptions {
@@ -42,13 +42,13 @@ export interface WatchOptions {
  * thousand idle watchers cost one cheap query per poll interval.
  */
 export class WatchHub {
-  readonly #storage: Storage;
+  readonly #storage: StorageReads;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #polls = new Map<string, { timer: ReturnType<typeof setInterval>; revision: number }>();
 
   /** @param storage - the engine's storage; @param pollIntervalMs - see {@link WatchOptions.pollIntervalMs} */
-  constructor(storage: Storage, pollIntervalMs = 1000) {
+  constructor(storage: StorageReads, pollIntervalMs = 1000) {
     this.#storage = storage;
     this.#pollIntervalMs = pollIntervalMs;
   }
@@ -130,34 +130,6 @@ export class WatchHub {
 function unref(timer: unknown): void {
   const t = timer as { unref?: () => void };
   if (typeof t.unref === 'function') t.unref();
-}
-
-/**
- * Wraps a storage so that every successful commit and expiry sweep wakes the hub's watchers.
- * All other methods pass through unchanged.
- */
-export function withWatchNotifications(storage: Storage, hub: WatchHub): Storage {
-  return new Proxy(storage, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (prop === 'commit') {
-        return async (...args: Parameters<Storage['commit']>) => {
-          const result = await target.commit(...args);
-          if (result.ok) hub.notify(args[0]);
-          return result;
-        };
-      }
-      if (prop === 'sweepExpired') {
-        return async (...args: Parameters<Storage['sweepExpired']>) => {
-          const n = await target.sweepExpired(...args);
-          if (n > 0) hub.notifyAll();
-          return n;
-        };
-      }
-      return (value as (...a: unknown[]) => unknown).bind(target);
-    },
-  });
 }
 
 /** Parsed query of `GET /v1/stores/{store}/watch` (docs/protocol.md "Watch"). */
@@ -269,7 +241,7 @@ function sse(fields: { id?: number; event: string; data: string }): string {
 /** Everything a watch stream needs. */
 export interface WatchStreamInput {
   /** Storage to read the change log and snapshots from. */
-  storage: Storage;
+  storage: StorageReads;
   /** Hub that wakes the stream on writes. */
   hub: WatchHub;
   /** Store name (must exist). */
@@ -439,14 +411,14 @@ export async function openWatchStream(input: WatchStreamInput): Promise<Readable
 }
 
 async function* scanAll(
-  storage: Storage,
+  storage: StorageReads,
   store: string,
   filter: Filter,
   nowMs: number,
 ): AsyncGenerator<StoredEntry> {
   let after: string | undefined;
   for (;;) {
-    const query: Parameters<Storage['scan']>[1] = {
+    const query: Parameters<StorageReads['scan']>[1] = {
       prefix: filter.scanPrefix,
       limit: 256,
       values: true,

@@ -35,7 +35,7 @@ export async function commitEach(
   ops: Mutation[],
 ): Promise<MutationResult[]> {
   if (ops.length === 0) return [];
-  const result = await ctx.storage.commit(store, { mode: 'each', mutations: ops, nowMs: ctx.clock() });
+  const result = await ctx.commit(store, { mode: 'each', mutations: ops, nowMs: ctx.clock() });
   if (!result.ok) {
     // Each-mode commits always succeed as a whole; a storage that says otherwise is broken.
     throw new KvError('Storage rejected an independent commit', { code: 'internal', status: 500 });
@@ -257,7 +257,7 @@ export async function commitGuardedAtomic(
     ];
     if (failedKeys.length > 0) return { ok: false, failedKeys };
     const mutated = [...new Set(mutations.map((m) => m.key))];
-    const result = await ctx.storage.commit(store, {
+    const result = await ctx.commit(store, {
       mode: 'atomic',
       checks: [
         ...checks,

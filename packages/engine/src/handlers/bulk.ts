@@ -255,7 +255,7 @@ export function register(app: App, ctx: EngineContext): void {
       return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
         const result = scoped
           ? await commitGuardedAtomic(ctx, store, storageChecks, mutations, grants)
-          : await storage.commit(store, {
+          : await ctx.commit(store, {
               mode: 'atomic',
               checks: storageChecks,
               mutations,
