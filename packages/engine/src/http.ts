@@ -36,12 +36,6 @@ export function pickRequestId(incoming: string | null | undefined): string {
 }
 
 /**
- * Response header repeating an error's code, so a `HEAD` failure (no body) can still be told apart, e.g.
- * `store_not_found` from `key_not_found` (docs/protocol.md "Errors").
- */
-export const ERROR_CODE_HEADER = 'kv-error-code';
-
-/**
  * The JSON error response for `error` (any thrown value), via core's `toWireError`: a `KvError` keeps its
  * code, status and details; anything else is a 500 `internal` whose text is not exposed. The code is
  * repeated in the `Kv-Error-Code` header.
@@ -51,7 +45,7 @@ export const ERROR_CODE_HEADER = 'kv-error-code';
  */
 export function errorResponse(error: unknown, extraHeaders?: Record<string, string>): Response {
   const { status, body } = toWireError(error);
-  const headers = new Headers({ 'content-type': JSON_CONTENT_TYPE, [ERROR_CODE_HEADER]: body.error.code });
+  const headers = new Headers({ 'content-type': JSON_CONTENT_TYPE, [HEADERS.errorCode]: body.error.code });
   if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers.set(k, v);
   const text = JSON.stringify(body);
   return remember(new Response(text, { status, headers }), status, Object.fromEntries(headers), text);
