@@ -63,7 +63,7 @@ export function createResponseBudget(maxBytes: number): ResponseBudget {
         return Response.json(body, {
           status,
           headers: {
-            'kv-error-code': body.error.code,
+            [HEADERS.errorCode]: body.error.code,
             'retry-after': String(RETRY_AFTER_SECONDS),
             ...(requestId === null ? {} : { [HEADERS.requestId]: requestId }),
           },

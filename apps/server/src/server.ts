@@ -115,7 +115,7 @@ function isDatabaseError(error: unknown): boolean {
 /** The JSON error response of the engine for `error` (401/403 from `@kv/core`'s table). */
 function errorJson(error: unknown): Response {
   const { status, body } = toWireError(error);
-  return Response.json(body, { status, headers: { 'kv-error-code': body.error.code } });
+  return Response.json(body, { status, headers: { [HEADERS.errorCode]: body.error.code } });
 }
 
 /**

@@ -58,6 +58,41 @@ afterEach(async () => {
 const entryRequests = (): Request[] => requests.filter((r) => r.url.includes('/entries/'));
 
 describe('read-through', () => {
+  it('a read by id caches the entry under its key as written (Kv-Key is percent-decoded)', async () => {
+    const key = 'a/b,ü%';
+    const written = await other().store('s').set(key, 'v');
+    const kv = cached({ maxAgeMs: 60_000 });
+    expect((await kv.store('s').getEntryById(written.id))?.key).toBe(key);
+    expect(await kv.store('s').get(key)).toBe('v');
+    expect(requests).toHaveLength(1);
+    expect(kv.cacheCounters.hits).toBe(1);
+    expect(await kv.cache?.get('s', encodeURIComponent(key))).toBeUndefined();
+  });
+
+  it('an entry response with unreadable Kv-Metadata is rejected and not cached', async () => {
+    await other()
+      .store('s')
+      .set('k', 'v', { metadata: { owner: 'ü' } });
+    let corrupt = true;
+    const kv = createClient({
+      url: URL_,
+      retry: false,
+      cache: { indexedDB: new IDBFactory(), broadcast: false, maxAgeMs: 60_000 },
+      fetch: async (input, init) => {
+        const response = await networkFetch(input, init);
+        if (!corrupt || !response.headers.has('kv-metadata')) return response;
+        const headers = new Headers(response.headers);
+        headers.set('kv-metadata', '%7B%22owner');
+        return new Response(response.body, { status: response.status, headers });
+      },
+    });
+    clients.push(kv);
+    await expect(kv.store('s').getEntry('k')).rejects.toMatchObject({ code: 'invalid_response' });
+    corrupt = false;
+    expect(await kv.store('s').getEntry('k')).toMatchObject({ value: 'v', metadata: { owner: 'ü' } });
+    expect(entryRequests()).toHaveLength(2);
+  });
+
   it('serves a fresh entry with no request', async () => {
     await other().store('s').set('k', { n: 1 });
     const kv = cached({ maxAgeMs: 60_000 });

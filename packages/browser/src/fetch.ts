@@ -127,8 +127,8 @@ export function createCachingFetch(options: CachingFetchOptions): FetchFn {
       const length = Number(response.headers.get('content-length') ?? Number.NaN);
       if (Number.isFinite(length) && length > cache.maxEntryBytes) return response;
       const bytes = new Uint8Array(await response.arrayBuffer());
-      const key = 'key' in target ? target.key : response.headers.get(HEADERS.key);
-      if (key !== null && bytes.byteLength <= cache.maxEntryBytes) {
+      if (bytes.byteLength <= cache.maxEntryBytes) {
+        const key = 'key' in target ? target.key : undefined;
         const fresh = recordFromResponse(target.store, key, response.headers, bytes);
         // Memory takes it now; IndexedDB commits in the background (revisions keep it ordered).
         if (fresh !== undefined) {

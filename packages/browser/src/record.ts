@@ -9,14 +9,12 @@
 import {
   decodeValue,
   type EntryMeta,
+  entryFromHeaders,
+  entryToHeaders,
   formatEtag,
-  formatScopesHeader,
   HEADERS,
   isJsonContentType,
-  type JsonObject,
   type KvEntry,
-  parseEtag,
-  parseScopesHeader,
   utf8Encode,
 } from '@kv/core/protocol';
 
@@ -58,107 +56,71 @@ export type NewCacheRecord = Omit<CacheRecord, 'cachedAt' | 'lastAccess'> & {
 
 const UTF8_CHARSET = /;\s*charset\s*=\s*"?utf-?8"?\s*(;|$)/i;
 
-function parseMetadata(value: string | null): JsonObject | null {
-  if (value === null || value === '') return null;
-  try {
-    const parsed = JSON.parse(decodeURIComponent(value)) as unknown;
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as JsonObject)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Builds a record from a `200` entry response (`GET /v1/stores/{store}/entries/{key}`): the fields come
- * from `ETag`/`Kv-Revision`, `Kv-Id`, `Content-Type`, `Kv-Metadata`, `Kv-Scopes`, `Kv-Expires-At`,
- * `Kv-Created-At`, `Kv-Updated-At` and `Kv-Resume`; the value from `bytes`.
+ * Builds a record from a `200` entry response (`GET /v1/stores/{store}/entries/{key}` or `.../ids/{id}`):
+ * the fields are read by `@kv/core`'s `entryFromHeaders` (docs/protocol.md "Entry headers"), the value
+ * is `bytes`.
  *
- * @returns the record, or `undefined` when the response carries no revision (then it cannot be cached)
+ * @param key - the key the request named, or `undefined` for a read by id (the key is then `Kv-Key`)
+ * @returns the record, or `undefined` when the headers are not a readable entry (no revision, bad
+ *   `Kv-Metadata`/`Kv-Scopes`/`Kv-Key`, or a read by id without `Kv-Key`): the client rejects such a
+ *   response, so it is not cached either
  */
 export function recordFromResponse(
   store: string,
-  key: string,
+  key: string | undefined,
   headers: Headers,
   bytes: Uint8Array,
 ): NewCacheRecord | undefined {
-  const fromHeader = headers.get(HEADERS.revision);
-  const etag = parseEtag(headers.get('etag'));
-  const revision = fromHeader !== null && /^\d+$/.test(fromHeader) ? Number(fromHeader) : etag;
-  if (typeof revision !== 'number') return undefined;
-  let scopes: string[];
+  let meta: EntryMeta;
   try {
-    scopes = parseScopesHeader(headers.get(HEADERS.scopes));
+    meta = entryFromHeaders(key, headers, bytes.byteLength);
   } catch {
     return undefined;
   }
-  const updatedAt = headers.get(HEADERS.updatedAt) ?? new Date(0).toISOString();
+  if (meta.key === '') return undefined;
   return {
+    ...meta,
     store,
-    key,
     present: true,
     bytes,
     exact: true,
-    id: headers.get(HEADERS.id) ?? '',
-    revision,
-    etag: formatEtag(revision),
-    contentType: headers.get('content-type') ?? 'application/octet-stream',
-    metadata: parseMetadata(headers.get(HEADERS.metadata)),
-    scopes,
-    createdAt: headers.get(HEADERS.createdAt) ?? updatedAt,
-    updatedAt,
-    expiresAt: headers.get(HEADERS.expiresAt) || null,
-    resume: headers.get(HEADERS.resume) === 'true',
-    size: bytes.byteLength,
+    etag: formatEtag(meta.revision),
     pending: false,
   };
 }
 
 /**
  * Refreshes `record`'s fields in place from the entry headers of a `304 Not Modified` for the same
- * revision (the engine sends every entry header but `Content-Type` on a 304). Headers without `Kv-Id`
- * are not entry headers: nothing changes. Absent optional headers mean null (`Kv-Metadata`,
- * `Kv-Expires-At`) or empty (`Kv-Scopes`), as on a `200`.
+ * revision (the engine sends every entry header but `Content-Type` on a 304), read by `@kv/core`'s
+ * `entryFromHeaders`. Headers without `Kv-Id` are not entry headers, and headers it cannot read are not
+ * trusted: nothing changes then. Absent optional headers mean null (`Kv-Metadata`, `Kv-Expires-At`) or
+ * empty (`Kv-Scopes`), as on a `200`.
  */
 export function refreshFields(record: CacheRecord, headers: Headers): void {
-  const id = headers.get(HEADERS.id);
-  if (id === null) return;
-  record.id = id;
-  record.metadata = parseMetadata(headers.get(HEADERS.metadata));
+  if (headers.get(HEADERS.id) === null) return;
+  let meta: EntryMeta;
   try {
-    record.scopes = parseScopesHeader(headers.get(HEADERS.scopes));
+    meta = entryFromHeaders(record.key, headers, record.size);
   } catch {
-    // Keep the cached scopes rather than guess.
+    return;
   }
-  record.expiresAt = headers.get(HEADERS.expiresAt) || null;
-  record.createdAt = headers.get(HEADERS.createdAt) ?? record.createdAt;
-  record.updatedAt = headers.get(HEADERS.updatedAt) ?? record.updatedAt;
-  const resume = headers.get(HEADERS.resume);
-  if (resume !== null) record.resume = resume === 'true';
+  record.id = meta.id;
+  record.metadata = meta.metadata;
+  record.scopes = meta.scopes;
+  record.expiresAt = meta.expiresAt;
+  if (headers.get(HEADERS.createdAt) !== null) record.createdAt = meta.createdAt;
+  if (headers.get(HEADERS.updatedAt) !== null) record.updatedAt = meta.updatedAt;
+  if (headers.get(HEADERS.resume) !== null) record.resume = meta.resume;
 }
 
 /**
- * The headers of the `200` response that {@link recordFromResponse} would read back into `record`: used
- * to answer a request from the cache (a fresh hit, or a `304` that keeps the cached bytes).
+ * The headers of the `200` response that {@link recordFromResponse} would read back into `record`
+ * (`@kv/core`'s `entryToHeaders`, with `Kv-Key` and the cached bytes' `Content-Length`): used to answer
+ * a request from the cache (a fresh hit, or a `304` that keeps the cached bytes).
  */
 export function responseHeadersFor(record: CacheRecord): Headers {
-  const headers = new Headers({
-    'content-type': record.contentType,
-    'content-length': String(record.bytes.byteLength),
-    etag: record.etag,
-    [HEADERS.revision]: String(record.revision),
-    [HEADERS.id]: record.id,
-    [HEADERS.key]: record.key,
-    [HEADERS.createdAt]: record.createdAt,
-    [HEADERS.updatedAt]: record.updatedAt,
-    [HEADERS.resume]: String(record.resume),
-  });
-  if (record.metadata !== null)
-    headers.set(HEADERS.metadata, encodeURIComponent(JSON.stringify(record.metadata)));
-  if (record.scopes.length > 0) headers.set(HEADERS.scopes, formatScopesHeader(record.scopes));
-  if (record.expiresAt !== null) headers.set(HEADERS.expiresAt, record.expiresAt);
-  return headers;
+  return new Headers(entryToHeaders({ ...metaOf(record), size: record.bytes.byteLength }));
 }
 
 /**

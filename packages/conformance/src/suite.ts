@@ -393,6 +393,14 @@ export function describeConformance(
         expect(listed).toEqual(byBytes);
       });
 
+      it('a read by id returns the key as written, reserved and non-ASCII characters included', async () => {
+        const s = await freshStore('by-id-key');
+        for (const k of ['a/b', 'pct%25', 'ümlaut,日本', '😀?x=1#f']) {
+          const { id } = await s.set(k, 'v');
+          expect((await s.getEntryById(id))?.key).toBe(k);
+        }
+      });
+
       it.skipIf(options.noWallClock === true)(
         'values expire after ttlMs and are never returned once expired',
         { timeout: 30_000 },

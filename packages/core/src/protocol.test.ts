@@ -128,4 +128,8 @@ describe('HEADERS', () => {
     for (const name of Object.values(HEADERS)) expect(name).toMatch(/^[a-z][a-z-]*$/);
     expect(HEADERS.idempotencyKey).toBe('idempotency-key');
   });
+
+  it('name the error-code header the engine writes and the client reads', () => {
+    expect(HEADERS.errorCode).toBe('kv-error-code');
+  });
 });

@@ -41,6 +41,11 @@ export const HEADERS = {
   idempotencyKey: 'idempotency-key',
   /** Response: `true` when the response is a replay of an earlier request with the same idempotency key. */
   idempotentReplayed: 'kv-idempotent-replayed',
+  /**
+   * Response: every error repeats its code here, so a `HEAD` failure (no body) can still be told apart,
+   * e.g. `store_not_found` from `key_not_found` (docs/protocol.md "Errors").
+   */
+  errorCode: 'kv-error-code',
 } as const;
 
 /** Content type of JSON bodies. */

@@ -181,7 +181,6 @@ const SIGNED_CORS: Record<string, string> = {
     'content-length',
     'etag',
     'cache-control',
-    'kv-error-code',
     ...Object.values(HEADERS),
   ].join(', '),
 };

@@ -8,8 +8,8 @@
 import {
   bytesToBase64,
   clampEpochMs,
-  formatEtag,
-  formatScopesHeader,
+  type EntryHeaderFields,
+  entryToHeaders,
   HEADERS,
   JSON_CONTENT_TYPE,
   PayloadTooLargeError,
@@ -36,12 +36,6 @@ export function pickRequestId(incoming: string | null | undefined): string {
 }
 
 /**
- * Response header repeating an error's code, so a `HEAD` failure (no body) can still be told apart, e.g.
- * `store_not_found` from `key_not_found` (docs/protocol.md "Errors").
- */
-export const ERROR_CODE_HEADER = 'kv-error-code';
-
-/**
  * The JSON error response for `error` (any thrown value), via core's `toWireError`: a `KvError` keeps its
  * code, status and details; anything else is a 500 `internal` whose text is not exposed. The code is
  * repeated in the `Kv-Error-Code` header.
@@ -51,7 +45,7 @@ export const ERROR_CODE_HEADER = 'kv-error-code';
  */
 export function errorResponse(error: unknown, extraHeaders?: Record<string, string>): Response {
   const { status, body } = toWireError(error);
-  const headers = new Headers({ 'content-type': JSON_CONTENT_TYPE, [ERROR_CODE_HEADER]: body.error.code });
+  const headers = new Headers({ 'content-type': JSON_CONTENT_TYPE, [HEADERS.errorCode]: body.error.code });
   if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers.set(k, v);
   const text = JSON.stringify(body);
   return remember(new Response(text, { status, headers }), status, Object.fromEntries(headers), text);
@@ -308,29 +302,27 @@ export function toStoreInfo(store: StoreRecord): {
 }
 
 /**
- * The response headers describing an entry (docs/protocol.md "Entry headers"): `Content-Type`, `ETag`,
- * `Kv-Id`, `Kv-Revision`, `Kv-Metadata` (percent-encoded JSON, absent when null), `Kv-Scopes` (absent
- * when empty), `Kv-Expires-At` (absent when none), `Kv-Created-At`, `Kv-Updated-At`, `Kv-Resume`,
- * `Cache-Control: private, no-cache` (a cache must revalidate with `If-None-Match`).
+ * The response headers describing a stored entry: core's `entryToHeaders` (docs/protocol.md "Entry
+ * headers") with the epoch-ms times in ISO 8601.
  *
- * @returns a plain record of lower-case header names (cheaper than `Headers` on the read path; a
- *   `Response` built with it has the same headers)
+ * @param entry - the stored entry
+ * @param withKey - also send `Kv-Key` (reads by id, where the request does not name the key)
+ * @returns a plain record of lower-case header names, without `Content-Length`
  */
-export function entryHeaders(entry: StoredEntry): Record<string, string> {
-  const h: Record<string, string> = {
-    'content-type': entry.contentType,
-    etag: formatEtag(entry.revision),
-    [HEADERS.id]: entry.id,
-    [HEADERS.revision]: String(entry.revision),
+export function entryHeaders(entry: StoredEntry, withKey = false): Record<string, string> {
+  const fields: EntryHeaderFields = {
+    id: entry.id,
+    revision: entry.revision,
+    contentType: entry.contentType,
+    metadata: entry.metadata,
+    scopes: entry.scopes,
+    createdAt: iso(entry.createdAt),
+    updatedAt: iso(entry.updatedAt),
+    expiresAt: entry.expiresAt === null ? null : iso(entry.expiresAt),
+    resume: entry.resume,
   };
-  if (entry.metadata !== null) h[HEADERS.metadata] = encodeURIComponent(JSON.stringify(entry.metadata));
-  if (entry.scopes.length > 0) h[HEADERS.scopes] = formatScopesHeader(entry.scopes);
-  if (entry.expiresAt !== null) h[HEADERS.expiresAt] = iso(entry.expiresAt);
-  h[HEADERS.createdAt] = iso(entry.createdAt);
-  h[HEADERS.updatedAt] = iso(entry.updatedAt);
-  h[HEADERS.resume] = entry.resume ? 'true' : 'false';
-  h['cache-control'] = 'private, no-cache';
-  return h;
+  if (withKey) fields.key = entry.key;
+  return entryToHeaders(fields);
 }
 
 /**

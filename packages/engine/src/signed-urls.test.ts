@@ -61,6 +61,9 @@ describe('signed record URLs', () => {
     expect(await res.text()).toBe('one');
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('access-control-expose-headers')).toContain('kv-revision');
+    const exposed = (res.headers.get('access-control-expose-headers') ?? '').split(', ');
+    expect(exposed).toContain('kv-error-code');
+    expect(new Set(exposed).size).toBe(exposed.length);
     const head = await open(h, signed.url, 'HEAD');
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe('3');

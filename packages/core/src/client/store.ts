@@ -8,6 +8,7 @@
 import { utf8Decode } from '../encoding.js';
 import { isKvError, KvError, RevisionMismatchError, ValidationError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { entryFromHeaders } from '../protocol/entry-headers.js';
 import {
   formatEtag,
   routes,
@@ -61,7 +62,6 @@ import {
   decode,
   entryFromWire,
   isReadableStream,
-  metaFromHeaders,
   metaFromWire,
   toIso,
   valueFromWire,
@@ -220,7 +220,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
 
   async function readEntry<T>(key: string | undefined, response: Response): Promise<KvEntry<T>> {
     const bytes = await readBytes(response);
-    const meta = metaFromHeaders(key, response.headers, bytes.byteLength);
+    const meta = entryFromHeaders(key, response.headers, bytes.byteLength);
     return { ...meta, value: decode(bytes, meta.contentType) as T };
   }
 

@@ -59,12 +59,6 @@ const RETRY_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
 const RETRY_AFTER_STATUSES: readonly number[] = [429, 503];
 const ALL_METHODS: NonNullable<KyRetryOptions['methods']> = ['get', 'head', 'put', 'post', 'patch', 'delete'];
 
-/**
- * Response header some servers add to error responses so that `HEAD` failures (which have no body) can
- * still be told apart, e.g. `store_not_found` from `key_not_found`. Read when present.
- */
-const ERROR_CODE_HEADER = 'kv-error-code';
-
 /** Name of the private ky option that carries a streamed body past ky's request cloning. */
 const STREAM_OPTION = 'kvStreamBody';
 
@@ -354,7 +348,7 @@ async function toKvError(error: unknown, spec: RequestSpec, timeoutMs: number): 
       // Not awaited: under msw's Node interceptor an awaited cancel() never settles (mswjs/interceptors#712).
       void response.body?.cancel().catch(() => undefined);
       // A HEAD response has no body; a server may still name the error code in a header.
-      const code = response.headers.get(ERROR_CODE_HEADER);
+      const code = response.headers.get(HEADERS.errorCode);
       if (code !== null) body = { error: { code, message: `HTTP ${response.status} ${code}` } };
     }
     return errorFromWire(response.status, body, {

@@ -6,8 +6,8 @@
  */
 
 import { base64ToBytes, bytesToBase64, decodeValue } from '../encoding.js';
-import { KvError, ValidationError } from '../errors.js';
-import { BYTES_CONTENT_TYPE, HEADERS, parseEtag, parseScopesHeader, type WireEntry } from '../protocol.js';
+import { ValidationError } from '../errors.js';
+import type { WireEntry } from '../protocol.js';
 import type { EntryMeta, JsonObject, KvEntry } from '../types.js';
 import { validateExpiresAt } from '../validation.js';
 import type { KvValue } from './types.js';
@@ -48,43 +48,6 @@ export function toIso(value: Date | string | number): string {
 /** Encodes bytes for a JSON body. */
 export function toBase64(bytes: Uint8Array): string {
   return bytesToBase64(bytes);
-}
-
-/** Reads an entry's fields from a `GET`/`HEAD` response's headers (docs/protocol.md "GET entry"). */
-export function metaFromHeaders(
-  key: string | undefined,
-  headers: Headers,
-  size: number | undefined,
-): EntryMeta {
-  const revision = parseEtag(headers.get('etag'));
-  const revisionHeader = headers.get(HEADERS.revision);
-  const metadataHeader = headers.get(HEADERS.metadata);
-  let metadata: JsonObject | null = null;
-  if (metadataHeader !== null && metadataHeader !== '') {
-    try {
-      metadata = JSON.parse(decodeURIComponent(metadataHeader)) as JsonObject;
-    } catch (cause) {
-      throw new KvError('The server sent an unreadable Kv-Metadata header', {
-        code: 'invalid_response',
-        status: 0,
-        cause,
-      });
-    }
-  }
-  const length = headers.get('content-length');
-  return {
-    key: key ?? headers.get(HEADERS.key) ?? '',
-    id: headers.get(HEADERS.id) ?? '',
-    revision: typeof revision === 'number' ? revision : Number(revisionHeader ?? 0),
-    contentType: headers.get('content-type') ?? BYTES_CONTENT_TYPE,
-    metadata,
-    scopes: parseScopesHeader(headers.get(HEADERS.scopes)),
-    createdAt: headers.get(HEADERS.createdAt) ?? '',
-    updatedAt: headers.get(HEADERS.updatedAt) ?? '',
-    expiresAt: headers.get(HEADERS.expiresAt) || null,
-    resume: headers.get(HEADERS.resume) === 'true',
-    size: size ?? (length === null ? 0 : Number(length)),
-  };
 }
 
 /** Decodes bytes by content type (JSON -> value, text -> string, else bytes). */

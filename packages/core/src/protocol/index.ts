@@ -19,4 +19,5 @@ export * from '../sse.js';
 export * from '../types.js';
 export * from '../validation.js';
 export * from '../watcher.js';
+export * from './entry-headers.js';
 export * from './routes.js';

@@ -194,7 +194,7 @@ export function register(app: App, ctx: EngineContext): void {
     if (entry === undefined) {
       throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
     }
-    return entryResponse(c.req.raw, entry, { [HEADERS.key]: encodeURIComponent(entry.key) });
+    return entryResponse(c.req.raw, entry, true, undefined);
   });
 
   registerRoute(app, putEntryRoute, (c) => putEntry(ctx, c.req.raw, c.get('principal')));
@@ -281,8 +281,13 @@ export function registerHeadDocs(app: App): void {
 }
 
 /** GET/HEAD answer for an entry: raw bytes with the entry headers, or 304 on a matching If-None-Match. */
-function entryResponse(req: Request, entry: StoredEntry, extraHeaders?: Record<string, string>): Response {
-  const headers = entryHeaders(entry);
+function entryResponse(
+  req: Request,
+  entry: StoredEntry,
+  byId: boolean,
+  extraHeaders: Record<string, string> | undefined,
+): Response {
+  const headers = entryHeaders(entry, byId);
   if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
   if (ifNoneMatchHits(req.headers.get('if-none-match'), entry.revision)) {
     delete headers['content-type'];
@@ -333,7 +338,7 @@ export async function getEntry(
   const entry = await ctx.storage.get(store, key, ctx.clock());
   checkRead(grant, entry, action);
   if (entry === undefined) throw keyNotFound(key);
-  return entryResponse(req, entry, extraHeaders);
+  return entryResponse(req, entry, false, extraHeaders);
 }
 
 /**
