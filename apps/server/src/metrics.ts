@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { matchRoute, ROUTES, type RouteDef } from '@kv/core/protocol';
+import { matchRoute, ROUTES, type RouteDef, type RouteLookup } from '@kv/core/protocol';
 import type { Storage } from '@kv/engine';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -21,18 +21,28 @@ const LABELS = new Map<string, string>(
 const SERVICE_PATHS = new Set(['/readyz', '/metrics']);
 
 /**
- * The route template of a request, for logs and metric labels, from the protocol's route table (core
- * `matchRoute`): e.g. `/v1/stores/:store/entries/:key`, also for a method the route does not allow;
- * `other` for paths outside the protocol.
+ * The metric and log label of a request already matched against the protocol's route table (core
+ * `matchRoute`): its route template, e.g. `/v1/stores/:store/entries/:key`, also for a method the route
+ * does not allow; the path of the server's own routes (`/readyz`, `/metrics`); `other` for anything else,
+ * so no key or unknown path ever becomes a label.
+ *
+ * @param lookup - `matchRoute(method, path)` of the request
+ * @param path - the raw URL path (no query)
+ */
+export function routeLabel(lookup: RouteLookup, path: string): string {
+  if (lookup.kind === 'match') return LABELS.get(lookup.route.template) as string;
+  if (lookup.kind !== 'not_found') return LABELS.get(lookup.template) as string;
+  return SERVICE_PATHS.has(path) ? path : 'other';
+}
+
+/**
+ * {@link routeLabel} of a request not matched yet.
  *
  * @param method - the request method
  * @param path - the raw URL path (no query)
  */
 export function routeOf(method: string, path: string): string {
-  const found = matchRoute(method, path);
-  if (found.kind === 'match') return LABELS.get(found.route.template) as string;
-  if (found.kind !== 'not_found') return LABELS.get(found.template) as string;
-  return SERVICE_PATHS.has(path) ? path : 'other';
+  return routeLabel(matchRoute(method, path), path);
 }
 
 /** The server's metrics. */
@@ -43,7 +53,7 @@ export interface ServerMetrics {
    * Records one finished request.
    *
    * @param method - HTTP method
-   * @param route - route template from {@link routeOf}
+   * @param route - route label from {@link routeLabel}
    * @param status - response status
    * @param seconds - time to response headers, in seconds
    */

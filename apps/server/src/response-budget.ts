@@ -10,7 +10,8 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { HEADERS, ServerError, toWireError } from '@kv/core/protocol';
+import { HEADERS, ServerError } from '@kv/core/protocol';
+import { errorJson } from './error-response.js';
 
 /** Responses with a body of at least this many bytes count against the budget. */
 export const LARGE_RESPONSE_BYTES: number = 1024 * 1024;
@@ -53,21 +54,17 @@ export function createResponseBudget(maxBytes: number): ResponseBudget {
       const bytes = Number(length);
       if (!(bytes >= LARGE_RESPONSE_BYTES) || outgoing.destroyed || outgoing.writableEnded) return res;
       if (inFlight > 0 && inFlight + bytes > maxBytes) {
-        const { status, body } = toWireError(
+        const requestId = res.headers.get(HEADERS.requestId);
+        return errorJson(
           new ServerError('Too many large responses are being sent; retry shortly', {
             code: 'unavailable',
             details: { limitBytes: maxBytes, retryAfterMs: RETRY_AFTER_SECONDS * 1000 },
           }),
-        );
-        const requestId = res.headers.get(HEADERS.requestId);
-        return Response.json(body, {
-          status,
-          headers: {
-            [HEADERS.errorCode]: body.error.code,
+          {
             'retry-after': String(RETRY_AFTER_SECONDS),
             ...(requestId === null ? {} : { [HEADERS.requestId]: requestId }),
           },
-        });
+        );
       }
       inFlight += bytes;
       outgoing.once('close', () => {

@@ -12,7 +12,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { grantFor, HEADERS, matchRoute, ROUTES, toWireError, UnauthorizedError } from '@kv/core/protocol';
+import {
+  grantFor,
+  HEADERS,
+  matchRoute,
+  ROUTES,
+  type RouteLookup,
+  UnauthorizedError,
+} from '@kv/core/protocol';
 import {
   authenticate,
   createEngine,
@@ -28,7 +35,8 @@ import { Gauge } from 'prom-client';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
 import { RequestAbortedError, withBodyReader } from './body.js';
 import type { ServerConfig } from './config.js';
-import { createMetrics, routeOf, type ServerMetrics } from './metrics.js';
+import { errorJson } from './error-response.js';
+import { createMetrics, routeLabel, type ServerMetrics } from './metrics.js';
 import { prepareDataFile } from './private-files.js';
 import { createResponseBudget } from './response-budget.js';
 import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
@@ -76,13 +84,6 @@ function pathOf(url: string): string {
   return q === -1 ? url.slice(start) : url.slice(start, q);
 }
 
-/** Whether a request opens a watch stream (`GET /v1/stores/{store}/watch`), which never finishes by itself. */
-function isWatch(method: string, path: string): boolean {
-  if (method !== 'GET' || !path.endsWith('/watch')) return false;
-  const found = matchRoute(method, path);
-  return found.kind === 'match' && found.route === ROUTES.watch;
-}
-
 /**
  * Opens the configured storage: SQLite (with `PRAGMA quick_check` unless `config.skipQuickCheck`) or
  * memory.
@@ -110,12 +111,6 @@ function isDatabaseError(error: unknown): boolean {
   if (error instanceof DatabaseCorruptError) return true;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_');
-}
-
-/** The JSON error response of the engine for `error` (401/403 from `@kv/core`'s table). */
-function errorJson(error: unknown): Response {
-  const { status, body } = toWireError(error);
-  return Response.json(body, { status, headers: { [HEADERS.errorCode]: body.error.code } });
 }
 
 /**
@@ -219,7 +214,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return { 'access-control-allow-origin': anyOrigin ? '*' : origin, vary: 'Origin' };
   };
 
-  const route = async (req: Request, path: string): Promise<Response> => {
+  const route = async (req: Request, path: string, lookup: RouteLookup): Promise<Response> => {
     if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = !shuttingDown && (await storage.ping().catch(() => false));
       return Response.json(
@@ -256,7 +251,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       });
     }
     const res = await engine.fetch(
-      isWatch(req.method, path)
+      // A watch stream never finishes by itself: it also ends when the server shuts down.
+      lookup.kind === 'match' && lookup.route === ROUTES.watch
         ? new Request(req, { signal: AbortSignal.any([req.signal, ending.signal]) })
         : req,
     );
@@ -282,9 +278,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   ): Promise<Response> => {
     const started = performance.now();
     const path = pathOf(req.url);
+    // Matched once against the protocol's route table: for the watch check and the metric label.
+    const lookup = matchRoute(req.method, path);
     let res: Response;
     try {
-      res = await route(req, path);
+      res = await route(req, path, lookup);
     } catch (error) {
       // The engine never rejects; this guards /metrics and /readyz.
       logger.error({ err: error, path }, 'internal error');
@@ -293,7 +291,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Large values stay in memory until the client has read them: their total is capped.
     if (outgoing !== undefined && req.method === 'GET') res = budget.admit(res, outgoing);
     const seconds = (performance.now() - started) / 1000;
-    const routeName = routeOf(req.method, path);
+    const routeName = routeLabel(lookup, path);
     // A client that closed its connection before its request ended gets no answer: logged and counted as
     // 499 (nginx's "client closed request"), not as the 500 the unfinished body read turned into.
     const status = res.status >= 500 && incoming !== undefined && clientAborted(incoming) ? 499 : res.status;

@@ -1,0 +1,19 @@
+/**
+ * The JSON error response of the server's own answers (`/metrics`, the large-response budget), in the
+ * protocol's error shape (docs/protocol.md "Errors"), as the engine writes it for protocol routes.
+ *
+ * @module
+ */
+import { HEADERS, toWireError } from '@kv/core/protocol';
+
+/**
+ * A JSON error response for `error` via core's `toWireError`: a `KvError` keeps its code, status and
+ * details, anything else is a 500 `internal`. The code is repeated in the `Kv-Error-Code` header.
+ *
+ * @param error - what was thrown
+ * @param headers - headers to add (e.g. `Retry-After`, the request id)
+ */
+export function errorJson(error: unknown, headers: Record<string, string> = {}): Response {
+  const { status, body } = toWireError(error);
+  return Response.json(body, { status, headers: { ...headers, [HEADERS.errorCode]: body.error.code } });
+}
