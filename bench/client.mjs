@@ -9,13 +9,12 @@
 //   --inflight <n>     requests in flight (default 32)
 //   --keys <n>         keys (default 10000), 100-byte values
 //   --json <file>      also write the results as JSON
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startServer, stopProcess } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -37,45 +36,14 @@ const keyCount = Number(opts.keys);
 const VALUE = 'v'.repeat(100);
 const STORE = 'clientbench';
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'kv-client-bench-'));
-const port = await freePort();
-const server = spawn(
-  process.execPath,
-  [
-    join(root, 'apps/server/dist/main.js'),
-    '--port',
-    String(port),
-    '--data',
-    join(dir, 'kv.sqlite'),
-    '--log-level',
-    'warn',
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KV_ADMIN_TOKEN: 'bench-admin-token' } },
-);
-const url = `http://127.0.0.1:${port}`;
 const token = 'bench-admin-token';
+const { child: server, url } = await startServer(
+  [join(root, 'apps/server/dist/main.js'), '--data', join(dir, 'kv.sqlite'), '--log-level', 'warn'],
+  { name: 'kv-server', env: { KV_ADMIN_TOKEN: token } },
+);
 const auth = { authorization: `Bearer ${token}` };
 try {
-  for (let i = 0; ; i++) {
-    if (server.exitCode !== null) throw new Error(`kv-server exited (${server.exitCode})`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    if (i > 200) throw new Error('kv-server did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-
   let requests = 0;
   const countingFetch = (input, init) => {
     requests += 1;
@@ -172,7 +140,6 @@ try {
   if (opts.json)
     writeFileSync(opts.json, JSON.stringify({ machine, results, setManyRequests, setManyMs }, null, 2));
 } finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await stopProcess(server);
   rmSync(dir, { recursive: true, force: true });
 }

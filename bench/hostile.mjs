@@ -8,14 +8,14 @@
 // Options:
 //   --rounds <n>    how often each reproduction is sent (default 5)
 //   --json <file>   also write the results as JSON
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { rssMb, startServer, stopProcess } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = join(here, '..', 'apps/server/dist/main.js');
@@ -27,31 +27,13 @@ const TOKEN = 'kv_hostile-bench-admin-token-0123456789';
 const ADMIN = { authorization: `Bearer ${TOKEN}` };
 const JSON_HEADERS = { ...ADMIN, 'content-type': 'application/json' };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'kv-hostile-'));
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const child = spawn(
-  process.execPath,
-  [MAIN, '--port', String(port), '--data', join(dir, 'kv.sqlite'), '--log-level', 'warn'],
-  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KV_ADMIN_TOKEN: TOKEN } },
-);
-const stopServer = () =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-  });
+const { child, url } = await startServer([MAIN, '--data', join(dir, 'kv.sqlite'), '--log-level', 'warn'], {
+  name: 'kv-server',
+  env: { KV_ADMIN_TOKEN: TOKEN },
+});
+const port = Number(new URL(url).port);
+const stopServer = () => stopProcess(child);
 
 async function api(method, path, body, headers = JSON_HEADERS) {
   const res = await fetch(url + path, {
@@ -71,10 +53,8 @@ async function token(capabilities) {
   return JSON.parse(r.text).token;
 }
 
-function rssMb() {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
+/** The server's resident memory, in MB. */
+const serverRssMb = () => rssMb(child.pid).rss;
 
 /**
  * The well-behaved client: a worker thread (its own event loop, so the attacker's work in this thread
@@ -171,12 +151,6 @@ async function underAttack(name, attack, check) {
 
 const rows = [];
 try {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
   await api('POST', '/v1/stores', { name: 'probe' });
   await api('POST', '/v1/stores', { name: 's' });
   for (let i = 0; i < 100; i++) await api('PUT', `/v1/stores/probe/entries/k${i}`, 'x'.repeat(100), ADMIN);
@@ -335,7 +309,7 @@ try {
   const signed = JSON.parse(
     (await api('POST', '/v1/stores/s/signed-urls', { kind: 'record', key: 'big', expiresInSecs: 600 })).text,
   ).path;
-  const rssBefore = rssMb();
+  const rssBefore = serverRssMb();
   const sockets = [];
   for (let i = 0; i < 40; i++) {
     const socket = connect(port, '127.0.0.1');
@@ -349,7 +323,7 @@ try {
   await (await fetch(`${url}/healthz`)).text();
   const healthMs = performance.now() - healthT0;
   const during = summary((await probe(() => new Promise((r) => setTimeout(r, 2000)))).lat);
-  const rssAfter = rssMb();
+  const rssAfter = serverRssMb();
   for (const s of sockets) s.destroy();
   rows.push({
     name: '5. 40 stalled readers of a 25 MiB value',

@@ -10,14 +10,13 @@
 //   --requests <n>   measured requests per phase and method (default 2000)
 //   --main <file>    the kv-server entry to run (default apps/server/dist/main.js; e.g. an older build)
 //   --json <file>    also write the results as JSON
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startServer, stopProcess } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -37,44 +36,15 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 const LARGE_BYTES = 25 * 1024 * 1024;
 const TINY = Buffer.from('tiny-value');
 
-function freePort() {
-  return new Promise((resolvePromise, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolvePromise(port));
-    });
-  });
-}
-
 /** Starts kv-server on a free port and waits (at most 20 s) until /healthz answers. */
-async function start(dataFile) {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [MAIN, '--host', '127.0.0.1', '--port', String(port), '--data', dataFile, '--log-level', 'warn'],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KV_ADMIN_TOKEN: TOKEN } },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 400; i++) {
-    if (child.exitCode !== null) throw new Error(`kv-server exited (${child.exitCode}) before listening`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { child, url };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('kv-server did not answer /healthz within 20 s');
-}
-
-function stop(child) {
-  return new Promise((res) => {
-    if (child.exitCode !== null) return res();
-    child.once('exit', res);
-    child.kill('SIGTERM');
+function start(dataFile) {
+  return startServer([MAIN, '--host', '127.0.0.1', '--data', dataFile, '--log-level', 'warn'], {
+    name: 'kv-server',
+    env: { KV_ADMIN_TOKEN: TOKEN },
   });
 }
+
+const stop = stopProcess;
 
 async function ok(res, what) {
   if (!res.ok) throw new Error(`${what}: ${res.status} ${await res.text()}`);

@@ -16,14 +16,13 @@
 //   --rate <n>            fixed total request rate (autocannon overallRate; default: as fast as possible).
 //                         At a rate the server sustains, the CPU-per-request column is the least noisy measure.
 //   --json <file>         also write the results as JSON
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { cpuMs, rssMb, startServer, stopProcess } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -59,57 +58,13 @@ const randomKey = () => keyAt(Math.floor(Math.random() * keyCount));
 const TOKEN = 'kv_bench-admin-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts a server on a free port and waits until /healthz answers (works at any log level). */
 async function start(name, args) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...args, '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, KV_ADMIN_TOKEN: TOKEN },
-  });
-  // Drain the request logs so a full pipe never slows the server down.
-  child.stdout.resume();
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}) before listening`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { name, child, url };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${name} did not answer /healthz`);
+  const { child, url } = await startServer(args, { name, env: { KV_ADMIN_TOKEN: TOKEN } });
+  return { name, child, url };
 }
 
-function stop(server) {
-  return new Promise((resolve) => {
-    if (server.child.exitCode !== null) return resolve();
-    server.child.once('exit', resolve);
-    server.child.kill('SIGTERM');
-  });
-}
-
-/** User + system CPU time of a process so far, in ms (from /proc; clock ticks are 10 ms). */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function rssMb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
+const stop = (server) => stopProcess(server.child);
 
 async function preload(server) {
   if (server.name === 'kv-server') {
