@@ -19,6 +19,15 @@ export {
   type TokenStore,
   toTokenInfo,
 } from './auth.js';
+export {
+  applyCommit,
+  commit,
+  commitSteps,
+  evaluatePrecondition,
+  runSteps,
+  type Steps,
+  sweepExpired,
+} from './commit.js';
 export * from './engine.js';
 export { type BodyReader, READ_BODY, withHeaders } from './http.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
