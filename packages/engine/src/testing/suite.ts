@@ -7,7 +7,7 @@
  * @module
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { commit } from '../commit.js';
+import { applyCommit, commit } from '../commit.js';
 import type { ChangeRecord, Storage, StoredEntry } from '../storage.js';
 import { keysOf, putOp, storeConfig, sweep, T0, text, utf8, write } from './helpers.js';
 import { compareUtf8 } from './model.js';
@@ -1372,6 +1372,183 @@ export function describeStorageSuite(
         expect(await storage.getIdempotency('k', later)).toBeUndefined();
         await storage.putIdempotency('k', { ...record(), fingerprint: 'fp-3', expiresAt: later + 600_000 });
         expect(await storage.getIdempotency('k', later)).toMatchObject({ fingerprint: 'fp-3' });
+      });
+    });
+
+    describe('transactions', () => {
+      const record = (fingerprint: string) => ({
+        fingerprint,
+        status: 201,
+        headers: { 'kv-revision': '1' },
+        body: utf8('{}'),
+        expiresAt: T0 + 600_000,
+      });
+
+      /** Everything a reader can see of store `main` and of idempotency scope `idem`. */
+      async function snapshot(storage: Storage) {
+        return {
+          store: await storage.getStore(STORE),
+          entries: await storage.scan(STORE, { limit: 100, values: true, nowMs: T0 }),
+          byId: await storage.getById(STORE, 'life-a', T0),
+          history: {
+            a: await storage.history(STORE, 'a'),
+            b: await storage.history(STORE, 'b'),
+            c: await storage.history(STORE, 'c'),
+          },
+          scopes: await storage.listScopes(STORE, T0),
+          changes: await storage.changes(STORE, 0, 100),
+          floor: await storage.changeLogFloor(STORE),
+          idempotency: await storage.getIdempotency('idem', T0),
+        };
+      }
+
+      it('a fn that throws writes nothing: entries, history, change log, revision, stats, scopes, idempotency', async () => {
+        const storage = await withStore(3);
+        await write(storage, STORE, [
+          putOp('a', 'a1', { newId: 'life-a', scopes: ['s1'] }),
+          putOp('b', 'b1', { expiresAt: T0 + 5 }),
+          putOp('c', 'c1'),
+        ]);
+        const before = await snapshot(storage);
+        const boom = new Error('fn failed after writing');
+        await expect(
+          storage.transaction(STORE, (tx) => {
+            applyCommit(tx, {
+              mode: 'each',
+              nowMs: T0 + 10,
+              mutations: [
+                putOp('a', 'a2', { scopes: ['s2'] }),
+                { type: 'delete', key: 'c' },
+                { type: 'purge', key: 'b' },
+                putOp('new', 'n', { scopes: ['s3'] }),
+                { type: 'setExpiry', key: 'a', expiresAt: T0 + 99 },
+              ],
+            });
+            tx.putIdempotency('idem', record('fp'));
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+        expect(await snapshot(storage)).toEqual(before);
+        expect(await storage.get(STORE, 'new', T0)).toBeUndefined();
+        // The sequence goes on from where it was: no revision was used by the failed transaction.
+        const next = await commit(storage, STORE, { mode: 'each', nowMs: T0, mutations: [putOp('d', 'd')] });
+        expect(next).toMatchObject({ ok: true, revision: before.store!.revision + 1 });
+      });
+
+      it('reads inside a transaction see its own writes; nextRevision counts from the store row', async () => {
+        const storage = await withStore(2);
+        await write(storage, STORE, [putOp('k', 'v1', { newId: 'k-id', scopes: ['x', 'y'] })]);
+        const seen = await storage.transaction(STORE, (tx) => {
+          const startRevision = tx.store.revision;
+          const head = tx.head('k') as StoredEntry;
+          const revision = tx.nextRevision();
+          const entry = { ...head, value: utf8('v22'), size: 3, revision, updatedAt: T0 + 1, scopes: ['y'] };
+          tx.putEntry(entry, head);
+          tx.appendChange({ ...entry, operation: 'put' });
+          tx.adjustStats(0, 1);
+          const afterPut = tx.head('k') as StoredEntry;
+          const tombstone = {
+            ...afterPut,
+            operation: 'delete' as const,
+            value: new Uint8Array(0),
+            size: 0,
+            expiresAt: null,
+            revision: tx.nextRevision(),
+            updatedAt: T0 + 2,
+          };
+          tx.removeEntry(afterPut);
+          tx.appendHistory(tombstone);
+          tx.appendChange(tombstone);
+          tx.adjustStats(-1, -3);
+          return {
+            startRevision,
+            afterPut: { revision: afterPut.revision, size: afterPut.size, scopes: afterPut.scopes },
+            afterDelete: tx.head('k'),
+            last: (tx.lastRecord('k') as ChangeRecord).operation,
+          };
+        });
+        expect(seen).toEqual({
+          startRevision: 1,
+          afterPut: { revision: 2, size: 3, scopes: ['y'] },
+          afterDelete: undefined,
+          last: 'delete',
+        });
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 0, totalBytes: 0 });
+        // History keeps the depth (2): the tombstone and the put it ended, with its value.
+        expect(
+          (await storage.history(STORE, 'k')).map((r) => [r.operation, r.revision, text(r.value)]),
+        ).toEqual([
+          ['delete', 3, ''],
+          ['put', 2, 'v22'],
+        ]);
+        // The put's change carries the entry's value, taken from the entry (not from the record passed).
+        expect(
+          (await storage.changes(STORE, 1, 10)).map((r) => [r.operation, r.revision, text(r.value)]),
+        ).toEqual([
+          ['put', 2, 'v22'],
+          ['delete', 3, ''],
+        ]);
+        expect(await storage.listScopes(STORE, T0)).toEqual([]);
+        expect(await storage.getById(STORE, 'k-id', T0)).toBeUndefined();
+      });
+
+      it('a transaction on a missing store rejects with store_not_found before fn runs', async () => {
+        const storage = await open();
+        let ran = false;
+        await expect(
+          storage.transaction('nope', () => {
+            ran = true;
+          }),
+        ).rejects.toMatchObject({ code: 'store_not_found' });
+        expect(ran).toBe(false);
+      });
+
+      it('a commit with an idempotency hook leaves both the write and the record; a failing one neither', async () => {
+        const storage = await withStore();
+        const results: unknown[] = [];
+        const ok = await commit(storage, STORE, {
+          mode: 'each',
+          nowMs: T0,
+          mutations: [putOp('k', 'v')],
+          idempotency: {
+            scopeKey: 'idem',
+            record: (result) => {
+              results.push(result);
+              return record('fp-ok');
+            },
+          },
+        });
+        expect(results).toEqual([ok]);
+        expect(await storage.get(STORE, 'k', T0)).toMatchObject({ revision: 1 });
+        expect(await storage.getIdempotency('idem', T0)).toMatchObject({ fingerprint: 'fp-ok' });
+
+        const boom = new Error('record failed');
+        await expect(
+          commit(storage, STORE, {
+            mode: 'each',
+            nowMs: T0,
+            mutations: [putOp('other', 'v')],
+            idempotency: {
+              scopeKey: 'idem-2',
+              record: () => {
+                throw boom;
+              },
+            },
+          }),
+        ).rejects.toBe(boom);
+        expect(await storage.get(STORE, 'other', T0)).toBeUndefined();
+        expect(await storage.getIdempotency('idem-2', T0)).toBeUndefined();
+        expect((await storage.getStore(STORE))?.revision).toBe(1);
+
+        // A hook answering undefined saves no record; the write stands.
+        await commit(storage, STORE, {
+          mode: 'each',
+          nowMs: T0,
+          mutations: [putOp('third', 'v')],
+          idempotency: { scopeKey: 'idem-3', record: () => undefined },
+        });
+        expect(await storage.get(STORE, 'third', T0)).toBeDefined();
+        expect(await storage.getIdempotency('idem-3', T0)).toBeUndefined();
       });
     });
 
