@@ -286,6 +286,38 @@ describe('SqliteStorage (SQLite specifics)', () => {
     expect(new TextDecoder().decode((await s.get('st', 'a', T0))?.value)).toBe('3');
   });
 
+  it('transaction: a fn that throws after writing is rolled back alone inside the group commit; an async fn is refused', async () => {
+    const s = fresh();
+    await s.createStore('st', config, T0, 'secret');
+    const boom = new Error('after writing');
+    // Issued in one tick: one SQLite transaction, three savepoints.
+    const results = await Promise.allSettled([
+      commitTo(s, 'st', { mode: 'each', mutations: [put('a', '1')], nowMs: T0 }),
+      s.transaction('st', (tx) => {
+        applyCommit(tx, { mode: 'each', mutations: [put('b', '2'), put('a', 'x')], nowMs: T0 });
+        throw boom;
+      }),
+      s.transaction('st', async (tx) => {
+        applyCommit(tx, { mode: 'each', mutations: [put('c', '3')], nowMs: T0 });
+      }),
+      commitTo(s, 'st', { mode: 'each', mutations: [put('d', '4')], nowMs: T0 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBe(boom);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+    expect((results[3] as PromiseFulfilledResult<{ revision: number }>).value.revision).toBe(2);
+    const entries = await s.scan('st', { limit: 10, values: true, nowMs: T0 });
+    expect(entries.map((e) => [e.key, new TextDecoder().decode(e.value), e.revision])).toEqual([
+      ['a', '1', 1],
+      ['d', '4', 2],
+    ]);
+    expect(await s.getStore('st')).toMatchObject({ revision: 2, keyCount: 2, totalBytes: 2 });
+    expect((await s.changes('st', 0, 10)).map((c) => [c.key, c.revision])).toEqual([
+      ['a', 1],
+      ['d', 2],
+    ]);
+  });
+
   it('keeps the stats counters and scope rows consistent with the tables', async () => {
     const s = fresh();
     await s.createStore('st', { ...config, history: 2 }, T0, 'secret');

@@ -69,7 +69,8 @@ export interface EngineOptions {
    */
   generateId?: () => string;
   /**
-   * Entries expired per storage call by {@link Engine.sweepExpired}.
+   * Entries expired per sweep round (one `expiredEntries` read, then a transaction per store) by
+   * {@link Engine.sweepExpired}.
    * @default 1000
    */
   sweepBatchSize?: number;

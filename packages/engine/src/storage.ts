@@ -250,7 +250,9 @@ export interface StorageTx {
   /**
    * Makes `entry` the key's entry and the newest record of its history (trimmed to the store's depth).
    * `previous` is what {@link StorageTx.head} answered (the entry it replaces, which stays in history as
-   * a past revision), or undefined when the key had no entry. The storage copies what it keeps.
+   * a past revision), or undefined when the key had no entry; with a `previous`, `entry` has its `id`
+   * and `createdAt` (the same life of the key). `entry.size` is `entry.value`'s length. The storage
+   * copies what it keeps.
    */
   putEntry(entry: StoredEntry, previous: StoredEntry | undefined): MaybePromise<void>;
   /**
