@@ -3,13 +3,15 @@
  * the same vitest tests against any implementation given a client factory: the msw mock, the engine over
  * HTTP, the server process on every storage, and the browser client in Chromium. A behaviour change in the
  * engine is caught everywhere at once (STYLE.md: "one contract suite, many implementations"; unstorage's
- * `testDriver`). {@link startRetryingWriters} is the write load the restart tests share.
+ * `testDriver`); a target adds the cases only its client can run through `additionalTests` (the Node
+ * client's are `nodeClientCases` of `@kv/conformance/node`). {@link startRetryingWriters} is the write
+ * load the restart tests share.
  *
  * @module
  */
 
-export type { ConformanceAuth, ConformanceOptions, ConformanceTarget } from './suite.js';
-export { describeConformance } from './suite.js';
+export type { ConformanceAuth, ConformanceContext, ConformanceOptions, ConformanceTarget } from './suite.js';
+export { describeConformance, expectKvError, uniqueStoreName } from './suite.js';
 export {
   type AckedPut,
   type RetryingWriters,
