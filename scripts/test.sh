@@ -16,13 +16,15 @@ if [ -z "${npm_config_nodedir:-}" ]; then
 fi
 
 step() {
-  echo "::: $1"
+  local name="$1" began=$SECONDS
+  echo "::: $name"
   shift
   if ! "$@"; then
     echo "::: step failed: $*" >&2
     echo "0 passed, 1 failed"
     exit 1
   fi
+  echo "::: $name took $((SECONDS - began)) s"
 }
 
 step "install" pnpm install --frozen-lockfile
@@ -40,8 +42,12 @@ step "publint" publint_all
 
 report=".vitest-report.json"
 rm -f "$report"
+echo "::: tests (every vitest project; pnpm test:fast runs the subset without browser or server processes)"
+began=$SECONDS
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report"
 status=$?
+# The machine's load matters when comparing runs: say it, next to the time the tests took.
+echo "::: tests took $((SECONDS - began)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"
 
 if [ ! -s "$report" ]; then
   echo "::: vitest wrote no report (exit $status)" >&2

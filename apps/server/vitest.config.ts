@@ -1,4 +1,5 @@
-import { defineProject } from 'vitest/config';
+import { configDefaults, defineProject } from 'vitest/config';
+import { FAST } from '../../vitest.fast.js';
 
 export default defineProject({
   resolve: { conditions: ['@kv/source'] },
@@ -6,6 +7,8 @@ export default defineProject({
   test: {
     name: 'server',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // `pnpm test:fast` leaves out what starts a browser or a server process.
+    exclude: FAST ? [...configDefaults.exclude, 'test/**'] : configDefaults.exclude,
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -1,7 +1,7 @@
 /**
- * The `@kv/node` client against the real server process: the client suite of `packages/node/test/suite.ts`
- * on the built `dist/main.js` with a temporary SQLite file and the admin token, then what only a real
- * server and a real network show: every error class as the client reads it off the wire (401, 403,
+ * The `@kv/node` client against the real server process (the built `dist/main.js` on a temporary SQLite
+ * file, the admin token): what only a real server and a real network show (the client's behaviour cases
+ * run on this server in `conformance.test.ts`, Node-only cases included): every error class as the client reads it off the wire (401, 403,
  * connection refused, no answer within `timeoutMs`, 412, 413, 400, 404), token management, signed URLs
  * fetched with a plain `fetch` and invalidated by `rotateSigningSecret`, and a streamed upload that is
  * proven to leave the client chunk by chunk.
@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { expectKvError, uniqueStoreName as uniqueName } from '@kv/conformance';
 import {
   createClient,
   type FetchLike,
@@ -28,8 +29,6 @@ import {
   ValidationError,
 } from '@kv/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// No package exports the suite (it is a test file of @kv/node): imported by path.
-import { describeClientSuite, expectKvError, uniqueName } from '../../../packages/node/test/suite.js';
 import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir('kv-client-');
@@ -70,11 +69,6 @@ function causes(error: unknown): string[] {
   }
   return out;
 }
-
-describeClientSuite('kv-server process (SQLite file, admin token)', () => ({
-  url: serverUrl(),
-  token: ADMIN_TOKEN,
-}));
 
 describe('error classes through @kv/node against kv-server', () => {
   it('a wrong or missing token is UnauthenticatedError (401) with the server request id', async () => {

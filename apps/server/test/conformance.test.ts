@@ -2,10 +2,12 @@
  * The shared behaviour suite (`@kv/conformance`, issue 6) against the real server process: the built
  * `dist/main.js` on a temporary SQLite file, and again with `--storage memory`, driven by the Node client
  * (`@kv/node`) with the admin token, over real HTTP on loopback, access-control cases included (tokens,
- * 401/403, scoped capabilities, signed URLs).
+ * 401/403, scoped capabilities, signed URLs), and the Node client's own cases (`nodeClientCases`:
+ * Buffer and Node-stream values, a 5 MiB streamed upload).
  */
 import { join } from 'node:path';
 import { describeConformance } from '@kv/conformance';
+import { nodeClientCases } from '@kv/conformance/node';
 import { createClient } from '@kv/node';
 import { afterAll } from 'vitest';
 import { ADMIN_TOKEN, startServer, tempDir } from './helpers.js';
@@ -38,6 +40,6 @@ for (const storage of ['sqlite', 'memory'] as const) {
         },
       };
     },
-    { auth: true },
+    { auth: true, additionalTests: nodeClientCases },
   );
 }

@@ -261,7 +261,9 @@ describe('a thousand idle watchers', () => {
   it('hold open on one server process with flat memory, and all receive the writes', {
     timeout: 180_000,
   }, async () => {
-    const server = await startServer(['--data', join(tmp.dir, 'idle.sqlite')]);
+    // A 10 s idle timeout makes the heartbeat every 5 s (half of it; 15 s with the 60 s default), so one
+    // heartbeat interval passes in 6 s instead of 16 s; the connections must then outlive the idle timeout.
+    const server = await startServer(['--data', join(tmp.dir, 'idle.sqlite'), '--idle-timeout-ms', '10000']);
     const watchers: RawWatcher[] = [];
     try {
       expect((await call(`${server.url}/v1/stores`, { method: 'POST', json: { name: 'idle' } })).status).toBe(
@@ -282,8 +284,8 @@ describe('a thousand idle watchers', () => {
       expect(watchers.filter((w) => w.ready)).toHaveLength(1000);
       const opened = rssMb(pid);
 
-      // Idle past one heartbeat interval (15 s), then a few writes that every watcher must receive.
-      await sleep(16_000);
+      // Idle past one heartbeat interval (5 s), then a few writes that every watcher must receive.
+      await sleep(6_000);
       expect(watchers.filter((w) => w.heartbeats >= 1)).toHaveLength(1000);
       const writes = 5;
       for (let i = 0; i < writes; i++) {

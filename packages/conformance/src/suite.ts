@@ -35,10 +35,14 @@ export interface ConformanceAuth {
   clientWithToken(token: string): KvClient | Promise<KvClient>;
 }
 
-/** What an implementation provides to the suite. */
-export interface ConformanceTarget {
+/**
+ * What an implementation provides to the suite. `C` is the client type `createClient` makes (`KvClient`
+ * by default; `NodeKvClient` for the Node targets, whose {@link ConformanceOptions.additionalTests} use the
+ * Node-only API).
+ */
+export interface ConformanceTarget<C extends KvClient = KvClient> {
   /** A client for the implementation under test. Called once per suite and again for concurrency cases. */
-  createClient(): KvClient | Promise<KvClient>;
+  createClient(): C | Promise<C>;
   /** Releases what the target started (servers, msw). */
   close?(): Promise<void> | void;
   /** Tokens and raw HTTP for the access-control cases; read only when {@link ConformanceOptions.auth} is set. */
@@ -51,8 +55,28 @@ export interface ConformanceTarget {
   fetch?: typeof fetch;
 }
 
+/**
+ * What {@link ConformanceOptions.additionalTests} gets: the suite's target and admin client (both set once
+ * the suite's `beforeAll` has run, so call them inside `it`, never while registering), and the helpers
+ * the suite's own cases use.
+ */
+export interface ConformanceContext<C extends KvClient = KvClient> {
+  /** The target's client made in `beforeAll` (the admin client when the target runs with access control). */
+  client(): C;
+  /** The target the suite set up. */
+  target(): ConformanceTarget<C>;
+  /** Creates a store with a name unique to this run (`options` as `stores.create`) and returns its handle. */
+  freshStore(label: string, options?: Parameters<C['stores']['create']>[1]): Promise<ReturnType<C['store']>>;
+}
+
 /** Options of {@link describeConformance}. */
-export interface ConformanceOptions {
+export interface ConformanceOptions<C extends KvClient = KvClient> {
+  /**
+   * Registers cases only this target's client can run (unstorage's `testDriver` `additionalTests`): the
+   * Node client's Buffer and Node-stream API, for example. Called while registering, inside the suite's
+   * `describe`, after the shared cases. Cases that any `KvClient` can run belong in the suite itself.
+   */
+  additionalTests?: (context: ConformanceContext<C>) => void;
   /** Skip the cases that need real wall-clock waiting (TTL expiry). Never set it to hide a failure. @default false */
   noWallClock?: boolean;
   /**
@@ -80,15 +104,23 @@ export interface ConformanceOptions {
 }
 
 let storeCounter = 0;
-/** A store name unique to this run, so cases never share state. */
-function uniqueStoreName(label: string): string {
+/**
+ * A store name unique to this run (`c-<label>-<time>-<n>`), so cases never share state.
+ * @param label - a short word naming the case; store-name characters only
+ */
+export function uniqueStoreName(label: string): string {
   storeCounter += 1;
   return `c-${label}-${Date.now().toString(36)}-${storeCounter}`;
 }
 
-async function expectKvError<E>(
+/**
+ * Awaits `promise` and expects it to reject with a kv error (`isKvError`) of class `Ctor`, and of wire
+ * `code` when given (docs/protocol.md "Errors"); returns the error for further checks.
+ * @throws the vitest assertion error when the promise resolves or rejects with anything else
+ */
+export async function expectKvError<E>(
   promise: Promise<unknown>,
-  Ctor: new (...a: never[]) => E,
+  Ctor: abstract new (...a: never[]) => E,
   code?: string,
 ): Promise<E> {
   try {
@@ -134,14 +166,14 @@ const NATS_TABLE: Array<{ pattern: string; matches: string[]; notMatches: string
  * @param name - label of the implementation, e.g. `mock (msw + @kv/node)`
  * @param setup - creates the target once for the suite (before all cases)
  */
-export function describeConformance(
+export function describeConformance<C extends KvClient = KvClient>(
   name: string,
-  setup: () => ConformanceTarget | Promise<ConformanceTarget>,
-  options: ConformanceOptions = {},
+  setup: () => ConformanceTarget<C> | Promise<ConformanceTarget<C>>,
+  options: ConformanceOptions<C> = {},
 ): void {
   describe(`conformance: ${name}`, () => {
-    let target: ConformanceTarget;
-    let kv: KvClient;
+    let target: ConformanceTarget<C>;
+    let kv: C;
     beforeAll(async () => {
       target = await setup();
       kv = await target.createClient();
@@ -150,10 +182,13 @@ export function describeConformance(
       await target?.close?.();
     });
 
-    const freshStore = async (label: string, opts: Parameters<KvClient['stores']['create']>[1] = {}) => {
+    const freshStore = async (
+      label: string,
+      opts: Parameters<C['stores']['create']>[1] = {},
+    ): Promise<ReturnType<C['store']>> => {
       const storeName = uniqueStoreName(label);
       await kv.stores.create(storeName, opts);
-      return kv.store(storeName);
+      return kv.store(storeName) as ReturnType<C['store']>;
     };
 
     const targetAuth = (): ConformanceAuth => {
@@ -186,11 +221,12 @@ export function describeConformance(
           history: 3,
           keyCount: 0,
           totalBytes: 0,
+          revision: 0,
           defaultTtlMs: null,
         });
         await kv.store(storeName).set('a', 'hello');
         const info = await kv.stores.get(storeName);
-        expect(info).toMatchObject({ name: storeName, keyCount: 1, totalBytes: 5 });
+        expect(info).toMatchObject({ name: storeName, keyCount: 1, totalBytes: 5, revision: 1 });
         expect((await kv.stores.list()).map((s) => s.name)).toContain(storeName);
         expect(await kv.stores.update(storeName, { history: 5, defaultTtlMs: 60_000 })).toMatchObject({
           history: 5,
@@ -205,10 +241,21 @@ export function describeConformance(
         const s = await freshStore('dup');
         await expectKvError(kv.stores.create(s.name), KeyExistsError, 'store_exists');
         await expectKvError(kv.stores.create('bad name!'), ValidationError);
+        // Checked by the client before sending: a bad name or setting never reaches the server.
+        expect(() => kv.store('no spaces')).toThrow(ValidationError);
+        expect(() => kv.store('x'.repeat(65))).toThrow(ValidationError);
+        await expectKvError(kv.stores.create(uniqueStoreName('h'), { history: 65 }), ValidationError);
         const missing = kv.store(uniqueStoreName('missing'));
         await expectKvError(missing.set('k', 1), StoreNotFoundError, 'store_not_found');
         await expectKvError(missing.get('k'), StoreNotFoundError);
         await expectKvError(missing.list(), NotFoundError);
+        await expectKvError(missing.getMany(['k']), StoreNotFoundError);
+        await expectKvError(missing.atomic().set('k', 1).commit(), StoreNotFoundError);
+        await expectKvError(
+          kv.stores.update(missing.name, { history: 2 }),
+          StoreNotFoundError,
+          'store_not_found',
+        );
       });
     });
 
@@ -266,6 +313,13 @@ export function describeConformance(
         expect(e2!.id).toBe(r.id);
         expect(e2!.createdAt).toBe(e!.createdAt);
         expect(e2!.revision).toBeGreaterThan(r.revision);
+        // An absolute expiry and a scope holding a comma come back as written.
+        const expiresAt = new Date(Date.now() + 3_600_000);
+        await s.set('user.2', 1, { expiresAt, scopes: ['a,b', 'billing'] });
+        expect(await s.getEntry('user.2')).toMatchObject({
+          expiresAt: expiresAt.toISOString(),
+          scopes: expect.arrayContaining(['a,b', 'billing']),
+        });
       });
 
       it('exists without transferring a body (Alien, AntiRaid, Apify recordExists)', async () => {
@@ -289,7 +343,9 @@ export function describeConformance(
       it('create throws KeyExistsError; update is compare-and-swap with RevisionMismatchError (Ironflow)', async () => {
         const s = await freshStore('cas');
         const c = await s.create('config.flags', { darkMode: true });
-        await expectKvError(s.create('config.flags', {}), KeyExistsError, 'key_exists');
+        const exists = await expectKvError(s.create('config.flags', {}), KeyExistsError, 'key_exists');
+        expect(exists.status).toBe(412);
+        expect(exists.requestId).toEqual(expect.any(String));
         const u = await s.update('config.flags', { darkMode: false }, c.revision);
         expect(u.revision).toBeGreaterThan(c.revision);
         const err = await expectKvError(
@@ -312,6 +368,9 @@ export function describeConformance(
         expect((await s.getEntry('k'))!.expiresAt).toBeNull();
         expect(await s.setExpiry('absent', at)).toBe(false);
         expect(await s.exists('absent')).toBe(false);
+        // An expiry in the past is refused and leaves the key as it was.
+        await expectKvError(s.setExpiry('k', Date.now() - 1000), ValidationError);
+        expect(await s.get('k')).toBe('v');
       });
 
       it('soft delete keeps a tombstone in history; purge removes the key and its history (Ironflow)', async () => {
@@ -364,6 +423,7 @@ export function describeConformance(
         const c = await s.set('k', 'three');
         expect(c.created).toBe(true);
         expect(c.id).not.toBe(a.id);
+        expect(await s.getEntryById('no-such-id')).toBeUndefined();
       });
 
       it('keys with reserved and non-ASCII characters round-trip and list in UTF-8 byte order', async () => {
@@ -428,9 +488,12 @@ export function describeConformance(
         const k512 = '😀'.repeat(128);
         await s.set(k512, 'ok');
         expect(await s.get(k512)).toBe('ok');
-        await expectKvError(s.set(`${k512}a`, 'no'), ValidationError);
+        const tooLong = await expectKvError(s.set(`${k512}a`, 'no'), ValidationError);
+        expect(tooLong.details).toMatchObject({ field: 'key', reason: 'too_long' });
         await expectKvError(s.set('has space', 'no'), ValidationError);
         await expectKvError(s.set('', 'no'), ValidationError);
+        await expectKvError(s.get('has space'), ValidationError);
+        await expectKvError(s.get(''), ValidationError);
       });
 
       it('metadata over 1024 bytes, more than 16 scopes, a list limit over 1000 are ValidationErrors', async () => {
@@ -441,6 +504,9 @@ export function describeConformance(
           ValidationError,
         );
         await expectKvError(s.list({ limit: 1001 }), ValidationError);
+        await expectKvError(s.list({ match: 'a', like: 'b' }), ValidationError);
+        await expectKvError(s.set('k', 1, { ttlMs: 1000, expiresAt: new Date() }), ValidationError);
+        await expectKvError(s.set('k', 1, { expiresAt: 'not a date' }), ValidationError);
         expect(await s.exists('k')).toBe(false);
       });
 
@@ -599,6 +665,9 @@ export function describeConformance(
         const keys: string[] = [];
         for await (const k of s.keys({ prefix: 'p.', limit: 100 })) keys.push(k);
         expect(keys.length).toBe(230);
+        const none: string[] = [];
+        for await (const k of s.keys({ prefix: 'none.' })) none.push(k);
+        expect(none).toEqual([]);
         let sum = 0;
         for await (const e of s.entries<number>({ prefix: 'p.1', limit: 40 })) sum += e.value;
         expect(sum).toBe(Array.from({ length: 100 }, (_, i) => 100 + i).reduce((a, b) => a + b, 0));
@@ -615,10 +684,18 @@ export function describeConformance(
         ]);
         expect(r).toMatchObject({ successfulKeyCount: 3, unsuccessfulKeys: [] });
         expect(r.results.map((x) => x.created)).toEqual([true, true, true]);
-        const got = await s.getMany(['a', 'missing', 'c']);
+        const got = await s.getMany(['c', 'missing', 'a']);
+        // A Map in request order, with `undefined` for a missing key.
+        expect([...got.keys()]).toEqual(['c', 'missing', 'a']);
         expect(got.get('a')).toMatchObject({ value: { x: 1 }, metadata: { v: 1 } });
         expect(got.get('missing')).toBeUndefined();
         expect(got.get('c')!.value).toEqual(new Uint8Array([3]));
+        const fieldsOnly = await s.getMany(['a'], { values: false });
+        expect(fieldsOnly.get('a')).toMatchObject({ key: 'a' });
+        expect(fieldsOnly.get('a')!.contentType).toMatch(/^application\/json/);
+        expect(fieldsOnly.get('a')).not.toHaveProperty('value');
+        expect((await s.getMany([])).size).toBe(0);
+        expect(await s.setMany([])).toEqual({ results: [], successfulKeyCount: 0, unsuccessfulKeys: [] });
         const d = await s.deleteMany(['a', 'missing']);
         expect(d.results.map((x) => [x.key, x.ok, x.created])).toEqual([
           ['a', true, true],
@@ -773,6 +850,8 @@ export function describeConformance(
         expect(fail).toEqual({ ok: false, failedKeys: ['a'] });
         expect(await s.get('a')).toBe(2);
         expect(await s.exists('other')).toBe(false);
+        // Checks without a mutation commit nothing: refused.
+        await expectKvError(s.atomic().check('a', 1).commit(), ValidationError);
       });
     });
 
@@ -1027,7 +1106,10 @@ export function describeConformance(
         const start = await s.set('counter', 0);
         const clients = await Promise.all(Array.from({ length: 8 }, () => target.createClient()));
         // A barrier on the first attempt: every client has read revision `start` before any of them writes,
-        // so exactly one of those 8 updates wins and 7 must be refused. Later rounds race freely.
+        // so exactly one of those 8 updates wins and 7 must be refused. Later rounds race, and a refused
+        // client backs off for a random part of a few attempts' time before it reads again (exponential
+        // backoff with full jitter, as a real read-modify-write loop does): the same contention with far
+        // fewer wasted attempts, which dominate this case's time on slower clients (the browser bridge).
         let arrived = 0;
         let release!: () => void;
         const barrier = new Promise<void>((resolve) => {
@@ -1040,7 +1122,8 @@ export function describeConformance(
             const h = c.store(s.name);
             let first = true;
             for (let i = 0; i < 100; i++) {
-              for (;;) {
+              for (let refused = 0; ; refused++) {
+                const began = performance.now();
                 const e = await h.getEntry<number>('counter');
                 if (first) {
                   first = false;
@@ -1054,6 +1137,9 @@ export function describeConformance(
                 } catch (error) {
                   if (!(error instanceof RevisionMismatchError)) throw error;
                   conflicts += 1;
+                  const attemptMs = performance.now() - began;
+                  const backoffMs = Math.random() * attemptMs * 2 ** Math.min(refused, 3);
+                  await new Promise((resolve) => setTimeout(resolve, backoffMs));
                 }
               }
             }
@@ -1232,5 +1318,11 @@ export function describeConformance(
         );
       }
     });
+
+    if (options.additionalTests !== undefined) {
+      describe('target-specific cases', () => {
+        options.additionalTests?.({ client: () => kv, target: () => target, freshStore });
+      });
+    }
   });
 }

@@ -3,11 +3,13 @@ import { serve } from '@hono/node-server';
 import { createEngine, hashToken, MemoryStorage, MemoryTokenStore } from '@kv/engine';
 import { createClient } from '@kv/node';
 import { describeConformance } from '../src/index.js';
+import { nodeClientCases } from '../src/node-client.js';
 
 const ADMIN_TOKEN = 'kv_conformance-engine-admin';
 
 // The engine on MemoryStorage behind a real Node HTTP server on loopback, driven by the Node client, with
-// access control on (a MemoryTokenStore holding one admin token), so the access-control cases run too.
+// access control on (a MemoryTokenStore holding one admin token), so the access-control cases run too, and
+// the Node client's own cases (`nodeClientCases`) on its real `fetch` (undici) path.
 describeConformance(
   'engine on MemoryStorage over HTTP (@hono/node-server + @kv/node)',
   async () => {
@@ -40,5 +42,5 @@ describeConformance(
       },
     };
   },
-  { auth: true },
+  { auth: true, additionalTests: nodeClientCases },
 );
