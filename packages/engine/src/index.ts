@@ -1,6 +1,6 @@
 /**
- * `@kv/engine`: the kv protocol as one Web-standard fetch handler (`createEngine`) over the `Storage`
- * interface, with `MemoryStorage`, the zod schemas behind `/openapi.json`, the watch stream, and access
+ * `@kv/engine`: the kv protocol as one request pipeline (`createEngine`: `engine.handle` for plain
+ * requests, `engine.fetch` for Web `Request`s) over the `Storage` interface, with `MemoryStorage`, the zod schemas behind `/openapi.json`, the watch stream, and access
  * control (token stores, bearer authentication, signed URLs).
  *
  * @module
@@ -20,7 +20,6 @@ export {
   toTokenInfo,
 } from './auth.js';
 export * from './engine.js';
-export { type BodyReader, READ_BODY, withHeaders } from './http.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
 export * as schemas from './schemas.js';
 export {
