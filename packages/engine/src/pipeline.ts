@@ -22,6 +22,7 @@ import {
   LIMITS,
   matchRoute,
   PayloadTooLargeError,
+  ROUTES,
   type RouteDef,
   type RouteLookup,
   type RouteName,
@@ -246,11 +247,8 @@ export function createPipeline(
   }
 
   /** Runs the steps up to the handler's result; throws a `KvError` (or anything) on failure. */
-  const run = async (
-    req: EngineRequest,
-    requestId: string,
-    signed: { on: boolean },
-  ): Promise<EngineResult> => {
+  const run = async (call: Call): Promise<EngineResult> => {
+    const req = call.request;
     const method = req.method;
     const target = req.url;
     const path = pathOf(target);
@@ -271,7 +269,7 @@ export function createPipeline(
           Object.assign(res.headers, SIGNED_CORS, signedResponseHeaders(null));
           return res;
         }
-        signed.on = true;
+        call.signed = true;
       } else if (ctx.tokens !== undefined && method !== 'OPTIONS') {
         principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
       }
@@ -329,36 +327,29 @@ export function createPipeline(
       body = validate(compiled.body, parsed, 'json');
     }
 
-    return spec.handle({
-      request: req,
-      method,
-      route: lookup.route,
-      params: lookup.params,
-      query,
-      body,
-      bodyBytes,
-      header: (name) => req.header(name),
-      principal,
-      requestId,
-      get signal() {
-        return req.signal;
-      },
-    });
+    call.principal = principal;
+    call.route = lookup.route;
+    call.params = lookup.params;
+    call.query = query;
+    call.body = body;
+    call.bodyBytes = bodyBytes;
+    return spec.handle(call);
   };
 
   return async (req) => {
     let requestId: string;
     let result: EngineResult;
-    const signed = { on: false };
+    let call: Call | undefined;
     try {
       requestId = pickRequestId(req.header(HEADERS.requestId));
+      call = new Call(req, requestId);
       try {
-        result = await run(req, requestId, signed);
+        result = await run(call);
       } catch (error) {
         if (!isKvError(error) || error.status >= 500) onError(error, req);
         result = errorResult(error, error instanceof MethodNotAllowed ? { allow: error.allow } : undefined);
       }
-      if (signed.on) {
+      if (call.signed) {
         // nosniff on every answer; a value of a type that could run script is a download (signing.ts).
         Object.assign(
           result.headers,
@@ -383,6 +374,37 @@ export function createPipeline(
 }
 
 const EMPTY_BODY: Uint8Array = new Uint8Array(0);
+
+/** The {@link RequestContext} of one request, filled in by the pipeline's steps (one object per request). */
+class Call implements RequestContext {
+  readonly request: EngineRequest;
+  readonly requestId: string;
+  readonly method: string;
+  route: RouteDef = ROUTES.health;
+  params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  query: unknown = EMPTY_QUERY;
+  body: unknown;
+  bodyBytes: Uint8Array = EMPTY_BODY;
+  principal: Principal | undefined;
+  /** Authenticated by a signed URL: its answers get the signed-URL headers. */
+  signed = false;
+
+  constructor(request: EngineRequest, requestId: string) {
+    this.request = request;
+    this.requestId = requestId;
+    this.method = request.method;
+  }
+
+  header(name: string): string | undefined {
+    return this.request.header(name);
+  }
+
+  get signal(): AbortSignal {
+    return this.request.signal;
+  }
+}
+
+const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const EMPTY_QUERY: Readonly<Record<string, never>> = Object.freeze({});
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
