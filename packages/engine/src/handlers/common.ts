@@ -64,7 +64,7 @@ export function json<S extends z.ZodType>(
   return { description, content: { 'application/json': { schema } } };
 }
 
-/** A required OpenAPI JSON request body of `schema` (the validator reads it after {@link jsonBody}). */
+/** A required OpenAPI JSON request body of `schema` (the pipeline validates the body with it). */
 export function jsonRequest<S extends z.ZodType>(
   schema: S,
 ): { required: true; content: { 'application/json': { schema: S } } } {
