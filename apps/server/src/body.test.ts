@@ -1,8 +1,8 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { READ_BODY } from '@kv/engine';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readIncomingBody, withBodyReader } from './body.js';
+import { readIncomingBody } from './body.js';
+import { NodeRequest } from './node-transport.js';
 
 let server: Server | undefined;
 
@@ -14,7 +14,7 @@ afterEach(async () => {
 /** A server on 127.0.0.1 answering with what `handler` makes of each request's body. */
 async function serve(handler: (incoming: IncomingMessage) => Promise<string>): Promise<number> {
   server = createServer((incoming, outgoing) => {
-    // Like @hono/node-server: a body left unread is drained once the answer is sent.
+    // Like the node transport: a body left unread is drained once the answer is sent.
     outgoing.on('finish', () => incoming.resume());
     handler(incoming).then(
       (text) => outgoing.end(text),
@@ -72,21 +72,51 @@ describe('readIncomingBody', () => {
   });
 });
 
-describe('withBodyReader', () => {
-  it('gives requests with a body a READ_BODY reader, and leaves GET and HEAD alone', async () => {
-    const port = await serve(async (incoming) => {
-      const req = withBodyReader(new Request('http://x/', { method: incoming.method ?? 'GET' }), incoming);
-      const reader = (req as Request & { [READ_BODY]?: (limit: number) => Promise<Uint8Array | null> })[
-        READ_BODY
-      ];
-      if (reader === undefined) {
-        incoming.resume();
-        return 'none';
-      }
-      const bytes = await reader(100);
-      return bytes === null ? 'too large' : new TextDecoder().decode(bytes);
+describe('NodeRequest', () => {
+  it('reads the method, target, headers (repeats joined) and the body of an IncomingMessage', async () => {
+    let seen: Record<string, unknown> = {};
+    server = createServer((incoming, outgoing) => {
+      const req = new NodeRequest(incoming, outgoing);
+      seen = {
+        method: req.method,
+        url: req.url,
+        type: req.header('content-type'),
+        accept: req.header('accept'),
+        missing: req.header('x-missing'),
+      };
+      req.readBody(100).then((bytes) => {
+        outgoing.end(bytes === null ? 'too large' : new TextDecoder().decode(bytes));
+      });
     });
-    expect(await send(port, 'body', 'POST')).toBe('body');
-    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('none');
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/v1/stores/a%2Fb?x=1',
+          headers: { 'content-type': 'text/plain', accept: ['a/b', 'c/d'] },
+        },
+        (res) => {
+          let out = '';
+          res.on('data', (chunk: Buffer) => {
+            out += chunk.toString();
+          });
+          res.on('end', () => resolve(out));
+        },
+      );
+      req.on('error', reject);
+      req.end('body');
+    });
+    expect(text).toBe('body');
+    expect(seen).toEqual({
+      method: 'POST',
+      url: '/v1/stores/a%2Fb?x=1',
+      type: 'text/plain',
+      accept: 'a/b, c/d',
+      missing: undefined,
+    });
   });
 });

@@ -1,13 +1,11 @@
 /**
- * Request bodies read straight from Node's `IncomingMessage` for the engine (`READ_BODY` of
- * `@kv/engine`): reading `Request.body` from `@hono/node-server`'s lightweight request makes it build a
- * full undici `Request` (two `AbortSignal`s, made transferable on Node 20) and two web streams over the
- * socket, ~30 µs of CPU per write; this reads the chunks as a bare `node:http` server does.
+ * Request bodies read straight from Node's `IncomingMessage` for the engine (the `readBody` of the
+ * `node:http` transport, node-transport.ts): the chunks are read as a bare `node:http` server does, with
+ * no web stream and no undici `Request` over the socket.
  *
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import { type BodyReader, READ_BODY } from '@kv/engine';
 
 /**
  * The client closed its connection before the request body ended. Not a server fault: the engine turns
@@ -20,7 +18,7 @@ export class RequestAbortedError extends Error {
 
 /**
  * Reads the whole body of `incoming`, stopping as soon as more than `limitBytes` arrived (the reader
- * detaches and pauses the stream; `@hono/node-server` drains or closes it once the response is sent).
+ * detaches and pauses the stream; the transport drains or closes it once the response is sent).
  *
  * @param incoming - the request, not yet read
  * @param limitBytes - largest accepted body, in bytes
@@ -65,17 +63,4 @@ export function readIncomingBody(incoming: IncomingMessage, limitBytes: number):
     incoming.on('error', onError);
     incoming.on('close', onClose);
   });
-}
-
-/**
- * Gives a request with a body a {@link BodyReader} over its `IncomingMessage` (`READ_BODY`), so the
- * engine reads it without a web stream. GET and HEAD requests are returned as they are.
- *
- * @returns `req` itself
- */
-export function withBodyReader(req: Request, incoming: IncomingMessage): Request {
-  if (req.method === 'GET' || req.method === 'HEAD') return req;
-  const reader: BodyReader = (limitBytes) => readIncomingBody(incoming, limitBytes);
-  (req as Request & { [READ_BODY]?: BodyReader })[READ_BODY] = reader;
-  return req;
 }

@@ -11,6 +11,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { HEADERS, ServerError } from '@kv/core/protocol';
+import type { EngineResult } from '@kv/engine';
 import { errorJson } from './error-response.js';
 
 /** Responses with a body of at least this many bytes count against the budget. */
@@ -30,11 +31,11 @@ export interface ResponseBudget {
    * instead (and `res`, with its buffer, is dropped). One large response is always admitted when none
    * is in flight, so a value larger than the budget stays readable.
    *
-   * @param res - the response the engine built
+   * @param res - the result the engine built
    * @param outgoing - the Node response it will be written to
-   * @returns `res`, or the 503 response
+   * @returns `res`, or the 503 result
    */
-  admit(res: Response, outgoing: ServerResponse): Response;
+  admit(res: EngineResult, outgoing: ServerResponse): EngineResult;
 }
 
 /**
@@ -49,12 +50,12 @@ export function createResponseBudget(maxBytes: number): ResponseBudget {
       return inFlight;
     },
     admit(res, outgoing) {
-      const length = res.headers.get('content-length');
-      if (length === null) return res;
+      const length = res.headers['content-length'];
+      if (length === undefined) return res;
       const bytes = Number(length);
       if (!(bytes >= LARGE_RESPONSE_BYTES) || outgoing.destroyed || outgoing.writableEnded) return res;
       if (inFlight > 0 && inFlight + bytes > maxBytes) {
-        const requestId = res.headers.get(HEADERS.requestId);
+        const requestId = res.headers[HEADERS.requestId];
         return errorJson(
           new ServerError('Too many large responses are being sent; retry shortly', {
             code: 'unavailable',
@@ -62,7 +63,7 @@ export function createResponseBudget(maxBytes: number): ResponseBudget {
           }),
           {
             'retry-after': String(RETRY_AFTER_SECONDS),
-            ...(requestId === null ? {} : { [HEADERS.requestId]: requestId }),
+            ...(requestId === undefined ? {} : { [HEADERS.requestId]: requestId }),
           },
         );
       }

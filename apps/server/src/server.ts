@@ -1,5 +1,6 @@
 /**
- * The kv server: `@kv/engine` on Node's HTTP server (`@hono/node-server`), on `SqliteStorage` (or
+ * The kv server: `@kv/engine` on Node's HTTP server (through the `node:http` transport of
+ * `node-transport.ts`: no `Request`/`Response` objects on the way), on `SqliteStorage` (or
  * `MemoryStorage`), with request logs (pino), `/readyz`, Prometheus `/metrics`, CORS, the expiry
  * sweeper and graceful shutdown (PRODUCT.md "Non-functional"; issue 4).
  *
@@ -9,9 +10,8 @@
  *
  * @module
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
 import {
   grantFor,
   HEADERS,
@@ -24,19 +24,23 @@ import {
   authenticate,
   createEngine,
   type Engine,
+  type EngineRequest,
+  type EngineResult,
   MemoryStorage,
   MemoryTokenStore,
+  requestFromFetch,
+  responseFromResult,
   type Storage,
   type TokenStore,
-  withHeaders,
 } from '@kv/engine';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
-import { RequestAbortedError, withBodyReader } from './body.js';
+import { RequestAbortedError } from './body.js';
 import type { ServerConfig } from './config.js';
 import { errorJson } from './error-response.js';
 import { createMetrics, routeLabel, type ServerMetrics } from './metrics.js';
+import { NodeRequest, writeResult } from './node-transport.js';
 import { prepareDataFile } from './private-files.js';
 import { createResponseBudget } from './response-budget.js';
 import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
@@ -76,12 +80,18 @@ const CORS_METHODS = 'GET, HEAD, PUT, POST, PATCH, DELETE';
 /** Response headers a browser script may read. */
 const CORS_EXPOSE = ['etag', 'content-type', 'retry-after', ...Object.values(HEADERS)].join(', ');
 
+/** The path of a request target (`/path?query`) or absolute URL, without the query. */
 function pathOf(url: string): string {
-  // Faster than new URL() on the hot path: the request URL is absolute (scheme://host/path?query).
-  const start = url.indexOf('/', url.indexOf('//') + 2);
+  // Faster than new URL() on the hot path.
+  const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('//') + 2);
   if (start === -1) return '/';
   const q = url.indexOf('?', start);
   return q === -1 ? url.slice(start) : url.slice(start, q);
+}
+
+/** A JSON result (the server's own answers). */
+function jsonBody(body: unknown, status: number): EngineResult {
+  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
 /**
@@ -179,7 +189,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     onError: (error, req) => {
       // The client went away mid-body: not a server fault; its request line says 499 (see handle).
       if (error instanceof RequestAbortedError) return;
-      const reqId = req?.headers.get(HEADERS.requestId) ?? undefined;
+      const reqId = req?.header(HEADERS.requestId);
       logger.error(
         {
           err: error,
@@ -207,26 +217,26 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const ending = new AbortController();
   let shuttingDown = false;
 
-  const corsHeaders = (req: Request): Record<string, string> | undefined => {
+  const corsHeaders = (req: EngineRequest): Record<string, string> | undefined => {
     if (cors.length === 0) return undefined;
-    const origin = req.headers.get('origin');
-    if (origin === null || !(anyOrigin || cors.includes(origin))) return undefined;
+    const origin = req.header('origin');
+    if (origin === undefined || !(anyOrigin || cors.includes(origin))) return undefined;
     return { 'access-control-allow-origin': anyOrigin ? '*' : origin, vary: 'Origin' };
   };
 
-  const route = async (req: Request, path: string, lookup: RouteLookup): Promise<Response> => {
+  const route = async (req: EngineRequest, path: string): Promise<EngineResult> => {
     if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = !shuttingDown && (await storage.ping().catch(() => false));
-      return Response.json(
+      return jsonBody(
         ok ? { ok: true } : { ok: false, reason: shuttingDown ? 'shutting down' : 'database unreachable' },
-        { status: ok ? 200 : 503 },
+        ok ? 200 : 503,
       );
     }
     if (path === '/metrics' && req.method === 'GET') {
       if (!config.metricsPublic) {
         // Store names, sizes and revisions are not public: the same token check as the engine's routes.
         try {
-          const principal = await authenticate(tokens, req.headers.get('authorization'), Date.now());
+          const principal = await authenticate(tokens, req.header('authorization') ?? null, Date.now());
           if (grantFor(principal.capabilities, { kind: 'admin', action: 'stores' }) === null) {
             throw new UnauthorizedError('Not allowed: stores', { details: { action: 'stores' } });
           }
@@ -234,29 +244,27 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
           return errorJson(error);
         }
       }
-      return new Response(await metrics.registry.metrics(), {
+      return {
+        status: 200,
         headers: { 'content-type': metrics.registry.contentType },
-      });
+        body: await metrics.registry.metrics(),
+      };
     }
     const allowed = corsHeaders(req);
-    if (allowed && req.method === 'OPTIONS' && req.headers.has('access-control-request-method')) {
-      return new Response(null, {
+    if (allowed && req.method === 'OPTIONS' && req.header('access-control-request-method') !== undefined) {
+      return {
         status: 204,
         headers: {
           ...allowed,
           'access-control-allow-methods': CORS_METHODS,
-          'access-control-allow-headers': req.headers.get('access-control-request-headers') ?? '',
+          'access-control-allow-headers': req.header('access-control-request-headers') ?? '',
           'access-control-max-age': '600',
         },
-      });
+      };
     }
-    const res = await engine.fetch(
-      // A watch stream never finishes by itself: it also ends when the server shuts down.
-      lookup.kind === 'match' && lookup.route === ROUTES.watch
-        ? new Request(req, { signal: AbortSignal.any([req.signal, ending.signal]) })
-        : req,
-    );
-    return allowed ? withHeaders(res, { ...allowed, 'access-control-expose-headers': CORS_EXPOSE }) : res;
+    const result = await engine.handle(req);
+    if (allowed) Object.assign(result.headers, allowed, { 'access-control-expose-headers': CORS_EXPOSE });
+    return result;
   };
 
   // Access log (docs/performance.md "Server hot path"): a 5xx is always logged (warn; its cause, if
@@ -271,22 +279,25 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return sample > 0 && (sample >= 1 || Math.random() < sample) ? 'info' : undefined;
   };
 
+  /**
+   * Answers one request (routing, budget, metrics, access log). `req.route` is the lookup of `path`,
+   * made once for the metric label, the watch check and the engine.
+   */
   const handle = async (
-    req: Request,
+    req: EngineRequest,
+    path: string,
+    lookup: RouteLookup,
     incoming?: IncomingMessage,
     outgoing?: ServerResponse,
-  ): Promise<Response> => {
+  ): Promise<EngineResult> => {
     const started = performance.now();
-    const path = pathOf(req.url);
-    // Matched once against the protocol's route table: for the watch check and the metric label.
-    const lookup = matchRoute(req.method, path);
-    let res: Response;
+    let res: EngineResult;
     try {
-      res = await route(req, path, lookup);
+      res = await route(req, path);
     } catch (error) {
       // The engine never rejects; this guards /metrics and /readyz.
       logger.error({ err: error, path }, 'internal error');
-      res = Response.json({ error: { code: 'internal', message: 'Internal server error' } }, { status: 500 });
+      res = jsonBody({ error: { code: 'internal', message: 'Internal server error' } }, 500);
     }
     // Large values stay in memory until the client has read them: their total is capped.
     if (outgoing !== undefined && req.method === 'GET') res = budget.admit(res, outgoing);
@@ -300,7 +311,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (level !== undefined && logger.isLevelEnabled(level)) {
       logger[level](
         {
-          reqId: res.headers.get(HEADERS.requestId) ?? undefined,
+          reqId: res.headers[HEADERS.requestId],
           method: req.method,
           path,
           route: routeName,
@@ -313,15 +324,34 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return res;
   };
 
-  const server = createAdaptorServer({
-    // Bodies are read from the IncomingMessage (body.ts), not through a web stream.
-    fetch: (req, env) => {
-      const incoming = env.incoming as IncomingMessage;
-      return handle(withBodyReader(req, incoming), incoming, env.outgoing as ServerResponse);
-    },
-    hostname: config.host,
-    serverOptions: connectionOptions(config),
-  }) as Server;
+  /** Whether a lookup is the watch route (its stream also ends at shutdown). */
+  const isWatch = (lookup: RouteLookup): boolean => lookup.kind === 'match' && lookup.route === ROUTES.watch;
+
+  const server = createServer(connectionOptions(config), (incoming, outgoing) => {
+    const method = incoming.method ?? 'GET';
+    const path = pathOf(incoming.url ?? '/');
+    // Matched once against the protocol's route table: for the engine, the watch check and the label.
+    const lookup = matchRoute(method, path);
+    const req = new NodeRequest(incoming, outgoing, lookup, isWatch(lookup) ? ending.signal : undefined);
+    handle(req, path, lookup, incoming, outgoing)
+      .then((result) => writeResult(incoming, outgoing, result))
+      .catch((error: unknown) => {
+        logger.error({ err: error, path }, 'internal error');
+        outgoing.destroy();
+      });
+  });
+
+  /** {@link RunningServer.fetch}: the same answer through the Web transport. */
+  const fetchHandler = async (request: Request): Promise<Response> => {
+    const path = pathOf(request.url);
+    const lookup = matchRoute(request.method, path);
+    const base = requestFromFetch(request, lookup);
+    // A watch stream never finishes by itself: it also ends when the server shuts down.
+    const req = isWatch(lookup)
+      ? { ...base, signal: AbortSignal.any([request.signal, ending.signal]) }
+      : base;
+    return responseFromResult(await handle(req, path, lookup));
+  };
   applyConnectionLimits(server, config);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP (bad Content-Length, bad headers): answer 400 and keep serving others. A request
@@ -383,7 +413,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
     'listening',
   );
-  return { url, server, engine, storage, metrics, tokens, adminToken, shutdown, fetch: handle };
+  return { url, server, engine, storage, metrics, tokens, adminToken, shutdown, fetch: fetchHandler };
 }
 
 /**

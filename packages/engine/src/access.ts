@@ -25,8 +25,9 @@ import {
   validateStoreName,
 } from '@kv/core/protocol';
 import type { Principal } from './auth.js';
-import type { Ctx, EngineAction, EngineContext } from './context.js';
+import type { EngineAction, EngineContext } from './context.js';
 import { bearerToken } from './http.js';
+import { hookRequest, type RequestContext } from './pipeline.js';
 import { SIGNED_SCOPES_PARAM, verifySignedUrl } from './signing.js';
 import type { StorageReads } from './storage.js';
 
@@ -87,46 +88,33 @@ export interface AccessTarget {
 }
 
 /**
- * Runs the `authorize` hook, then checks the caller's capabilities.
+ * Runs the `authorize` hook (when the engine has one), then checks the caller's capabilities.
  *
+ * @param c - the request context (its request and principal)
  * @param grant - the grant to require instead of {@link defaultGrant} (routes allowed by several
  *   capabilities compute it themselves)
  * @returns the caller's grant for the action (never null)
  * @throws {UnauthorizedError} 403 when the hook returns false or the caller lacks the capability;
  *   whatever the hook throws
  */
-export function authorize(
+export async function authorize(
   ctx: EngineContext,
-  c: Ctx,
+  c: RequestContext,
   action: EngineAction,
   target: AccessTarget = {},
   grant?: ScopeGrant,
 ): Promise<Grant> {
-  return authorizeRequest(ctx, c.req.raw, c.get('principal'), action, target, grant);
-}
-
-/**
- * {@link authorize} for a request outside a hono context (the engine's fast path for single entries):
- * the request and the principal authenticated for it (undefined when access control is off).
- *
- * @throws {UnauthorizedError} as {@link authorize}
- */
-export async function authorizeRequest(
-  ctx: EngineContext,
-  req: Request,
-  principal: Principal | undefined,
-  action: EngineAction,
-  target: AccessTarget = {},
-  grant?: ScopeGrant,
-): Promise<Grant> {
-  const allowed = await ctx.authorize({
-    req,
-    token: bearerToken(req),
-    action,
-    ...target,
-    ...(principal === undefined ? {} : { principal }),
-  });
-  if (allowed === false) throw forbidden(action);
+  const principal = c.principal;
+  if (ctx.authorize !== undefined) {
+    const allowed = await ctx.authorize({
+      req: hookRequest(c.request),
+      token: bearerToken(c.header('authorization')),
+      action,
+      ...target,
+      ...(principal === undefined ? {} : { principal }),
+    });
+    if (allowed === false) throw forbidden(action);
+  }
   const granted = grant === undefined ? defaultGrant(principal, action, target.store) : grant;
   if (granted === null) throw forbidden(action);
   return granted;

@@ -1,10 +1,9 @@
 /**
- * Types shared by the engine's modules: the hono environment, the access-control hook and the internal
- * context handed to route handlers.
+ * Types shared by the engine's modules: the access-control hook and the internal context handed to
+ * route handlers.
  *
  * @module
  */
-import type { Context } from 'hono';
 import type { Principal, TokenStore } from './auth.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
@@ -34,10 +33,23 @@ export type EngineAction =
   | 'stores'
   | 'tokens';
 
+/**
+ * The request as the {@link Authorize} hook sees it: its method, target and headers (a `Request` has
+ * this shape too), never its body.
+ */
+export interface HookRequest {
+  /** The method, upper case. */
+  method: string;
+  /** The request target: path and query as received (no origin). */
+  url: string;
+  /** Request headers by name (case-insensitive); `null` when absent. */
+  headers: { get(name: string): string | null };
+}
+
 /** What the {@link Authorize} hook is told about a request, before any work is done. */
 export interface AuthorizeContext {
-  /** The request. Its body may already be consumed; read headers only. */
-  req: Request;
+  /** The request: method, target and headers. */
+  req: HookRequest;
   /** The bearer token of `Authorization: Bearer <token>`, or undefined when absent. */
   token: string | undefined;
   /** The action asked for. */
@@ -65,21 +77,6 @@ export interface AuthorizeContext {
 // biome-ignore lint/suspicious/noConfusingVoidType: hooks written as `async () => {}` return Promise<void>.
 export type Authorize = (ctx: AuthorizeContext) => void | boolean | Promise<void | boolean>;
 
-/** Hono environment of the engine app: per-request variables. */
-export interface EngineEnv {
-  Variables: {
-    /** The request id echoed in `Kv-Request-Id`. */
-    requestId: string;
-    /** The request body, read within limits by the JSON body middleware. */
-    bodyBytes: Uint8Array;
-    /** The authenticated caller; unset when access control is off and the request is not signed. */
-    principal: Principal | undefined;
-  };
-}
-
-/** The hono context of an engine route. */
-export type Ctx = Context<EngineEnv>;
-
 /** Resolved options and services, shared by every handler. */
 export interface EngineContext {
   /**
@@ -104,8 +101,8 @@ export interface EngineContext {
   maxJsonBodyBytes: number;
   /** New entry ids. */
   generateId: () => string;
-  /** Extra access-control hook. */
-  authorize: Authorize;
+  /** Extra access-control hook; undefined when none was given (everything allowed, nothing to call). */
+  authorize: Authorize | undefined;
   /** Tokens, when access control is on (`auth` option); undefined = every request is allowed. */
   tokens: TokenStore | undefined;
   /** Idempotent retries. */

@@ -1,6 +1,5 @@
 /**
- * HTTP plumbing of the engine: request ids, error responses, bounded body reading, path-segment
- * decoding, and the entry <-> header / JSON codecs of docs/protocol.md. Web-standard APIs only (no Node
+ * HTTP plumbing of the engine: request ids, JSON and error results, path-segment decoding, and the entry <-> header / JSON codecs of docs/protocol.md. Web-standard APIs only (no Node
  * built-ins): the engine also runs inside msw in a browser.
  *
  * @module
@@ -12,11 +11,11 @@ import {
   entryToHeaders,
   HEADERS,
   JSON_CONTENT_TYPE,
-  PayloadTooLargeError,
   toWireError,
   ValidationError,
   type WireEntry,
 } from '@kv/core/protocol';
+import type { EngineResult } from './pipeline.js';
 import { sha256HexSync } from './sha256.js';
 import type { ChangeRecord, StoredEntry, StoreRecord } from './storage.js';
 
@@ -36,148 +35,35 @@ export function pickRequestId(incoming: string | null | undefined): string {
 }
 
 /**
- * The JSON error response for `error` (any thrown value), via core's `toWireError`: a `KvError` keeps its
+ * The JSON error result for `error` (any thrown value), via core's `toWireError`: a `KvError` keeps its
  * code, status and details; anything else is a 500 `internal` whose text is not exposed. The code is
  * repeated in the `Kv-Error-Code` header.
  *
  * @param error - what was thrown
  * @param extraHeaders - headers to add (e.g. `Allow` on 405)
  */
-export function errorResponse(error: unknown, extraHeaders?: Record<string, string>): Response {
+export function errorResult(error: unknown, extraHeaders?: Record<string, string>): EngineResult {
   const { status, body } = toWireError(error);
-  const headers = new Headers({ 'content-type': JSON_CONTENT_TYPE, [HEADERS.errorCode]: body.error.code });
-  if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers.set(k, v);
-  const text = JSON.stringify(body);
-  return remember(new Response(text, { status, headers }), status, Object.fromEntries(headers), text);
-}
-
-/** What a response built by this module carries, kept beside it (see {@link responseSnapshot}). */
-export interface ResponseSnapshot {
-  /** HTTP status. */
-  status: number;
-  /** Headers, lower-case names. */
-  headers: Record<string, string>;
-  /** The body as built (a JSON text here). */
-  body: string;
-}
-
-const snapshots = new WeakMap<Response, ResponseSnapshot>();
-
-function remember(res: Response, status: number, headers: Record<string, string>, body: string): Response {
-  snapshots.set(res, { status, headers, body });
-  return res;
+  const headers: Record<string, string> = {
+    'content-type': JSON_CONTENT_TYPE,
+    [HEADERS.errorCode]: body.error.code,
+  };
+  if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers[k.toLowerCase()] = v;
+  return { status, headers, body: JSON.stringify(body) };
 }
 
 /**
- * Status, headers and body of a response built by {@link jsonResponse} or {@link errorResponse}, read
- * without touching the response (no clone, no body stream): the idempotency guard stores them. Undefined
- * for any other response, or one changed by {@link withHeaders} since.
- */
-export function responseSnapshot(res: Response): ResponseSnapshot | undefined {
-  return snapshots.get(res);
-}
-
-/**
- * Adds headers to a response (replacing same-named ones), copying the response when its headers are
- * immutable (e.g. a `Response` from elsewhere).
+ * A JSON result with `status`.
  *
- * @returns `res` itself, or the copy
+ * @param body - serialized with `JSON.stringify`
+ * @param headers - extra headers, lower-case names
  */
-export function withHeaders(res: Response, headers: Record<string, string>): Response {
-  snapshots.delete(res);
-  try {
-    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
-    return res;
-  } catch {
-    const copy = new Response(res.body, res);
-    for (const [k, v] of Object.entries(headers)) copy.headers.set(k, v);
-    return copy;
-  }
-}
-
-/** A JSON response with `status`. */
-export function jsonResponse(body: unknown, status = 200, headers?: Record<string, string>): Response {
-  // A plain record (lower-case names), not `Headers`: the Node adapter writes it as is, without building
-  // and sorting a `Headers` list per response.
+export function jsonResult(body: unknown, status = 200, headers?: Record<string, string>): EngineResult {
   const h: Record<string, string> =
     headers === undefined
       ? { 'content-type': JSON_CONTENT_TYPE }
       : { ...headers, 'content-type': JSON_CONTENT_TYPE };
-  const text = JSON.stringify(body);
-  return remember(new Response(text, { status, headers: h }), status, h, text);
-}
-
-/**
- * A property an adapter may set on a `Request` whose body it can read more cheaply than through
- * `Request.body`: the Node server reads the `IncomingMessage` directly instead of having a web stream
- * and a full undici `Request` built for it. Its value is a {@link BodyReader}; {@link readBodyLimited}
- * uses it when present. (`Symbol.for`, so adapters need not import the engine's copy.)
- */
-export const READ_BODY: unique symbol = Symbol.for('kv.readBody');
-
-/**
- * Reads a whole request body, stopping as soon as more than `limitBytes` arrived.
- *
- * @param limitBytes - largest accepted body, in bytes
- * @returns the bytes, or `null` when the body is larger than `limitBytes` (the rest is not buffered)
- * @throws whatever the transport fails with (e.g. the client aborting mid-body)
- */
-export type BodyReader = (limitBytes: number) => Promise<Uint8Array | null>;
-
-/**
- * Reads a request body into memory, refusing bodies over `limitBytes` before doing so: by
- * `Content-Length` up front, and otherwise (absent or lying header, streamed body) with a counting reader
- * that cancels the stream as soon as the count passes the limit, so an oversized body is never buffered
- * whole. An adapter's {@link READ_BODY} reader, when the request has one, replaces the stream.
- *
- * @param req - the request
- * @param limitBytes - largest accepted body, in bytes
- * @returns the body bytes (empty when the request has no body)
- * @throws {PayloadTooLargeError} 413 `payload_too_large`, `details: { limitBytes }`
- * @throws {ValidationError} 400 when `Content-Length` is not a decimal number
- */
-export async function readBodyLimited(req: Request, limitBytes: number): Promise<Uint8Array> {
-  const tooLarge = (): PayloadTooLargeError =>
-    new PayloadTooLargeError(`Request body is larger than ${limitBytes} bytes`, {
-      details: { field: 'body', limitBytes },
-    });
-  const declared = req.headers.get('content-length');
-  if (declared !== null) {
-    if (!/^\d{1,16}$/.test(declared.trim())) {
-      throw new ValidationError('Content-Length must be a decimal number', {
-        details: { field: 'Content-Length' },
-      });
-    }
-    if (Number(declared) > limitBytes) throw tooLarge();
-  }
-  const read = (req as { [READ_BODY]?: BodyReader })[READ_BODY];
-  if (typeof read === 'function') {
-    const bytes = await read(limitBytes);
-    if (bytes === null || bytes.byteLength > limitBytes) throw tooLarge();
-    return bytes;
-  }
-  if (req.body === null) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limitBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return { status, headers: h, body: JSON.stringify(body) };
 }
 
 /** True when `contentType` is JSON (`application/json`, `application/*+json`, with parameters). */
@@ -206,23 +92,11 @@ export function decodeSegment(segment: string, field: string): string {
 }
 
 /**
- * The raw (still percent-encoded) segments of a request URL's path, e.g.
- * `['v1', 'stores', 'orders', 'entries', 'a%2Fb']`. The router matched the route; the handlers decode the
- * segments themselves so an invalid escape is a 400 instead of being passed through undecoded.
+ * The bearer token of `Authorization: Bearer <token>`, or undefined.
+ *
+ * @param auth - the `Authorization` request header, if any
  */
-export function rawPathSegments(url: string): string[] {
-  const start = url.indexOf('/', url.indexOf('://') + 3);
-  let end = url.length;
-  const q = url.indexOf('?', start);
-  if (q !== -1) end = q;
-  const h = url.indexOf('#', start);
-  if (h !== -1 && h < end) end = h;
-  return url.slice(start + 1, end).split('/');
-}
-
-/** The bearer token of `Authorization: Bearer <token>`, or undefined. */
-export function bearerToken(req: Request): string | undefined {
-  const auth = req.headers.get('authorization');
+export function bearerToken(auth: string | undefined): string | undefined {
   if (!auth) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
   return m ? m[1] : undefined;

@@ -1,6 +1,6 @@
 /**
  * Idempotent retries (docs/protocol.md "Idempotency"; the IETF `Idempotency-Key` header draft, Stripe's
- * semantics). A write carrying `Idempotency-Key` is run once: its response (status, headers, body) is
+ * semantics). A write carrying `Idempotency-Key` is run once: its result (status, headers, body) is
  * stored through `Storage.putIdempotency` for 10 minutes ({@link LIMITS.idempotencyTtlMs}) under a key
  * scoped by the bearer token's hash, the store and the idempotency key. A repeat with the same request
  * fingerprint gets the stored response again with `Kv-Idempotent-Replayed: true` and writes nothing; a
@@ -15,7 +15,8 @@
  */
 import { HEADERS, isKvError, KvError, LIMITS, ValidationError } from '@kv/core/protocol';
 import { hashToken } from './auth.js';
-import { bearerToken, errorResponse, responseSnapshot, sha256Hex } from './http.js';
+import { bearerToken, errorResult, sha256Hex } from './http.js';
+import type { EngineRequest, EngineResult } from './pipeline.js';
 import type { Storage } from './storage.js';
 
 /** Request headers that change a write's meaning; they are part of its fingerprint. */
@@ -50,13 +51,13 @@ export function validateIdempotencyKey(value: string): string {
 }
 
 /**
- * The fingerprint of a write: SHA-256 over method, path, query, the meaning-bearing headers and the
- * SHA-256 of the body.
+ * The fingerprint of a write: SHA-256 over method, path, query (as `URL` normalizes them), the
+ * meaning-bearing headers and the SHA-256 of the body.
  */
-export async function requestFingerprint(req: Request, body: Uint8Array): Promise<string> {
-  const url = new URL(req.url);
+export async function requestFingerprint(req: EngineRequest, body: Uint8Array): Promise<string> {
+  const url = new URL(req.url, 'http://kv.invalid');
   const parts = [req.method, url.pathname, url.search];
-  for (const name of FINGERPRINT_HEADERS) parts.push(`${name}:${req.headers.get(name) ?? ''}`);
+  for (const name of FINGERPRINT_HEADERS) parts.push(`${name}:${req.header(name) ?? ''}`);
   parts.push(await sha256Hex(body));
   return sha256Hex(parts.join('\n'));
 }
@@ -74,24 +75,24 @@ export class IdempotencyGuard {
   }
 
   /**
-   * Runs `execute` for a write, or replays its first response.
+   * Runs `execute` for a write, or replays its first result.
    *
    * @param input.req - the request (for the header and the fingerprint)
    * @param input.store - the store the write addresses (`''` for the stores collection)
    * @param input.body - the request body bytes (already read within limits)
-   * @param input.execute - performs the write and returns its response
+   * @param input.execute - performs the write and returns its result
    * @throws {ValidationError} 400 `idempotency_key_reused` when the key was used for another request
    */
   async run(input: {
-    req: Request;
+    req: EngineRequest;
     store: string;
     body: Uint8Array;
-    execute: () => Promise<Response>;
-  }): Promise<Response> {
-    const header = input.req.headers.get(HEADERS.idempotencyKey);
-    if (header === null) return input.execute();
+    execute: () => Promise<EngineResult>;
+  }): Promise<EngineResult> {
+    const header = input.req.header(HEADERS.idempotencyKey);
+    if (header === undefined) return input.execute();
     const idemKey = validateIdempotencyKey(header);
-    const token = bearerToken(input.req);
+    const token = bearerToken(input.req.header('authorization'));
     const tokenHash = token === undefined ? '-' : await hashToken(token);
     const scopeKey = `${tokenHash}|${input.store}|${idemKey}`;
     const fingerprint = await requestFingerprint(input.req, input.body);
@@ -105,40 +106,46 @@ export class IdempotencyGuard {
             details: { field: 'Idempotency-Key' },
           });
         }
-        const headers = new Headers(existing.headers);
-        headers.set(HEADERS.idempotentReplayed, 'true');
-        const body = existing.body.byteLength === 0 ? null : (existing.body as Uint8Array<ArrayBuffer>);
-        return new Response(body, { status: existing.status, headers });
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(existing.headers)) headers[name.toLowerCase()] = value;
+        headers[HEADERS.idempotentReplayed] = 'true';
+        return {
+          status: existing.status,
+          headers,
+          body: existing.body.byteLength === 0 ? undefined : existing.body,
+        };
       }
-      let response: Response;
+      let result: EngineResult;
       try {
-        response = await input.execute();
+        result = await input.execute();
       } catch (error) {
         // A refused write (412, 404...) is an outcome too: store it so a retry sees the same answer.
         if (!isKvError(error) || !storable(error.status)) throw error;
-        response = errorResponse(error);
+        result = errorResult(error);
       }
-      if (!storable(response.status)) return response;
-      // Responses built by jsonResponse/errorResponse are read from their snapshot: no clone of the body.
-      const snapshot = responseSnapshot(response);
+      if (!storable(result.status)) return result;
+      const body = result.body;
+      // Writes answer with JSON text; a stream is never stored (no write streams its answer).
+      if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) return result;
       const bytes =
-        snapshot === undefined
-          ? new Uint8Array(await response.clone().arrayBuffer())
-          : new TextEncoder().encode(snapshot.body);
+        body === undefined
+          ? new Uint8Array(0)
+          : typeof body === 'string'
+            ? new TextEncoder().encode(body)
+            : body;
       const headers: Record<string, string> = {};
-      const keep = (value: string, name: string): void => {
-        if (!NOT_REPLAYED.has(name.toLowerCase() as never)) headers[name.toLowerCase()] = value;
-      };
-      if (snapshot === undefined) response.headers.forEach(keep);
-      else for (const [name, value] of Object.entries(snapshot.headers)) keep(value, name);
+      for (const [name, value] of Object.entries(result.headers)) {
+        const lower = name.toLowerCase();
+        if (!NOT_REPLAYED.has(lower as never)) headers[lower] = value;
+      }
       await this.#storage.putIdempotency(scopeKey, {
         fingerprint,
-        status: response.status,
+        status: result.status,
         headers,
         body: bytes,
         expiresAt: this.#clock() + LIMITS.idempotencyTtlMs,
       });
-      return response;
+      return result;
     } finally {
       release();
     }

@@ -1,8 +1,9 @@
 /**
- * `@kv/engine`: the kv protocol as one Web-standard fetch handler (`createEngine`) over the `Storage`
- * interface, the commit rules every storage is driven by (`applyCommit`, `commit`, `sweepExpired`),
- * `MemoryStorage`, the zod schemas behind `/openapi.json`, the watch stream, and access control (token
- * stores, bearer authentication, signed URLs).
+ * `@kv/engine`: the kv protocol as one request pipeline (`createEngine`: `engine.handle` for plain
+ * requests, `engine.fetch` for Web `Request`s) over the `Storage` interface, the commit rules every
+ * storage is driven by (`applyCommit`, `commit`, `sweepExpired`), `MemoryStorage`, the zod schemas
+ * behind `/openapi.json`, the watch stream, and access control (token stores, bearer authentication,
+ * signed URLs).
  *
  * @module
  */
@@ -22,7 +23,6 @@ export {
 } from './auth.js';
 export { applyCommit, commit, sweepExpired } from './commit.js';
 export * from './engine.js';
-export { type BodyReader, READ_BODY, withHeaders } from './http.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
 export * as schemas from './schemas.js';
 export {

@@ -26,39 +26,36 @@ import {
   validateScopes,
   validateStoreName,
 } from '@kv/core/protocol';
-import type { Ctx, EngineContext } from './context.js';
-import { decodeSegment, rawPathSegments } from './http.js';
+import type { EngineContext } from './context.js';
+import type { RequestContext } from './pipeline.js';
 import type { MutationResult, Precondition, PutOp, StoreRecord } from './storage.js';
 
-/** The store and key of an entry route, decoded strictly from the raw URL and validated. */
-export function entryPath(c: Ctx): { store: string; key: string } {
-  return entryPathOf(c.req.url);
+/**
+ * The store and key of an entry route (`{store}`, `{key}`: decoded strictly by `matchRoute`), validated.
+ *
+ * @throws {ValidationError} 400 for a bad store name or key
+ */
+export function entryPath(c: RequestContext): { store: string; key: string } {
+  return { store: validateStoreName(c.params.store ?? ''), key: validateKey(c.params.key ?? '') };
 }
 
 /**
- * {@link entryPath} of a request URL (absolute, as `Request.url`).
+ * The store of a `/v1/stores/{store}...` route, validated.
  *
- * @throws {ValidationError} 400 for a bad percent-encoding, store name or key
+ * @throws {ValidationError} 400 for a bad store name
  */
-export function entryPathOf(url: string): { store: string; key: string } {
-  const segs = rawPathSegments(url);
-  // ['v1', 'stores', store, 'entries', key, ...]
-  const store = validateStoreName(decodeSegment(segs[2] ?? '', 'store'));
-  const key = validateKey(decodeSegment(segs[4] ?? '', 'key'));
-  return { store, key };
+export function storePath(c: RequestContext): string {
+  return validateStoreName(c.params.store ?? '');
 }
 
-/** The store of a `/v1/stores/{store}...` route, decoded and validated. */
-export function storePath(c: Ctx): string {
-  const segs = rawPathSegments(c.req.url);
-  return validateStoreName(decodeSegment(segs[2] ?? '', 'store'));
-}
-
-/** The store and id of `/v1/stores/{store}/ids/{id}`. */
-export function idPath(c: Ctx): { store: string; id: string } {
-  const segs = rawPathSegments(c.req.url);
-  const store = validateStoreName(decodeSegment(segs[2] ?? '', 'store'));
-  const id = decodeSegment(segs[4] ?? '', 'id');
+/**
+ * The store and id of `/v1/stores/{store}/ids/{id}`.
+ *
+ * @throws {ValidationError} 400 for a bad store name or an id of 0 or more than 256 characters
+ */
+export function idPath(c: RequestContext): { store: string; id: string } {
+  const store = storePath(c);
+  const id = c.params.id ?? '';
   if (id.length === 0 || id.length > 256) {
     throw new ValidationError('Invalid id', { details: { field: 'id', reason: 'invalid_format' } });
   }
@@ -173,33 +170,28 @@ export interface PutHeaders {
 }
 
 /**
- * Reads the write options of a raw `PUT` from its headers (docs/protocol.md "Write an entry").
+ * Reads the write options of a raw `PUT` from its headers (docs/protocol.md "Write an entry"). Their
+ * shape (`Kv-Ttl-Ms` digits, the `true`/`false` flags, `If-None-Match: *`) was validated once by the
+ * route's header schema (`PutEntryHeaders`); this checks what needs more than a shape.
  *
- * @throws {ValidationError} for any malformed or conflicting header
+ * @throws {ValidationError} for a malformed content type, metadata or scopes, or conflicting conditions
  */
-export function parsePutHeaders(req: Request): PutHeaders {
-  const h = req.headers;
-  const contentType = validateContentType(h.get('content-type') ?? BYTES_CONTENT_TYPE);
+export function parsePutHeaders(c: RequestContext): PutHeaders {
+  const h = (name: string): string | undefined => c.header(name);
+  const contentType = validateContentType(h('content-type') ?? BYTES_CONTENT_TYPE);
   const out: PutHeaders = {
     contentType,
     metadata: null,
     scopes: [],
-    resume: false,
-    ifNotExists: false,
+    resume: h(HEADERS.resume) === 'true',
+    ifNotExists: h(HEADERS.ifNotExists) === 'true',
   };
-  const ttl = h.get(HEADERS.ttlMs);
-  if (ttl !== null) {
-    if (!/^\d{1,16}$/.test(ttl.trim())) {
-      throw new ValidationError('Kv-Ttl-Ms must be a positive integer of milliseconds', {
-        details: { field: 'ttlMs', reason: 'type' },
-      });
-    }
-    out.ttlMs = Number(ttl.trim());
-  }
-  const expiresAt = h.get(HEADERS.expiresAt);
-  if (expiresAt !== null) out.expiresAt = expiresAt.trim();
-  const metadata = h.get(HEADERS.metadata);
-  if (metadata !== null) {
+  const ttl = h(HEADERS.ttlMs);
+  if (ttl !== undefined) out.ttlMs = Number(ttl);
+  const expiresAt = h(HEADERS.expiresAt);
+  if (expiresAt !== undefined) out.expiresAt = expiresAt.trim();
+  const metadata = h(HEADERS.metadata);
+  if (metadata !== undefined) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(decodeURIComponent(metadata));
@@ -210,8 +202,8 @@ export function parsePutHeaders(req: Request): PutHeaders {
     }
     out.metadata = validateMetadata(parsed);
   }
-  const scopes = h.get(HEADERS.scopes);
-  if (scopes !== null && scopes.trim() !== '') {
+  const scopes = h(HEADERS.scopes);
+  if (scopes !== undefined && scopes.trim() !== '') {
     let parsed: string[];
     try {
       parsed = parseScopesHeader(scopes);
@@ -222,26 +214,16 @@ export function parsePutHeaders(req: Request): PutHeaders {
     }
     out.scopes = validateScopes(parsed);
   }
-  out.resume = boolHeader(h.get(HEADERS.resume), 'Kv-Resume') ?? false;
-  out.ifNotExists = boolHeader(h.get(HEADERS.ifNotExists), 'Kv-If-Not-Exists') ?? false;
-  const inm = h.get('if-none-match');
-  const im = h.get('if-match');
-  const conditions = (out.ifNotExists ? 1 : 0) + (inm !== null ? 1 : 0) + (im !== null ? 1 : 0);
+  const inm = h('if-none-match');
+  const im = h('if-match');
+  const conditions = (out.ifNotExists ? 1 : 0) + (inm !== undefined ? 1 : 0) + (im !== undefined ? 1 : 0);
   if (conditions > 1) {
     throw new ValidationError('Use only one of Kv-If-Not-Exists, If-None-Match and If-Match', {
       details: { field: 'If-Match', reason: 'conflict' },
     });
   }
-  if (inm !== null) {
-    if (inm.trim() !== '*') {
-      throw new ValidationError('If-None-Match on a write must be *', {
-        details: { field: 'If-None-Match', reason: 'invalid_format' },
-      });
-    }
-    out.precondition = { kind: 'absent' };
-  }
-  if (out.ifNotExists) out.precondition = { kind: 'absent' };
-  if (im !== null) out.precondition = ifMatchPrecondition(im);
+  if (inm !== undefined || out.ifNotExists) out.precondition = { kind: 'absent' };
+  if (im !== undefined) out.precondition = ifMatchPrecondition(im);
   return out;
 }
 
@@ -258,14 +240,6 @@ export function ifMatchPrecondition(value: string): Precondition {
     });
   }
   return parsed === '*' ? { kind: 'exists' } : { kind: 'revision', revision: parsed };
-}
-
-function boolHeader(value: string | null, field: string): boolean | undefined {
-  if (value === null) return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  throw new ValidationError(`${field} must be true or false`, { details: { field, reason: 'type' } });
 }
 
 /** A value written through JSON (bulk set, atomic set), before validation. */

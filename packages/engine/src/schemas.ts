@@ -1,6 +1,7 @@
 /**
  * zod schemas of every JSON body, query string and raw-body header set on the wire (docs/protocol.md).
- * The engine validates requests with them and generates `/openapi.json` from them (`@hono/zod-openapi`);
+ * The engine validates requests with them and generates `/openapi.json` from them
+ * (`@asteasolutions/zod-to-openapi`);
  * they live in the engine (not core) so browser bundles that only call the API do not carry zod. Each
  * inferred type is checked against the matching interface in `@kv/core` (`schemas.test-d.ts`), so the two
  * cannot drift. Optional fields use `exactOptional()` so `z.infer` matches core's
@@ -13,8 +14,12 @@
  * @module
  */
 
-import { z } from '@hono/zod-openapi';
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { LIMITS } from '@kv/core';
+import { z } from 'zod';
+
+// `.openapi(...)` on zod schemas: OpenAPI names, descriptions and examples for /openapi.json.
+extendZodWithOpenApi(z);
 
 /** An ISO 8601 timestamp string, e.g. `2025-01-31T12:00:00.000Z`. */
 export const Timestamp = z.string().openapi({ format: 'date-time', example: '2025-01-31T12:00:00.000Z' });

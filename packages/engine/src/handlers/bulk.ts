@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createRoute } from '@hono/zod-openapi';
+
 import {
   isKvError,
   type KvError,
@@ -13,9 +13,11 @@ import {
   ValidationError,
   validateKey,
 } from '@kv/core/protocol';
+import type { z } from 'zod';
 import { authorize, canRead, defaultGrant, FULL_GRANT, forbidden, type Grant } from '../access.js';
 import type { EngineContext } from '../context.js';
-import { jsonResponse, toWireEntry } from '../http.js';
+import { jsonResult, toWireEntry } from '../http.js';
+import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import { jsonWriteToPut, preconditionError, requireStore, storePath } from '../requests.js';
 import {
   AtomicBody,
@@ -30,22 +32,11 @@ import {
 } from '../schemas.js';
 import type { Mutation, MutationResult, Precondition, PutOp } from '../storage.js';
 import { type AtomicGrants, commitGuardedAtomic, commitGuardedEach } from '../writes.js';
-import {
-  type App,
-  bodyLimits,
-  errors,
-  idempotent,
-  json,
-  jsonRequest,
-  registerRoute,
-  tableRoute,
-  valid,
-} from './common.js';
+import { bodyLimits, errors, idempotent, json, jsonRequest } from './common.js';
 
 const TAG = 'bulk';
 
-const bulkGetRoute = createRoute({
-  ...tableRoute('bulkGet'),
+const bulkGetDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Read up to 10,000 keys',
   request: { params: StoreParams, body: jsonRequest(BulkGetBody) },
@@ -53,10 +44,9 @@ const bulkGetRoute = createRoute({
     200: json(BulkGetResponseSchema, 'One item per key, in request order'),
     ...errors(400, 401, 403, 404, 413, 415),
   },
-});
+};
 
-const bulkSetRoute = createRoute({
-  ...tableRoute('bulkSet'),
+const bulkSetDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Write up to 10,000 entries, each independently',
   request: { params: StoreParams, headers: IdempotencyHeaders, body: jsonRequest(BulkSetBody) },
@@ -64,10 +54,9 @@ const bulkSetRoute = createRoute({
     200: json(BulkResultSchema, 'Per-item results'),
     ...errors(400, 401, 403, 404, 413, 415),
   },
-});
+};
 
-const bulkDeleteRoute = createRoute({
-  ...tableRoute('bulkDelete'),
+const bulkDeleteDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Soft-delete up to 10,000 keys',
   request: { params: StoreParams, headers: IdempotencyHeaders, body: jsonRequest(BulkDeleteBody) },
@@ -75,10 +64,9 @@ const bulkDeleteRoute = createRoute({
     200: json(BulkResultSchema, 'Per-item results'),
     ...errors(400, 401, 403, 404, 413, 415),
   },
-});
+};
 
-const atomicRoute = createRoute({
-  ...tableRoute('atomic'),
+const atomicDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Atomic commit: checks and mutations, all or nothing (Deno KV)',
   request: { params: StoreParams, headers: IdempotencyHeaders, body: jsonRequest(AtomicBody) },
@@ -86,26 +74,27 @@ const atomicRoute = createRoute({
     200: json(AtomicResultSchema, 'Every check held; every mutation applied'),
     ...errors(400, 401, 403, 404, 412, 413, 415),
   },
-});
+};
 
-/** Registers the bulk routes: `bulkGet`, `bulkSet`, `bulkDelete`, `atomic`. */
-export function register(app: App, ctx: EngineContext): void {
+/** The bulk routes: `bulkGet`, `bulkSet`, `bulkDelete`, `atomic`. */
+export function routes(
+  ctx: EngineContext,
+): Pick<HandlerTable, 'bulkGet' | 'bulkSet' | 'bulkDelete' | 'atomic'> {
   const { storage } = ctx;
   const { keys: keysBody, values: valuesBody } = bodyLimits(ctx);
 
-  registerRoute(
-    app,
-    bulkGetRoute,
+  const bulkGet = defineRoute(
+    bulkGetDoc,
     async (c) => {
       const store = storePath(c);
-      const body = valid<typeof BulkGetBody>(c, 'json');
+      const body = c.body as z.output<typeof BulkGetBody>;
       body.keys.forEach((key, index) => {
         withIndex(index, 'keys', () => validateKey(key));
       });
       const grant = await authorize(ctx, c, 'get', { store, keys: body.keys });
       const values = body.values ?? true;
       const found = await storage.getMany(store, body.keys, ctx.clock(), values);
-      return jsonResponse({
+      return jsonResult({
         items: body.keys.map((key, i) => {
           const entry = found[i];
           // An entry outside a scoped caller's grant is reported as missing (filtered, not failed).
@@ -118,12 +107,11 @@ export function register(app: App, ctx: EngineContext): void {
     keysBody('get'),
   );
 
-  registerRoute(
-    app,
-    bulkSetRoute,
+  const bulkSet = defineRoute(
+    bulkSetDoc,
     async (c) => {
       const store = storePath(c);
-      const body = valid<typeof BulkSetBody>(c, 'json');
+      const body = c.body as z.output<typeof BulkSetBody>;
       const grant = await authorize(ctx, c, 'set', { store, keys: body.items.map((i) => i.key) });
       const record = await requireStore(ctx, store);
       const nowMs = ctx.clock();
@@ -145,7 +133,7 @@ export function register(app: App, ctx: EngineContext): void {
           throw error;
         }
       });
-      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+      return idempotent(ctx, c, store, c.bodyBytes, async () => {
         const puts = prepared.filter((p): p is { put: PutOp; ifNotExists: boolean } => !isKvError(p));
         const committed = await commitGuardedEach(
           ctx,
@@ -167,18 +155,17 @@ export function register(app: App, ctx: EngineContext): void {
           }
           return { key, ok: true, ...idRev(r), created: r.created === true };
         });
-        return jsonResponse(bulkResult(results));
+        return jsonResult(bulkResult(results));
       });
     },
     valuesBody(['set']),
   );
 
-  registerRoute(
-    app,
-    bulkDeleteRoute,
+  const bulkDelete = defineRoute(
+    bulkDeleteDoc,
     async (c) => {
       const store = storePath(c);
-      const body = valid<typeof BulkDeleteBody>(c, 'json');
+      const body = c.body as z.output<typeof BulkDeleteBody>;
       const grant = await authorize(ctx, c, 'delete', { store, keys: body.keys });
       await requireStore(ctx, store);
       const prepared = body.keys.map((key): Mutation | KvError => {
@@ -189,7 +176,7 @@ export function register(app: App, ctx: EngineContext): void {
           throw error;
         }
       });
-      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+      return idempotent(ctx, c, store, c.bodyBytes, async () => {
         const ops = prepared.filter((p): p is Mutation => !isKvError(p));
         const committed = await commitGuardedEach(ctx, store, ops, grant);
         let next = 0;
@@ -202,24 +189,23 @@ export function register(app: App, ctx: EngineContext): void {
             ? { key, ok: true, ...idRev(r), created: true }
             : { key, ok: true, created: false };
         });
-        return jsonResponse(bulkResult(results));
+        return jsonResult(bulkResult(results));
       });
     },
     keysBody('delete'),
   );
 
-  registerRoute(
-    app,
-    atomicRoute,
+  const atomic = defineRoute(
+    atomicDoc,
     async (c) => {
       const store = storePath(c);
-      const body = valid<typeof AtomicBody>(c, 'json');
+      const body = c.body as z.output<typeof AtomicBody>;
       const checks = body.checks ?? [];
       const keys = [...checks.map((k) => k.key), ...body.mutations.map((m) => m.key)];
       // The hook sees one `set`; capabilities are checked per part: get for checks, set and delete for
       // the mutations of each type.
       await authorize(ctx, c, 'set', { store, keys }, FULL_GRANT);
-      const principal = c.get('principal');
+      const principal = c.principal;
       const need = (action: 'get' | 'set' | 'delete', wanted: boolean): Grant | undefined => {
         if (!wanted) return undefined;
         const grant = defaultGrant(principal, action, store);
@@ -252,7 +238,7 @@ export function register(app: App, ctx: EngineContext): void {
               : { type: 'delete', key: validateKey(m.key) },
           ),
       );
-      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+      return idempotent(ctx, c, store, c.bodyBytes, async () => {
         const result = scoped
           ? await commitGuardedAtomic(ctx, store, storageChecks, mutations, grants)
           : await ctx.commit(store, {
@@ -266,11 +252,12 @@ export function register(app: App, ctx: EngineContext): void {
             details: { failedKeys: result.failedKeys },
           });
         }
-        return jsonResponse({ ok: true, revision: result.revision });
+        return jsonResult({ ok: true, revision: result.revision });
       });
     },
     valuesBody(['set', 'delete']),
   );
+  return { bulkGet, bulkSet, bulkDelete, atomic };
 }
 
 function idRev(r: MutationResult): { id?: string; revision?: number } {

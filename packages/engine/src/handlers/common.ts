@@ -1,53 +1,23 @@
 /**
- * What the route modules of `handlers/` share: registering a route with its handler (`registerRoute`), the
- * JSON-body middleware with its per-route limits (`jsonBody`, `bodyLimits`), validated data (`valid`),
- * the idempotency guard (`idempotent`), the pieces of the OpenAPI route definitions (`tableRoute`,
- * `errors`, `json`, `jsonRequest`).
+ * What the route modules of `handlers/` share: the per-route JSON body limits (`bodyLimits`), the
+ * idempotency guard (`idempotent`), the pieces of the OpenAPI route descriptions (`errors`, `json`,
+ * `jsonRequest`).
  *
  * A route module imports from here; nothing here imports a route module.
  *
  * @module
  */
-import type { OpenAPIHono, RouteConfig, z } from '@hono/zod-openapi';
-import { bytesToBase64Url, KvError, ROUTES, type RouteName, ValidationError } from '@kv/core/protocol';
-import { defaultGrant, forbidden } from '../access.js';
-import type { Ctx, EngineAction, EngineContext, EngineEnv } from '../context.js';
-import { isJsonContentType, readBodyLimited } from '../http.js';
-import { checkJsonDepth, KEYS_JSON_BODY_BYTES, SMALL_JSON_BODY_BYTES } from '../json-limits.js';
-import { storePath } from '../requests.js';
+import { bytesToBase64Url } from '@kv/core/protocol';
+import type { z } from 'zod';
+import type { EngineAction, EngineContext } from '../context.js';
+import { KEYS_JSON_BODY_BYTES, SMALL_JSON_BODY_BYTES } from '../json-limits.js';
+import type { EngineResult, JsonBodySpec, RequestContext } from '../pipeline.js';
 import { WireErrorSchema } from '../schemas.js';
 
-/** The engine's hono app, on which the route modules register. */
-export type App = OpenAPIHono<EngineEnv>;
-
-/** A route handler: the hono context in, the answer out (failures are thrown `KvError`s). */
-export type Handler = (c: Ctx) => Promise<Response>;
+export type { JsonBodySpec } from '../pipeline.js';
 
 // ---------------------------------------------------------------------------------------------------
-// Route definitions
-
-/**
- * The `method` (lower case, as hono and `createRoute` take it), `path` (the OpenAPI template) and
- * `operationId` of route `name` of core's route table (`ROUTES`, docs/protocol.md "Route summary"), to
- * spread into a `createRoute` definition, so the router and `/openapi.json` serve exactly the table.
- *
- * @param name - a route of `ROUTES`
- * @example createRoute({ ...tableRoute('getEntry'), summary: 'Read an entry', responses: {...} })
- */
-export function tableRoute<N extends RouteName>(
-  name: N,
-): {
-  method: Lowercase<(typeof ROUTES)[N]['method']>;
-  path: (typeof ROUTES)[N]['template'];
-  operationId: N;
-} {
-  const route = ROUTES[name];
-  return {
-    method: route.method.toLowerCase() as Lowercase<(typeof ROUTES)[N]['method']>,
-    path: route.template,
-    operationId: route.name as N,
-  };
-}
+// Route descriptions
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'validation_error / idempotency_key_reused: malformed request or a broken limit',
@@ -94,7 +64,7 @@ export function json<S extends z.ZodType>(
   return { description, content: { 'application/json': { schema } } };
 }
 
-/** A required OpenAPI JSON request body of `schema` (the validator reads it after {@link jsonBody}). */
+/** A required OpenAPI JSON request body of `schema` (the pipeline validates the body with it). */
 export function jsonRequest<S extends z.ZodType>(
   schema: S,
 ): { required: true; content: { 'application/json': { schema: S } } } {
@@ -102,22 +72,7 @@ export function jsonRequest<S extends z.ZodType>(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Registration and request bodies
-
-/** The validated data of `target`, typed by the schema that validated it. */
-export function valid<S extends z.ZodType>(c: Ctx, target: 'json' | 'query'): z.output<S> {
-  return (c.req.valid as (t: string) => unknown)(target) as z.output<S>;
-}
-
-/** What a JSON-body route reads: its byte limit and the actions one of which the caller must hold. */
-export interface JsonBodySpec {
-  /** Largest body, bytes (413 past it). */
-  limitBytes: number;
-  /** The caller needs a grant for at least one of these on the route's store, before the body is read. */
-  actions: readonly EngineAction[];
-  /** Whether the path names a store (`/v1/stores/{store}/...`) the actions apply to. */
-  storeInPath: boolean;
-}
+// Request bodies
 
 /**
  * The body limits of the JSON routes (json-limits.ts; docs/security.md "Limits against hostile
@@ -148,61 +103,15 @@ export function bodyLimits(ctx: EngineContext): {
   };
 }
 
-/**
- * Middleware of JSON-body routes, in this order: refuses a caller without any of the route's
- * capabilities (403, before a byte of the body is read: the handler's full check, with the `authorize`
- * hook, runs later), 415 unless `Content-Type` is JSON, reads the body within the route's limit (413
- * past it, without buffering the rest), refuses JSON nested deeper than `MAX_JSON_DEPTH` (400,
- * before parsing), then hands the text to the validator.
- */
-export function jsonBody(spec: JsonBodySpec): (c: Ctx, next: () => Promise<void>) => Promise<void> {
-  return async (c, next) => {
-    const principal = c.get('principal');
-    if (principal !== undefined) {
-      const store = spec.storeInPath ? storePath(c) : undefined;
-      if (!spec.actions.some((action) => defaultGrant(principal, action, store) !== null)) {
-        throw forbidden(spec.actions[0] as EngineAction);
-      }
-    }
-    if (!isJsonContentType(c.req.header('content-type'))) {
-      throw new KvError('This route takes a JSON body (Content-Type: application/json)', {
-        code: 'unsupported_media_type',
-        details: { field: 'Content-Type' },
-      });
-    }
-    const bytes = await readBodyLimited(c.req.raw, spec.limitBytes);
-    checkJsonDepth(bytes);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw new ValidationError('Request body is not valid UTF-8', { details: { field: 'body' } });
-    }
-    c.set('bodyBytes', bytes);
-    // hono caches body promises (typed as their values): the validator's `c.req.json()` parses this text.
-    c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
-    await next();
-  };
-}
-
-/**
- * Registers `route` with `handler` on the app; with `body`, the route reads a JSON body through
- * {@link jsonBody} first.
- */
-export function registerRoute(app: App, route: RouteConfig, handler: Handler, body?: JsonBodySpec): void {
-  const withBody = body === undefined ? route : { ...route, middleware: [jsonBody(body)] };
-  app.openapi(withBody as RouteConfig, handler as never);
-}
-
 /** Runs a write under the idempotency guard (no-op without an `Idempotency-Key` header). */
 export function idempotent(
   ctx: EngineContext,
-  c: Ctx,
+  c: RequestContext,
   store: string,
   body: Uint8Array,
-  execute: () => Promise<Response>,
-): Promise<Response> {
-  return ctx.idempotency.run({ req: c.req.raw, store, body, execute });
+  execute: () => Promise<EngineResult>,
+): Promise<EngineResult> {
+  return ctx.idempotency.run({ req: c.request, store, body, execute });
 }
 
 /** The body of a write without one, for {@link idempotent}. */

@@ -1,35 +1,25 @@
 /**
  * Single entries (docs/protocol.md "Entries"): read (`GET`/`HEAD`, raw bytes with the entry headers),
  * write (`PUT`, raw body, options in headers), delete or purge, set the expiry, history, and read by id.
- * `getEntry` and `putEntry` are also the engine's single-entry fast path (engine.ts).
  *
  * @module
  */
-import { createRoute, z } from '@hono/zod-openapi';
-import { formatEtag, HEADERS, isKvError, NotFoundError } from '@kv/core/protocol';
-import {
-  authorize,
-  authorizeRequest,
-  canRead,
-  canWrite,
-  defaultGrant,
-  forbidden,
-  type Grant,
-} from '../access.js';
-import type { Principal } from '../auth.js';
+import { formatEtag, isKvError, NotFoundError } from '@kv/core/protocol';
+import { z } from 'zod';
+import { authorize, canRead, canWrite, defaultGrant, forbidden, type Grant } from '../access.js';
 import type { EngineContext } from '../context.js';
+import { entryHeaders, ifNoneMatchHits, jsonResult, toWireHistoryItem } from '../http.js';
 import {
-  entryHeaders,
-  ifNoneMatchHits,
-  jsonResponse,
+  defineRoute,
+  type EngineResult,
+  type HandlerTable,
+  type RequestContext,
+  type RouteDoc,
   readBodyLimited,
-  toWireHistoryItem,
-  withHeaders,
-} from '../http.js';
+} from '../pipeline.js';
 import {
   effectiveMaxValueBytes,
   entryPath,
-  entryPathOf,
   futureTime,
   idPath,
   ifMatchPrecondition,
@@ -57,18 +47,7 @@ import {
 } from '../schemas.js';
 import type { Mutation, PutOp, StoredEntry } from '../storage.js';
 import { commitGuardedOne } from '../writes.js';
-import {
-  type App,
-  bodyLimits,
-  EMPTY,
-  errors,
-  idempotent,
-  json,
-  jsonRequest,
-  registerRoute,
-  tableRoute,
-  valid,
-} from './common.js';
+import { bodyLimits, EMPTY, errors, idempotent, json, jsonRequest } from './common.js';
 
 const TAG = 'entries';
 
@@ -88,9 +67,7 @@ const EntryResponseHeaders = z.object({
 
 const RawValue = z.string().openapi({ format: 'binary', description: 'The raw value bytes' });
 
-/** HEAD is answered by the GET route (hono); {@link registerHeadDocs} documents it. */
-const getEntryRoute = createRoute({
-  ...tableRoute('getEntry'),
+const getEntryDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Read an entry: raw value bytes, fields in headers',
   request: { params: EntryParams, headers: ReadHeaders },
@@ -103,10 +80,9 @@ const getEntryRoute = createRoute({
     304: { description: 'If-None-Match matched the current revision', headers: EntryResponseHeaders },
     ...errors(400, 401, 403, 404),
   },
-});
+};
 
-const getByIdRoute = createRoute({
-  ...tableRoute('getById'),
+const getByIdDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Read an entry by its id (AntiRaid getbyid); Kv-Key names the key',
   request: { params: IdParams, headers: ReadHeaders },
@@ -119,10 +95,9 @@ const getByIdRoute = createRoute({
     304: { description: 'If-None-Match matched the current revision' },
     ...errors(400, 401, 403, 404),
   },
-});
+};
 
-const putEntryRoute = createRoute({
-  ...tableRoute('putEntry'),
+const putEntryDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Write an entry: raw value bytes as the body, options in headers',
   request: {
@@ -139,10 +114,9 @@ const putEntryRoute = createRoute({
     201: json(SetResultSchema, 'Created'),
     ...errors(400, 401, 403, 404, 412, 413),
   },
-});
+};
 
-const deleteEntryRoute = createRoute({
-  ...tableRoute('deleteEntry'),
+const deleteEntryDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Soft-delete (tombstone) or, with ?purge=true, purge an entry',
   request: { params: EntryParams, query: DeleteQuery, headers: DeleteHeaders },
@@ -150,10 +124,9 @@ const deleteEntryRoute = createRoute({
     200: json(DeleteResultSchema, 'Whether something was deleted'),
     ...errors(400, 401, 403, 404, 412),
   },
-});
+};
 
-const setExpiryRoute = createRoute({
-  ...tableRoute('setExpiry'),
+const setExpiryDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Set or clear the expiry of an entry',
   request: { params: EntryParams, headers: IdempotencyHeaders, body: jsonRequest(SetExpiryBody) },
@@ -161,49 +134,68 @@ const setExpiryRoute = createRoute({
     200: json(SetExpiryResultSchema, 'Whether the key existed'),
     ...errors(400, 401, 403, 404, 413, 415),
   },
-});
+};
 
-const getHistoryRoute = createRoute({
-  ...tableRoute('getHistory'),
+const getHistoryDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Past revisions of a key, newest first, tombstones included',
   request: { params: EntryParams, query: HistoryQuery },
   responses: { 200: json(HistoryResponseSchema, 'History, newest first'), ...errors(400, 401, 403, 404) },
-});
+};
+
+/** HEAD of a raw-value read (the GET route answers it; RFC 9110 section 9.3.2), for `/openapi.json`. */
+const entryHeadDoc: RouteDoc = {
+  tags: [TAG],
+  summary: 'Whether an entry exists, with its fields in headers and no body (exists)',
+  responses: {
+    200: { description: 'Exists' },
+    304: { description: 'Unchanged' },
+    404: { description: 'key_not_found' },
+  },
+};
 
 /**
- * Registers the single-entry routes: `getEntry` (and HEAD), `getById` (and HEAD), `putEntry`,
+ * The single-entry routes: `getEntry` (and HEAD), `getById` (and HEAD), `putEntry`,
  * `deleteEntry`, `setExpiry`, `getHistory`.
  */
-export function register(app: App, ctx: EngineContext): void {
+export function routes(
+  ctx: EngineContext,
+): Pick<HandlerTable, 'getEntry' | 'getById' | 'putEntry' | 'deleteEntry' | 'setExpiry' | 'getHistory'> {
   const { storage } = ctx;
   const { small } = bodyLimits(ctx);
 
-  registerRoute(app, getEntryRoute, (c) => getEntry(ctx, c.req.raw, c.get('principal')));
-
-  registerRoute(app, getByIdRoute, async (c) => {
-    const { store, id } = idPath(c);
-    await authorize(ctx, c, 'id_ops', { store });
-    // By id is AntiRaid `getbyid`: kv.meta:id_ops, and the read itself (get, or exists for HEAD).
-    const action = c.req.raw.method === 'HEAD' ? 'exists' : 'get';
-    const principal = c.get('principal');
-    const grant = defaultGrant(principal, action, store);
-    if (grant === null) throw forbidden(action);
-    const entry = await storage.getById(store, id, ctx.clock());
-    checkRead(grant, entry, action);
-    if (entry === undefined) {
-      throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
-    }
-    return entryResponse(c.req.raw, entry, true, undefined);
+  const getEntry = defineRoute(getEntryDoc, (c) => readEntry(ctx, c), undefined, {
+    headDoc: { ...entryHeadDoc, request: { params: EntryParams } },
   });
 
-  registerRoute(app, putEntryRoute, (c) => putEntry(ctx, c.req.raw, c.get('principal')));
+  const getById = defineRoute(
+    getByIdDoc,
+    async (c) => {
+      const { store, id } = idPath(c);
+      await authorize(ctx, c, 'id_ops', { store });
+      // By id is AntiRaid `getbyid`: kv.meta:id_ops, and the read itself (get, or exists for HEAD).
+      const action = c.method === 'HEAD' ? 'exists' : 'get';
+      const principal = c.principal;
+      const grant = defaultGrant(principal, action, store);
+      if (grant === null) throw forbidden(action);
+      const entry = await storage.getById(store, id, ctx.clock());
+      checkRead(grant, entry, action);
+      if (entry === undefined) {
+        throw new NotFoundError('No live entry has this id', { code: 'key_not_found', details: { id } });
+      }
+      return entryResult(c, entry, true);
+    },
+    undefined,
+    { headDoc: { ...entryHeadDoc, request: { params: IdParams } } },
+  );
 
-  registerRoute(app, deleteEntryRoute, async (c) => {
+  const putEntry = defineRoute(putEntryDoc, (c) => writeEntry(ctx, c));
+
+  const deleteEntry = defineRoute(deleteEntryDoc, async (c) => {
     const { store, key } = entryPath(c);
-    const q = valid<typeof DeleteQuery>(c, 'query');
+    const q = c.query as z.output<typeof DeleteQuery>;
     const purge = q.purge === 'true';
-    const im = c.req.header('if-match');
+    const im = c.header('if-match');
     const precondition = im === undefined ? undefined : ifMatchPrecondition(im);
     const grant = await authorize(ctx, c, purge ? 'purge' : 'delete', { store, key });
     await requireStore(ctx, store);
@@ -212,32 +204,31 @@ export function register(app: App, ctx: EngineContext): void {
       if (precondition !== undefined) op.precondition = precondition;
       const result = await commitGuardedOne(ctx, store, op, grant);
       if (result.status === 'failed') throw preconditionError(result, precondition);
-      if (result.status === 'noop') return jsonResponse({ deleted: false });
-      return jsonResponse({ deleted: true, revision: result.revision });
+      if (result.status === 'noop') return jsonResult({ deleted: false });
+      return jsonResult({ deleted: true, revision: result.revision });
     });
   });
 
-  registerRoute(
-    app,
-    setExpiryRoute,
+  const setExpiry = defineRoute(
+    setExpiryDoc,
     async (c) => {
       const { store, key } = entryPath(c);
-      const body = valid<typeof SetExpiryBody>(c, 'json');
+      const body = c.body as z.output<typeof SetExpiryBody>;
       const grant = await authorize(ctx, c, 'set_expiry', { store, key });
       await requireStore(ctx, store);
       const expiresAt = body.expiresAt === null ? null : futureTime(body.expiresAt, ctx.clock());
-      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+      return idempotent(ctx, c, store, c.bodyBytes, async () => {
         const result = await commitGuardedOne(ctx, store, { type: 'setExpiry', key, expiresAt }, grant);
-        if (result.status !== 'applied') return jsonResponse({ existed: false });
-        return jsonResponse({ existed: true, revision: result.revision });
+        if (result.status !== 'applied') return jsonResult({ existed: false });
+        return jsonResult({ existed: true, revision: result.revision });
       });
     },
     small(['set_expiry']),
   );
 
-  registerRoute(app, getHistoryRoute, async (c) => {
+  const getHistory = defineRoute(getHistoryDoc, async (c) => {
     const { store, key } = entryPath(c);
-    const q = valid<typeof HistoryQuery>(c, 'query');
+    const q = c.query as z.output<typeof HistoryQuery>;
     const grant = await authorize(ctx, c, 'history', { store, key });
     const values = q.values !== 'false';
     let items = await storage.history(store, key);
@@ -246,59 +237,22 @@ export function register(app: App, ctx: EngineContext): void {
       items = items.filter((r) => canRead(grant, r.scopes));
       if (items.length === 0) throw forbidden('history');
     }
-    return jsonResponse({ items: items.map((r) => toWireHistoryItem(r, values)) });
+    return jsonResult({ items: items.map((r) => toWireHistoryItem(r, values)) });
   });
-}
 
-/**
- * Documents `HEAD` next to `GET` for the raw-value routes `getEntry` and `getById` (hono answers HEAD
- * with the GET handler; RFC 9110 section 9.3.2). Called after every route is registered, so each path's
- * operations keep the table's order with HEAD last.
- */
-export function registerHeadDocs(app: App): void {
-  const entryHead = {
-    summary: 'Whether an entry exists, with its fields in headers and no body (exists)',
-    responses: {
-      200: { description: 'Exists' },
-      304: { description: 'Unchanged' },
-      404: { description: 'key_not_found' },
-    },
-  };
-  app.openAPIRegistry.registerPath({
-    method: 'head',
-    path: getEntryRoute.path,
-    tags: [TAG],
-    request: { params: EntryParams },
-    ...entryHead,
-  });
-  app.openAPIRegistry.registerPath({
-    method: 'head',
-    path: getByIdRoute.path,
-    tags: [TAG],
-    request: { params: IdParams },
-    ...entryHead,
-  });
+  return { getEntry, getById, putEntry, deleteEntry, setExpiry, getHistory };
 }
 
 /** GET/HEAD answer for an entry: raw bytes with the entry headers, or 304 on a matching If-None-Match. */
-function entryResponse(
-  req: Request,
-  entry: StoredEntry,
-  byId: boolean,
-  extraHeaders: Record<string, string> | undefined,
-): Response {
+function entryResult(c: RequestContext, entry: StoredEntry, byId: boolean): EngineResult {
   const headers = entryHeaders(entry, byId);
-  if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
-  if (ifNoneMatchHits(req.headers.get('if-none-match'), entry.revision)) {
+  if (ifNoneMatchHits(c.header('if-none-match'), entry.revision)) {
     delete headers['content-type'];
-    return new Response(null, { status: 304, headers });
+    return { status: 304, headers };
   }
   headers['content-length'] = String(entry.size);
-  const head = req.method === 'HEAD';
-  return new Response(head || entry.size === 0 ? null : (entry.value as Uint8Array<ArrayBuffer>), {
-    status: 200,
-    headers,
-  });
+  // HEAD: the pipeline drops the body; it is not even handed over.
+  return { status: 200, headers, body: c.method === 'HEAD' || entry.size === 0 ? undefined : entry.value };
 }
 
 function etagHeader(revision: number | undefined): Record<string, string> {
@@ -317,51 +271,37 @@ function checkRead(grant: Grant, entry: StoredEntry | undefined, action: 'get' |
 
 /**
  * `GET`/`HEAD /v1/stores/{store}/entries/{key}` (docs/protocol.md "Read an entry"): the raw value with
- * the entry headers, 304 on a matching `If-None-Match`. Shared by the hono route and the engine's fast
- * path, which calls it once the request id, authentication and request validation are done.
+ * the entry headers, 304 on a matching `If-None-Match`.
  *
- * @param req - the request (its method tells GET from HEAD)
- * @param principal - the authenticated caller (undefined when access control is off)
- * @param extraHeaders - headers to add to the answer (the fast path's `Kv-Request-Id`)
  * @throws KvError 400/403/404 as the route documents
  */
-export async function getEntry(
-  ctx: EngineContext,
-  req: Request,
-  principal: Principal | undefined,
-  extraHeaders?: Record<string, string>,
-): Promise<Response> {
-  const { store, key } = entryPathOf(req.url);
-  const action = req.method === 'HEAD' ? 'exists' : 'get';
-  const grant = await authorizeRequest(ctx, req, principal, action, { store, key });
+async function readEntry(ctx: EngineContext, c: RequestContext): Promise<EngineResult> {
+  const { store, key } = entryPath(c);
+  const action = c.method === 'HEAD' ? 'exists' : 'get';
+  const grant = await authorize(ctx, c, action, { store, key });
   // Storage methods throw StoreNotFoundError for a missing store: no separate lookup on reads.
   const entry = await ctx.storage.get(store, key, ctx.clock());
   checkRead(grant, entry, action);
   if (entry === undefined) throw keyNotFound(key);
-  return entryResponse(req, entry, false, extraHeaders);
+  return entryResult(c, entry, false);
 }
 
 /**
  * `PUT /v1/stores/{store}/entries/{key}` (docs/protocol.md "Write an entry"): the raw body is the value,
- * options come from headers. Shared by the hono route and the engine's fast path, as {@link getEntry}.
+ * options come from headers (their shape validated by the route's header schema).
  *
  * @throws KvError 400/403/404/412/413 as the route documents
  */
-export async function putEntry(
-  ctx: EngineContext,
-  req: Request,
-  principal: Principal | undefined,
-  extraHeaders?: Record<string, string>,
-): Promise<Response> {
-  const { store, key } = entryPathOf(req.url);
-  const opts = parsePutHeaders(req);
-  const grant = await authorizeRequest(ctx, req, principal, 'set', { store, key, scopes: opts.scopes });
+async function writeEntry(ctx: EngineContext, c: RequestContext): Promise<EngineResult> {
+  const { store, key } = entryPath(c);
+  const opts = parsePutHeaders(c);
+  const grant = await authorize(ctx, c, 'set', { store, key, scopes: opts.scopes });
   if (!canWrite(grant, opts.scopes)) throw forbidden('set');
   const record = await requireStore(ctx, store);
   const limit = effectiveMaxValueBytes(ctx, record);
   let value: Uint8Array;
   try {
-    value = await readBodyLimited(req, Math.min(limit, ctx.maxBodyBytes));
+    value = await readBodyLimited(c.request, Math.min(limit, ctx.maxBodyBytes));
   } catch (error) {
     if (isKvError(error) && error.code === 'payload_too_large') {
       throw valueTooLarge(undefined, limit, key);
@@ -381,30 +321,28 @@ export async function putEntry(
     newId: ctx.generateId(),
   };
   if (opts.precondition !== undefined) put.precondition = opts.precondition;
-  const res = await ctx.idempotency.run({
-    req,
+  return ctx.idempotency.run({
+    req: c.request,
     store,
     body: value,
     execute: async () => {
       const result = await commitGuardedOne(ctx, store, put, grant);
       if (result.status === 'failed') {
         if (opts.ifNotExists && result.failure === 'key_exists') {
-          return jsonResponse({ id: result.id, revision: result.revision, created: false }, 200, {
-            ...etagHeader(result.revision),
-            ...extraHeaders,
-          });
+          return jsonResult(
+            { id: result.id, revision: result.revision, created: false },
+            200,
+            etagHeader(result.revision),
+          );
         }
         throw preconditionError(result, opts.precondition);
       }
       const created = result.created === true;
-      return jsonResponse({ id: result.id, revision: result.revision, created }, created ? 201 : 200, {
-        ...etagHeader(result.revision),
-        ...extraHeaders,
-      });
+      return jsonResult(
+        { id: result.id, revision: result.revision, created },
+        created ? 201 : 200,
+        etagHeader(result.revision),
+      );
     },
   });
-  // Answers of the idempotency guard itself (replays, stored refusals) were not built here.
-  return extraHeaders !== undefined && req.headers.has(HEADERS.idempotencyKey)
-    ? withHeaders(res, extraHeaders)
-    : res;
 }

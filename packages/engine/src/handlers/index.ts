@@ -1,14 +1,15 @@
 /**
- * Every route of core's route table (`ROUTES`, docs/protocol.md "Route summary") on the engine's app,
- * one module per resource. Each module holds its routes' `createRoute` definitions (method, path and
- * `operationId` from the table) next to their handlers; `common.ts` holds what they share. Imports go
- * one way: this index -> resource modules -> `common.ts`.
+ * Every route of core's route table (`ROUTES`, docs/protocol.md "Route summary") with its handler, one
+ * module per resource. Each module holds its routes' descriptions (OpenAPI, with the zod schemas the
+ * pipeline validates with) next to their handlers; `common.ts` holds what they share. Imports go one
+ * way: this index -> resource modules -> `common.ts`.
  *
  * @module
  */
+import type { RouteName } from '@kv/core/protocol';
 import type { EngineContext } from '../context.js';
+import type { HandlerTable } from '../pipeline.js';
 import * as bulk from './bulk.js';
-import type { App } from './common.js';
 import * as entries from './entries.js';
 import * as listing from './listing.js';
 import * as service from './service.js';
@@ -17,21 +18,23 @@ import * as stores from './stores.js';
 import * as tokens from './tokens.js';
 import * as watch from './watch.js';
 
-export { getEntry, putEntry } from './entries.js';
-
 /**
- * Registers every route of the table on `app`, and the `/openapi.json` document of them (HEAD
- * documented next to GET for the raw-value reads). The order is the order of the document's paths.
+ * The handler table: every route of the table (a missing one does not compile). The order of the
+ * modules is the order of `/openapi.json`'s paths.
  */
-export function registerRoutes(app: App, ctx: EngineContext): void {
-  service.register(app);
-  stores.register(app, ctx);
-  listing.register(app, ctx);
-  entries.register(app, ctx);
-  bulk.register(app, ctx);
-  watch.register(app, ctx);
-  signedUrls.register(app, ctx);
-  tokens.register(app, ctx);
-  service.registerDocument(app);
-  entries.registerHeadDocs(app);
+export function handlerTable(ctx: EngineContext): HandlerTable {
+  let table: HandlerTable | undefined;
+  const routes = {
+    ...service.routes(),
+    ...stores.routes(ctx),
+    ...listing.routes(ctx),
+    ...entries.routes(ctx),
+    ...bulk.routes(ctx),
+    ...watch.routes(ctx),
+    ...signedUrls.routes(ctx),
+    ...tokens.routes(ctx),
+  };
+  const order = Object.keys(routes) as RouteName[];
+  table = { ...routes, openapi: service.openapiRoute(order, () => table as HandlerTable) };
+  return table;
 }

@@ -4,41 +4,41 @@
  *
  * @module
  */
-import { createRoute } from '@hono/zod-openapi';
+
 import { LIMITS, unionGrants, ValidationError, validateKeyPrefix, validateScope } from '@kv/core/protocol';
+import type { z } from 'zod';
 import { authorize, defaultGrant, readFilter } from '../access.js';
 import type { EngineContext } from '../context.js';
-import { jsonResponse, toWireEntry } from '../http.js';
+import { jsonResult, toWireEntry } from '../http.js';
 import { type ListRequest, listPage } from '../listing.js';
+import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import { requireStore, storePath } from '../requests.js';
 import { ListQuery, ListResponseSchema, ScopesResponseSchema, StoreParams } from '../schemas.js';
-import { type App, errors, json, registerRoute, tableRoute, valid } from './common.js';
+import { errors, json } from './common.js';
 
 const TAG = 'entries';
 
-const listEntriesRoute = createRoute({
-  ...tableRoute('listEntries'),
+const listEntriesDoc: RouteDoc = {
   tags: [TAG],
   summary: 'List entries (one page)',
   request: { params: StoreParams, query: ListQuery },
   responses: { 200: json(ListResponseSchema, 'One page, in key byte order'), ...errors(400, 401, 403, 404) },
-});
+};
 
-const listScopesRoute = createRoute({
-  ...tableRoute('listScopes'),
+const listScopesDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Scopes in use by live entries (AntiRaid list_scopes)',
   request: { params: StoreParams },
   responses: { 200: json(ScopesResponseSchema, 'Sorted scopes'), ...errors(400, 401, 403, 404) },
-});
+};
 
-/** Registers the listing routes: `listEntries`, `listScopes`. */
-export function register(app: App, ctx: EngineContext): void {
+/** The listing routes: `listEntries`, `listScopes`. */
+export function routes(ctx: EngineContext): Pick<HandlerTable, 'listEntries' | 'listScopes'> {
   const { storage } = ctx;
 
-  registerRoute(app, listEntriesRoute, async (c) => {
+  const listEntries = defineRoute(listEntriesDoc, async (c) => {
     const store = storePath(c);
-    const q = valid<typeof ListQuery>(c, 'query');
+    const q = c.query as z.output<typeof ListQuery>;
     const limit = q.limit === undefined ? LIMITS.defaultListLimit : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
       throw new ValidationError(`limit must be an integer from 1 to ${LIMITS.maxListLimit}`, {
@@ -57,7 +57,7 @@ export function register(app: App, ctx: EngineContext): void {
     if (q.startAfter !== undefined) req.startAfter = validateKeyPrefix(q.startAfter);
     if (q.cursor !== undefined) req.cursor = q.cursor;
     const action = req.match !== undefined || req.like !== undefined ? 'find' : 'list';
-    const principal = c.get('principal');
+    const principal = c.principal;
     // A plain scope listing without values is AntiRaid `keys(scope)`: `kv.meta:keys` allows it too.
     const grant =
       action === 'list' && req.scope !== undefined && !req.values
@@ -84,12 +84,13 @@ export function register(app: App, ctx: EngineContext): void {
       complete: page.complete,
     };
     if (page.cursor !== undefined) body.cursor = page.cursor;
-    return jsonResponse(body);
+    return jsonResult(body);
   });
 
-  registerRoute(app, listScopesRoute, async (c) => {
+  const listScopes = defineRoute(listScopesDoc, async (c) => {
     const store = storePath(c);
     await authorize(ctx, c, 'list_scopes', { store });
-    return jsonResponse({ items: await storage.listScopes(store, ctx.clock()) });
+    return jsonResult({ items: await storage.listScopes(store, ctx.clock()) });
   });
+  return { listEntries, listScopes };
 }

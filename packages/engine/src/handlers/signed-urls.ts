@@ -4,11 +4,13 @@
  *
  * @module
  */
-import { createRoute } from '@hono/zod-openapi';
+
 import { buildPath, validateKey, validateKeyPrefix } from '@kv/core/protocol';
+import type { z } from 'zod';
 import { authorize, canRead, defaultGrant, forbidden, grantScopesParam, intersectGrants } from '../access.js';
 import type { EngineContext } from '../context.js';
-import { jsonResponse } from '../http.js';
+import { jsonResult } from '../http.js';
+import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import { requireStore, storePath } from '../requests.js';
 import {
   RotateSigningSecretResultSchema,
@@ -17,22 +19,11 @@ import {
   StoreParams,
 } from '../schemas.js';
 import { SIGNED_SCOPES_PARAM, signUrl } from '../signing.js';
-import {
-  type App,
-  bodyLimits,
-  errors,
-  json,
-  jsonRequest,
-  randomSecret,
-  registerRoute,
-  tableRoute,
-  valid,
-} from './common.js';
+import { bodyLimits, errors, json, jsonRequest, randomSecret } from './common.js';
 
 const TAG = 'access';
 
-const createSignedUrlRoute = createRoute({
-  ...tableRoute('createSignedUrl'),
+const createSignedUrlDoc: RouteDoc = {
   tags: [TAG],
   summary:
     'Create a signed read-only URL for a record or a key listing (Apify getRecordPublicUrl / createKeysPublicUrl)',
@@ -41,10 +32,9 @@ const createSignedUrlRoute = createRoute({
     200: json(SignedUrlResultSchema, 'The signed URL; it works with no token until expiresAt'),
     ...errors(400, 401, 403, 404, 413, 415),
   },
-});
+};
 
-const rotateSigningSecretRoute = createRoute({
-  ...tableRoute('rotateSigningSecret'),
+const rotateSigningSecretDoc: RouteDoc = {
   tags: [TAG],
   summary: "Rotate the store's URL-signing secret: every URL signed before stops working",
   request: { params: StoreParams },
@@ -52,19 +42,18 @@ const rotateSigningSecretRoute = createRoute({
     200: json(RotateSigningSecretResultSchema, 'Rotated'),
     ...errors(400, 401, 403, 404),
   },
-});
+};
 
-/** Registers the signed-URL routes: `createSignedUrl` (`sign`), `rotateSigningSecret` (`kv.admin:stores`). */
-export function register(app: App, ctx: EngineContext): void {
+/** The signed-URL routes: `createSignedUrl` (`sign`), `rotateSigningSecret` (`kv.admin:stores`). */
+export function routes(ctx: EngineContext): Pick<HandlerTable, 'createSignedUrl' | 'rotateSigningSecret'> {
   const { storage } = ctx;
   const { small } = bodyLimits(ctx);
 
-  registerRoute(
-    app,
-    createSignedUrlRoute,
+  const createSignedUrl = defineRoute(
+    createSignedUrlDoc,
     async (c) => {
       const store = storePath(c);
-      const body = valid<typeof SignedUrlBody>(c, 'json');
+      const body = c.body as z.output<typeof SignedUrlBody>;
       const signGrant = await authorize(ctx, c, 'sign', {
         store,
         ...(body.kind === 'record' ? { key: body.key } : {}),
@@ -72,7 +61,7 @@ export function register(app: App, ctx: EngineContext): void {
       // A signed URL reaches what its signer may both sign and read: get for a record, list for a
       // listing (docs/security.md "Signed URLs").
       const readAction = body.kind === 'record' ? 'get' : 'list';
-      const grant = intersectGrants(signGrant, defaultGrant(c.get('principal'), readAction, store));
+      const grant = intersectGrants(signGrant, defaultGrant(c.principal, readAction, store));
       if (grant === null) throw forbidden(readAction);
       const nowMs = ctx.clock();
       // Only the path and query are signed; the returned URL's origin is the configured public URL.
@@ -97,7 +86,7 @@ export function register(app: App, ctx: EngineContext): void {
       const expiresAtSecs = Math.floor(nowMs / 1000) + body.expiresInSecs;
       const signed = await signUrl(path, record.signingSecret, expiresAtSecs);
       const signedPath = signed.pathname + signed.search;
-      return jsonResponse({
+      return jsonResult({
         url: ctx.publicUrl() + signedPath,
         path: signedPath,
         expiresAt: new Date(expiresAtSecs * 1000).toISOString(),
@@ -106,10 +95,11 @@ export function register(app: App, ctx: EngineContext): void {
     small(['sign']),
   );
 
-  registerRoute(app, rotateSigningSecretRoute, async (c) => {
+  const rotateSigningSecret = defineRoute(rotateSigningSecretDoc, async (c) => {
     const store = storePath(c);
     await authorize(ctx, c, 'stores', { store });
     await storage.rotateSigningSecret(store, randomSecret(), ctx.clock());
-    return jsonResponse({ rotated: true });
+    return jsonResult({ rotated: true });
   });
+  return { createSignedUrl, rotateSigningSecret };
 }

@@ -3,11 +3,13 @@
  *
  * @module
  */
-import { createRoute } from '@hono/zod-openapi';
+
 import { LIMITS, ValidationError, validateStoreConfig, validateStoreName } from '@kv/core/protocol';
+import type { z } from 'zod';
 import { authorize, storeReadGrant } from '../access.js';
 import type { EngineContext } from '../context.js';
-import { jsonResponse, toStoreInfo } from '../http.js';
+import { jsonResult, toStoreInfo } from '../http.js';
+import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import { requireStore, storePath } from '../requests.js';
 import {
   CreateStoreBody,
@@ -18,31 +20,17 @@ import {
   StoreParams,
   UpdateStoreBody,
 } from '../schemas.js';
-import {
-  type App,
-  bodyLimits,
-  EMPTY,
-  errors,
-  idempotent,
-  json,
-  jsonRequest,
-  randomSecret,
-  registerRoute,
-  tableRoute,
-  valid,
-} from './common.js';
+import { bodyLimits, EMPTY, errors, idempotent, json, jsonRequest, randomSecret } from './common.js';
 
 const TAG = 'stores';
 
-const listStoresRoute = createRoute({
-  ...tableRoute('listStores'),
+const listStoresDoc: RouteDoc = {
   tags: [TAG],
   summary: 'List stores',
   responses: { 200: json(StoreListSchema, 'Every store, ordered by name'), ...errors(401, 403) },
-});
+};
 
-const createStoreRoute = createRoute({
-  ...tableRoute('createStore'),
+const createStoreDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Create a store',
   request: { headers: IdempotencyHeaders, body: jsonRequest(CreateStoreBody) },
@@ -50,54 +38,52 @@ const createStoreRoute = createRoute({
     201: json(StoreInfoSchema, 'Created'),
     ...errors(400, 401, 403, 412, 413, 415),
   },
-});
+};
 
-const getStoreRoute = createRoute({
-  ...tableRoute('getStore'),
+const getStoreDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Get a store with its settings and stats',
   request: { params: StoreParams },
   responses: { 200: json(StoreInfoSchema, 'The store'), ...errors(400, 401, 403, 404) },
-});
+};
 
-const updateStoreRoute = createRoute({
-  ...tableRoute('updateStore'),
+const updateStoreDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Change store settings',
   request: { params: StoreParams, headers: IdempotencyHeaders, body: jsonRequest(UpdateStoreBody) },
   responses: { 200: json(StoreInfoSchema, 'The updated store'), ...errors(400, 401, 403, 404, 413, 415) },
-});
+};
 
-const deleteStoreRoute = createRoute({
-  ...tableRoute('deleteStore'),
+const deleteStoreDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Delete a store and all its data',
   request: { params: StoreParams, headers: IdempotencyHeaders },
   responses: { 200: json(DeleteStoreResultSchema, 'Whether the store existed'), ...errors(400, 401, 403) },
-});
+};
 
-/** Registers the store routes: `listStores`, `createStore`, `getStore`, `updateStore`, `deleteStore`. */
-export function register(app: App, ctx: EngineContext): void {
+/** The store routes: `listStores`, `createStore`, `getStore`, `updateStore`, `deleteStore`. */
+export function routes(
+  ctx: EngineContext,
+): Pick<HandlerTable, 'listStores' | 'createStore' | 'getStore' | 'updateStore' | 'deleteStore'> {
   const { storage } = ctx;
   const { small } = bodyLimits(ctx);
 
-  registerRoute(app, listStoresRoute, async (c) => {
+  const listStores = defineRoute(listStoresDoc, async (c) => {
     await authorize(ctx, c, 'stores');
     const stores = await storage.listStores();
-    return jsonResponse({ items: stores.map(toStoreInfo) });
+    return jsonResult({ items: stores.map(toStoreInfo) });
   });
 
-  registerRoute(
-    app,
-    createStoreRoute,
+  const createStore = defineRoute(
+    createStoreDoc,
     async (c) => {
-      const body = valid<typeof CreateStoreBody>(c, 'json');
+      const body = c.body as z.output<typeof CreateStoreBody>;
       const name = validateStoreName(body.name);
       await authorize(ctx, c, 'stores', { store: name });
       const { name: _n, ...settings } = body;
       const config = validateStoreConfig(settings, false);
       const maxValueBytes = checkStoreMaxValue(ctx, settings.maxValueBytes);
-      return idempotent(ctx, c, '', c.get('bodyBytes'), async () => {
+      return idempotent(ctx, c, '', c.bodyBytes, async () => {
         const record = await storage.createStore(
           name,
           {
@@ -108,44 +94,44 @@ export function register(app: App, ctx: EngineContext): void {
           ctx.clock(),
           randomSecret(),
         );
-        return jsonResponse(toStoreInfo(record), 201);
+        return jsonResult(toStoreInfo(record), 201);
       });
     },
     small(['stores'], false),
   );
 
-  registerRoute(app, getStoreRoute, async (c) => {
+  const getStore = defineRoute(getStoreDoc, async (c) => {
     const store = storePath(c);
     // kv.admin:stores, or any capability on this store (a token may look at the store it uses).
-    await authorize(ctx, c, 'stores', { store }, storeReadGrant(c.get('principal'), store));
-    return jsonResponse(toStoreInfo(await requireStore(ctx, store)));
+    await authorize(ctx, c, 'stores', { store }, storeReadGrant(c.principal, store));
+    return jsonResult(toStoreInfo(await requireStore(ctx, store)));
   });
 
-  registerRoute(
-    app,
-    updateStoreRoute,
+  const updateStore = defineRoute(
+    updateStoreDoc,
     async (c) => {
       const store = storePath(c);
       await authorize(ctx, c, 'stores', { store });
-      const body = valid<typeof UpdateStoreBody>(c, 'json');
+      const body = c.body as z.output<typeof UpdateStoreBody>;
       const patch = validateStoreConfig(body, true);
       checkStoreMaxValue(ctx, patch.maxValueBytes);
-      return idempotent(ctx, c, store, c.get('bodyBytes'), async () => {
+      return idempotent(ctx, c, store, c.bodyBytes, async () => {
         const record = await storage.updateStore(store, patch, ctx.clock());
-        return jsonResponse(toStoreInfo(record));
+        return jsonResult(toStoreInfo(record));
       });
     },
     small(['stores']),
   );
 
-  registerRoute(app, deleteStoreRoute, async (c) => {
+  const deleteStore = defineRoute(deleteStoreDoc, async (c) => {
     const store = storePath(c);
     await authorize(ctx, c, 'stores', { store });
     return idempotent(ctx, c, store, EMPTY, async () => {
       const deleted = await storage.deleteStore(store);
-      return jsonResponse({ deleted });
+      return jsonResult({ deleted });
     });
   });
+  return { listStores, createStore, getStore, updateStore, deleteStore };
 }
 
 /**

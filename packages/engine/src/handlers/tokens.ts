@@ -4,12 +4,14 @@
  *
  * @module
  */
-import { createRoute } from '@hono/zod-openapi';
+
 import { KvError } from '@kv/core/protocol';
+import type { z } from 'zod';
 import { authorize } from '../access.js';
-import { createToken, type TokenStore, toTokenInfo } from '../auth.js';
+import { createToken as issueToken, type TokenStore, toTokenInfo } from '../auth.js';
 import type { EngineContext } from '../context.js';
-import { decodeSegment, jsonResponse, rawPathSegments } from '../http.js';
+import { jsonResult } from '../http.js';
+import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import {
   CreatedTokenSchema,
   CreateTokenBody,
@@ -17,21 +19,11 @@ import {
   TokenListSchema,
   TokenParams,
 } from '../schemas.js';
-import {
-  type App,
-  bodyLimits,
-  errors,
-  json,
-  jsonRequest,
-  registerRoute,
-  tableRoute,
-  valid,
-} from './common.js';
+import { bodyLimits, errors, json, jsonRequest } from './common.js';
 
 const TAG = 'access';
 
-const createTokenRoute = createRoute({
-  ...tableRoute('createToken'),
+const createTokenDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Create a token; its secret is in this response only',
   request: { body: jsonRequest(CreateTokenBody) },
@@ -39,20 +31,18 @@ const createTokenRoute = createRoute({
     201: json(CreatedTokenSchema, 'Created; store the secret now'),
     ...errors(400, 401, 403, 413, 415, 501),
   },
-});
+};
 
-const listTokensRoute = createRoute({
-  ...tableRoute('listTokens'),
+const listTokensDoc: RouteDoc = {
   tags: [TAG],
   summary: 'List tokens (never their secrets), oldest first',
   responses: {
     200: json(TokenListSchema, 'Every token, revoked and expired ones included'),
     ...errors(401, 403, 501),
   },
-});
+};
 
-const revokeTokenRoute = createRoute({
-  ...tableRoute('revokeToken'),
+const revokeTokenDoc: RouteDoc = {
   tags: [TAG],
   summary: 'Revoke a token; effective on the next request',
   request: { params: TokenParams },
@@ -60,10 +50,10 @@ const revokeTokenRoute = createRoute({
     200: json(RevokeTokenResultSchema, 'Whether a token was revoked'),
     ...errors(400, 401, 403, 501),
   },
-});
+};
 
-/** Registers the token routes: `createToken`, `listTokens`, `revokeToken`. */
-export function register(app: App, ctx: EngineContext): void {
+/** The token routes: `createToken`, `listTokens`, `revokeToken`. */
+export function routes(ctx: EngineContext): Pick<HandlerTable, 'createToken' | 'listTokens' | 'revokeToken'> {
   const { small } = bodyLimits(ctx);
 
   const tokenStore = (): TokenStore => {
@@ -76,30 +66,28 @@ export function register(app: App, ctx: EngineContext): void {
     return ctx.tokens;
   };
 
-  registerRoute(
-    app,
-    createTokenRoute,
+  const createToken = defineRoute(
+    createTokenDoc,
     async (c) => {
-      const body = valid<typeof CreateTokenBody>(c, 'json');
+      const body = c.body as z.output<typeof CreateTokenBody>;
       await authorize(ctx, c, 'tokens');
-      const created = await createToken(tokenStore(), body, ctx.clock());
-      return jsonResponse(created, 201, { 'cache-control': 'no-store' });
+      const created = await issueToken(tokenStore(), body, ctx.clock());
+      return jsonResult(created, 201, { 'cache-control': 'no-store' });
     },
     small(['tokens'], false),
   );
 
-  registerRoute(app, listTokensRoute, async (c) => {
+  const listTokens = defineRoute(listTokensDoc, async (c) => {
     await authorize(ctx, c, 'tokens');
     const records = await tokenStore().list();
-    return jsonResponse({ items: records.map(toTokenInfo) });
+    return jsonResult({ items: records.map(toTokenInfo) });
   });
 
-  registerRoute(app, revokeTokenRoute, async (c) => {
-    const segs = rawPathSegments(c.req.url);
-    // ['v1', 'tokens', id]
-    const id = decodeSegment(segs[2] ?? '', 'id');
+  const revokeToken = defineRoute(revokeTokenDoc, async (c) => {
+    const id = c.params.id ?? '';
     await authorize(ctx, c, 'tokens');
     const revoked = await tokenStore().revoke(id, ctx.clock());
-    return jsonResponse({ revoked });
+    return jsonResult({ revoked });
   });
+  return { createToken, listTokens, revokeToken };
 }

@@ -4,17 +4,17 @@
  *
  * @module
  */
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { authorize, readFilter } from '../access.js';
 import { authenticate } from '../auth.js';
 import type { EngineContext } from '../context.js';
+import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import { requireStore, storePath } from '../requests.js';
 import { StoreParams } from '../schemas.js';
 import { openWatchStream, parseWatchQuery } from '../watch.js';
-import { type App, errors, registerRoute, tableRoute } from './common.js';
+import { errors } from './common.js';
 
-const watchRoute = createRoute({
-  ...tableRoute('watch'),
+const watchDoc: RouteDoc = {
   tags: ['watch'],
   summary: 'Server-Sent Events stream of changes: put, delete, purge, expire (id: revision), resume, ready',
   request: {
@@ -45,22 +45,25 @@ const watchRoute = createRoute({
     200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } },
     ...errors(400, 401, 403, 404, 410),
   },
-});
+};
 
-/** Registers the `watch` route. */
-export function register(app: App, ctx: EngineContext): void {
+/** The `watch` route. */
+export function routes(ctx: EngineContext): Pick<HandlerTable, 'watch'> {
   const { storage } = ctx;
 
-  registerRoute(app, watchRoute, async (c) => {
+  const watch = defineRoute(watchDoc, async (c) => {
     const store = storePath(c);
-    const query = parseWatchQuery(new URL(c.req.url), c.req.header('last-event-id') ?? null);
+    const query = parseWatchQuery(
+      new URL(c.request.url, 'http://kv.invalid'),
+      c.header('last-event-id') ?? null,
+    );
     const grant = await authorize(ctx, c, 'watch', { store });
     await requireStore(ctx, store);
     const filter = readFilter(grant);
     const tokens = ctx.tokens;
-    const authorization = c.req.header('authorization') ?? null;
+    const authorization = c.header('authorization') ?? null;
     const revalidate =
-      tokens !== undefined && c.get('principal')?.via === 'token'
+      tokens !== undefined && c.principal?.via === 'token'
         ? async (): Promise<void> => {
             await authenticate(tokens, authorization, ctx.clock());
           }
@@ -70,7 +73,7 @@ export function register(app: App, ctx: EngineContext): void {
       hub: ctx.watchHub,
       store,
       query,
-      signal: c.req.raw.signal,
+      signal: c.signal,
       now: ctx.clock,
       options: ctx.watchOptions,
       // A scoped caller sees the events of the entries it may read (tombstones keep their scopes).
@@ -78,13 +81,15 @@ export function register(app: App, ctx: EngineContext): void {
       // A token revoked or expired while watching ends the stream at its next wake-up.
       ...(revalidate === undefined ? {} : { revalidate }),
     });
-    return new Response(body, {
+    return {
       status: 200,
       headers: {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         'x-accel-buffering': 'no',
       },
-    });
+      body,
+    };
   });
+  return { watch };
 }
