@@ -44,7 +44,7 @@ if [ "$ready" != 1 ]; then
 fi
 echo "kv-server is listening on $url (data: $KV_DATA_FILE, logs: $log)"
 
-KV_URL="$url" node apps/server/dist/demo.js --url "$url"
+KV_URL="$url" node apps/demo/dist/demo.js --url "$url"
 token_note="the admin token is in $KV_DATA_FILE.admin-token"
 [ -n "${KV_ADMIN_TOKEN:-}" ] && token_note="the admin token is \$KV_ADMIN_TOKEN"
 echo
