@@ -14,6 +14,7 @@ export type { AdminAction, KvAction, MetaAction } from './capabilities.js';
 export { CLIENT_DEFAULTS, createHttpClient } from './client/index.js';
 export type * from './client/types.js';
 export {
+  ConfigurationError,
   ERROR_CODES,
   isKvError,
   KeyExistsError,
