@@ -8,6 +8,6 @@ export default defineConfig({
   resolve: { conditions: ['@kv/source'] },
   ssr: { resolve: { conditions: ['@kv/source'] } },
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts'],
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'tests/*/vitest.config.ts'],
   },
 });

@@ -211,18 +211,34 @@ async function importCities(store: NodeStoreHandle, cities: City[]): Promise<num
     };
     items.push({ key: n === 1 ? base : `${base}~${n}`, value, scopes: [c.country] });
   }
-  const bar = new SingleBar(
-    {
-      format: 'importing [{bar}] {percentage}% | {value}/{total} cities | {rate} cities/s',
-      stream: process.stderr,
-      noTTYOutput: true,
-      notTTYSchedule: 1000,
-      hideCursor: true,
-    },
-    Presets.shades_classic,
-  );
   const start = performance.now();
-  bar.start(items.length, 0, { rate: 0 });
+  const rate = (done: number): number => Math.round(done / ((performance.now() - start) / 1000));
+  // On a terminal a progress bar; otherwise (a log file, CI) one line per quarter, never a repeated line.
+  const bar = process.stderr.isTTY
+    ? new SingleBar(
+        {
+          format: 'importing [{bar}] {percentage}% | {value}/{total} cities | {rate} cities/s',
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(items.length, 0, { rate: 0 });
+  let quarter = 0;
+  const progress = (done: number): void => {
+    if (bar !== undefined) {
+      bar.update(done, { rate: rate(done) });
+      return;
+    }
+    const reached = Math.floor((done / items.length) * 4);
+    if (reached > quarter) {
+      quarter = reached;
+      process.stderr.write(
+        `importing: ${done.toLocaleString('en')}/${items.length.toLocaleString('en')} cities (${rate(done).toLocaleString('en')}/s)\n`,
+      );
+    }
+  };
   let failed = 0;
   let done = 0;
   // Two chunks in flight: the client encodes the next chunk while the server writes the previous one.
@@ -233,11 +249,11 @@ async function importCities(store: NodeStoreHandle, cities: City[]): Promise<num
       const result = await store.setMany(chunk);
       failed += result.unsuccessfulKeys.length;
       done += chunk.length;
-      bar.update(done, { rate: Math.round(done / ((performance.now() - start) / 1000)) });
+      progress(done);
     }
   };
   await Promise.all([worker(), worker()]);
-  bar.stop();
+  bar?.stop();
   if (failed > 0) out(`  ${failed} cities were refused`);
   return items.length - failed;
 }

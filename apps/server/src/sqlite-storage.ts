@@ -1,6 +1,6 @@
 /**
  * `SqliteStorage`: the engine's `Storage` on an embedded SQLite database (`better-sqlite3`), the
- * server's default (PRODUCT.md "Non-functional": embedded SQLite by default, WAL).
+ * server's default (docs/architecture.md: embedded SQLite by default, WAL).
  *
  * Layout (see `schema.ts`): `stores` holds settings, the revision sequence and the stats counters;
  * `entries` the current row of each key; `history` its past revisions (superseded puts and tombstones,
