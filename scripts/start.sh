@@ -70,6 +70,10 @@ token_note="the admin token is in $KV_DATA_FILE.admin-token"
 [ -n "${KV_ADMIN_TOKEN:-}" ] && token_note="the admin token is \$KV_ADMIN_TOKEN"
 echo
 echo "kv is serving on $url (data: $KV_DATA_FILE; $token_note; logs: $log)."
-echo "Try: node packages/node/dist/cli.js ls demo-cities --prefix city.IS. --limit 5"
+# The kv CLI's defaults are the server's: name only what differs from them.
+try_env=""
+[ "$url" != "http://127.0.0.1:8787" ] && try_env="KV_URL=$url "
+[ "$KV_DATA_FILE" != "./data/kv.sqlite" ] && try_env="${try_env}KV_DATA_FILE=$KV_DATA_FILE "
+echo "Try: ${try_env}node packages/node/dist/cli.js ls demo-cities --prefix city.IS. --limit 5"
 echo "Press Ctrl-C to stop."
 wait "$server" || true

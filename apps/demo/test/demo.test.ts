@@ -87,6 +87,12 @@ describe('the demo', () => {
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     const out = run.stdout;
     expect(out).toContain('store demo-cities: created');
+    // Not a terminal: progress is a line per quarter, never a repeated line (no progress bar redraws).
+    const progress = run.stderr.split('\n').filter((l) => l.startsWith('importing'));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.length).toBeLessThanOrEqual(4);
+    expect(new Set(progress).size).toBe(progress.length);
+    expect(progress.at(-1)).toMatch(/^importing: 2,000\/2,000 cities/);
     const sections = [
       '1. prefix listing',
       '2. NATS wildcard',
