@@ -31,18 +31,29 @@ function publicPackages() {
 }
 
 mkdirSync(destination, { recursive: true });
-const tarballs = {};
-for (const { dir, manifest } of publicPackages()) {
+const packages = publicPackages();
+for (const { dir, manifest } of packages) {
   if (!existsSync(join(dir, 'dist'))) {
     process.stderr.write(`pack: ${manifest.name} has no dist/: build first (pnpm build)\n`);
     process.exit(1);
   }
-  const stdout = execFileSync(
-    'npx',
-    ['-y', pnpmVersion, 'pack', '--pack-destination', destination, '--json'],
-    { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+}
+// One pnpm run packs them all (`-r` with a filter per package: private ones are left out).
+const filters = packages.flatMap(({ manifest }) => ['--filter', manifest.name]);
+const stdout = execFileSync(
+  'npx',
+  ['-y', pnpmVersion, '-r', ...filters, 'pack', '--pack-destination', destination, '--json'],
+  { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const packed = JSON.parse(stdout);
+const tarballs = {};
+for (const { name, filename } of Array.isArray(packed) ? packed : [packed]) {
+  tarballs[name] = resolve(destination, filename);
+}
+if (Object.keys(tarballs).length !== packages.length) {
+  process.stderr.write(
+    `pack: expected ${packages.length} tarballs, pnpm wrote ${Object.keys(tarballs).length}\n`,
   );
-  const { filename } = JSON.parse(stdout);
-  tarballs[manifest.name] = resolve(destination, filename);
+  process.exit(1);
 }
 process.stdout.write(`${JSON.stringify(tarballs, null, 2)}\n`);

@@ -42,9 +42,11 @@ check_packages() {
   local packed=".packed" tgz
   rm -rf "$packed"
   node scripts/pack.mjs "$packed" >/dev/null || return 1
+  # The workspace's own binaries (installed above): no npx start-up per tarball.
+  local bin=node_modules/.bin
   for tgz in "$packed"/*.tgz; do
-    pnpm exec publint run "$tgz" --strict || return 1
-    pnpm exec attw "$tgz" --profile esm-only --quiet || { pnpm exec attw "$tgz" --profile esm-only; return 1; }
+    "$bin/publint" run "$tgz" --strict || return 1
+    "$bin/attw" "$tgz" --profile esm-only --quiet || { "$bin/attw" "$tgz" --profile esm-only; return 1; }
   done
   rm -rf "$packed"
 }

