@@ -6,7 +6,7 @@
  *
  * Semantics (every rule is exercised by the suite):
  *
- * - Keys are ordered by their UTF-8 bytes (PRODUCT.md "Keys", `compareKeys` from `@kv/core`), kept in a
+ * - Keys are ordered by their UTF-8 bytes (docs/protocol.md "Conventions", `compareKeys` from `@kv/core`), kept in a
  *   sorted list of chunks (`SortedKeys`), so a scan costs O(log n + k) plus the expired entries it skips
  *   and a write moves at most one chunk.
  * - Each store has one revision sequence; every applied mutation takes the next value (consecutive

@@ -2,7 +2,7 @@
  * The shared storage suite: every {@link Storage} implementation (MemoryStorage, SqliteStorage,
  * PostgreSQL) runs these vitest tests. It is the executable form of the TSDoc in `storage.ts` plus the
  * rules spelled out in `memory-storage.ts` and `testing/model.ts` (docs/architecture.md "Revisions",
- * PRODUCT.md "Resource model").
+ * docs/protocol.md "Conventions" and "Limits").
  *
  * @module
  */
