@@ -79,47 +79,66 @@ const USAGE = `kv — command line for the kv key-value platform
 
 Usage: kv [global options] <command> [arguments] [options]
 
-Commands:
-  stores ls                               list stores
-  stores create <store> [--history N] [--default-ttl-ms MS] [--max-value-bytes N]
-  stores rm <store>                       delete a store and all its data
-  get <store> <key> [--entry]             print a value (raw bytes); --entry/--json for the whole entry
-  set <store> <key> [value] [options]     write a value (from the argument, --file, or stdin)
-      --content-type T --ttl-ms MS --expires-at ISO --metadata JSON --scope S (repeatable)
-      --resume --if-not-exists --if-revision N --file PATH
-  rm <store> <key> [--purge] [--if-revision N]   delete (tombstone) or purge a key
-  exists <store> <key>                    exit 0 when the key exists, 1 when not
-  ls <store> [--prefix P] [--match M] [--like L] [--scope S] [--start-after K]
-             [--limit N] [--cursor C] [--reverse] [--all]
-  history <store> <key>                   past revisions, newest first
-  watch <store> [--prefix P | --match M | --key K] [--from-revision N] [--updates-only] [--count N]
-                                          stream changes until Ctrl-C (first the current values,
-                                          unless --updates-only or --from-revision); --json: JSON Lines
-  expire <store> <key> <ISO time|never> | --ttl-ms MS   set or clear a key's expiry
-  import <store> [file.jsonl]             write entries from JSON Lines (stdin without a file)
-  export <store> [file.jsonl] [--prefix P] [--match M] [--like L] [--scope S]
-  url <store> [key] [--expires-in-secs N] [--prefix P] [--limit N]
-                                          a signed public URL: of a record, or (no key) of a key listing
-  tokens ls                               list tokens (never their secrets)
-  tokens create --capability C (repeatable) [--expires-at ISO] [--description D]
-                                          create a token; prints its secret once
-  tokens revoke <id>                      revoke a token
+Stores:
+  stores ls                        list stores
+  stores create <store>            [--history N] [--default-ttl-ms MS]
+                                   [--max-value-bytes N]
+  stores rm <store>                delete a store and all its data
+
+Entries:
+  get <store> <key>                print the value (raw bytes); --entry or
+                                   --json for the whole entry
+  set <store> <key> [value]        write a value (the argument, --file PATH or
+                                   stdin); --content-type T --ttl-ms MS
+                                   --expires-at ISO --metadata JSON --scope S
+                                   (repeatable) --resume --if-not-exists
+                                   --if-revision N
+  rm <store> <key>                 delete (tombstone); --purge drops the
+                                   history too; --if-revision N
+  exists <store> <key>             exit 0 when the key exists, 1 when not
+  ls <store>                       keys; --prefix P --match M --like L
+                                   --scope S --start-after K --limit N
+                                   --cursor C --reverse --all
+  history <store> <key>            past revisions, newest first
+  expire <store> <key> <when>      set (ISO time, or --ttl-ms MS) or clear
+                                   (never) a key's expiry
+  watch <store>                    print changes until Ctrl-C: first the
+                                   current values, unless --updates-only or
+                                   --from-revision N; --prefix P | --match M |
+                                   --key K, --count N; --json: JSON Lines
+
+JSON Lines:
+  import <store> [file.jsonl]      write entries (stdin without a file)
+  export <store> [file.jsonl]      --prefix P --match M --like L --scope S
+
+Access:
+  url <store> [key]                a signed public URL of a record, or (no
+                                   key) of a key listing; --expires-in-secs N
+                                   --prefix P --limit N
+  tokens ls                        list tokens (never their secrets)
+  tokens create --capability C     create a token (repeat --capability);
+                                   --expires-at ISO --description D; prints
+                                   its secret once
+  tokens revoke <id>               revoke a token
 
 Global options:
   --url URL          server URL (default: $KV_URL, else http://127.0.0.1:8787)
-  --token TOKEN      bearer token; without it the first of: --token-file, $KV_TOKEN, the file named by
-                     $KV_TOKEN_FILE, $KV_ADMIN_TOKEN, the file named by $KV_ADMIN_TOKEN_FILE, the
-                     server's admin token file ($KV_DATA_FILE.admin-token, default
-                     ./data/kv.sqlite.admin-token)
+  --token TOKEN      bearer token; without it the first of: --token-file,
+                     $KV_TOKEN, the file named by $KV_TOKEN_FILE,
+                     $KV_ADMIN_TOKEN, the file named by $KV_ADMIN_TOKEN_FILE,
+                     the server's admin token file ($KV_DATA_FILE.admin-token,
+                     default ./data/kv.sqlite.admin-token)
   --token-file PATH  read the bearer token from this file
   --timeout-ms MS    per-request timeout (default 30000)
   --json             print JSON instead of tables/text
   -h, --help         show this help
 
-Exit codes: 0 ok/found, 1 not found, 2 usage or invalid input, 3 server/network error.
-JSON Lines format (import/export): one object per line:
-  {"key":"k","value":<JSON|text|base64>,"encoding":"json"|"text"|"base64","contentType":"...",
-   "metadata":{...},"scopes":[...],"expiresAt":"ISO"|null,"resume":false}
+Exit codes: 0 ok/found, 1 not found, 2 usage or invalid input, 3 server,
+network, auth or configuration error.
+JSON Lines (import/export), one object per line:
+  {"key":"k","value":<JSON|text|base64>,"encoding":"json"|"text"|"base64",
+   "contentType":"...","metadata":{...},"scopes":[...],
+   "expiresAt":"ISO"|null,"resume":false}
 `;
 
 /** A command-line mistake: printed with a hint, exit code 2. */

@@ -84,6 +84,21 @@ describe('kv usage', () => {
     const help = await kv(['--help']);
     expect(help.code).toBe(EXIT.ok);
     expect(help.stdout).toMatch(/Usage: kv/);
+    for (const line of help.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    for (const command of [
+      'stores',
+      'get',
+      'set',
+      'rm',
+      'exists',
+      'ls',
+      'history',
+      'expire',
+      'watch',
+      'url',
+    ]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    }
     const none = await kv([]);
     expect(none.code).toBe(EXIT.usage);
     expect(none.stderr).toMatch(/Usage: kv/);
