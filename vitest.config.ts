@@ -10,7 +10,7 @@ export default defineConfig({
   resolve: { conditions: ['@kv/source'] },
   ssr: { resolve: { conditions: ['@kv/source'] } },
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts'],
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'tests/*/vitest.config.ts'],
     // Vitest's default on 2 cores is one worker, so every file waits for the one before. Most slow files
     // wait on a server process, Chromium or a timer rather than on the CPU, so three files at a time
     // overlap those waits (docs/architecture.md "Decisions": the test run).

@@ -23,9 +23,30 @@ export KV_HOST="${KV_HOST:-127.0.0.1}" KV_PORT="${KV_PORT:-8787}" KV_DATA_FILE="
 export KV_DATA="${KV_DATA:-$KV_DATA_FILE}"
 log="$(dirname "$KV_DATA_FILE")/kv-server.log"
 mkdir -p "$(dirname "$KV_DATA_FILE")"
+# Job control puts the server in a process group of its own, so Ctrl-C reaches only this script, whose
+# trap sends the server exactly one SIGTERM and waits for its graceful shutdown (in-flight requests end,
+# the WAL is checkpointed). Were the server in the terminal's group too, it would get Ctrl-C's SIGINT
+# and then the trap's SIGTERM, and a second signal makes it exit at once.
+set -m
 node apps/server/dist/main.js >>"$log" &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server' INT TERM EXIT
+set +m
+stopped=0
+stop_server() {
+  [ "$stopped" = 1 ] && return
+  stopped=1
+  if kill -0 "$server" 2>/dev/null; then
+    echo
+    echo "stopping kv-server (graceful shutdown)..."
+    kill -TERM "$server" 2>/dev/null
+  fi
+  local code=0
+  wait "$server" 2>/dev/null || code=$?
+  echo "kv-server stopped (exit $code; data: $KV_DATA_FILE)."
+}
+trap 'stop_server; exit 130' INT
+trap 'stop_server; exit 143' TERM
+trap stop_server EXIT
 
 url="http://${KV_HOST}:${KV_PORT}"
 ready=0
@@ -44,11 +65,15 @@ if [ "$ready" != 1 ]; then
 fi
 echo "kv-server is listening on $url (data: $KV_DATA_FILE, logs: $log)"
 
-KV_URL="$url" node apps/server/dist/demo.js --url "$url"
+KV_URL="$url" node apps/demo/dist/demo.js --url "$url"
 token_note="the admin token is in $KV_DATA_FILE.admin-token"
 [ -n "${KV_ADMIN_TOKEN:-}" ] && token_note="the admin token is \$KV_ADMIN_TOKEN"
 echo
 echo "kv is serving on $url (data: $KV_DATA_FILE; $token_note; logs: $log)."
-echo "Try: KV_URL=$url node packages/node/dist/cli.js ls demo-cities --prefix city.IS. --limit 5"
+# The kv CLI's defaults are the server's: name only what differs from them.
+try_env=""
+[ "$url" != "http://127.0.0.1:8787" ] && try_env="KV_URL=$url "
+[ "$KV_DATA_FILE" != "./data/kv.sqlite" ] && try_env="${try_env}KV_DATA_FILE=$KV_DATA_FILE "
+echo "Try: ${try_env}node packages/node/dist/cli.js ls demo-cities --prefix city.IS. --limit 5"
 echo "Press Ctrl-C to stop."
-wait $server
+wait "$server" || true

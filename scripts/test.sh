@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 PNPM_VERSION=10.34.8
 pnpm() { npx -y "pnpm@${PNPM_VERSION}" "$@"; }
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 CI="${CI:-true}"
+# No colour codes in a log: vitest colours whenever CI is set, unless NO_COLOR is.
+if [ ! -t 1 ]; then export NO_COLOR=1; fi
 # better-sqlite3 compiles from source when no prebuilt binary can be downloaded: build against the
 # headers of the Node that runs us instead of downloading them.
 if [ -z "${npm_config_nodedir:-}" ]; then
@@ -30,15 +32,27 @@ step() {
 step "install" pnpm install --frozen-lockfile
 step "build" pnpm exec turbo run build --output-logs=errors-only
 step "typecheck" pnpm exec turbo run typecheck --output-logs=errors-only
-step "lint" pnpm exec biome ci .
-# Each published package as a user installs it (npm pack): exports order, files, types (STYLE.md).
-publint_all() {
-  local dir
-  for dir in packages/core packages/engine packages/node packages/browser packages/mock packages/keyv packages/unstorage; do
-    (cd "$dir" && pnpm exec publint --pack npm --strict) || return 1
+# Biome does not read NO_COLOR: say it.
+biome_colors=()
+if [ -n "${NO_COLOR:-}" ]; then biome_colors=(--colors=off); fi
+step "lint" pnpm exec biome ci "${biome_colors[@]}" .
+# Each published package as a user installs it: scripts/pack.mjs packs it the way it is published
+# (pnpm pack: real versions, publishConfig.exports), then publint checks the tarball (exports order,
+# files, bins) and Are The Types Wrong checks its types resolve under node16 and bundlers (ESM only,
+# so the CommonJS-importer case is not asked for). The tarballs' install is tests/install.
+check_packages() {
+  local packed=".packed" tgz
+  rm -rf "$packed"
+  node scripts/pack.mjs "$packed" >/dev/null || return 1
+  # The workspace's own binaries (installed above): no npx start-up per tarball.
+  local bin=node_modules/.bin
+  for tgz in "$packed"/*.tgz; do
+    "$bin/publint" run "$tgz" --strict || return 1
+    "$bin/attw" "$tgz" --profile esm-only --quiet || { "$bin/attw" "$tgz" --profile esm-only; return 1; }
   done
+  rm -rf "$packed"
 }
-step "publint" publint_all
+step "publint + attw" check_packages
 
 report=".vitest-report.json"
 rm -f "$report"

@@ -1,5 +1,5 @@
 /**
- * Access control on the server (issue 7; docs/security.md): `SqliteTokenStore`, the engine's
+ * Access control on the server (docs/security.md): `SqliteTokenStore`, the engine's
  * `TokenStore` in the server's SQLite database (table `tokens`, schema migration 2), and the admin-token
  * bootstrap that runs before the server listens.
  *
@@ -288,7 +288,7 @@ async function revokeOthers(
 
 /**
  * Makes sure the server has an admin token (capability `*`) before it listens (docs/security.md
- * "Tokens"; issue 7):
+ * "Tokens"):
  *
  * - `secret` (`KV_ADMIN_TOKEN`) set: registered by hash with `ensureToken` (idempotent across restarts),
  *   description {@link ENV_ADMIN_DESCRIPTION}; an earlier `KV_ADMIN_TOKEN` token with another secret is

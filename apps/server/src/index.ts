@@ -1,5 +1,5 @@
 /**
- * `@kv/server` (private): the kv reference server as a library, for tests and embedding: `SqliteStorage`,
+ * `@kv/server`: the kv reference server as a library, for tests and embedding: `SqliteStorage`,
  * `startServer`, the configuration parser, metrics and the backup/export tools. The `kv-server` binary is
  * `main.ts`.
  *

@@ -1,5 +1,5 @@
 /**
- * Key-range helpers for SQL scans. kv orders keys by their UTF-8 bytes (PRODUCT.md "Keys"), which is
+ * Key-range helpers for SQL scans. kv orders keys by their UTF-8 bytes (docs/protocol.md "Conventions"), which is
  * Unicode code point order (`compareKeys` in `@kv/core`); SQLite's `BINARY` collation compares the same
  * bytes, so "starts with a prefix" can be a half-open index range.
  *

@@ -4,7 +4,7 @@
  * ones, each in its own transaction. Never edit a released migration: append a new one.
  *
  * Key columns are `TEXT` compared with SQLite's default `BINARY` collation, which is `memcmp` over the
- * UTF-8 bytes: `ORDER BY key` is kv's key order (PRODUCT.md "Keys are ordered by their UTF-8 bytes").
+ * UTF-8 bytes: `ORDER BY key` is kv's key order (docs/protocol.md "Conventions": keys are ordered by their UTF-8 bytes).
  *
  * @module
  */

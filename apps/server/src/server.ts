@@ -2,7 +2,7 @@
  * The kv server: `@kv/engine` on Node's HTTP server (through the `node:http` transport of
  * `node-transport.ts`: no `Request`/`Response` objects on the way), on `SqliteStorage` (or
  * `MemoryStorage`), with request logs (pino), `/readyz`, Prometheus `/metrics`, CORS, the expiry
- * sweeper and graceful shutdown (PRODUCT.md "Non-functional"; issue 4).
+ * sweeper and graceful shutdown (docs/architecture.md, apps/server/README.md).
  *
  * Logs: one JSON line per request with its request id (`Kv-Request-Id`), method, path (never the query
  * string, which may carry a URL signature), route, status and duration. No header, token or value is

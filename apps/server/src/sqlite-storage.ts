@@ -1,6 +1,6 @@
 /**
  * `SqliteStorage`: the engine's `Storage` on an embedded SQLite database (`better-sqlite3`), the
- * server's default (PRODUCT.md "Non-functional": embedded SQLite by default, WAL). It implements the
+ * server's default (docs/architecture.md: embedded SQLite by default, WAL). It implements the
  * contract written in `@kv/engine`'s `storage.ts` (data access only; the commit rules are the engine's).
  *
  * Files: this facade (reads, store settings, lifecycle), `sqlite-storage-tx.ts` (the transaction's data

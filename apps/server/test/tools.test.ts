@@ -14,7 +14,7 @@ import { authHeaders, call, runCli, startServer, tempDir } from './helpers.js';
 
 const tmp = tempDir('kv-tools-');
 const digest = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
-/** The built `kv` command line of @kv/node (a dependency of the server). */
+/** The built `kv` command line of @kv/node (a dev dependency of the server, for these tests). */
 const KV_CLI = join(dirname(createRequire(import.meta.url).resolve('@kv/node/package.json')), 'dist/cli.js');
 afterAll(() => tmp.remove());
 

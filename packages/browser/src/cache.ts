@@ -9,7 +9,7 @@
  * transactions keep the records, the queue and the totals consistent when several tabs write at once.
  *
  * This module does no network I/O: the client (`client.ts`) decides what to read, revalidate and replay.
- * Semantics: issue 9 and PRODUCT.md (`@kv/browser`).
+ * Semantics: packages/browser/README.md.
  *
  * @module
  */
@@ -41,7 +41,7 @@ export interface QueuedSetOptions {
   resume?: boolean;
 }
 
-/** A write made while offline, kept in IndexedDB until it is replayed (issue 9 "offline"). */
+/** A write made while offline, kept in IndexedDB until it is replayed (the `offlineWrites` cache option). */
 export interface QueuedWrite {
   /** Queue order (IndexedDB auto-increment key): writes are replayed in ascending `seq`. */
   seq: number;

@@ -1,5 +1,5 @@
 /**
- * `createClient` for browser bundles (issue 9): `@kv/core`'s shared HTTP client with, optionally, the
+ * `createClient` for browser bundles: `@kv/core`'s shared HTTP client with, optionally, the
  * IndexedDB cache in front (read-through with conditional GETs, write-through, live invalidation over
  * watch, offline reads and a replayed offline write queue). It imports no Node built-in.
  *
@@ -168,7 +168,8 @@ function asKvError(error: unknown): KvError {
  * @param options - `@kv/core` client options (`url`, `token`, `timeoutMs`, `retry`, `fetch`,
  *   `onError`, `headers`) and `cache` ({@link BrowserCacheOptions})
  * @returns the client: `client.stores.*`, `client.store(name)`, `client.flush()`, `client.cache`
- * @throws {ValidationError} invalid `url`/`timeoutMs`/`retry`, no `fetch`, or an invalid cache bound
+ * @throws {ConfigurationError} missing or invalid `url` (before any request)
+ * @throws {ValidationError} invalid `timeoutMs`/`retry`, no `fetch`, or an invalid cache bound
  * @example
  * ```ts
  * import { createClient } from '@kv/browser';

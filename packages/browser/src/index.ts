@@ -1,5 +1,5 @@
 /**
- * `@kv/browser`: the kv client for browser bundles (issue 9). `createClient` is `@kv/core`'s shared HTTP
+ * `@kv/browser`: the kv client for browser bundles. `createClient` is `@kv/core`'s shared HTTP
  * client plus an optional IndexedDB cache (`idb`): read-through with conditional GETs, write-through,
  * live invalidation over watch, offline reads and an offline write queue replayed under `If-Match`. No
  * Node built-ins.

@@ -1,6 +1,6 @@
 /**
  * Live invalidation (`cache.live: true`): one watch per store in use (`GET .../watch`, Server-Sent
- * Events; issue 8) feeding every change into the cache, so cached reads stay current with no round trip.
+ * Events) feeding every change into the cache, so cached reads stay current with no round trip.
  * A `put` event stores the new value and fields; `delete`, `purge` and `expire` store a tombstone. While
  * the watch is connected, a record confirmed after it connected is fresh whatever its age (every later
  * write reaches the cache through the watch). When the watch fails, records fall back to `maxAgeMs` and

@@ -2,7 +2,7 @@
  * The cached form of an entry and its conversions: from an entry response (headers + body bytes), from a
  * decoded value (watch events, bulk reads, write-through), to a decoded {@link KvEntry}, and back to the
  * response the protocol would send (for a `304 Not Modified`, which keeps the cached bytes). Header names
- * and their encodings are `@kv/core`'s `HEADERS` (PRODUCT.md "Wire protocol").
+ * and their encodings are `@kv/core`'s `HEADERS` (docs/protocol.md "Entry headers").
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The browser store handle: `@kv/core`'s store handle with the IndexedDB cache in front (issue 9).
+ * The browser store handle: `@kv/core`'s store handle with the IndexedDB cache in front.
  *
  * - Reads (`get`, `getText`, `getJson`, `getBytes`, `getStream`, `getEntry`, `exists`, `getMany`) answer
  *   from the cache with no request while the record is fresh (`maxAgeMs`, or kept current by `live`),
@@ -72,8 +72,8 @@ export interface WriteResult extends SetResult {
 }
 
 /**
- * A store handle of the browser client: every operation of `@kv/core`'s `StoreHandle` (PRODUCT.md
- * "Operations", `watch` included), read through and written through the cache when the client has one, plus
+ * A store handle of the browser client: every operation of `@kv/core`'s `StoreHandle` (docs/protocol.md
+ * "Client operations", `watch` included), read through and written through the cache when the client has one, plus
  * `preload`.
  */
 export interface BrowserStoreHandle extends StoreHandle {

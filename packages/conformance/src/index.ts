@@ -2,7 +2,7 @@
  * `@kv/conformance` (private): the kv behaviour suite. One function, {@link describeConformance}, registers
  * the same vitest tests against any implementation given a client factory: the msw mock, the engine over
  * HTTP, the server process on every storage, and the browser client in Chromium. A behaviour change in the
- * engine is caught everywhere at once (STYLE.md: "one contract suite, many implementations"; unstorage's
+ * engine is caught everywhere at once (one contract suite, many implementations; unstorage's
  * `testDriver`); a target adds the cases only its client can run through `additionalTests` (the Node
  * client's are `nodeClientCases` of `@kv/conformance/node`). {@link startRetryingWriters} is the write
  * load the restart tests share.

@@ -3,7 +3,7 @@
  * `Buffer` values) and the client-side checks a bridged client cannot express (a cyclic object cannot
  * cross to a browser page). The Node targets register them through
  * `additionalTests` (see {@link ConformanceContext}); everything any `KvClient` can do is in the shared suite.
- * Semantics: PRODUCT.md ("Values", "Limits") and the Node client's README.
+ * Semantics: docs/protocol.md ("Values", "Limits") and the Node client's README.
  *
  * @module
  */

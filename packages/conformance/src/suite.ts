@@ -161,7 +161,7 @@ const NATS_TABLE: Array<{ pattern: string; matches: string[]; notMatches: string
 
 /**
  * Registers the kv behaviour suite under `describe(name)`. Every case creates its own store, so targets may
- * share one backend. Semantics: PRODUCT.md and docs/protocol.md; each case names its seed.
+ * share one backend. Semantics: docs/protocol.md; each case names its seed.
  *
  * @param name - label of the implementation, e.g. `mock (msw + @kv/node)`
  * @param setup - creates the target once for the suite (before all cases)

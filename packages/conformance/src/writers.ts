@@ -1,6 +1,6 @@
 /**
  * A write load that survives a server restart, for the watch tests that stop and restart the server
- * mid-load (apps/server and the browser end-to-end tests; issue 8): each writer puts `w<n>.k<i>` keys
+ * mid-load (apps/server and the browser end-to-end tests): each writer puts `w<n>.k<i>` keys
  * one after another and retries each put until it is acknowledged, with one `Idempotency-Key` per key,
  * so a write whose answer was lost in the restart is answered from the idempotency record instead of
  * being written twice (docs/protocol.md "Idempotency").

@@ -1,5 +1,5 @@
 /**
- * Capabilities: what a token may do, as strings in AntiRaid's form (seed 000, PRODUCT.md "Access control"):
+ * Capabilities: what a token may do, as strings in AntiRaid's form (seed 000, docs/security.md):
  *
  * | capability | grants |
  * | --- | --- |
@@ -17,7 +17,7 @@
  */
 import { ValidationError } from './errors.js';
 
-/** Actions on entries (PRODUCT.md). */
+/** Actions on entries (docs/security.md "Capabilities"). */
 export const KV_ACTIONS = [
   'get',
   'exists',
@@ -158,7 +158,7 @@ export function grantFor(capabilities: readonly ParsedCapability[], request: Cap
 
 /**
  * Whether a grant covers an entry with these scopes. Reads need ONE allowed scope (AntiRaid: "a scope the
- * key is in"); writes need ALL of the entry's scopes allowed (issue 7), and an unscoped entry only under
+ * key is in"); writes need ALL of the entry's scopes allowed, and an unscoped entry only under
  * an unscoped grant.
  */
 export function grantCovers(

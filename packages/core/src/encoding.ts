@@ -1,7 +1,7 @@
 /**
  * Value encoding: how a JavaScript value becomes stored bytes plus a content type, and back
- * (PRODUCT.md `get`: "value decoded by content type: JSON -> object, text -> string, else
- * `Uint8Array`"; Apify records with content types; Alien `get`/`getText`/`getJson`), plus the UTF-8 and
+ * (a read decodes by content type: JSON -> object, text -> string, else `Uint8Array`, docs/protocol.md
+ * "Entries"; Apify records with content types; Alien `get`/`getText`/`getJson`), plus the UTF-8 and
  * base64 codecs the wire protocol uses for values inside JSON (docs/protocol.md). Uses only web
  * standards (`TextEncoder`, `TextDecoder`, `atob`/`btoa` semantics), never `Buffer`, so it runs in
  * browsers and Node alike.
@@ -108,7 +108,7 @@ function toBytes(value: unknown): Uint8Array | undefined {
 }
 
 /**
- * Encodes a value for storage and infers its content type (PRODUCT.md `set`; Apify records):
+ * Encodes a value for storage and infers its content type (docs/protocol.md "Entries"; Apify records):
  *
  * | value | bytes | inferred content type |
  * | --- | --- | --- |
@@ -169,7 +169,7 @@ function isStreamOrBlob(value: unknown): boolean {
 }
 
 /**
- * Decodes stored bytes by content type (PRODUCT.md `get`): JSON types ({@link isJsonContentType}) are
+ * Decodes stored bytes by content type (docs/protocol.md "Entries"): JSON types ({@link isJsonContentType}) are
  * parsed, and bytes that are not valid JSON are returned as their text instead of throwing; text types
  * ({@link isTextContentType}, honouring a `charset` parameter) become a string; anything else is returned
  * as the `Uint8Array` itself.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ConfigurationError,
   ERROR_CODES,
   errorFromWire,
   isKvError,
@@ -21,7 +22,7 @@ import {
   ValidationError,
 } from './errors.js';
 
-/** The class each wire code must come back as (PRODUCT.md "Errors", docs/architecture.md decisions). */
+/** The class each wire code must come back as (docs/protocol.md "Errors", docs/architecture.md decisions). */
 const EXPECTED_CLASS: Record<KvErrorCode, typeof KvError> = {
   validation_error: ValidationError,
   idempotency_key_reused: ValidationError,
@@ -44,6 +45,7 @@ const EXPECTED_CLASS: Record<KvErrorCode, typeof KvError> = {
   unavailable: ServerError,
   network_error: NetworkError,
   timeout: TimeoutError,
+  configuration_error: ConfigurationError,
 };
 
 describe('ERROR_CODES', () => {

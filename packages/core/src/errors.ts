@@ -2,7 +2,7 @@
  * The kv error hierarchy: one base class, one `as const` table from wire code to HTTP status and class.
  * The engine writes errors from the table ({@link toWireError}); clients read them back with it
  * ({@link errorFromWire}), so a `RevisionMismatchError` thrown by the engine is a `RevisionMismatchError`
- * in the client. Semantics: PRODUCT.md "Errors"; status codes follow RFC 9110 and the Ironflow seed
+ * in the client. Semantics: docs/protocol.md "Errors"; status codes follow RFC 9110 and the Ironflow seed
  * (412 for create-if-exists and compare-and-swap mismatches).
  *
  * @module
@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   unavailable: 503,
   network_error: 0,
   timeout: 0,
+  configuration_error: 0,
 } as const;
 
 /** A known kv error code (see {@link ERROR_CODES}). */
@@ -177,6 +178,15 @@ export class NetworkError extends KvError {
 export class TimeoutError extends KvError {
   static override defaultCode: KvErrorCode = 'timeout';
 }
+/**
+ * The client is not configured to make requests: no server URL (neither the `url` option nor
+ * `KV_URL`), a URL that is not an absolute `http:`/`https:` URL, or a token file that cannot be read or
+ * is empty. Thrown by `createClient` / `createHttpClient` before any request, so `status` is 0 and there
+ * is no request id; never on the wire (docs/protocol.md "Errors").
+ */
+export class ConfigurationError extends KvError {
+  static override defaultCode: KvErrorCode = 'configuration_error';
+}
 
 /** The class for each known code. Codes not listed here fall back to the class for their status. */
 const CLASS_BY_CODE: Record<KvErrorCode, typeof KvError> = {
@@ -201,6 +211,7 @@ const CLASS_BY_CODE: Record<KvErrorCode, typeof KvError> = {
   unavailable: ServerError,
   network_error: NetworkError,
   timeout: TimeoutError,
+  configuration_error: ConfigurationError,
 };
 
 function statusOf(code: string): number {

@@ -26,6 +26,7 @@ export {
 } from './client/kv-namespace.js';
 export type * from './client/types.js';
 export {
+  ConfigurationError,
   ERROR_CODES,
   isKvError,
   KeyExistsError,

@@ -9,7 +9,7 @@
  * Pure functions (no I/O): the tools read and write the lines. The value is carried as JSON
  * (`encoding: "json"`, for JSON content types), as a string (`text`, for valid UTF-8 of a text or JSON
  * type) or as base64 (`base64`, anything else), chosen so that an export followed by an import gives the
- * stored bytes back. Semantics of the fields: PRODUCT.md `set` (contentType, metadata, scopes, expiresAt,
+ * stored bytes back. Semantics of the fields: docs/protocol.md "Entries" (contentType, metadata, scopes, expiresAt,
  * resume: AntiRaid), docs/protocol.md "Entry JSON".
  *
  * @module

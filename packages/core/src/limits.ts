@@ -1,5 +1,5 @@
 /**
- * Limits of PRODUCT.md "Resource model" and the seeds (Alien and Cloudflare: 512-byte keys; Cloudflare:
+ * Limits of docs/protocol.md "Conventions" and "Limits" and the seeds (Alien and Cloudflare: 512-byte keys; Cloudflare:
  * 1024-byte metadata, 10,000-item bulk calls). All byte limits count UTF-8 bytes, not string length.
  *
  * @module
@@ -50,7 +50,7 @@ export const LIMITS: {
   idempotencyTtlMs: 10 * 60 * 1000,
   /** Longest `Idempotency-Key` header, in characters. */
   maxIdempotencyKeyLength: 255,
-  /** Longest life of a signed URL, in seconds (7 days, like S3 presigned URLs; issue 7). */
+  /** Longest life of a signed URL, in seconds (7 days, like S3 presigned URLs). */
   maxSignedUrlExpiresInSecs: 604_800,
   /**
    * Longest time to live, in ms: 100 Julian years (365.25 days each), 3,155,760,000,000 ms. Applies to

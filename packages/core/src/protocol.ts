@@ -265,7 +265,7 @@ export interface WireSetExpiryResponse {
   revision?: number;
 }
 
-/** `POST /v1/tokens` body (issue 7). `expiresAt` is ISO 8601. */
+/** `POST /v1/tokens` body. `expiresAt` is ISO 8601. */
 export interface WireCreateTokenBody {
   /** Capability strings, e.g. `kv[orders]:get`, parsed strictly by the server. */
   capabilities: string[];

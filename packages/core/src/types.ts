@@ -1,6 +1,6 @@
 /**
  * The public data types of kv, shared by the engine, the clients and the mock. Field semantics come
- * from PRODUCT.md "Resource model"; each type names the seed it comes from.
+ * from docs/protocol.md "Conventions" and "Limits"; each type names the seed it comes from.
  *
  * @module
  */
@@ -13,7 +13,7 @@ export type JsonObject = { [key: string]: JsonValue };
 /** What happened to an entry: on history records and watch events (Ironflow `operation`). */
 export type Operation = 'put' | 'delete' | 'purge' | 'expire';
 
-/** Store settings (PRODUCT.md "Store"). */
+/** Store settings (docs/protocol.md "Stores"). */
 export interface StoreConfig {
   /** Revisions kept per key, tombstones included, 1-64 (NATS KV `history`). @default 1 */
   history: number;
@@ -98,7 +98,7 @@ export interface HistoryEntry<T = unknown> extends EntryMeta {
   value: T | undefined;
 }
 
-/** Options of `set` (PRODUCT.md; Alien `ttlMs`/`ifNotExists`, AntiRaid `expires_at`/`resume`, Apify `contentType`). */
+/** Options of `set` (Alien `ttlMs`/`ifNotExists`, AntiRaid `expires_at`/`resume`, Apify `contentType`). */
 export interface SetOptions {
   /** Time to live in ms from the write; exclusive with `expiresAt`. */
   ttlMs?: number;
@@ -134,7 +134,7 @@ export interface DeleteOptions {
   ifRevision?: number;
 }
 
-/** Options of `list` (PRODUCT.md `list`; Alien `scan`, Apify `listKeys`, Cloudflare keys list, NATS keys). */
+/** Options of `list` (docs/protocol.md "Listing"; Alien `scan`, Apify `listKeys`, Cloudflare keys list, NATS keys). */
 export interface ListOptions {
   /** Only keys starting with this string. */
   prefix?: string;
@@ -289,7 +289,7 @@ export interface CreatedToken extends TokenInfo {
   token: string;
 }
 
-/** Options of `client.tokens.create` (issue 7; PRODUCT.md "Access control"). */
+/** Options of `client.tokens.create` (docs/security.md). */
 export interface CreateTokenOptions {
   /**
    * Capability strings, parsed strictly by the server (a malformed one is a `ValidationError`).

@@ -3,7 +3,7 @@
  * store names, scopes, metadata, store settings, TTLs and times, plus the UTF-8 helpers behind them.
  * Every check throws a {@link ValidationError} (`validation_error`, HTTP 400) whose `details` name the
  * `field` and a machine-readable `reason`. Limits come from {@link LIMITS}; every byte count is UTF-8
- * bytes, never UTF-16 string length (PRODUCT.md "Resource model"; Alien and Cloudflare 512-byte keys,
+ * bytes, never UTF-16 string length (docs/protocol.md "Conventions" and "Limits"; Alien and Cloudflare 512-byte keys,
  * Cloudflare 1024-byte metadata, AntiRaid scopes, NATS KV history 1-64).
  *
  * @module
@@ -145,7 +145,7 @@ const CHARACTER_MESSAGES = {
 } as const;
 
 /**
- * Checks a key and returns it unchanged (PRODUCT.md "Keys": UTF-8, 1-512 bytes, no control characters,
+ * Checks a key and returns it unchanged (docs/protocol.md "Conventions": UTF-8, 1-512 bytes, no control characters,
  * no whitespace; Alien and Cloudflare 512-byte limit). A 513-byte key is rejected, never truncated.
  * Every other character is allowed, including URL-reserved ones like `/ ? # % + & = ~` (the protocol
  * percent-encodes keys). The two keys `.` and `..` are rejected: a key travels as one URL path segment
@@ -212,7 +212,7 @@ export function validateKeyPrefix(prefix: unknown): string {
 }
 
 /**
- * Checks a store name: 1-64 characters of `a-z A-Z 0-9 - _` (PRODUCT.md "Store").
+ * Checks a store name: 1-64 characters of `a-z A-Z 0-9 - _` (docs/protocol.md "Stores").
  *
  * @param name - the candidate name
  * @returns `name`
@@ -287,7 +287,7 @@ function codePointLength(text: string): number {
 }
 
 /**
- * Checks an entry's scopes (AntiRaid; PRODUCT.md: up to 16, each 1-64 characters) and normalizes them:
+ * Checks an entry's scopes (AntiRaid; up to 16, each 1-64 characters) and normalizes them:
  * duplicates removed, sorted by UTF-8 byte order ({@link compareKeys}). The limit of 16 applies to
  * distinct scopes.
  *
@@ -326,7 +326,7 @@ export function validateScopes(scopes: unknown): string[] {
 }
 
 /**
- * Checks entry metadata (Cloudflare per-key metadata; PRODUCT.md: a JSON object of at most 1024 bytes
+ * Checks entry metadata (Cloudflare per-key metadata; a JSON object of at most 1024 bytes
  * serialized). `null` and `undefined` mean "no metadata". The object must be a plain object (not an
  * array, `Date`, `Map`, class instance) holding only JSON values: `null`, booleans, finite numbers,
  * strings, arrays and plain objects. Properties whose value is `undefined` are dropped, as
@@ -411,7 +411,7 @@ const STORE_CONFIG_DEFAULTS: StoreConfig = {
 };
 
 /**
- * Checks store settings (PRODUCT.md "Store"): `history` an integer 1-64 (NATS KV), `defaultTtlMs` a
+ * Checks store settings (docs/protocol.md "Stores"): `history` an integer 1-64 (NATS KV), `defaultTtlMs` a
  * TTL as {@link validateTtlMs} (1 to `LIMITS.maxTtlMs`) or `null`, `maxValueBytes` a positive safe
  * integer of bytes. Unknown
  * properties are rejected. A property set to `undefined` counts as absent.
@@ -640,7 +640,7 @@ export function toEpochMs(value: Date | string | number): number {
 }
 
 /**
- * Orders two strings by their UTF-8 bytes, which is Unicode code point order (PRODUCT.md "Keys are
+ * Orders two strings by their UTF-8 bytes, which is Unicode code point order (docs/protocol.md "Conventions" ("keys are
  * ordered by their UTF-8 bytes in every listing"). This differs from JavaScript's default UTF-16 order
  * for characters above U+FFFF: `'\uFFFF' < '😀'` here, but not with `<`. Runs on code units with no
  * allocation; ASCII and BMP characters compare directly, surrogate pairs are lifted above U+FFFF. Lone

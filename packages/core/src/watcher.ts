@@ -1,5 +1,5 @@
 /**
- * The client side of watch (issue 8): opens `GET /v1/stores/{store}/watch`, parses the Server-Sent
+ * The client side of watch (see "Watch"): opens `GET /v1/stores/{store}/watch`, parses the Server-Sent
  * Events, and reconnects with backoff after a network failure, resuming with the `fromRevision` query
  * parameter set to the last revision it saw (the server also accepts the `Last-Event-ID` header; this
  * client does not send it), so the consumer gets every write once, in order, with no gap

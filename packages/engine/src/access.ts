@@ -1,5 +1,5 @@
 /**
- * Access control of the engine (issue 7; PRODUCT.md "Access control"; docs/security.md): who the caller
+ * Access control of the engine (docs/security.md): who the caller
  * is (a bearer token or a signed URL), what each request needs, and the scope checks that scoped
  * capabilities (`kv[store:scope]:action`) add after a read.
  *

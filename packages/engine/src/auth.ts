@@ -1,5 +1,5 @@
 /**
- * Authentication and token management (issue 7; PRODUCT.md "Access control"). Tokens are random 256-bit
+ * Authentication and token management (docs/security.md). Tokens are random 256-bit
  * secrets shown once; only their SHA-256 hash is stored, and lookups compare hashes in constant time.
  * Tokens live in a {@link TokenStore}, separate from entry `Storage`, so a deployment can keep them in the
  * same database (SqliteTokenStore in apps/server) or elsewhere.

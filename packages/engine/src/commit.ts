@@ -3,8 +3,8 @@
  * and how the sweep expires entries. Every storage gets the same semantics because none of them
  * implements any: they only give data access (`storage.ts`).
  *
- * The rules (docs/architecture.md "Revisions" and "Commit rules in the engine", PRODUCT.md "Resource
- * model"; Deno KV `atomic()` for the atomic mode):
+ * The rules (docs/architecture.md "Revisions" and "Commit rules in the engine", docs/protocol.md "Revisions,
+ * ordering and consistency"; Deno KV `atomic()` for the atomic mode):
  *
  * - Each store has one revision sequence; every applied mutation takes the next value (consecutive
  *   inside a commit). `noop` and `failed` mutations take none.

@@ -11,7 +11,7 @@ import type { CommitRequest, CommitResult, StorageReads } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
 
 /**
- * What a request wants to do, in PRODUCT.md "Access control" terms: entry actions (`get`, `exists`,
+ * What a request wants to do, in docs/security.md "Capabilities" terms: entry actions (`get`, `exists`,
  * `set`, `set_expiry`, `delete`, `purge`, `list`, `find`, `history`, `watch`, `sign`), meta actions
  * (`list_scopes`, `keys`, `id_ops`) and admin actions (`stores`, `tokens`).
  */

@@ -2,7 +2,7 @@
  * `createEngine`: the whole kv protocol (docs/protocol.md) as one request pipeline (`pipeline.ts`) over
  * a {@link Storage}, with two transports: `engine.handle` (a plain request in, a plain result out; the
  * Node server's `node:http` transport calls it) and `engine.fetch` (Web `Request -> Response`: the msw
- * mock, edge runtimes). The Node server and the mock run exactly this code (PRODUCT.md "What it is").
+ * mock, edge runtimes). The Node server and the mock run exactly this code (docs/architecture.md).
  *
  * The pipeline holds the cross-cutting behaviour (request ids, authentication, routing from core's
  * table, body limits, validation, error bodies); this module wires the services (storage, watch hub,
@@ -71,7 +71,7 @@ export interface EngineOptions {
    */
   sweepBatchSize?: number;
   /**
-   * Access control with tokens (issue 7; docs/security.md). When given, every route but `/healthz`,
+   * Access control with tokens (docs/security.md). When given, every route but `/healthz`,
    * `/openapi.json` and signed URLs needs `Authorization: Bearer <token>` for a live token of
    * `auth.tokens` (401 `unauthenticated` otherwise) whose capabilities allow the request (403
    * `forbidden` otherwise); `/v1/tokens` manages the tokens. Without it every request is allowed (tests,

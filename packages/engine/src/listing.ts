@@ -45,7 +45,7 @@ export interface ListRequest {
   values: boolean;
   /**
    * Access control: entries it rejects are skipped like non-matching keys (a scoped token's listing is
-   * filtered, not failed; issue 7). They count as examined, so the cursor moves past them.
+   * filtered, not failed). They count as examined, so the cursor moves past them.
    */
   canRead?: (entry: StoredEntry) => boolean;
 }

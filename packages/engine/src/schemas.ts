@@ -31,7 +31,7 @@ export const Metadata: z.ZodType<Record<string, unknown>, Record<string, unknown
 
 const Revision = z.number().int().nonnegative().openapi({ description: 'Per-store revision', example: 42 });
 
-/** `POST /v1/stores` body (PRODUCT.md "Store"). */
+/** `POST /v1/stores` body (docs/protocol.md "Stores"). */
 export const CreateStoreBody = z
   .strictObject({
     name: z.string().openapi({ description: '1-64 of a-z A-Z 0-9 - _', example: 'orders' }),
@@ -280,7 +280,7 @@ export const WireErrorSchema = z
   .openapi('Error');
 
 // ---------------------------------------------------------------------------------------------------
-// Access control (issue 7)
+// Access control
 
 const CapabilityString = z.string().openapi({
   description:

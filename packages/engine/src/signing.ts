@@ -1,5 +1,5 @@
 /**
- * Signed public URLs (Apify `getRecordPublicUrl` / `createKeysPublicUrl`; issue 7): read-only URLs that
+ * Signed public URLs (Apify `getRecordPublicUrl` / `createKeysPublicUrl`): read-only URLs that
  * work without a token until they expire. The signature is HMAC-SHA256 (RFC 2104), base64url, with the
  * store's signing secret over the exact bytes the signer emitted:
  *
@@ -25,7 +25,7 @@ export const SIGNED_EXPIRES_PARAM = 'expires';
 export const SIGNED_SIGNATURE_PARAM = 'signature';
 /**
  * Query parameter (signed like the others) limiting a URL made by a scoped token to the scopes that token
- * could read: percent-encoded scopes joined with `,`, or `*` for any scope (issue 7; docs/security.md).
+ * could read: percent-encoded scopes joined with `,`, or `*` for any scope (docs/security.md).
  */
 export const SIGNED_SCOPES_PARAM = 'signedScopes';
 

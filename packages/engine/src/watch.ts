@@ -1,5 +1,5 @@
 /**
- * Watch: live changes of a store as Server-Sent Events (issue 8; Ironflow watch, NATS KV watch,
+ * Watch: live changes of a store as Server-Sent Events (Ironflow watch, NATS KV watch,
  * AntiRaid KeyExpiry/KeyResume). The store's change log (`Storage.changes`) is the single source of
  * truth: a watcher is a cursor over it, so every write after the resume point is delivered once, in
  * revision order, with no gap, on every storage and across server instances.

@@ -1,6 +1,6 @@
 /**
  * Commits, plain and guarded. A caller with a scoped capability (`kv[store:scope]:set`) may only change
- * entries whose scopes its grant covers in write mode (issue 7: every scope of the entry allowed), so a
+ * entries whose scopes its grant covers in write mode (every scope of the entry allowed), so a
  * write first reads the entries it would replace or remove, checks their scopes, and then commits with
  * the revision it checked as a precondition (`absent` when there was none). If another write got in
  * between, the precondition fails and the write is checked and tried again: the scope check and the

@@ -94,7 +94,7 @@ export interface KvMockOptions {
   /** Origin (and optional path prefix) the client talks to, e.g. `http://kv.test`. Requests under it are handled. */
   baseUrl: string;
   /**
-   * Turns access control on (issue 7; docs/security.md): the engine then requires
+   * Turns access control on (docs/security.md): the engine then requires
    * `Authorization: Bearer <token>` on every route but `/healthz` and `/openapi.json` (401 without it),
    * and this token is an admin token (capability `*`). Create narrower tokens with `client.tokens.create`.
    * Without `token`, every request is allowed.

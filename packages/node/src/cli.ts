@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `kv` command line (issue 5): store management, reads, writes, listings, history, expiry, and JSON
- * Lines import/export, on the Node client. Tables on a TTY, tab-separated text otherwise, JSON with
- * `--json`. Exit codes scripts can rely on: {@link EXIT}.
+ * The `kv` command line: store management, reads, writes, listings, history, expiry, watch, and JSON
+ * Lines import/export, on the Node client. Tables on a TTY (fitted to its width, 80 columns when
+ * unknown), tab-separated text otherwise, JSON with `--json`. With no `--url` and no `KV_URL` it talks to
+ * `http://127.0.0.1:8787`, the default of `kv-server`. Exit codes scripts can rely on: {@link EXIT}.
  *
  * Run `kv --help` for usage. The exported {@link main} runs one command in-process (tests use it).
  *
@@ -23,6 +24,7 @@ import {
   isKvError,
   type JsonObject,
   type KvEntry,
+  type KvError,
   type KvValue,
   type ListOptions,
   NotFoundError,
@@ -30,13 +32,16 @@ import {
   type SetManyItem,
   type SetOptions,
   type StoreInfo,
+  UnauthenticatedError,
   utf8ByteLength,
   ValidationError,
+  type WatchEvent,
+  type WatchSubscriptionOptions,
 } from '@kv/core/protocol';
 import { SingleBar } from 'cli-progress';
 import { type ClientOptions, createClient, type NodeKvClient } from './client.js';
 
-/** Exit codes of `kv` (issue 5). */
+/** Exit codes of `kv`. */
 export const EXIT: { readonly ok: 0; readonly notFound: 1; readonly usage: 2; readonly error: 3 } = {
   /** Success; for `get`/`exists`/`rm`/`expire`/`history`: the key was found. */
   ok: 0,
@@ -44,14 +49,14 @@ export const EXIT: { readonly ok: 0; readonly notFound: 1; readonly usage: 2; re
   notFound: 1,
   /** Bad command line or rejected input (`ValidationError`, 400). */
   usage: 2,
-  /** Any other failure: server error, network, timeout, auth, conflict (412), partial import. */
+  /** Any other failure: server error, network, timeout, auth, conflict (412), partial import, configuration. */
   error: 3,
 } as const;
 
 /** Where the CLI reads and writes; {@link main}'s second argument. Every field defaults to the process's. */
 export interface CliIo {
-  /** Standard output (values, listings, JSON). `isTTY` selects tables. */
-  stdout: Writable & { isTTY?: boolean };
+  /** Standard output (values, listings, JSON). `isTTY` selects tables, fitted to `columns` (default 80). */
+  stdout: Writable & { isTTY?: boolean; columns?: number };
   /** Standard error (messages, progress bars). `isTTY` enables progress bars. */
   stderr: Writable & { isTTY?: boolean };
   /** Standard input (`kv set` without a value, `kv import` without a file). */
@@ -63,49 +68,77 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** `fetch` for the client (tests route it to an in-process engine). */
   fetch?: FetchLike;
+  /** Ends a running `kv watch` (exit 0). The process's `kv` aborts it on SIGINT and SIGTERM. */
+  signal?: AbortSignal;
 }
+
+/** The server `kv` talks to when neither `--url` nor `KV_URL` is given: `kv-server`'s default address. */
+export const DEFAULT_URL = 'http://127.0.0.1:8787';
 
 const USAGE = `kv — command line for the kv key-value platform
 
 Usage: kv [global options] <command> [arguments] [options]
 
-Commands:
-  stores ls                               list stores
-  stores create <store> [--history N] [--default-ttl-ms MS] [--max-value-bytes N]
-  stores rm <store>                       delete a store and all its data
-  get <store> <key> [--entry]             print a value (raw bytes); --entry/--json for the whole entry
-  set <store> <key> [value] [options]     write a value (from the argument, --file, or stdin)
-      --content-type T --ttl-ms MS --expires-at ISO --metadata JSON --scope S (repeatable)
-      --resume --if-not-exists --if-revision N --file PATH
-  rm <store> <key> [--purge] [--if-revision N]   delete (tombstone) or purge a key
-  exists <store> <key>                    exit 0 when the key exists, 1 when not
-  ls <store> [--prefix P] [--match M] [--like L] [--scope S] [--start-after K]
-             [--limit N] [--cursor C] [--reverse] [--all]
-  history <store> <key>                   past revisions, newest first
-  expire <store> <key> <ISO time|never> | --ttl-ms MS   set or clear a key's expiry
-  import <store> [file.jsonl]             write entries from JSON Lines (stdin without a file)
-  export <store> [file.jsonl] [--prefix P] [--match M] [--like L] [--scope S]
-  url <store> [key] [--expires-in-secs N] [--prefix P] [--limit N]
-                                          a signed public URL: of a record, or (no key) of a key listing
-  tokens ls                               list tokens (never their secrets)
-  tokens create --capability C (repeatable) [--expires-at ISO] [--description D]
-                                          create a token; prints its secret once
-  tokens revoke <id>                      revoke a token
+Stores:
+  stores ls                        list stores
+  stores create <store>            [--history N] [--default-ttl-ms MS]
+                                   [--max-value-bytes N]
+  stores rm <store>                delete a store and all its data
+
+Entries:
+  get <store> <key>                print the value (raw bytes); --entry or
+                                   --json for the whole entry
+  set <store> <key> [value]        write a value (the argument, --file PATH or
+                                   stdin); --content-type T --ttl-ms MS
+                                   --expires-at ISO --metadata JSON --scope S
+                                   (repeatable) --resume --if-not-exists
+                                   --if-revision N
+  rm <store> <key>                 delete (tombstone); --purge drops the
+                                   history too; --if-revision N
+  exists <store> <key>             exit 0 when the key exists, 1 when not
+  ls <store>                       keys; --prefix P --match M --like L
+                                   --scope S --start-after K --limit N
+                                   --cursor C --reverse --all
+  history <store> <key>            past revisions, newest first
+  expire <store> <key> <when>      set (ISO time, or --ttl-ms MS) or clear
+                                   (never) a key's expiry
+  watch <store>                    print changes until Ctrl-C: first the
+                                   current values, unless --updates-only or
+                                   --from-revision N; --prefix P | --match M |
+                                   --key K, --count N; --json: JSON Lines
+
+JSON Lines:
+  import <store> [file.jsonl]      write entries (stdin without a file)
+  export <store> [file.jsonl]      --prefix P --match M --like L --scope S
+
+Access:
+  url <store> [key]                a signed public URL of a record, or (no
+                                   key) of a key listing; --expires-in-secs N
+                                   --prefix P --limit N
+  tokens ls                        list tokens (never their secrets)
+  tokens create --capability C     create a token (repeat --capability);
+                                   --expires-at ISO --description D; prints
+                                   its secret once
+  tokens revoke <id>               revoke a token
 
 Global options:
-  --url URL          server URL (default: $KV_URL)
-  --token TOKEN      bearer token (default: $KV_TOKEN, the file named by $KV_TOKEN_FILE, $KV_ADMIN_TOKEN,
-                     else the server's admin token file: $KV_ADMIN_TOKEN_FILE, or $KV_DATA_FILE.admin-token,
+  --url URL          server URL (default: $KV_URL, else http://127.0.0.1:8787)
+  --token TOKEN      bearer token; without it the first of: --token-file,
+                     $KV_TOKEN, the file named by $KV_TOKEN_FILE,
+                     $KV_ADMIN_TOKEN, the file named by $KV_ADMIN_TOKEN_FILE,
+                     the server's admin token file ($KV_DATA_FILE.admin-token,
                      default ./data/kv.sqlite.admin-token)
   --token-file PATH  read the bearer token from this file
   --timeout-ms MS    per-request timeout (default 30000)
   --json             print JSON instead of tables/text
   -h, --help         show this help
 
-Exit codes: 0 ok/found, 1 not found, 2 usage or invalid input, 3 server/network error.
-JSON Lines format (import/export): one object per line:
-  {"key":"k","value":<JSON|text|base64>,"encoding":"json"|"text"|"base64","contentType":"...",
-   "metadata":{...},"scopes":[...],"expiresAt":"ISO"|null,"resume":false}
+Exit codes: 0 ok/found, 1 not found, 2 usage or invalid input, 3 server,
+network, auth or configuration error.
+JSON Lines (import/export), one object per line:
+  {"key":"k","value":<JSON|text|base64>,"encoding":"json"|"text"|"base64",
+   "contentType":"...","metadata":{...},"scopes":[...],
+   "expiresAt":"ISO"|null,"resume":false}
 `;
 
 /** A command-line mistake: printed with a hint, exit code 2. */
@@ -146,6 +179,10 @@ const OPTIONS = {
   reverse: { type: 'boolean' },
   all: { type: 'boolean' },
   'batch-size': { type: 'string' },
+  key: { type: 'string' },
+  'from-revision': { type: 'string' },
+  'updates-only': { type: 'boolean' },
+  count: { type: 'string' },
 } as const;
 
 type Flags = {
@@ -161,6 +198,8 @@ interface Context {
   flags: Flags;
   args: string[];
   client: () => NodeKvClient;
+  /** Where the token came from, or every place that was tried; printed with a 401. */
+  tokenSource: () => string;
 }
 
 /**
@@ -172,7 +211,7 @@ interface Context {
  * @returns the exit code
  * @example
  * ```ts
- * const code = await main(['stores', 'ls', '--json'], { stdout, env: { KV_URL: 'http://127.0.0.1:7070' } });
+ * const code = await main(['stores', 'ls', '--json'], { stdout, env: { KV_URL: 'http://127.0.0.1:8787' } });
  * ```
  */
 export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
@@ -182,6 +221,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     stdin: io.stdin ?? process.stdin,
     env: io.env ?? process.env,
     ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
+    ...(io.signal === undefined ? {} : { signal: io.signal }),
   };
   let flags: Flags;
   let args: string[];
@@ -198,20 +238,20 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     return args.length === 0 && flags.help !== true ? EXIT.usage : EXIT.ok;
   }
   let client: NodeKvClient | undefined;
+  const token = findToken(flags, full.env);
   const ctx: Context = {
     io: full,
     flags,
     args,
     client: () => {
       if (client === undefined) {
-        const options: ClientOptions = { env: full.env };
-        if (flags.url !== undefined) options.url = flags.url;
-        if (flags.token !== undefined) options.token = flags.token;
-        else if (flags['token-file'] !== undefined) options.tokenFile = flags['token-file'];
-        else {
-          const fallback = defaultToken(full.env);
-          if (fallback !== undefined) Object.assign(options, fallback);
-        }
+        // `env: {}`: the URL and the token are resolved here, in the order the help text gives.
+        const options: ClientOptions = {
+          env: {},
+          url: flags.url ?? nonEmpty(full.env.KV_URL) ?? DEFAULT_URL,
+        };
+        if (token.token !== undefined) options.token = token.token;
+        if (token.tokenFile !== undefined) options.tokenFile = token.tokenFile;
         if (flags['timeout-ms'] !== undefined)
           options.timeoutMs = intFlag(flags['timeout-ms'], '--timeout-ms');
         if (full.fetch !== undefined) options.fetch = full.fetch;
@@ -219,15 +259,17 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       }
       return client;
     },
+    tokenSource: () => token.source,
   };
   try {
     return await dispatch(ctx);
   } catch (error) {
-    return reportError(full, error);
+    return reportError(ctx, error);
   }
 }
 
-function reportError(io: CliIo, error: unknown): number {
+function reportError(ctx: Context, error: unknown): number {
+  const io = ctx.io;
   if (error instanceof UsageError) {
     io.stderr.write(`kv: ${error.message}\nRun 'kv --help' for usage.\n`);
     return EXIT.usage;
@@ -235,6 +277,7 @@ function reportError(io: CliIo, error: unknown): number {
   if (isKvError(error)) {
     const id = error.requestId === undefined ? '' : ` (request ${error.requestId})`;
     io.stderr.write(`kv: ${error.message} [${error.code}${error.status ? ` ${error.status}` : ''}]${id}\n`);
+    if (error instanceof UnauthenticatedError) io.stderr.write(`kv: ${ctx.tokenSource()}\n`);
     if (error instanceof NotFoundError) return EXIT.notFound;
     if (error instanceof ValidationError) return EXIT.usage;
     return EXIT.error;
@@ -263,6 +306,8 @@ async function dispatch(ctx: Context): Promise<number> {
       return lsCommand(ctx);
     case 'history':
       return historyCommand(ctx);
+    case 'watch':
+      return watchCommand(ctx);
     case 'expire':
       return expireCommand(ctx);
     case 'import':
@@ -317,6 +362,51 @@ export function defaultToken(
   return file === undefined ? undefined : { tokenFile: file };
 }
 
+/** The token `kv` sends, and a sentence naming where it came from or every place tried. */
+interface FoundToken {
+  token?: string;
+  tokenFile?: string;
+  source: string;
+}
+
+/**
+ * Finds the token in the order of `kv --help`: `--token`, `--token-file`, `KV_TOKEN`, `KV_TOKEN_FILE`,
+ * `KV_ADMIN_TOKEN`, `KV_ADMIN_TOKEN_FILE`, then the admin token file of the server's data file
+ * (`$KV_DATA_FILE.admin-token`, default `./data/kv.sqlite.admin-token`) when it exists.
+ */
+function findToken(flags: Flags, env: Readonly<Record<string, string | undefined>>): FoundToken {
+  if (flags.token !== undefined) return { token: flags.token, source: 'the token came from --token' };
+  if (flags['token-file'] !== undefined) {
+    return {
+      tokenFile: flags['token-file'],
+      source: `the token came from --token-file ${flags['token-file']}`,
+    };
+  }
+  const fromEnv = nonEmpty(env.KV_TOKEN);
+  if (fromEnv !== undefined) return { token: fromEnv, source: 'the token came from KV_TOKEN' };
+  const tokenFile = nonEmpty(env.KV_TOKEN_FILE);
+  if (tokenFile !== undefined) {
+    return { tokenFile, source: `the token came from KV_TOKEN_FILE (${tokenFile})` };
+  }
+  const admin = nonEmpty(env.KV_ADMIN_TOKEN);
+  if (admin !== undefined) return { token: admin, source: 'the token came from KV_ADMIN_TOKEN' };
+  const adminFile = adminTokenFile(env);
+  const named = nonEmpty(env.KV_ADMIN_TOKEN_FILE) === undefined ? '' : 'KV_ADMIN_TOKEN_FILE ';
+  if (existsSync(adminFile)) {
+    return { tokenFile: adminFile, source: `the token came from the admin token file ${named}${adminFile}` };
+  }
+  return {
+    source:
+      'no token was sent: tried --token, --token-file, KV_TOKEN, KV_TOKEN_FILE, KV_ADMIN_TOKEN, and the ' +
+      `admin token file ${named}${adminFile} (not found; run kv beside the server's data, or pass --token)`,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
 function positionals(ctx: Context, names: string[], optional: string[] = []): string[] {
   const { args } = ctx;
   if (args.length < names.length) throw new UsageError(`missing <${names[args.length]}>`);
@@ -346,20 +436,52 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? { base64: bytesToBase64(value) } : value;
 }
 
-/** A table on a TTY (padded columns, header); tab-separated rows without header otherwise. */
-function printTable(ctx: Context, header: string[], rows: string[][]): void {
+/** Terminal width tables fit when the stream does not say (`columns`): the classic 80. */
+const DEFAULT_COLUMNS = 80;
+/** Two spaces between table columns. */
+const COLUMN_GAP = 2;
+/** A column no wider than this (a time, a revision, a size) is never cut to fit a table. */
+const SHORT_COLUMN = 20;
+
+/**
+ * A table on a TTY: a header row, padded columns, fitted to the terminal's width (`stdout.columns`, else
+ * 80): the widest columns are cut first, never below their header nor when at most 20 characters wide,
+ * and a cut cell ends in `…`.
+ * Otherwise tab-separated rows, with the header row only when `headerWhenPiped`.
+ */
+function printTable(ctx: Context, header: string[], rows: string[][], headerWhenPiped = false): void {
   if (ctx.io.stdout.isTTY !== true) {
+    if (headerWhenPiped) out(ctx, header.join('\t'));
     for (const row of rows) out(ctx, row.join('\t'));
     return;
   }
+  const columns = ctx.io.stdout.columns || DEFAULT_COLUMNS;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
+  let total = widths.reduce((a, b) => a + b, 0) + COLUMN_GAP * (widths.length - 1);
+  // Short columns (numbers, sizes, times) are never cut; only the long ones (keys, content types, ...).
+  const mins = widths.map((w, i) => (w <= SHORT_COLUMN ? w : Math.max((header[i] ?? '').length, 4)));
+  while (total > columns) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) {
+      const min = mins[i] ?? 0;
+      if ((widths[i] ?? 0) > min && (widest === -1 || (widths[i] ?? 0) > (widths[widest] ?? 0))) widest = i;
+    }
+    if (widest === -1) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+    total--;
+  }
+  const cell = (c: string, i: number): string => {
+    const width = widths[i] ?? 0;
+    return c.length > width ? `${c.slice(0, width - 1)}…` : c.padEnd(width);
+  };
+  const line = (cells: string[]): string => cells.map(cell).join(' '.repeat(COLUMN_GAP)).trimEnd();
   out(ctx, line(header));
   for (const row of rows) out(ctx, line(row));
+}
+
+/** An ISO time for a table cell: `2030-01-01 12:00:00` (UTC, seconds). */
+function tableTime(iso: string | null): string {
+  return iso === null ? '-' : iso.replace('T', ' ').slice(0, 19);
 }
 
 function formatBytes(n: number): string {
@@ -594,7 +716,24 @@ async function lsCommand(ctx: Context): Promise<number> {
       delete next.startAfter;
     }
   } else {
-    const page = await store.list(options);
+    // A filtered page (--match, --like) can come back empty but incomplete: the server examines at most
+    // 10 x limit + 1000 keys per request (docs/protocol.md "Listing"). Follow the cursor until there are
+    // rows to show or nothing is left, instead of printing an empty page and a cursor.
+    let page = await store.list(options);
+    let skipped = 0;
+    while (page.items.length === 0 && !page.complete && page.cursor !== undefined) {
+      skipped++;
+      const next: ListOptions = { ...options, cursor: page.cursor };
+      delete next.startAfter;
+      page = await store.list(next);
+    }
+    if (skipped > 0 && ctx.flags.json !== true) {
+      const perPage = 10 * (options.limit ?? 100) + 1000;
+      ctx.io.stderr.write(
+        `kv: scanned ${(skipped * perPage).toLocaleString('en')} keys in ${skipped} page${skipped === 1 ? '' : 's'} ` +
+          `with no match before ${page.items.length === 0 ? 'the end' : 'these'}\n`,
+      );
+    }
     items = page.items;
     cursor = page.complete ? undefined : page.cursor;
   }
@@ -614,8 +753,8 @@ async function lsCommand(ctx: Context): Promise<number> {
         String(e.revision),
         formatBytes(e.size),
         e.contentType,
-        e.updatedAt,
-        e.expiresAt ?? '-',
+        tableTime(e.updatedAt),
+        tableTime(e.expiresAt),
       ]),
     );
   } else {
@@ -639,9 +778,10 @@ async function historyCommand(ctx: Context): Promise<number> {
         String(h.revision),
         h.operation,
         formatBytes(h.size),
-        h.updatedAt,
-        h.expiresAt ?? '-',
+        tableTime(h.updatedAt),
+        tableTime(h.expiresAt),
       ]),
+      true,
     );
   }
   if (history.length === 0) {
@@ -649,6 +789,77 @@ async function historyCommand(ctx: Context): Promise<number> {
     return EXIT.notFound;
   }
   return EXIT.ok;
+}
+
+/**
+ * `kv watch <store>`: prints each change as it happens, until Ctrl-C (or `--count` events). Like
+ * `store.watch()`, it first replays the current value of every matching key, unless `--updates-only`
+ * or `--from-revision N` (every change after revision N) says otherwise (docs/protocol.md "Watch").
+ * Text: `<revision> <type> <key> <value>` per line; `--json`: one JSON object per event (JSON Lines).
+ */
+async function watchCommand(ctx: Context): Promise<number> {
+  const [storeName] = positionals(ctx, ['store']) as [string];
+  const { flags } = ctx;
+  const filters = [flags.prefix, flags.match, flags.key].filter((f) => f !== undefined);
+  if (filters.length > 1) throw new UsageError('give at most one of --prefix, --match, --key');
+  const options: WatchSubscriptionOptions = {};
+  if (flags.prefix !== undefined) options.prefix = flags.prefix;
+  if (flags.match !== undefined) options.match = flags.match;
+  if (flags.key !== undefined) options.key = flags.key;
+  if (flags['from-revision'] !== undefined) {
+    if (flags['updates-only'] === true) throw new UsageError('give either --from-revision or --updates-only');
+    options.fromRevision = intFlag(flags['from-revision'], '--from-revision');
+  }
+  if (flags['updates-only'] === true) options.updatesOnly = true;
+  const count = flags.count === undefined ? undefined : intFlag(flags.count, '--count');
+  if (count === 0) throw new UsageError('--count must be at least 1');
+  // A fatal error (401, 403, a missing store, a compacted resume point) ends the watch; transient ones
+  // are retried by the client.
+  let failure: KvError | undefined;
+  const watch = ctx
+    .client()
+    .store(storeName)
+    .watch(options, {
+      onError: (error, { willRetry }) => {
+        if (!willRetry) failure = error;
+      },
+    });
+  let stopped = false;
+  const onAbort = (): void => {
+    stopped = true;
+    watch.stop();
+  };
+  ctx.io.signal?.addEventListener('abort', onAbort, { once: true });
+  if (ctx.io.signal?.aborted === true) onAbort();
+  let seen = 0;
+  try {
+    for await (const event of watch) {
+      if (ctx.flags.json === true) out(ctx, JSON.stringify(event, jsonReplacer));
+      else out(ctx, watchLine(event));
+      seen++;
+      if (stopped || (count !== undefined && seen >= count)) break;
+    }
+  } catch (error) {
+    if (!stopped) throw error;
+  } finally {
+    watch.stop();
+    ctx.io.signal?.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) throw failure;
+  return EXIT.ok;
+}
+
+/** One text line per watch event: revision, type, key, and the value (JSON, text, or a byte count). */
+function watchLine(event: WatchEvent<unknown>): string {
+  const value =
+    event.value === undefined
+      ? ''
+      : event.value instanceof Uint8Array
+        ? `<${event.size} bytes>`
+        : typeof event.value === 'string'
+          ? event.value
+          : JSON.stringify(event.value);
+  return [String(event.revision), event.type, event.key, value].join('\t').trimEnd();
 }
 
 async function expireCommand(ctx: Context): Promise<number> {
@@ -721,8 +932,8 @@ async function tokensCommand(ctx: Context): Promise<number> {
           list.map((t) => [
             t.id,
             t.capabilities.join(' '),
-            t.expiresAt ?? '-',
-            t.revokedAt ?? '-',
+            tableTime(t.expiresAt ?? null),
+            tableTime(t.revokedAt ?? null),
             t.description ?? '',
           ]),
         );
@@ -887,7 +1098,19 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
+  void runProcess();
+}
+
+/**
+ * Runs `kv` as the process (the bin): the arguments after `kv`, the process's streams, SIGINT/SIGTERM
+ * ending a `kv watch`; sets `process.exitCode`.
+ */
+export async function runProcess(): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  await main(process.argv.slice(2), { signal: stop.signal }).then(
     (code) => {
       process.exitCode = code;
     },
@@ -896,4 +1119,6 @@ if (isEntryPoint()) {
       process.exitCode = EXIT.error;
     },
   );
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
 }

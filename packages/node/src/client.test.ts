@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ValidationError } from '@kv/core';
+import { ConfigurationError, ValidationError } from '@kv/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, resolveClientOptions } from './client.js';
 
@@ -41,12 +41,30 @@ describe('resolveClientOptions / createClient configuration', () => {
     ).toBe('from-file');
   });
 
-  it('explains a missing URL, an unreadable or empty token file', () => {
-    expect(() => resolveClientOptions({ env: {} })).toThrow(/KV_URL/);
-    expect(() => resolveClientOptions({ env: {} })).toThrow(ValidationError);
+  it('explains a missing URL, an unreadable or empty token file: a ConfigurationError before any request', () => {
+    expect(() => resolveClientOptions({ env: {} })).toThrow(/KV_URL=http:\/\/127\.0\.0\.1:8787/);
+    expect(() => resolveClientOptions({ env: {} })).toThrow(ConfigurationError);
+    let sent = 0;
+    const fetch = async (): Promise<Response> => {
+      sent++;
+      return new Response(null, { status: 500 });
+    };
+    let error: unknown;
+    try {
+      createClient({ env: {}, fetch });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).not.toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ code: 'configuration_error', status: 0, requestId: undefined });
+    expect(sent).toBe(0);
     expect(() =>
       resolveClientOptions({ env: { KV_URL: 'http://a.test', KV_TOKEN_FILE: join(dir, 'nope') } }),
     ).toThrow(/Cannot read the token file/);
+    expect(() =>
+      resolveClientOptions({ env: { KV_URL: 'http://a.test', KV_TOKEN_FILE: join(dir, 'nope') } }),
+    ).toThrow(ConfigurationError);
     const empty = join(dir, 'empty');
     writeFileSync(empty, '  \n');
     expect(() => resolveClientOptions({ url: 'http://a.test', tokenFile: empty, env: {} })).toThrow(/empty/);

@@ -1,5 +1,5 @@
 /**
- * `createClient` for Node services (issue 5): the shared `@kv/core` HTTP client, configured from the
+ * `createClient` for Node services: the shared `@kv/core` HTTP client, configured from the
  * environment once, with Node's additions only — `Buffer` and Node `Readable` values for writes (streams
  * are uploaded without buffering) and `getBuffer` for reads.
  *
@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
+  ConfigurationError,
   type CreateOptions,
   createHttpClient,
   type HttpClientOptions,
@@ -18,7 +19,6 @@ import {
   type SetResult,
   type StoreHandle,
   type UpdateOptions,
-  ValidationError,
 } from '@kv/core';
 
 /**
@@ -29,7 +29,7 @@ import {
  */
 export type NodeSetValue = KvSetValue | Readable;
 
-/** A store handle with Node's additions (PRODUCT.md "Operations"; see `StoreHandle` in `@kv/core`). */
+/** A store handle with Node's additions (see `StoreHandle` in `@kv/core`, docs/protocol.md "Client operations"). */
 export interface NodeStoreHandle extends Omit<StoreHandle, 'set' | 'create' | 'update'> {
   /** `StoreHandle.set`, also taking a `Buffer` or a Node `Readable` (streamed). @see StoreHandle.set */
   set(key: string, value: NodeSetValue, options?: SetOptions): Promise<SetResult>;
@@ -62,7 +62,7 @@ export interface ClientOptions extends Omit<HttpClientOptions, 'url'> {
   /**
    * Base URL of the kv server.
    * @default process.env.KV_URL
-   * @example 'http://127.0.0.1:7070'
+   * @example 'http://127.0.0.1:8787'
    */
   url?: string | undefined;
   /**
@@ -98,7 +98,7 @@ function readTokenFile(path: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new ValidationError(
+    throw new ConfigurationError(
       `Cannot read the token file ${path} (KV_TOKEN_FILE / tokenFile): ${(cause as Error).message}`,
       {
         cause,
@@ -108,7 +108,7 @@ function readTokenFile(path: string): string {
   }
   const token = text.trim();
   if (token === '') {
-    throw new ValidationError(`The token file ${path} is empty`, {
+    throw new ConfigurationError(`The token file ${path} is empty`, {
       details: { field: 'tokenFile', reason: 'empty' },
     });
   }
@@ -119,15 +119,15 @@ function readTokenFile(path: string): string {
  * Resolves the options `createClient` passes to `@kv/core`: explicit options first, then `KV_URL`,
  * `KV_TOKEN`, `KV_TOKEN_FILE` from `options.env` (default `process.env`). Exported for the CLI and tests.
  *
- * @throws {ValidationError} no URL in options or environment; unreadable or empty token file
+ * @throws {ConfigurationError} no URL in options or environment; unreadable or empty token file
  */
 export function resolveClientOptions(options: ClientOptions = {}): HttpClientOptions {
   const { env: envOption, tokenFile, url: urlOption, token: tokenOption, ...rest } = options;
   const env = envOption ?? process.env;
   const url = urlOption ?? nonEmpty(env.KV_URL);
   if (url === undefined) {
-    throw new ValidationError(
-      'No kv server URL: pass createClient({ url }) or set KV_URL, e.g. KV_URL=http://127.0.0.1:7070',
+    throw new ConfigurationError(
+      'No kv server URL: pass createClient({ url }) or set KV_URL, e.g. KV_URL=http://127.0.0.1:8787 (the default of kv-server and of the kv CLI)',
       { details: { field: 'url', reason: 'missing' } },
     );
   }
@@ -155,7 +155,9 @@ function nonEmpty(value: string | undefined): string | undefined {
  * @param options - `url`, `token`, `tokenFile`, `timeoutMs` (default 30 s), `retry` (default 2 retries of
  *   reads, and of writes with an automatic `Idempotency-Key`), `fetch`, `onError`, `headers`, `env`
  * @returns the client: `client.stores.*` and `client.store(name)`
- * @throws {ValidationError} no URL (neither `url` nor `KV_URL`), bad options, unreadable token file
+ * @throws {ConfigurationError} no URL (neither `url` nor `KV_URL`), a URL that is not http(s), an
+ *   unreadable or empty token file; thrown here, before any request
+ * @throws {ValidationError} bad `timeoutMs` or `retry`
  * @example
  * ```ts
  * import { createClient } from '@kv/node';

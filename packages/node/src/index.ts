@@ -1,5 +1,5 @@
 /**
- * `@kv/node`: the kv client for Node services (issue 5). `createClient` reads `KV_URL`, `KV_TOKEN` and
+ * `@kv/node`: the kv client for Node services. `createClient` reads `KV_URL`, `KV_TOKEN` and
  * `KV_TOKEN_FILE`, wraps the shared HTTP client of `@kv/core` and adds `Buffer`/`Readable` support. The
  * types, error classes and helpers of `@kv/core` are re-exported, so one import serves a whole service
  * and a `KvError` caught here is the same class the engine throws. The `kv` command line is `./cli.js`.

@@ -1,6 +1,7 @@
 /**
- * The `kv` command line with access control (issue 7): finding the token (`--token`, `--token-file`,
- * `KV_TOKEN`, `KV_TOKEN_FILE`, then the server's `<KV_DATA>.admin-token` file), `kv tokens` and `kv url`.
+ * The `kv` command line with access control: finding the token (`--token`, `--token-file`, `KV_TOKEN`,
+ * `KV_TOKEN_FILE`, `KV_ADMIN_TOKEN`, `KV_ADMIN_TOKEN_FILE`, then the server's `<KV_DATA_FILE>.admin-token`
+ * file), what a 401 says about it, `kv tokens` and `kv url`.
  */
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,6 +73,36 @@ describe('kv finds its token', () => {
     writeFileSync(file, ADMIN);
     expect((await kv(['stores', 'ls', '--token-file', file])).stdout).toContain('auto');
     expect((await kv(['stores', 'ls'], { KV_TOKEN: ADMIN })).code).toBe(EXIT.ok);
+  });
+
+  it('finds KV_ADMIN_TOKEN, KV_ADMIN_TOKEN_FILE and $KV_DATA_FILE.admin-token, in that order', async () => {
+    const elsewhere = join(dir, 'elsewhere.token');
+    writeFileSync(elsewhere, `${ADMIN}\n`);
+    expect((await kv(['stores', 'ls'], { KV_ADMIN_TOKEN: ADMIN })).code).toBe(EXIT.ok);
+    expect((await kv(['stores', 'ls'], { KV_ADMIN_TOKEN_FILE: elsewhere })).code).toBe(EXIT.ok);
+    expect((await kv(['stores', 'ls'], { KV_DATA_FILE: dataFile })).code).toBe(EXIT.ok);
+    // An earlier source wins over a later one, even when the earlier one is wrong.
+    const wrongFirst = await kv(['stores', 'ls'], { KV_TOKEN: 'kv_wrong', KV_ADMIN_TOKEN_FILE: elsewhere });
+    expect(wrongFirst.code).toBe(EXIT.error);
+    expect(wrongFirst.stderr).toContain('the token came from KV_TOKEN\n');
+  });
+
+  it('a 401 says where the token came from, or every place it looked', async () => {
+    const none = await kv(['stores', 'ls'], { KV_DATA_FILE: join(dir, 'none.sqlite') });
+    expect(none.code).toBe(EXIT.error);
+    expect(none.stderr).toMatch(/unauthenticated 401/);
+    expect(none.stderr).toContain(
+      `no token was sent: tried --token, --token-file, KV_TOKEN, KV_TOKEN_FILE, KV_ADMIN_TOKEN, and the admin token file ${join(dir, 'none.sqlite')}.admin-token (not found`,
+    );
+    const stale = join(dir, 'stale.token');
+    writeFileSync(stale, 'kv_revoked-long-ago\n');
+    const fromFile = await kv(['stores', 'ls'], { KV_ADMIN_TOKEN_FILE: stale });
+    expect(fromFile.code).toBe(EXIT.error);
+    expect(fromFile.stderr).toContain(
+      `the token came from the admin token file KV_ADMIN_TOKEN_FILE ${stale}`,
+    );
+    const flag = await kv(['stores', 'ls', '--token-file', stale]);
+    expect(flag.stderr).toContain(`the token came from --token-file ${stale}`);
   });
 });
 

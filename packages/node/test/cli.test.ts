@@ -18,11 +18,15 @@ const env = { KV_URL: url };
 const dir = mkdtempSync(join(tmpdir(), 'kv-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function capture(isTTY: boolean): { stream: Writable & { isTTY: boolean }; bytes: () => Buffer } {
+function capture(
+  isTTY: boolean,
+  onWrite?: (text: string) => void,
+): { stream: Writable & { isTTY: boolean }; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
       chunks.push(Buffer.from(chunk));
+      onWrite?.(Buffer.from(chunk).toString());
       callback();
     },
   }) as Writable & { isTTY: boolean };
@@ -33,13 +37,21 @@ function capture(isTTY: boolean): { stream: Writable & { isTTY: boolean }; bytes
 interface RunOptions {
   stdin?: string | Buffer;
   tty?: boolean;
+  /** The terminal width stdout reports (`columns`). */
+  columns?: number;
+  /** Ends a running `kv watch`. */
+  signal?: AbortSignal;
+  /** Called with each chunk written to stdout. */
+  onStdout?: (text: string) => void;
   stderrTty?: boolean;
   fetch?: typeof fetch;
   env?: Record<string, string>;
 }
 
 async function kv(argv: string[], options: RunOptions = {}) {
-  const stdout = capture(options.tty ?? false);
+  const stdout = capture(options.tty ?? false, options.onStdout);
+  if (options.columns !== undefined)
+    (stdout.stream as Writable & { columns?: number }).columns = options.columns;
   const stderr = capture(options.stderrTty ?? false);
   const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) as Readable & {
     isTTY?: boolean;
@@ -51,6 +63,7 @@ async function kv(argv: string[], options: RunOptions = {}) {
     stdin,
     env: options.env ?? env,
     fetch: options.fetch ?? fetch,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   return {
     code,
@@ -71,6 +84,21 @@ describe('kv usage', () => {
     const help = await kv(['--help']);
     expect(help.code).toBe(EXIT.ok);
     expect(help.stdout).toMatch(/Usage: kv/);
+    for (const line of help.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    for (const command of [
+      'stores',
+      'get',
+      'set',
+      'rm',
+      'exists',
+      'ls',
+      'history',
+      'expire',
+      'watch',
+      'url',
+    ]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    }
     const none = await kv([]);
     expect(none.code).toBe(EXIT.usage);
     expect(none.stderr).toMatch(/Usage: kv/);
@@ -88,10 +116,29 @@ describe('kv usage', () => {
     expect((await kv(['ls', 's', '--limit', 'ten'])).code).toBe(EXIT.usage);
   });
 
-  it('without a URL it says to set KV_URL and exits 2', async () => {
-    const result = await kv(['stores', 'ls'], { env: {} });
-    expect(result.code).toBe(EXIT.usage);
-    expect(result.stderr).toMatch(/KV_URL/);
+  it('without --url or KV_URL it talks to http://127.0.0.1:8787, the server default', async () => {
+    const seen: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      seen.push(new Request(input, init).url);
+      return fetch(input, init);
+    };
+    const result = await kv(['stores', 'ls'], { env: {}, fetch: recording });
+    expect(result.code).toBe(EXIT.ok);
+    expect(seen).toEqual(['http://127.0.0.1:8787/v1/stores']);
+    await kv(['stores', 'ls', '--url', 'http://other.test'], { env: {}, fetch: recording });
+    expect(seen[1]).toBe('http://other.test/v1/stores');
+  });
+
+  it('a URL that is not http(s) is a configuration error, before any request', async () => {
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    const result = await kv(['stores', 'ls', '--url', 'ftp://kv.test'], { env: {}, fetch: counting });
+    expect(result.code).toBe(EXIT.error);
+    expect(result.stderr).toMatch(/\[configuration_error\]/);
+    expect(sent).toBe(0);
   });
 
   it('invalid input rejected by validation exits 2', async () => {
@@ -219,6 +266,9 @@ describe('kv entries', () => {
     const table = await kv(['history', store, 'k'], { tty: true });
     expect(table.stdout).toMatch(/^REVISION\s+OPERATION/);
     expect(table.stdout).toMatch(/3\s+delete/);
+    const piped = (await kv(['history', store, 'k'])).stdout.split('\n');
+    expect(piped[0]).toBe('REVISION\tOPERATION\tSIZE\tUPDATED\tEXPIRES');
+    expect(piped[1]).toMatch(/^3\tdelete\t/);
     expect((await kv(['rm', store, 'k', '--purge'])).code).toBe(EXIT.ok);
     expect((await kv(['history', store, 'k'])).code).toBe(EXIT.notFound);
   });
@@ -262,6 +312,50 @@ describe('kv entries', () => {
     expect(table.stdout).toMatch(/config\s+4\s+6 B\s+text\/plain/);
   });
 
+  it('ls --match keeps reading pages until it has rows, and says how many keys it scanned', async () => {
+    const store = await newStore('cli-scan');
+    const client = createClient({ url, fetch, env: {} });
+    // With --limit 1 the server examines at most 10 x 1 + 1000 = 1010 keys per page.
+    const filler = Array.from({ length: 1500 }, (_, i) => ({
+      key: `a.${String(i).padStart(4, '0')}`,
+      value: i,
+    }));
+    await client.store(store).setMany(filler);
+    await client.store(store).set('z.found', 'yes');
+    const found = await kv(['ls', store, '--match', '*.found', '--limit', '1']);
+    expect(found.code).toBe(EXIT.ok);
+    expect(found.stdout).toBe('z.found\n');
+    expect(found.stderr).toContain('scanned 1,010 keys in 1 page with no match before these');
+    expect(found.stderr).not.toContain('--cursor');
+    const none = await kv(['ls', store, '--like', 'nothing%', '--limit', '1', '--json']);
+    expect(JSON.parse(none.stdout)).toEqual({ items: [], complete: true });
+  });
+
+  it('tables fit an 80-column terminal (or the width the terminal reports)', async () => {
+    const store = await newStore('cli-width');
+    const long = `long.${'k'.repeat(120)}`;
+    await kv([
+      'set',
+      store,
+      long,
+      'v',
+      '--content-type',
+      'application/vnd.example.something+json',
+      '--ttl-ms',
+      '60000',
+    ]);
+    await kv(['set', store, 'short', 'v']);
+    const table = await kv(['ls', store], { tty: true });
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+    expect(lines[1]).toMatch(/^long\.k+…\s/);
+    expect(lines[2]).toMatch(/^short\s+\d+\s+1 B\s+text\/plain/);
+    expect(lines[1]).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    const wide = await kv(['ls', store], { tty: true, columns: 300 });
+    expect(wide.stdout).toContain(long);
+  });
+
   it('server errors exit 3 (here 401 from an engine that wants a token)', async () => {
     const locked = inProcessEngine({
       authorize: ({ token }) => {
@@ -281,6 +375,63 @@ describe('kv entries', () => {
       env: { KV_URL: locked.url, KV_TOKEN: 'secret' },
     });
     expect(fromEnv.code).toBe(EXIT.ok);
+  });
+});
+
+describe('kv watch', () => {
+  it('replays the current values first, then streams changes; --json prints JSON Lines', async () => {
+    const store = await newStore('cli-watch');
+    await kv(['set', store, 'a', '{"n":1}', '--content-type', 'application/json']);
+    await kv(['set', store, 'b', 'text']);
+    const json = await kv(['watch', store, '--count', '2', '--json']);
+    expect(json.code).toBe(EXIT.ok);
+    const events = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; key: string; revision: number; value: unknown });
+    expect(events.map((e) => [e.type, e.key, e.revision, e.value])).toEqual([
+      ['put', 'a', 1, { n: 1 }],
+      ['put', 'b', 2, 'text'],
+    ]);
+    const text = await kv(['watch', store, '--prefix', 'b', '--count', '1']);
+    expect(text.stdout).toBe('2\tput\tb\ttext\n');
+    const from = await kv(['watch', store, '--from-revision', '1', '--count', '1']);
+    expect(from.stdout).toBe('2\tput\tb\ttext\n');
+  });
+
+  it('--updates-only waits for the next write; the signal (Ctrl-C) ends it with exit 0', {
+    timeout: 30_000,
+  }, async () => {
+    const store = await newStore('cli-watch-live');
+    await kv(['set', store, 'old', 'x']);
+    const stop = new AbortController();
+    let printed = '';
+    const watching = kv(['watch', store, '--updates-only', '--match', 'new.*'], {
+      signal: stop.signal,
+      onStdout: (t) => {
+        printed += t;
+        stop.abort();
+      },
+    });
+    // Write until the watch has printed a change (it may connect after the first writes); bounded.
+    for (let i = 0; i < 200 && printed === ''; i++) {
+      await kv(['set', store, 'old', `x${i}`]);
+      await kv(['set', store, 'new.k', `v${i}`]);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const result = await watching;
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout).toMatch(/^\d+\tput\tnew\.k\tv\d+\n/);
+    expect(result.stdout).not.toContain('old');
+  });
+
+  it('a missing store ends the watch with exit 1; bad flags exit 2', async () => {
+    const missing = await kv(['watch', uniqueName('cli-watch-none'), '--count', '1']);
+    expect(missing.code).toBe(EXIT.notFound);
+    expect(missing.stderr).toMatch(/store_not_found 404/);
+    expect((await kv(['watch', 's', '--prefix', 'a', '--match', 'b'])).code).toBe(EXIT.usage);
+    expect((await kv(['watch', 's', '--from-revision', '1', '--updates-only'])).code).toBe(EXIT.usage);
+    expect((await kv(['watch', 's', '--count', '0'])).code).toBe(EXIT.usage);
   });
 });
 

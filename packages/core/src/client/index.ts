@@ -1,5 +1,5 @@
 /**
- * The shared HTTP client of kv (PRODUCT.md "Operations"; issue 2): every store operation implemented
+ * The shared HTTP client of kv (docs/protocol.md "Client operations"): every store operation implemented
  * once on `ky`, with timeouts, retries of reads and of writes (each write carries one `Idempotency-Key`
  * on every attempt, so the server applies it once), an `onError` hook and an injectable `fetch`.
  * `@kv/node` and `@kv/browser` wrap {@link createHttpClient} and add only what their platform needs.
@@ -33,11 +33,11 @@ export {
  *   retries, 300 ms doubling backoff capped at 10 s, `Retry-After` honoured up to 60 s; writes only with
  *   an `Idempotency-Key`), `fetch`, `onError`, `headers`
  * @returns the client: `client.stores.*`, `client.tokens.*` and `client.store(name)`
- * @throws {ValidationError} missing or invalid `url`, invalid `timeoutMs`/`retry`, or no `fetch` in this
- *   runtime and none given
+ * @throws {ConfigurationError} missing or invalid `url` (before any request)
+ * @throws {ValidationError} invalid `timeoutMs`/`retry`, or no `fetch` in this runtime and none given
  * @example
  * ```ts
- * const client = createHttpClient({ url: 'http://127.0.0.1:7070', token: 'secret' });
+ * const client = createHttpClient({ url: 'http://127.0.0.1:8787', token: 'secret' });
  * const orders = client.store('orders');
  * await orders.set('order:1', { total: 42 }, { ttlMs: 60_000 });
  * const order = await orders.getJson<{ total: number }>('order:1'); // { total: 42 } | undefined

@@ -1,5 +1,5 @@
 /**
- * The store handle and the stores API of the shared client: every store operation of PRODUCT.md,
+ * The store handle and the stores API of the shared client: every store operation of docs/protocol.md "Client operations",
  * implemented once over {@link Transport}. Internal; the public shapes are in `./types.ts`.
  *
  * @module

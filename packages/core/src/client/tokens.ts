@@ -1,5 +1,5 @@
 /**
- * `client.tokens` of the shared client (issue 7; PRODUCT.md "Access control"): create, list and revoke
+ * `client.tokens` of the shared client (docs/security.md): create, list and revoke
  * tokens through `/v1/tokens`. Internal; the public shape is {@link TokensApi} in `./types.ts`.
  *
  * @module

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  ConfigurationError,
   type KvError,
   KvError as KvErrorClass,
   NetworkError,
@@ -56,8 +57,9 @@ describe('createHttpClient options', () => {
 
   it('rejects a missing or non-http url', () => {
     const { fetch } = scripted([]);
-    expect(() => createHttpClient({ url: '', fetch })).toThrow(ValidationError);
-    expect(() => createHttpClient({ url: 'not a url', fetch })).toThrow(ValidationError);
+    expect(() => createHttpClient({ url: '', fetch })).toThrow(ConfigurationError);
+    expect(() => createHttpClient({ url: 'not a url', fetch })).toThrow(ConfigurationError);
+    expect(() => createHttpClient({ url: 'ftp://kv.test', fetch })).toThrow(ConfigurationError);
     expect(() => createHttpClient({ url: 'ftp://kv.test', fetch })).toThrow(/http: or https:/);
   });
 

@@ -1,7 +1,7 @@
 /**
  * The one place the client talks HTTP: every request goes through {@link Transport.send}, which runs it
  * on `ky` with the client's timeout and retry policy and turns every failure into a {@link KvError}
- * subclass (PRODUCT.md "Errors"). Internal to `@kv/core`'s client.
+ * subclass (docs/protocol.md "Errors"). Internal to `@kv/core`'s client.
  *
  * @module
  */
@@ -12,7 +12,15 @@ import ky, {
   type RetryOptions as KyRetryOptions,
   TimeoutError as KyTimeoutError,
 } from 'ky';
-import { errorFromWire, isKvError, KvError, NetworkError, TimeoutError, ValidationError } from '../errors.js';
+import {
+  ConfigurationError,
+  errorFromWire,
+  isKvError,
+  KvError,
+  NetworkError,
+  TimeoutError,
+  ValidationError,
+} from '../errors.js';
 import { HEADERS } from '../protocol.js';
 import type { WatchTransport } from '../watcher.js';
 import type { FetchLike, HttpClientOptions, RetryOptions } from './types.js';
@@ -143,7 +151,8 @@ export interface Transport {
 /**
  * Builds the transport for a client's options.
  *
- * @throws {ValidationError} bad `url`, `timeoutMs` or `retry`, or no `fetch` available
+ * @throws {ConfigurationError} missing or invalid `url`
+ * @throws {ValidationError} bad `timeoutMs` or `retry`, or no `fetch` available
  */
 export function createTransport(options: HttpClientOptions): Transport {
   const baseUrl = normalizeBaseUrl(options.url);
@@ -296,7 +305,7 @@ function nonNegativeInt(value: unknown, field: string): number {
 
 function normalizeBaseUrl(url: unknown): string {
   if (typeof url !== 'string' || url.length === 0) {
-    throw new ValidationError('The client needs the server `url`, e.g. http://127.0.0.1:7070', {
+    throw new ConfigurationError('The client needs the server `url`, e.g. http://127.0.0.1:8787', {
       details: { field: 'url', reason: 'missing' },
     });
   }
@@ -304,13 +313,13 @@ function normalizeBaseUrl(url: unknown): string {
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new ValidationError(`The client \`url\` is not a valid absolute URL: ${url}`, {
+    throw new ConfigurationError(`The client \`url\` is not a valid absolute URL: ${url}`, {
       cause,
       details: { field: 'url', reason: 'invalid_format' },
     });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ValidationError(`The client \`url\` must be http: or https:, got ${parsed.protocol}`, {
+    throw new ConfigurationError(`The client \`url\` must be http: or https:, got ${parsed.protocol}`, {
       details: { field: 'url', reason: 'invalid_format' },
     });
   }

@@ -1,7 +1,7 @@
 /**
  * Public interfaces of the shared HTTP client: the options of {@link createHttpClient}, the client, its
  * `stores` API, the per-store handle and the atomic builder. `@kv/node` and `@kv/browser` re-export and
- * widen these; the operations and their semantics are PRODUCT.md "Operations".
+ * widen these; the operations and their semantics are docs/protocol.md "Client operations".
  *
  * @module
  */
@@ -34,7 +34,7 @@ import type { WatchCallbacks, WatchSubscription, WatchSubscriptionOptions } from
 /**
  * A `fetch`-compatible function: the WHATWG `fetch` signature that the client calls for every request.
  * Inject one to route requests through a proxy agent, an in-process engine (`engine.fetch`) or a test
- * double (STYLE.md: an injectable `fetch`, openai-node).
+ * double (an injectable `fetch`, as in openai-node).
  *
  * @example
  * ```ts
@@ -87,12 +87,12 @@ export interface RetryOptions {
 export interface HttpClientOptions {
   /**
    * Base URL of the kv server, with or without a path prefix; routes (`/v1/...`) are appended to it.
-   * @example 'http://127.0.0.1:7070'
+   * @example 'http://127.0.0.1:8787'
    * @example 'https://api.example.com/kv'
    */
   url: string;
   /**
-   * Bearer token sent as `Authorization: Bearer <token>` (PRODUCT.md "Access control").
+   * Bearer token sent as `Authorization: Bearer <token>` (docs/security.md).
    * @default undefined (no `Authorization` header)
    * @example 'kv_live_...'
    */
@@ -138,13 +138,13 @@ export interface HttpClientOptions {
 }
 
 /**
- * A decoded value as reads return it (PRODUCT.md `get`): JSON content types decode to a JSON value, text
+ * A decoded value as reads return it (docs/protocol.md "Entries"): JSON content types decode to a JSON value, text
  * content types to a string, anything else to the raw bytes.
  */
 export type KvValue = JsonValue | Uint8Array;
 
 /**
- * What `set` accepts (Alien `set`: `string | Uint8Array | object`; PRODUCT.md `set`):
+ * What `set` accepts (Alien `set`: `string | Uint8Array | object`; docs/protocol.md "Entries"):
  *
  * - `string` -> stored as `text/plain; charset=utf-8`
  * - `Uint8Array` / `ArrayBuffer` -> `application/octet-stream`
@@ -215,7 +215,7 @@ export type AtomicSetOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
 
 /**
  * A Deno KV style atomic operation: checks and mutations collected locally and committed in one request,
- * all or nothing (PRODUCT.md `atomic()`, architecture.md "Atomic commit failure").
+ * all or nothing (docs/protocol.md "Atomic commits", architecture.md "Atomic commit failure").
  *
  * @example
  * ```ts
@@ -252,7 +252,7 @@ export interface AtomicOperation {
 }
 
 /**
- * Operations on one store (PRODUCT.md "Operations"; `client.store(name)`). Every method validates its
+ * Operations on one store (docs/protocol.md "Client operations"; `client.store(name)`). Every method validates its
  * input before sending (a bad key is a `ValidationError` and nothing is sent) and throws only
  * {@link KvError} subclasses. Reads of a missing key resolve `undefined`; a missing store is a
  * `StoreNotFoundError`.
@@ -263,7 +263,7 @@ export interface StoreHandle {
 
   /**
    * Reads a value decoded by its content type: JSON -> JSON value, text -> string, else `Uint8Array`
-   * (PRODUCT.md `get`, all seeds).
+   * (docs/protocol.md "Entries", all seeds).
    * @returns the value, or `undefined` when the key is missing or expired
    * @throws {StoreNotFoundError} the store does not exist
    */
@@ -312,7 +312,7 @@ export interface StoreHandle {
   exists(key: string): Promise<boolean>;
 
   /**
-   * Writes a value (PRODUCT.md `set`). With `ifNotExists` on an existing key nothing is written and
+   * Writes a value (docs/protocol.md "Entries"). With `ifNotExists` on an existing key nothing is written and
    * `created` is `false` (Alien); with `ifRevision` the write is a compare-and-swap.
    * @returns `{ id, revision, created }`
    * @throws {ValidationError} bad key, options, metadata (over 1024 bytes) or scopes
@@ -355,7 +355,7 @@ export interface StoreHandle {
   history<T = KvValue>(key: string): Promise<HistoryEntry<T>[]>;
 
   /**
-   * One page of a listing (PRODUCT.md `list`): filter by `prefix`, `match` (NATS wildcards), `like`
+   * One page of a listing (docs/protocol.md "Listing"): filter by `prefix`, `match` (NATS wildcards), `like`
    * (SQL LIKE), `scope`; paginate with `cursor` or `startAfter` (Apify `exclusiveStartKey`).
    * @returns `{ items, cursor?, complete }`; items carry `value` only with `values: true`
    */
@@ -480,7 +480,7 @@ export interface StoresApi {
 }
 
 /**
- * Token management (`client.tokens`; PRODUCT.md "Access control", issue 7). Every call needs a token with
+ * Token management (`client.tokens`; docs/security.md). Every call needs a token with
  * `kv.admin:tokens`; a server without access control answers `ServerError` 501.
  */
 export interface TokensApi {
@@ -514,7 +514,7 @@ export interface KvClient {
   readonly url: string;
   /** Store management. */
   readonly stores: StoresApi;
-  /** Token management (issue 7). */
+  /** Token management. */
   readonly tokens: TokensApi;
   /**
    * A handle on one store. No request is made; the name is validated now.

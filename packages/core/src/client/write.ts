@@ -52,8 +52,8 @@ export interface PreparedWrite {
 }
 
 /**
- * Checks a write and encodes its value, once (PRODUCT.md `set`, `create`, `update`; docs/protocol.md
- * "PUT entry"). In order: the key, the value's encoding (bytes as is, strings as UTF-8, blobs and streams
+ * Checks a write and encodes its value, once (`set`, `create`, `update`; docs/protocol.md "Entries",
+ * "Write"). In order: the key, the value's encoding (bytes as is, strings as UTF-8, blobs and streams
  * kept, anything else as JSON), `ttlMs` with `expiresAt`, `ttlMs`, `expiresAt` (at most
  * 9999-12-31T23:59:59.999Z), `metadata`, `scopes`, `resume`, then the precondition: `ifNotExists` with
  * `ifRevision`, `ifNotExists`, `ifRevision` (or the operation's own `condition`).

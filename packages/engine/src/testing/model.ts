@@ -33,7 +33,7 @@ const encoder = new TextEncoder();
 
 /**
  * Compares two strings by their UTF-8 bytes, by encoding them: the obviously-correct (and slow)
- * reference for key order (PRODUCT.md "Keys are ordered by their UTF-8 bytes").
+ * reference for key order (docs/protocol.md "Conventions": keys are ordered by their UTF-8 bytes).
  */
 export function compareUtf8(a: string, b: string): number {
   const x = encoder.encode(a);

