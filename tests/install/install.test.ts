@@ -138,9 +138,11 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       '@kv/browser',
       '@kv/core',
       '@kv/engine',
+      '@kv/keyv',
       '@kv/mock',
       '@kv/node',
       '@kv/server',
+      '@kv/unstorage',
     ]);
     for (const name of Object.keys(tarballs)) {
       const manifest = readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8');
