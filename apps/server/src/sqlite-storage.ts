@@ -53,7 +53,6 @@ import {
   type StoreRow,
   scanBounds,
   scanSql,
-  toBytes,
   toChange,
   toEntry,
   toStore,

@@ -8,6 +8,12 @@
  * serialized inside the engine (a promise chain per scope key), so the second waits for the first and
  * then replays it.
  *
+ * An entry write saves its record in the transaction of the commit that decides its outcome (through
+ * the {@link ResponseRecorder} it is handed, whose hook its commit carries); that commit first reads the
+ * record and, finding one (another engine on the same storage answered the key), applies nothing and
+ * throws `IdempotencyRecordFound`, answered here from the record. Outcomes no commit decided (refused
+ * before the commit, store-level writes) are saved after the fact, through `Storage.putIdempotency`.
+ *
  * Responses with status >= 500 (the write may not have happened), 401, 403 and 429 are not stored: a
  * retry runs again.
  *
