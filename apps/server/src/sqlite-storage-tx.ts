@@ -16,6 +16,7 @@ import {
   type Statements,
   type StoreRow,
   TRIM_BATCH,
+  toBytes,
   toChange,
   toEntry,
   toStore,
@@ -197,6 +198,12 @@ export class SqliteTx implements StorageTx {
   }
 
   /** @inheritDoc */
+  getIdempotency(scopeKey: string, nowMs: number): IdempotencyRecord | undefined {
+    this.#check();
+    return readIdempotencyRow(this.#stmts, scopeKey, nowMs, true);
+  }
+
+  /** @inheritDoc */
   putIdempotency(scopeKey: string, record: IdempotencyRecord): void {
     this.#check();
     putIdempotencyRow(this.#stmts, scopeKey, record);
@@ -253,6 +260,33 @@ export class SqliteTx implements StorageTx {
     if (scopesJson === '[]') return;
     for (const scope of JSON.parse(scopesJson) as string[]) this.#stmts.deleteScope.run(this.#id, scope, key);
   }
+}
+
+/**
+ * The idempotency record for `scopeKey` unless missing or expired at `nowMs`; an expired one is deleted
+ * when `tidy` (a write: callers pass false for a file found corrupt).
+ */
+export function readIdempotencyRow(
+  stmts: Statements,
+  scopeKey: string,
+  nowMs: number,
+  tidy: boolean,
+): IdempotencyRecord | undefined {
+  const row = stmts.getIdempotency.get(scopeKey) as
+    | { fingerprint: string; status: number; headers: string; body: Uint8Array; expires_at: number }
+    | undefined;
+  if (!row) return undefined;
+  if (row.expires_at <= nowMs) {
+    if (tidy) stmts.deleteIdempotency.run(scopeKey, row.expires_at);
+    return undefined;
+  }
+  return {
+    fingerprint: row.fingerprint,
+    status: row.status,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    body: toBytes(row.body),
+    expiresAt: row.expires_at,
+  };
 }
 
 /** Inserts an idempotency record unless one exists for `scopeKey` (first writer wins). */

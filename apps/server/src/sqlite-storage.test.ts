@@ -14,6 +14,7 @@ import { compareKeys } from '@kv/core';
 import {
   applyCommit,
   commit as commitTo,
+  createEngine,
   type PutOp,
   type Storage,
   sweepExpired as sweepRound,
@@ -217,6 +218,42 @@ describe('SqliteStorage (SQLite specifics)', () => {
       [1, 'v1'],
     ]);
     expect((await b.getStore('st'))?.revision).toBe(2);
+  });
+
+  it('an idempotent write and its record reach the file together: after a crash and a reopen the retry is replayed', async () => {
+    const path = join(dir, 'idempotent.sqlite');
+    const a = SqliteStorage.open({ path });
+    await a.createStore('st', config, T0, 'secret');
+    // The server dies before any record saved in a transaction of its own could be written.
+    const crashing = new Proxy(a, {
+      get(target, prop, receiver) {
+        if (prop === 'putIdempotency') {
+          return async () => {
+            throw new Error('crashed before the record was saved');
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const request = () =>
+      new Request('http://kv.test/v1/stores/st/entries/k', {
+        method: 'PUT',
+        body: 'v',
+        headers: { 'content-type': 'text/plain', 'idempotency-key': 'once' },
+      });
+    const first = await createEngine({ storage: crashing, clock: () => T0 }).fetch(request());
+    const firstBody = await first.text();
+    expect(first.status, firstBody).toBe(201);
+    await a.close();
+
+    const b = SqliteStorage.open({ path });
+    opened.push(b);
+    const retry = await createEngine({ storage: b, clock: () => T0 + 1 }).fetch(request());
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('kv-idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe(firstBody);
+    expect((await b.getStore('st'))?.revision).toBe(1);
   });
 
   it('refuses a database written by a newer schema, naming the file', () => {

@@ -53,12 +53,11 @@ import {
   type StoreRow,
   scanBounds,
   scanSql,
-  toBytes,
   toChange,
   toEntry,
   toStore,
 } from './sqlite-storage-statements.js';
-import { GroupCommit, putIdempotencyRow, SqliteTx } from './sqlite-storage-tx.js';
+import { GroupCommit, putIdempotencyRow, readIdempotencyRow, SqliteTx } from './sqlite-storage-tx.js';
 
 export {
   classifyOpenError,
@@ -449,24 +448,8 @@ export class SqliteStorage implements Storage {
 
   /** @inheritDoc */
   async getIdempotency(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | undefined> {
-    return this.#read(() => {
-      const row = this.stmts.getIdempotency.get(scopeKey) as
-        | { fingerprint: string; status: number; headers: string; body: Uint8Array; expires_at: number }
-        | undefined;
-      if (!row) return undefined;
-      if (row.expires_at <= nowMs) {
-        // Tidying up is a write: never into a file found corrupt.
-        if (this.corruptError === undefined) this.stmts.deleteIdempotency.run(scopeKey, row.expires_at);
-        return undefined;
-      }
-      return {
-        fingerprint: row.fingerprint,
-        status: row.status,
-        headers: JSON.parse(row.headers) as Record<string, string>,
-        body: toBytes(row.body),
-        expiresAt: row.expires_at,
-      };
-    });
+    // Tidying up is a write: never into a file found corrupt.
+    return this.#read(() => readIdempotencyRow(this.stmts, scopeKey, nowMs, this.corruptError === undefined));
   }
 
   /** @inheritDoc */

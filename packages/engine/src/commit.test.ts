@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyCommit, commit, runSteps, type Steps } from './commit.js';
+import { applyCommit, commit, IdempotencyRecordFound, runSteps, type Steps } from './commit.js';
 import { MemoryStorage } from './memory-storage.js';
 import type {
   ChangeRecord,
@@ -33,6 +33,7 @@ class FakeTx implements StorageTx {
   readonly calls: string[] = [];
   readonly entries = new Map<string, StoredEntry>();
   readonly last = new Map<string, ChangeRecord>();
+  readonly idempotency = new Map<string, IdempotencyRecord>();
   #revision = 10;
 
   constructor(readonly async: boolean) {}
@@ -86,6 +87,9 @@ class FakeTx implements StorageTx {
   }
   adjustStats(deltaKeys: number, deltaBytes: number): MaybePromise<void> {
     return this.#answer(`adjustStats ${deltaKeys} ${deltaBytes}`, undefined);
+  }
+  getIdempotency(scopeKey: string, _nowMs: number): MaybePromise<IdempotencyRecord | undefined> {
+    return this.#answer(`getIdempotency ${scopeKey}`, this.idempotency.get(scopeKey));
   }
   putIdempotency(scopeKey: string, record: IdempotencyRecord): MaybePromise<void> {
     return this.#answer(`putIdempotency ${scopeKey} ${record.fingerprint}`, undefined);
@@ -144,6 +148,8 @@ describe('applyCommit', () => {
     expect(await asyncResult).toEqual(syncResult);
     expect(async.calls).toEqual(sync.calls);
     expect(sync.calls).toEqual([
+      // a record answering the request already would stop the commit before any write
+      'getIdempotency scope',
       'head a',
       'putEntry a@11 over -',
       'appendChange put a@11',
@@ -191,6 +197,28 @@ describe('applyCommit', () => {
     });
     expect(result).toEqual({ ok: false, failedKeys: ['gone'] });
     expect(tx.calls).toEqual(['head gone', 'head b']);
+  });
+
+  it('a commit whose idempotency record exists already applies nothing and throws IdempotencyRecordFound', async () => {
+    const found: IdempotencyRecord = {
+      fingerprint: 'first',
+      status: 201,
+      headers: {},
+      body: new Uint8Array(0),
+      expiresAt: T0 + 1,
+    };
+    for (const tx of [new FakeTx(false), new FakeTx(true)]) {
+      tx.idempotency.set('scope', found);
+      let thrown: unknown;
+      try {
+        await applyCommit(tx, request);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(IdempotencyRecordFound);
+      expect(thrown).toMatchObject({ scopeKey: 'scope', record: found });
+      expect(tx.calls).toEqual(['getIdempotency scope']);
+    }
   });
 
   it('a rejected answer of an asynchronous StorageTx rejects the commit at that step', async () => {

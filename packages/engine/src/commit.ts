@@ -42,6 +42,7 @@ import type {
   ChangeRecord,
   CommitRequest,
   CommitResult,
+  IdempotencyRecord,
   MaybePromise,
   Mutation,
   MutationResult,
@@ -284,14 +285,38 @@ class CommitRun {
 }
 
 /**
- * The steps of a commit over `tx` (the rules in this module's documentation), then the write of
- * `request.idempotency`'s record, if any, in the same transaction. Drive with {@link runSteps}, or use
- * {@link applyCommit}.
+ * Thrown by a commit whose `idempotency.scopeKey` already has a record in the storage (the request was
+ * answered already, by this server or another on the same database): the commit applied nothing, and
+ * the caller answers from {@link IdempotencyRecordFound.record} (docs/protocol.md "Idempotency").
+ */
+export class IdempotencyRecordFound extends Error {
+  /**
+   * @param scopeKey - the scope key looked up
+   * @param record - the record found
+   */
+  constructor(
+    readonly scopeKey: string,
+    readonly record: IdempotencyRecord,
+  ) {
+    super(`An idempotency record exists for ${scopeKey}; the commit was not applied`);
+    this.name = 'IdempotencyRecordFound';
+  }
+}
+
+/**
+ * The steps of a commit over `tx` (the rules in this module's documentation), with
+ * `request.idempotency`, if any: its record is looked up first (found: nothing is applied and
+ * {@link IdempotencyRecordFound} is thrown), and the record for the result is written last, in the same
+ * transaction. Drive with {@link runSteps}, or use {@link applyCommit}.
  */
 export function* commitSteps(tx: StorageTx, request: CommitRequest): Steps<CommitResult> {
+  const hook = request.idempotency;
+  if (hook !== undefined) {
+    const found = yield* step(tx.getIdempotency(hook.scopeKey, request.nowMs));
+    if (found !== undefined) throw new IdempotencyRecordFound(hook.scopeKey, found);
+  }
   const run = new CommitRun(tx, request.nowMs);
   const result = yield* applyRules(run, request);
-  const hook = request.idempotency;
   if (hook !== undefined) {
     const record = hook.record(result);
     if (record !== undefined) yield* step(tx.putIdempotency(hook.scopeKey, record));

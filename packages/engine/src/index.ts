@@ -21,7 +21,7 @@ export {
   type TokenStore,
   toTokenInfo,
 } from './auth.js';
-export { applyCommit, commit, sweepExpired } from './commit.js';
+export { applyCommit, commit, IdempotencyRecordFound, sweepExpired } from './commit.js';
 export * from './engine.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
 export * as schemas from './schemas.js';

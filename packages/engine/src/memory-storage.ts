@@ -337,7 +337,7 @@ export class MemoryStorage implements Storage {
    * `TypeError`.
    */
   async transaction<T>(store: string, fn: (tx: StorageTx) => MaybePromise<T>): Promise<T> {
-    const tx = new MemoryTx(this.#state(store));
+    const tx = new MemoryTx(this.#state(store), this.#idempotency);
     let result: MaybePromise<T>;
     try {
       result = fn(tx);
@@ -513,9 +513,12 @@ class MemoryTx implements StorageTx {
   >();
   readonly #log: ChangeRecord[] = [];
   readonly #idempotency: Array<[string, IdempotencyRecord]> = [];
+  /** The storage's saved idempotency records (read by {@link MemoryTx.getIdempotency}). */
+  readonly #savedIdempotency: Map<string, IdempotencyRecord>;
 
-  constructor(state: StoreState) {
+  constructor(state: StoreState, savedIdempotency: Map<string, IdempotencyRecord>) {
     this.#state = state;
+    this.#savedIdempotency = savedIdempotency;
     this.store = copyStore(state.record);
     this.#revision = state.record.revision;
   }
@@ -604,6 +607,21 @@ class MemoryTx implements StorageTx {
     this.#check();
     this.#deltaKeys += deltaKeys;
     this.#deltaBytes += deltaBytes;
+  }
+
+  getIdempotency(scopeKey: string, nowMs: number): IdempotencyRecord | undefined {
+    this.#check();
+    const record =
+      this.#savedIdempotency.get(scopeKey) ?? this.#idempotency.find(([key]) => key === scopeKey)?.[1];
+    if (record === undefined) return undefined;
+    if (record.expiresAt <= nowMs) {
+      // Forgetting an expired record needs no undo: it is expired whether this transaction commits or not.
+      this.#savedIdempotency.delete(scopeKey);
+      const at = this.#idempotency.findIndex(([key]) => key === scopeKey);
+      if (at >= 0) this.#idempotency.splice(at, 1);
+      return undefined;
+    }
+    return copyIdempotency(record);
   }
 
   putIdempotency(scopeKey: string, record: IdempotencyRecord): void {

@@ -157,7 +157,10 @@ export interface CommitRequest {
   /**
    * The idempotency record answering this commit, written in the same transaction as the commit's writes
    * (so a crash cannot keep one without the other). `record` gets the commit's result and answers the
-   * record to save under `scopeKey`, or undefined to save none.
+   * record to save under `scopeKey`, or undefined to save none. Before any write, the transaction reads
+   * the record under `scopeKey` ({@link StorageTx.getIdempotency}): when one exists (the request was
+   * answered already, e.g. by another server on the same database), the commit applies nothing and
+   * rejects with `IdempotencyRecordFound` (`commit.ts`) carrying that record.
    */
   idempotency?: CommitIdempotency;
 }
@@ -284,6 +287,15 @@ export interface StorageTx {
   nextRevision(): number;
   /** Adds to the store's `keyCount` and `totalBytes` (negative to subtract); written with the transaction. */
   adjustStats(deltaKeys: number, deltaBytes: number): MaybePromise<void>;
+  /**
+   * The idempotency record for `scopeKey` if one is saved (committed, or put earlier in this transaction)
+   * and not expired at `nowMs`, else undefined; an expired record is forgotten here, within this
+   * transaction, so that a {@link StorageTx.putIdempotency} after it is stored. The commit reads it
+   * before its writes, so a request answered already is never applied again (`CommitRequest.idempotency`).
+   * The engine's scope keys name the transaction's store, and transactions on one store are
+   * serializable, so of two commits for one scope key the second finds the first one's record.
+   */
+  getIdempotency(scopeKey: string, nowMs: number): MaybePromise<IdempotencyRecord | undefined>;
   /** Saves an idempotency record in this transaction (first writer wins, as {@link Storage.putIdempotency}). */
   putIdempotency(scopeKey: string, record: IdempotencyRecord): MaybePromise<void>;
 }

@@ -13,8 +13,14 @@ import type { Storage } from './storage.js';
 const ADMIN = 'secret-of-admin-0123456789';
 const SCOPED = 'secret-of-scoped-0123456789';
 
-/** A MemoryStorage whose every read of `key` is followed by another writer's put to it. */
-function contendedStorage(key: string): { storage: Storage; interfering: () => number } {
+/**
+ * A MemoryStorage whose reads of `key` are followed by another writer's put to it (every read, or the
+ * first `times`).
+ */
+function contendedStorage(
+  key: string,
+  times = Number.POSITIVE_INFINITY,
+): { storage: Storage; interfering: () => number } {
   const inner = new MemoryStorage();
   let interfering = 0;
   const storage = new Proxy(inner, {
@@ -22,7 +28,7 @@ function contendedStorage(key: string): { storage: Storage; interfering: () => n
       if (prop === 'get') {
         return async (store: string, k: string, nowMs: number) => {
           const entry = await target.get(store, k, nowMs);
-          if (k === key && entry !== undefined) {
+          if (k === key && entry !== undefined && interfering < times) {
             interfering++;
             await commit(target, store, {
               mode: 'each',
@@ -77,5 +83,50 @@ describe('guarded writes under contention', () => {
     expect(interfering()).toBeGreaterThan(1);
     const history = await storage.history('s', 'k');
     expect(history.map((c) => new TextDecoder().decode(c.value ?? new Uint8Array()))).not.toContain('mine');
+  });
+
+  it('a write with Idempotency-Key that lost a race records only its final outcome, with its commit', async () => {
+    const { storage, interfering } = contendedStorage('k', 1);
+    const tokens = new MemoryTokenStore();
+    const h = setup({ storage, auth: { tokens } });
+    await ensureToken(tokens, { secret: ADMIN, capabilities: ['*'] }, h.now());
+    await ensureToken(tokens, { secret: SCOPED, capabilities: ['kv[s:billing]:*'] }, h.now());
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const created = await h.call('POST', '/v1/stores', { json: { name: 's', history: 5 }, headers: admin });
+    expect(created.status).toBe(201);
+    const seeded = await h.call('PUT', entryPath('s', 'k'), {
+      body: 'first',
+      headers: { ...admin, 'content-type': 'text/plain', 'kv-scopes': 'billing' },
+    });
+    expect(seeded.status).toBe(201);
+    // Records saved outside a commit fail, as if the server died before saving one.
+    storage.putIdempotency = async () => {
+      throw new Error('crashed before the record was saved');
+    };
+
+    const init = {
+      body: 'mine',
+      headers: {
+        authorization: `Bearer ${SCOPED}`,
+        'content-type': 'text/plain',
+        'kv-scopes': 'billing',
+        'idempotency-key': 'race',
+      },
+    };
+    const res = await h.call('PUT', entryPath('s', 'k'), init);
+    const body = await res.text();
+    // The first attempt lost to the interfering write (revision 2) and recorded nothing; the second applied.
+    expect(interfering()).toBe(1);
+    expect(res.status, body).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ revision: 3, created: false });
+    const retry = await h.call('PUT', entryPath('s', 'k'), init);
+    expect(retry.headers.get('kv-idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe(body);
+    const history = await storage.history('s', 'k');
+    expect(history.map((c) => new TextDecoder().decode(c.value ?? new Uint8Array()))).toEqual([
+      'mine',
+      'other 1',
+      'first',
+    ]);
   });
 });

@@ -10,13 +10,27 @@
  * checks) is evaluated on the same snapshot: when it fails there, the answer is the failure the storage
  * would have given at that moment; when it holds, the snapshot precondition implies it.
  *
+ * A write carrying `Idempotency-Key` passes an {@link Answer}: the commit that decides the write's
+ * outcome saves the response record in its own transaction (docs/protocol.md "Idempotency"); a commit
+ * that lost a race and is tried again saves none.
+ *
  * @module
  */
 import { KvError, type KvErrorCode } from '@kv/core';
 import { canRead, canWrite, forbidden, type Grant } from './access.js';
 import { evaluatePrecondition } from './commit.js';
 import type { EngineAction, EngineContext } from './context.js';
-import type { CommitResult, Mutation, MutationResult, Precondition, PutOp, StoredEntry } from './storage.js';
+import type { ResponseRecorder } from './idempotency.js';
+import type { EngineResult } from './pipeline.js';
+import type {
+  CommitIdempotency,
+  CommitResult,
+  Mutation,
+  MutationResult,
+  Precondition,
+  PutOp,
+  StoredEntry,
+} from './storage.js';
 
 /** How many times a guarded write is checked and tried again when other writes keep changing its keys. */
 const MAX_ATTEMPTS = 8;
@@ -29,14 +43,43 @@ function contention(): KvError {
   });
 }
 
-/** Applies independent mutations in one storage transaction (bulk mode `each`). */
-export async function commitEach(
+/**
+ * How a write's outcome (`T`: what the guarded commit below answers) becomes the response the client
+ * gets, for saving it as the write's idempotency record with the commit that decides it.
+ */
+export interface Answer<T> {
+  /** The write's recorder (from `IdempotencyGuard.run`). */
+  recorder: ResponseRecorder;
+  /** The response for the outcome; may throw the `KvError` the client gets (e.g. a 412). */
+  render: (outcome: T) => EngineResult;
+}
+
+/** The commit hook of `answer`: records `render(final(result))`, nothing while `final` answers undefined. */
+function hookOf<T>(
+  answer: Answer<T> | undefined,
+  final: (result: CommitResult) => T | undefined,
+): CommitIdempotency | undefined {
+  if (answer === undefined) return undefined;
+  return answer.recorder.hook((result) => {
+    const outcome = final(result);
+    return outcome === undefined ? undefined : answer.render(outcome);
+  });
+}
+
+/**
+ * Applies independent mutations in one storage transaction (bulk mode `each`). No ops and no
+ * `idempotency`: no transaction at all; with `idempotency`, the transaction saves the record even when
+ * it applies nothing.
+ */
+async function commitEach(
   ctx: EngineContext,
   store: string,
   ops: Mutation[],
+  idempotency?: CommitIdempotency,
 ): Promise<MutationResult[]> {
-  if (ops.length === 0) return [];
-  const result = await ctx.commit(store, { mode: 'each', mutations: ops, nowMs: ctx.clock() });
+  if (ops.length === 0 && idempotency === undefined) return [];
+  const request = { mode: 'each' as const, mutations: ops, nowMs: ctx.clock() };
+  const result = await ctx.commit(store, idempotency === undefined ? request : { ...request, idempotency });
   if (!result.ok) {
     // Each-mode commits always succeed as a whole; a storage that says otherwise is broken.
     throw new KvError('Storage rejected an independent commit', { code: 'internal', status: 500 });
@@ -45,9 +88,19 @@ export async function commitEach(
 }
 
 /** Applies one mutation. */
-export async function commitOne(ctx: EngineContext, store: string, op: Mutation): Promise<MutationResult> {
-  const [result] = await commitEach(ctx, store, [op]);
+async function commitOne(
+  ctx: EngineContext,
+  store: string,
+  op: Mutation,
+  idempotency?: CommitIdempotency,
+): Promise<MutationResult> {
+  const [result] = await commitEach(ctx, store, [op], idempotency);
   return result as MutationResult;
+}
+
+/** The result of a one-mutation commit. */
+function only(result: CommitResult): MutationResult | undefined {
+  return result.ok ? result.results[0] : undefined;
 }
 
 /** The precondition "the entry is still as read": at its revision, or still absent. */
@@ -91,7 +144,8 @@ async function refusal(
 }
 
 /**
- * Applies one mutation for a caller with `grant`. With an unscoped grant this is {@link commitOne}.
+ * Applies one mutation for a caller with `grant`. With an unscoped grant this is one commit. With
+ * `answer`, the commit that decides the outcome saves its response record.
  *
  * @throws {UnauthorizedError} 403 when the grant does not cover the new or the current scopes
  * @throws {KvError} 503 `unavailable` after losing {@link MAX_ATTEMPTS} races
@@ -101,15 +155,21 @@ export async function commitGuardedOne(
   store: string,
   op: Mutation,
   grant: Grant,
+  answer?: Answer<MutationResult>,
 ): Promise<MutationResult> {
-  if (grant.all) return commitOne(ctx, store, op);
+  if (grant.all) return commitOne(ctx, store, op, hookOf(answer, only));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await ctx.storage.get(store, op.key, ctx.clock());
     const refused = await refusal(ctx, store, op, current, grant);
     if (refused !== undefined) throw refused;
     const failed = evaluatePrecondition(op.key, op.precondition, current);
     if (failed !== undefined) return failed;
-    const result = await commitOne(ctx, store, { ...op, precondition: snapshotPrecondition(current) });
+    // A failed snapshot precondition is a race lost: tried again, nothing recorded.
+    const hook = hookOf(answer, (r) => {
+      const result = only(r);
+      return result?.status === 'failed' ? undefined : result;
+    });
+    const result = await commitOne(ctx, store, { ...op, precondition: snapshotPrecondition(current) }, hook);
     if (result.status !== 'failed') return result;
   }
   throw contention();
@@ -120,7 +180,9 @@ export async function commitGuardedOne(
  * not cover gets a `forbidden` error, the others are applied. With an unscoped grant this is
  * {@link commitEach} (one transaction). With a scoped one, the items go in rounds, each round taking the
  * next item of every key in request order (so repeated keys are applied in order), each round one
- * transaction; an item whose key changed since it was checked stays for the next round.
+ * transaction; an item whose key changed since it was checked stays for the next round. With `answer`,
+ * the last transaction (the unscoped one, or the scoped round that settles every item; a round with
+ * nothing left to apply then still commits, to save the record) saves the response record.
  *
  * @returns one result per op, in order: the storage's result or a `KvError` for the item
  */
@@ -129,8 +191,13 @@ export async function commitGuardedEach(
   store: string,
   ops: Mutation[],
   grant: Grant,
+  answer?: Answer<Array<MutationResult | KvError>>,
 ): Promise<Array<MutationResult | KvError>> {
-  if (grant.all) return commitEach(ctx, store, ops);
+  if (grant.all) {
+    const hook = hookOf(answer, (r) => (r.ok ? r.results : undefined));
+    // With no ops, nothing is written: the record is saved after the fact (`IdempotencyGuard.run`).
+    return commitEach(ctx, store, ops, ops.length === 0 ? undefined : hook);
+  }
   const results: Array<MutationResult | KvError | undefined> = ops.map(() => undefined);
   const queues = new Map<string, number[]>();
   ops.forEach((op, index) => {
@@ -142,6 +209,8 @@ export async function commitGuardedEach(
   while (queues.size > 0) {
     const heads = [...queues.values()].map((q) => q[0] as number).sort((a, b) => a - b);
     const keys = heads.map((i) => (ops[i] as Mutation).key);
+    // The last round when every key has one item left (each is settled below or by the commit, unless lost).
+    const lastRound = [...queues.values()].every((q) => q.length === 1);
     const current = await ctx.storage.getMany(store, keys, ctx.clock(), false);
     const settle = (index: number, result: MutationResult | KvError): void => {
       results[index] = result;
@@ -167,10 +236,25 @@ export async function commitGuardedEach(
       }
       batch.push({ index, op: { ...op, precondition: snapshotPrecondition(entry) } });
     }
+    const hook = !lastRound
+      ? undefined
+      : hookOf(answer, (r) => {
+          if (!r.ok) return undefined;
+          const outcome = [...results];
+          for (let i = 0; i < batch.length; i++) {
+            const { index } = batch[i] as { index: number };
+            const result = r.results[i] as MutationResult;
+            if (result.status !== 'failed') outcome[index] = result;
+            else if ((attempts[index] as number) + 1 >= MAX_ATTEMPTS) outcome[index] = contention();
+            else return undefined;
+          }
+          return outcome as Array<MutationResult | KvError>;
+        });
     const committed = await commitEach(
       ctx,
       store,
       batch.map((b) => b.op),
+      hook,
     );
     batch.forEach(({ index }, i) => {
       const result = committed[i] as MutationResult;
@@ -194,7 +278,8 @@ export interface AtomicGrants {
  * (all or nothing). The caller's checks are evaluated on one snapshot; the commit then requires every
  * mutated key to be as checked.
  *
- * @returns the storage's result (`ok: false` with the failed keys when a caller's check failed)
+ * @returns the storage's result (`ok: false` with the failed keys when a caller's check failed); with
+ *   `answer`, the commit that applies saves the response record
  * @throws {UnauthorizedError} 403 when a grant does not cover an entry
  * @throws {KvError} 503 `unavailable` after losing {@link MAX_ATTEMPTS} races
  */
@@ -204,6 +289,7 @@ export async function commitGuardedAtomic(
   checks: Array<{ key: string; precondition: Precondition }>,
   mutations: Mutation[],
   grants: AtomicGrants,
+  answer?: Answer<CommitResult>,
 ): Promise<CommitResult> {
   for (const m of mutations) {
     const grant = m.type === 'put' ? grants.set : grants.delete;
@@ -233,15 +319,18 @@ export async function commitGuardedAtomic(
     ];
     if (failedKeys.length > 0) return { ok: false, failedKeys };
     const mutated = [...new Set(mutations.map((m) => m.key))];
-    const result = await ctx.commit(store, {
-      mode: 'atomic',
+    const request = {
+      mode: 'atomic' as const,
       checks: [
         ...checks,
         ...mutated.map((key) => ({ key, precondition: snapshotPrecondition(snapshot.get(key)) })),
       ],
       mutations,
       nowMs: ctx.clock(),
-    });
+    };
+    // `ok: false` here is a snapshot check broken by a race (the caller's were checked above): tried again.
+    const hook = hookOf(answer, (r) => (r.ok ? r : undefined));
+    const result = await ctx.commit(store, hook === undefined ? request : { ...request, idempotency: hook });
     if (result.ok) return result;
   }
   throw contention();

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { authorize, canRead, defaultGrant, FULL_GRANT, forbidden, type Grant } from '../access.js';
 import type { EngineContext } from '../context.js';
 import { jsonResult, toWireEntry } from '../http.js';
-import { defineRoute, type HandlerTable, type RouteDoc } from '../pipeline.js';
+import { defineRoute, type EngineResult, type HandlerTable, type RouteDoc } from '../pipeline.js';
 import { jsonWriteToPut, preconditionError, requireStore, storePath } from '../requests.js';
 import {
   AtomicBody,
@@ -30,7 +30,7 @@ import {
   IdempotencyHeaders,
   StoreParams,
 } from '../schemas.js';
-import type { Mutation, MutationResult, Precondition, PutOp } from '../storage.js';
+import type { CommitResult, Mutation, MutationResult, Precondition, PutOp } from '../storage.js';
 import { type AtomicGrants, commitGuardedAtomic, commitGuardedEach } from '../writes.js';
 import { bodyLimits, errors, idempotent, json, jsonRequest } from './common.js';
 
@@ -133,14 +133,8 @@ export function routes(
           throw error;
         }
       });
-      return idempotent(ctx, c, store, c.bodyBytes, async () => {
-        const puts = prepared.filter((p): p is { put: PutOp; ifNotExists: boolean } => !isKvError(p));
-        const committed = await commitGuardedEach(
-          ctx,
-          store,
-          puts.map((p) => p.put),
-          grant,
-        );
+      const puts = prepared.filter((p): p is { put: PutOp; ifNotExists: boolean } => !isKvError(p));
+      const render = (committed: Array<MutationResult | KvError>): EngineResult => {
         let next = 0;
         const results = prepared.map((p, i) => {
           const key = body.items[i]?.key ?? '';
@@ -156,6 +150,10 @@ export function routes(
           return { key, ok: true, ...idRev(r), created: r.created === true };
         });
         return jsonResult(bulkResult(results));
+      };
+      return idempotent(ctx, c, store, c.bodyBytes, async (recorder) => {
+        const ops = puts.map((p) => p.put);
+        return render(await commitGuardedEach(ctx, store, ops, grant, recorder && { recorder, render }));
       });
     },
     valuesBody(['set']),
@@ -176,9 +174,8 @@ export function routes(
           throw error;
         }
       });
-      return idempotent(ctx, c, store, c.bodyBytes, async () => {
-        const ops = prepared.filter((p): p is Mutation => !isKvError(p));
-        const committed = await commitGuardedEach(ctx, store, ops, grant);
+      const ops = prepared.filter((p): p is Mutation => !isKvError(p));
+      const render = (committed: Array<MutationResult | KvError>): EngineResult => {
         let next = 0;
         const results = prepared.map((p, i) => {
           const key = body.keys[i] ?? '';
@@ -190,7 +187,10 @@ export function routes(
             : { key, ok: true, created: false };
         });
         return jsonResult(bulkResult(results));
-      });
+      };
+      return idempotent(ctx, c, store, c.bodyBytes, async (recorder) =>
+        render(await commitGuardedEach(ctx, store, ops, grant, recorder && { recorder, render })),
+      );
     },
     keysBody('delete'),
   );
@@ -238,21 +238,25 @@ export function routes(
               : { type: 'delete', key: validateKey(m.key) },
           ),
       );
-      return idempotent(ctx, c, store, c.bodyBytes, async () => {
-        const result = scoped
-          ? await commitGuardedAtomic(ctx, store, storageChecks, mutations, grants)
-          : await ctx.commit(store, {
-              mode: 'atomic',
-              checks: storageChecks,
-              mutations,
-              nowMs: ctx.clock(),
-            });
+      const render = (result: CommitResult): EngineResult => {
         if (!result.ok) {
           throw new RevisionMismatchError('An atomic check failed; nothing was written', {
             details: { failedKeys: result.failedKeys },
           });
         }
         return jsonResult({ ok: true, revision: result.revision });
+      };
+      return idempotent(ctx, c, store, c.bodyBytes, async (recorder) => {
+        if (scoped) {
+          const answer = recorder && { recorder, render };
+          return render(await commitGuardedAtomic(ctx, store, storageChecks, mutations, grants, answer));
+        }
+        // One commit decides the outcome, a failed check included: its record goes with it.
+        const request = { mode: 'atomic' as const, checks: storageChecks, mutations, nowMs: ctx.clock() };
+        const idempotency = recorder?.hook(render);
+        return render(
+          await ctx.commit(store, idempotency === undefined ? request : { ...request, idempotency }),
+        );
       });
     },
     valuesBody(['set', 'delete']),

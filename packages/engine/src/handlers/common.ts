@@ -10,6 +10,7 @@
 import { bytesToBase64Url } from '@kv/core/protocol';
 import type { z } from 'zod';
 import type { EngineAction, EngineContext } from '../context.js';
+import type { ResponseRecorder } from '../idempotency.js';
 import { KEYS_JSON_BODY_BYTES, SMALL_JSON_BODY_BYTES } from '../json-limits.js';
 import type { EngineResult, JsonBodySpec, RequestContext } from '../pipeline.js';
 import { WireErrorSchema } from '../schemas.js';
@@ -103,13 +104,17 @@ export function bodyLimits(ctx: EngineContext): {
   };
 }
 
-/** Runs a write under the idempotency guard (no-op without an `Idempotency-Key` header). */
+/**
+ * Runs a write under the idempotency guard (no-op without an `Idempotency-Key` header). `execute` gets
+ * the request's recorder (undefined without the header): an entry write hands it to its commit
+ * (`Answer` in `writes.ts`) so that the response record is saved in the commit's transaction.
+ */
 export function idempotent(
   ctx: EngineContext,
   c: RequestContext,
   store: string,
   body: Uint8Array,
-  execute: () => Promise<EngineResult>,
+  execute: (recorder: ResponseRecorder | undefined) => Promise<EngineResult>,
 ): Promise<EngineResult> {
   return ctx.idempotency.run({ req: c.request, store, body, execute });
 }

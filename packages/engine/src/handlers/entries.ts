@@ -45,7 +45,7 @@ import {
   SetExpiryResultSchema,
   SetResultSchema,
 } from '../schemas.js';
-import type { Mutation, PutOp, StoredEntry } from '../storage.js';
+import type { Mutation, MutationResult, PutOp, StoredEntry } from '../storage.js';
 import { commitGuardedOne } from '../writes.js';
 import { bodyLimits, EMPTY, errors, idempotent, json, jsonRequest } from './common.js';
 
@@ -199,14 +199,16 @@ export function routes(
     const precondition = im === undefined ? undefined : ifMatchPrecondition(im);
     const grant = await authorize(ctx, c, purge ? 'purge' : 'delete', { store, key });
     await requireStore(ctx, store);
-    return idempotent(ctx, c, store, EMPTY, async () => {
-      const op: Mutation = { type: purge ? 'purge' : 'delete', key };
-      if (precondition !== undefined) op.precondition = precondition;
-      const result = await commitGuardedOne(ctx, store, op, grant);
+    const op: Mutation = { type: purge ? 'purge' : 'delete', key };
+    if (precondition !== undefined) op.precondition = precondition;
+    const render = (result: MutationResult): EngineResult => {
       if (result.status === 'failed') throw preconditionError(result, precondition);
       if (result.status === 'noop') return jsonResult({ deleted: false });
       return jsonResult({ deleted: true, revision: result.revision });
-    });
+    };
+    return idempotent(ctx, c, store, EMPTY, async (recorder) =>
+      render(await commitGuardedOne(ctx, store, op, grant, recorder && { recorder, render })),
+    );
   });
 
   const setExpiry = defineRoute(
@@ -217,11 +219,14 @@ export function routes(
       const grant = await authorize(ctx, c, 'set_expiry', { store, key });
       await requireStore(ctx, store);
       const expiresAt = body.expiresAt === null ? null : futureTime(body.expiresAt, ctx.clock());
-      return idempotent(ctx, c, store, c.bodyBytes, async () => {
-        const result = await commitGuardedOne(ctx, store, { type: 'setExpiry', key, expiresAt }, grant);
-        if (result.status !== 'applied') return jsonResult({ existed: false });
-        return jsonResult({ existed: true, revision: result.revision });
-      });
+      const op: Mutation = { type: 'setExpiry', key, expiresAt };
+      const render = (result: MutationResult): EngineResult =>
+        result.status !== 'applied'
+          ? jsonResult({ existed: false })
+          : jsonResult({ existed: true, revision: result.revision });
+      return idempotent(ctx, c, store, c.bodyBytes, async (recorder) =>
+        render(await commitGuardedOne(ctx, store, op, grant, recorder && { recorder, render })),
+      );
     },
     small(['set_expiry']),
   );
@@ -321,28 +326,29 @@ async function writeEntry(ctx: EngineContext, c: RequestContext): Promise<Engine
     newId: ctx.generateId(),
   };
   if (opts.precondition !== undefined) put.precondition = opts.precondition;
+  const render = (result: MutationResult): EngineResult => {
+    if (result.status === 'failed') {
+      if (opts.ifNotExists && result.failure === 'key_exists') {
+        return jsonResult(
+          { id: result.id, revision: result.revision, created: false },
+          200,
+          etagHeader(result.revision),
+        );
+      }
+      throw preconditionError(result, opts.precondition);
+    }
+    const created = result.created === true;
+    return jsonResult(
+      { id: result.id, revision: result.revision, created },
+      created ? 201 : 200,
+      etagHeader(result.revision),
+    );
+  };
   return ctx.idempotency.run({
     req: c.request,
     store,
     body: value,
-    execute: async () => {
-      const result = await commitGuardedOne(ctx, store, put, grant);
-      if (result.status === 'failed') {
-        if (opts.ifNotExists && result.failure === 'key_exists') {
-          return jsonResult(
-            { id: result.id, revision: result.revision, created: false },
-            200,
-            etagHeader(result.revision),
-          );
-        }
-        throw preconditionError(result, opts.precondition);
-      }
-      const created = result.created === true;
-      return jsonResult(
-        { id: result.id, revision: result.revision, created },
-        created ? 201 : 200,
-        etagHeader(result.revision),
-      );
-    },
+    execute: async (recorder) =>
+      render(await commitGuardedOne(ctx, store, put, grant, recorder && { recorder, render })),
   });
 }

@@ -7,8 +7,8 @@
  * @module
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyCommit, commit } from '../commit.js';
-import type { ChangeRecord, Storage, StoredEntry } from '../storage.js';
+import { applyCommit, commit, IdempotencyRecordFound, runSteps } from '../commit.js';
+import type { ChangeRecord, IdempotencyRecord, Storage, StoredEntry } from '../storage.js';
 import { keysOf, putOp, storeConfig, sweep, T0, text, utf8, write } from './helpers.js';
 import { compareUtf8 } from './model.js';
 import { createPrng } from './prng.js';
@@ -1549,6 +1549,51 @@ export function describeStorageSuite(
         });
         expect(await storage.get(STORE, 'third', T0)).toBeDefined();
         expect(await storage.getIdempotency('idem-3', T0)).toBeUndefined();
+      });
+      it('tx.getIdempotency reads saved records and its own puts; an expired one is forgotten, so a new put is stored', async () => {
+        const storage = await withStore();
+        await storage.putIdempotency('saved', record('fp-saved'));
+        await storage.putIdempotency('old', { ...record('fp-old'), expiresAt: T0 + 10 });
+        // Written once for synchronous and asynchronous StorageTx answers (driven as commits are).
+        const seen = await storage.transaction(STORE, (tx) =>
+          runSteps(
+            (function* () {
+              const saved = (yield tx.getIdempotency('saved', T0 + 10)) as IdempotencyRecord | undefined;
+              const missing = yield tx.getIdempotency('missing', T0 + 10);
+              const old = yield tx.getIdempotency('old', T0 + 10);
+              yield tx.putIdempotency('old', record('fp-new'));
+              yield tx.putIdempotency('mine', record('fp-mine'));
+              const mine = (yield tx.getIdempotency('mine', T0 + 10)) as IdempotencyRecord | undefined;
+              return { saved: saved?.fingerprint, missing, old, mine: mine?.fingerprint };
+            })(),
+          ),
+        );
+        expect(seen).toEqual({ saved: 'fp-saved', missing: undefined, old: undefined, mine: 'fp-mine' });
+        expect(await storage.getIdempotency('old', T0 + 10)).toMatchObject({ fingerprint: 'fp-new' });
+        expect(await storage.getIdempotency('mine', T0 + 10)).toMatchObject({ fingerprint: 'fp-mine' });
+      });
+
+      it('a commit whose idempotency record exists applies nothing and rejects with IdempotencyRecordFound', async () => {
+        const storage = await withStore();
+        await storage.putIdempotency('idem', record('fp-first'));
+        const before = await snapshot(storage);
+        let asked = false;
+        const error = await commit(storage, STORE, {
+          mode: 'each',
+          nowMs: T0,
+          mutations: [putOp('a', 'again')],
+          idempotency: {
+            scopeKey: 'idem',
+            record: () => {
+              asked = true;
+              return record('fp-second');
+            },
+          },
+        }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(IdempotencyRecordFound);
+        expect(error).toMatchObject({ scopeKey: 'idem', record: { fingerprint: 'fp-first', status: 201 } });
+        expect(asked).toBe(false);
+        expect(await snapshot(storage)).toEqual(before);
       });
     });
 
