@@ -8,6 +8,10 @@ export default defineConfig({
   resolve: { conditions: ['@kv/source'] },
   ssr: { resolve: { conditions: ['@kv/source'] } },
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'apps/*/vitest.config.ts',
+      'apps/server/vitest.postgres.config.ts',
+    ],
   },
 });

@@ -1,4 +1,4 @@
-import { defineProject } from 'vitest/config';
+import { configDefaults, defineProject } from 'vitest/config';
 
 export default defineProject({
   resolve: { conditions: ['@kv/source'] },
@@ -6,6 +6,8 @@ export default defineProject({
   test: {
     name: 'server',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The PostgreSQL tests are their own project (vitest.postgres.config.ts): they need the test cluster.
+    exclude: [...configDefaults.exclude, 'test/postgres/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },
