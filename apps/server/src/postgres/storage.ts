@@ -541,9 +541,9 @@ export class PostgresStorage implements Storage {
     ]);
     const byStore = new Map<string, string[]>();
     for (const r of rows) {
-      let keys = byStore.get(r.name);
-      if (!keys) byStore.set(r.name, (keys = []));
-      keys.push(r.key);
+      const keys = byStore.get(r.name);
+      if (keys) keys.push(r.key);
+      else byStore.set(r.name, [r.key]);
     }
     let expired = 0;
     for (const [store, keys] of byStore) {
