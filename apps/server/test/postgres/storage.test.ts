@@ -46,3 +46,89 @@ describe('PostgresStorage specifics', () => {
     expect(rows.map((r) => r.version)).toEqual([1]);
   });
 });
+
+describe('several PostgresStorage instances on one database', () => {
+  const T0 = 1_700_000_000_000;
+  const config = { history: 1, defaultTtlMs: null, maxValueBytes: 1 << 20 };
+
+  it('two instances sweeping at once record exactly one expire per key', async () => {
+    const url = await schemaUrl(`s${++schemas}`);
+    const [one, two] = await Promise.all([
+      PostgresStorage.open({ url, poolSize: 4 }),
+      PostgresStorage.open({ url, poolSize: 4 }),
+    ]);
+    opened.push(one!, two!);
+    await one!.createStore('a', config, T0, 'secret');
+    await one!.createStore('b', config, T0, 'secret');
+    const keys = Array.from({ length: 150 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+    for (const store of ['a', 'b']) {
+      const result = await one!.commit(store, {
+        mode: 'each',
+        nowMs: T0,
+        mutations: keys.map((key, i) => ({
+          type: 'put' as const,
+          key,
+          value: new TextEncoder().encode(key),
+          contentType: 'text/plain',
+          metadata: null,
+          scopes: [],
+          expiresAt: T0 + 1 + (i % 7),
+          resume: false,
+          newId: `${store}-${key}`,
+        })),
+      });
+      expect(result.ok).toBe(true);
+    }
+    // Both sweep in small batches, concurrently, until nothing is left.
+    let total = 0;
+    for (let round = 0; round < 20; round++) {
+      const counts = await Promise.all([one!.sweepExpired(T0 + 100, 40), two!.sweepExpired(T0 + 100, 40)]);
+      total += counts[0] + counts[1];
+      if (counts[0] + counts[1] === 0) break;
+    }
+    expect(total).toBe(300);
+    for (const store of ['a', 'b']) {
+      const changes = await two!.changes(store, 150, 1000);
+      expect(changes.map((c) => c.revision)).toEqual(Array.from({ length: 150 }, (_, i) => 151 + i));
+      expect(changes.every((c) => c.operation === 'expire')).toBe(true);
+      expect(changes.map((c) => c.key).sort()).toEqual(keys);
+      expect(await one!.getStore(store)).toMatchObject({ revision: 300, keyCount: 0, totalBytes: 0 });
+    }
+  });
+
+  it('commits from two instances to one store take gap-free revisions', async () => {
+    const url = await schemaUrl(`s${++schemas}`);
+    const [one, two] = await Promise.all([
+      PostgresStorage.open({ url, poolSize: 8 }),
+      PostgresStorage.open({ url, poolSize: 8 }),
+    ]);
+    opened.push(one!, two!);
+    await one!.createStore('c', config, T0, 'secret');
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        (i % 2 === 0 ? one! : two!).commit('c', {
+          mode: 'each',
+          nowMs: T0,
+          mutations: [
+            {
+              type: 'put',
+              key: `k${i % 10}`,
+              value: new TextEncoder().encode(String(i)),
+              contentType: 'text/plain',
+              metadata: null,
+              scopes: [],
+              expiresAt: null,
+              resume: false,
+              newId: `id-${i}`,
+            },
+          ],
+        }),
+      ),
+    );
+    const revisions = results.map((r) => (r.ok ? r.revision : -1)).sort((x, y) => x - y);
+    expect(revisions).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const changes = await one!.changes('c', 0, 1000);
+    expect(changes.map((c) => c.revision)).toEqual(revisions);
+    expect(await two!.getStore('c')).toMatchObject({ revision: 100, keyCount: 10 });
+  });
+});
