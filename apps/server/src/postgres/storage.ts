@@ -605,6 +605,42 @@ export class PostgresStorage implements Storage {
     ]);
   }
 
+  /**
+   * Every live entry of `store` (values included), in key order, in pages of `pageSize`, all read in one
+   * `REPEATABLE READ` snapshot: what `kv-server export` writes, consistent while other instances write.
+   *
+   * @throws StoreNotFoundError when the store does not exist
+   */
+  async *snapshotEntries(store: string, nowMs: number, pageSize = 1000): AsyncGenerator<StoredEntry[]> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw mapPgError(e);
+    }
+    const text = pgScanSql(false, '>', false, false, true);
+    const first = pgScanSql(false, undefined, false, false, true);
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      let after: string | undefined;
+      for (;;) {
+        const { rows } =
+          after === undefined
+            ? await this.#run<EntryRow>(client, 'scan_kav', first, [store, nowMs, pageSize])
+            : await this.#run<EntryRow>(client, 'scan_kgtav', text, [store, after, nowMs, pageSize]);
+        if (rows.length === 0) throw storeNotFound(store);
+        const page = rows.filter((r) => r.key !== null).map(toEntry);
+        if (page.length > 0) yield page;
+        if (page.length < pageSize) break;
+        after = page[page.length - 1]!.key;
+      }
+      await client.query('COMMIT');
+    } finally {
+      await client.query('ROLLBACK').catch(() => {}); // no-op after COMMIT; ends an abandoned snapshot
+      client.release();
+    }
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   /** Readiness: a `SELECT 1` on a pooled connection answers (false once closed or when unreachable). */
