@@ -35,8 +35,8 @@ export function keysOf(request: CommitRequest): string[] {
 }
 
 /**
- * Applies `request` in the transaction `tx` (whose store row is locked) and writes the store's counters.
- * Throws what the database throws; the caller rolls back.
+ * Applies `request` in the transaction `tx` (whose store row is locked); the caller commits (writing the
+ * store's revision and counters, `tx.finishSql()`), or rolls back when this throws.
  */
 export async function applyCommit(tx: PgStoreTx, request: CommitRequest): Promise<CommitResult> {
   const now = request.nowMs;
@@ -77,7 +77,6 @@ export async function applyCommit(tx: PgStoreTx, request: CommitRequest): Promis
     }
     results.push(await apply(tx, m, live, now));
   }
-  await tx.finish();
   return { ok: true, results, revision: tx.revision };
 }
 

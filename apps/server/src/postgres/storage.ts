@@ -308,11 +308,19 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Runs `fn` in a transaction on one pooled connection: `BEGIN`, `fn`, `COMMIT` (resolves only once
-   * committed); `ROLLBACK` when `fn` throws. Retried (up to 5 attempts) on a serialization failure or
-   * deadlock.
+   * Runs `fn` in a write transaction on store `store` (one pooled connection): `BEGIN` and the store row
+   * locked `FOR UPDATE` with the current records of `keys` read ({@link PgStoreTx.begin}, one round
+   * trip), `fn`, then the store row's update and `COMMIT` (one round trip); resolves only once committed.
+   * `ROLLBACK` when anything throws. Retried (up to 5 attempts) on a serialization failure or deadlock.
+   *
+   * @throws StoreNotFoundError when the store does not exist
    */
-  async #transaction<T>(fn: (query: TxQuery, client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #storeTransaction<T>(
+    store: string,
+    keys: readonly string[],
+    fn: (tx: PgStoreTx, client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) throw new Error('PostgresStorage is closed');
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient;
       try {
@@ -323,9 +331,9 @@ export class PostgresStorage implements Storage {
       const query: TxQuery = (name, values) => this.#run(client, name, TX_SQL[name], values);
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
-        const result = await fn(query, client);
-        await client.query('COMMIT');
+        const tx = await PgStoreTx.begin(client, query, store, keys, this.#changeLogLimit);
+        const result = await fn(tx, client);
+        await client.query(`${tx.finishSql()}COMMIT`);
         return result;
       } catch (e) {
         if (isConnectionError(e) || isConnectionError((e as { cause?: unknown }).cause)) broken = e as Error;
@@ -383,8 +391,7 @@ export class PostgresStorage implements Storage {
 
   /** @inheritDoc */
   async updateStore(name: string, patch: Partial<StoreConfig>, nowMs: number): Promise<StoreRecord> {
-    return this.#transaction(async (query, client) => {
-      const tx = await PgStoreTx.lock(query, name, [], this.#changeLogLimit);
+    return this.#storeTransaction(name, [], async (tx, client) => {
       const row = tx.store;
       const history = patch.history ?? row.history;
       const defaultTtlMs = patch.defaultTtlMs === undefined ? row.default_ttl_ms : patch.defaultTtlMs;
@@ -412,12 +419,15 @@ export class PostgresStorage implements Storage {
 
   /** @inheritDoc */
   async deleteStore(name: string): Promise<boolean> {
-    return this.#transaction(async (query, client) => {
-      const { rows } = await query<StoreRow>('lockStore', [name]);
-      if (!rows[0]) return false;
-      await this.#run(client, 'deleteStoreData', READ_SQL.deleteStoreData, [rows[0].id]);
-      return true;
-    });
+    try {
+      return await this.#storeTransaction(name, [], async (tx, client) => {
+        await this.#run(client, 'deleteStoreData', READ_SQL.deleteStoreData, [tx.store.id]);
+        return true;
+      });
+    } catch (e) {
+      if (e instanceof StoreNotFoundError) return false;
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- reads
@@ -523,10 +533,7 @@ export class PostgresStorage implements Storage {
    * at a time across every instance, and the promise resolves only after `COMMIT`.
    */
   async commit(store: string, request: CommitRequest): Promise<CommitResult> {
-    return this.#transaction(async (query) => {
-      const tx = await PgStoreTx.lock(query, store, keysOf(request), this.#changeLogLimit);
-      return applyCommit(tx, request);
-    });
+    return this.#storeTransaction(store, keysOf(request), (tx) => applyCommit(tx, request));
   }
 
   /**
@@ -547,23 +554,19 @@ export class PostgresStorage implements Storage {
     }
     let expired = 0;
     for (const [store, keys] of byStore) {
-      expired += await this.#transaction(async (query, client) => {
-        let tx: PgStoreTx;
-        try {
-          tx = await PgStoreTx.lock(query, store, [], this.#changeLogLimit);
-        } catch (e) {
-          if (e instanceof StoreNotFoundError) return 0; // deleted meanwhile, with its entries
-          throw e;
-        }
-        const found = await this.#run<EntryRow>(client, 'expiredInStore', READ_SQL.expiredInStore, [
-          tx.store.id,
-          keys,
-          nowMs,
-        ]);
-        for (const row of found.rows) await tx.tombstone(row, 'expire', nowMs);
-        await tx.finish();
-        return found.rows.length;
-      });
+      try {
+        expired += await this.#storeTransaction(store, [], async (tx, client) => {
+          const found = await this.#run<EntryRow>(client, 'expiredInStore', READ_SQL.expiredInStore, [
+            tx.store.id,
+            keys,
+            nowMs,
+          ]);
+          for (const row of found.rows) await tx.tombstone(row, 'expire', nowMs);
+          return found.rows.length;
+        });
+      } catch (e) {
+        if (!(e instanceof StoreNotFoundError)) throw e; // a store deleted meanwhile, with its entries
+      }
     }
     await this.#q('deleteExpiredIdempotency', [nowMs, Math.max(1000, limit)]);
     return expired;

@@ -17,6 +17,9 @@ import { type EntryRow, metaCols, type StoreRow } from './rows.js';
 /** Change rows are physically deleted once per this many revisions (reads hide older ones). */
 export const TRIM_BATCH = 64;
 
+/** Most keys whose current records {@link PgStoreTx.begin} reads in its first round trip. */
+export const PREFETCH_KEYS = 64;
+
 const RECORD_COLS =
   'store_id, key, revision, operation, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value';
 
@@ -30,19 +33,10 @@ const TRIM_HISTORY = `DELETE FROM history WHERE store_id = $1 AND key = $2 AND r
   SELECT revision FROM history WHERE store_id = $1 AND key = $2 ORDER BY revision DESC LIMIT 1 OFFSET $4)`;
 
 /** Names of the statements a {@link PgStoreTx} runs. */
-export type TxStatement =
-  | 'lockStore'
-  | 'heads'
-  | 'lastHistory'
-  | 'put'
-  | 'tombstone'
-  | 'purge'
-  | 'setExpiry'
-  | 'finish';
+export type TxStatement = 'heads' | 'lastHistory' | 'put' | 'tombstone' | 'purge' | 'setExpiry';
 
 /** The SQL of every statement a {@link PgStoreTx} runs, by name (prepared once per connection). */
 export const TX_SQL: Readonly<Record<TxStatement, string>> = {
-  lockStore: 'SELECT * FROM stores WHERE name = $1 FOR UPDATE',
   heads: `SELECT ${metaCols('e')} FROM entries e WHERE e.store_id = $1 AND e.key = ANY($2::text[])`,
   lastHistory: `SELECT ${metaCols('h')} FROM history h WHERE h.store_id = $1 AND h.key = $2
     ORDER BY h.revision DESC LIMIT 1`,
@@ -83,11 +77,6 @@ export const TX_SQL: Readonly<Record<TxStatement, string>> = {
   up AS (UPDATE entries SET revision = $5, updated_at = $6, expires_at = $7 WHERE store_id = $1 AND key = $2 RETURNING *)
   INSERT INTO changes (${RECORD_COLS})
     SELECT store_id, key, revision, 'put', id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value FROM up`,
-  // Ends the transaction's writes: counters, change-log trim, and a NOTIFY (sent at COMMIT) that wakes
-  // the watchers of this store on every instance.
-  finish: `WITH trim_changes AS (DELETE FROM changes WHERE store_id = $1 AND revision <= $5 AND $6::boolean)
-  UPDATE stores SET revision = $2, key_count = key_count + $3, total_bytes = total_bytes + $4 WHERE id = $1
-  RETURNING pg_notify('kv_changes', name)`,
 };
 
 /** A query runner bound to the transaction's connection. */
@@ -129,25 +118,41 @@ export class PgStoreTx {
   }
 
   /**
-   * Locks store `name` for this transaction and reads the current records of `keys` in one statement.
+   * Begins the transaction on `client` and locks store `name`, reading the current records of up to
+   * {@link PREFETCH_KEYS} of `keys` too, in one round trip: `BEGIN`, the store row `FOR UPDATE`, then the
+   * entries, as statements of one simple query (under READ COMMITTED each statement takes its snapshot
+   * when it starts, so the entries are read after the lock is held and see every commit before it).
    *
-   * @throws StoreNotFoundError when there is no such store
+   * @throws StoreNotFoundError when there is no such store (the transaction is open: roll it back)
    */
-  static async lock(
+  static async begin(
+    client: pg.ClientBase,
     query: TxQuery,
     name: string,
     keys: readonly string[],
     changeLogLimit: number,
   ): Promise<PgStoreTx> {
-    const { rows } = await query<StoreRow>('lockStore', [name]);
-    const store = rows[0];
-    if (store === undefined) throw storeNotFound(name);
-    const tx = new PgStoreTx(query, store, changeLogLimit);
     const unique = [...new Set(keys)];
-    if (unique.length > 0) {
-      const found = await query<EntryRow>('heads', [store.id, unique]);
+    const prefetch = unique.length <= PREFETCH_KEYS ? unique : [];
+    const store = client.escapeLiteral(name);
+    const statements = ['BEGIN', `SELECT * FROM stores WHERE name = ${store} FOR UPDATE`];
+    if (prefetch.length > 0) {
+      statements.push(
+        `SELECT ${metaCols('e')} FROM entries e JOIN stores s ON s.id = e.store_id
+         WHERE s.name = ${store} AND e.key IN (${prefetch.map((k) => client.escapeLiteral(k)).join(', ')})`,
+      );
+    }
+    const results = (await client.query(statements.join(';\n'))) as unknown as Array<pg.QueryResult>;
+    const row = results[1]?.rows[0] as StoreRow | undefined;
+    if (row === undefined) throw storeNotFound(name);
+    const tx = new PgStoreTx(query, row, changeLogLimit);
+    if (prefetch.length > 0) {
+      for (const key of prefetch) tx.#heads.set(key, null);
+      for (const head of (results[2]?.rows ?? []) as EntryRow[]) tx.#heads.set(head.key, head);
+    } else if (unique.length > 0) {
+      const found = await query<EntryRow>('heads', [row.id, unique]);
       for (const key of unique) tx.#heads.set(key, null);
-      for (const row of found.rows) tx.#heads.set(row.key, row);
+      for (const head of found.rows) tx.#heads.set(head.key, head);
     }
     return tx;
   }
@@ -297,23 +302,27 @@ export class PgStoreTx {
   }
 
   /**
-   * Writes the store row's revision and counters (when anything was written), drops change-log rows
-   * older than the window once per {@link TRIM_BATCH} revisions, and queues the `kv_changes`
-   * notification (delivered at commit).
+   * The statements that end this transaction's writes, to send with `COMMIT` in one round trip: the store
+   * row's revision and counters (when anything was written), the drop of change-log rows older than the
+   * window (once per {@link TRIM_BATCH} revisions), and a `kv_changes` notification naming the store
+   * (delivered at commit, to wake watchers on every instance). Empty when nothing was written. Only
+   * integers this class computed are inlined.
    */
-  async finish(): Promise<void> {
-    if (this.revision === this.store.revision) return;
+  finishSql(): string {
+    if (this.revision === this.store.revision) return '';
+    const id = this.store.id;
     const cutoff = this.revision - this.#changeLogLimit;
+    const numbers = [id, this.revision, this.#keyDelta, this.#bytesDelta, cutoff];
+    if (!numbers.every(Number.isSafeInteger)) throw new Error(`not an integer: ${numbers.join(', ')}`);
     const trim =
       cutoff > 0 &&
       Math.floor(cutoff / TRIM_BATCH) > Math.floor((this.store.revision - this.#changeLogLimit) / TRIM_BATCH);
-    await this.#query('finish', [
-      this.store.id,
-      this.revision,
-      this.#keyDelta,
-      this.#bytesDelta,
-      cutoff,
-      trim,
-    ]);
+    return [
+      `UPDATE stores SET revision = ${this.revision}, key_count = key_count + (${this.#keyDelta}),
+         total_bytes = total_bytes + (${this.#bytesDelta}) WHERE id = ${id}
+         RETURNING pg_notify('kv_changes', name)`,
+      ...(trim ? [`DELETE FROM changes WHERE store_id = ${id} AND revision <= ${cutoff}`] : []),
+      '',
+    ].join(';\n');
   }
 }
