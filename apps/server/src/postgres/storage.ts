@@ -236,9 +236,14 @@ export class PostgresStorage implements Storage {
   readonly #changeLogLimit: number;
   readonly #scanSql = new Map<string, { name: string; text: string }>();
   #closed = false;
+  readonly #url: string;
+  readonly #changeListeners = new Set<(store: string) => void>();
+  #listenClient: pg.Client | undefined;
+  #listenRetry: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(pool: pg.Pool, displayUrl: string, changeLogLimit: number) {
+  private constructor(pool: pg.Pool, url: string, displayUrl: string, changeLogLimit: number) {
     this.pool = pool;
+    this.#url = url;
     this.displayUrl = displayUrl;
     this.#changeLogLimit = changeLogLimit;
   }
@@ -283,7 +288,7 @@ export class PostgresStorage implements Storage {
         cause: e,
       });
     }
-    return new PostgresStorage(pool, displayUrl, options.changeLogLimit ?? 10_000);
+    return new PostgresStorage(pool, options.url, displayUrl, options.changeLogLimit ?? 10_000);
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -661,7 +666,64 @@ export class PostgresStorage implements Storage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#changeListeners.clear();
+    clearTimeout(this.#listenRetry);
+    const listening = this.#listenClient;
+    this.#listenClient = undefined;
+    await listening?.end().catch(() => {});
     await this.pool.end();
+  }
+
+  /**
+   * Calls `listener` with a store's name soon after any instance commits a write to that store: every
+   * write transaction sends `NOTIFY kv_changes, '<store>'`, and this storage `LISTEN`s on one dedicated
+   * connection (opened with the first listener, reopened a second after it breaks, closed with the last
+   * listener). A wake-up hint only: notifications sent while the connection was down are lost, so a
+   * watcher must also poll (the engine's watch hub does).
+   *
+   * @returns a function that removes the listener
+   */
+  onChange(listener: (store: string) => void): () => void {
+    this.#changeListeners.add(listener);
+    void this.#listen();
+    return () => {
+      this.#changeListeners.delete(listener);
+      if (this.#changeListeners.size === 0) {
+        clearTimeout(this.#listenRetry);
+        const client = this.#listenClient;
+        this.#listenClient = undefined;
+        void client?.end().catch(() => {});
+      }
+    };
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#closed || this.#changeListeners.size === 0 || this.#listenClient !== undefined) return;
+    const client = new pg.Client({ connectionString: this.#url, application_name: 'kv-server-listen' });
+    this.#listenClient = client;
+    let failed = false;
+    const retry = (): void => {
+      if (failed) return;
+      failed = true;
+      if (this.#listenClient === client) this.#listenClient = undefined;
+      void client.end().catch(() => {});
+      if (!this.#closed && this.#changeListeners.size > 0) {
+        this.#listenRetry = setTimeout(() => void this.#listen(), 1000);
+        this.#listenRetry.unref?.();
+      }
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (message) => {
+      if (message.channel !== 'kv_changes' || !message.payload) return;
+      for (const listener of [...this.#changeListeners]) listener(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query('LISTEN kv_changes');
+    } catch {
+      retry();
+    }
   }
 
   /**

@@ -96,6 +96,60 @@ describe('several PostgresStorage instances on one database', () => {
     }
   });
 
+  it('onChange hears the commits of another instance (LISTEN/NOTIFY), not failed ones', async () => {
+    const url = await schemaUrl(`s${++schemas}`);
+    const [one, two] = await Promise.all([
+      PostgresStorage.open({ url, poolSize: 2 }),
+      PostgresStorage.open({ url, poolSize: 2 }),
+    ]);
+    opened.push(one!, two!);
+    await two!.createStore('n', config, T0, 'secret');
+    const heard: string[] = [];
+    const stop = one!.onChange((store) => heard.push(store));
+    // The LISTEN connection opens in the background: write until it hears one.
+    const putIn = (store: string, key: string, precondition?: { kind: 'absent' }) =>
+      two!.commit(store, {
+        mode: 'atomic',
+        nowMs: T0,
+        mutations: [
+          {
+            type: 'put',
+            key,
+            value: new Uint8Array([1]),
+            contentType: 'application/octet-stream',
+            metadata: null,
+            scopes: [],
+            expiresAt: null,
+            resume: false,
+            newId: `id-${key}`,
+            ...(precondition === undefined ? {} : { precondition }),
+          },
+        ],
+      });
+    const put = (key: string, precondition?: { kind: 'absent' }) => putIn('n', key, precondition);
+    await expect
+      .poll(async () => {
+        await put('k');
+        return heard.length;
+      })
+      .toBeGreaterThan(0);
+    expect(new Set(heard)).toEqual(new Set(['n']));
+    // Notifications arrive in commit order: once a write to store `m` is heard, every earlier one is.
+    await two!.createStore('m', config, T0, 'secret');
+    const barrier = async (): Promise<number> => {
+      const marks = heard.filter((x) => x === 'm').length;
+      await putIn('m', `mark${marks}`);
+      await expect.poll(() => heard.filter((x) => x === 'm').length).toBe(marks + 1);
+      return heard.filter((x) => x === 'n').length;
+    };
+    const before = await barrier();
+    // A commit that writes nothing (its precondition fails) sends nothing; a write does.
+    expect(await put('k', { kind: 'absent' })).toMatchObject({ ok: false });
+    await put('k2');
+    expect(await barrier()).toBe(before + 1);
+    stop();
+  });
+
   it('commits from two instances to one store take gap-free revisions', async () => {
     const url = await schemaUrl(`s${++schemas}`);
     const [one, two] = await Promise.all([
