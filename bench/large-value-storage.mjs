@@ -18,6 +18,8 @@ const { values: opts } = parseArgs({
   options: { dist: { type: 'string', default: join(root, 'apps/server/dist') } },
 });
 const { SqliteStorage } = await import(pathToFileURL(join(resolve(opts.dist), 'sqlite-storage.js')).href);
+// The commit rules live in the engine since the Storage interface became reads + transaction.
+const { commit } = await import(pathToFileURL(join(root, 'packages/engine/dist/index.js')).href);
 const Database = createRequire(join(root, 'apps/server/package.json'))('better-sqlite3');
 
 const dir = mkdtempSync(join(tmpdir(), 'kv-bench-large-storage-'));
@@ -27,8 +29,11 @@ const config = { history: 1, defaultTtlMs: null, maxValueBytes: 32 << 20 };
 const tiny = new Uint8Array(10);
 let ids = 0;
 let clock = 0;
+// An older build (`--dist`) still has `storage.commit`.
+const commitTo = (store, request) =>
+  typeof s.transaction === 'function' ? commit(s, store, request) : s.commit(store, request);
 const put = (store, key, value) =>
-  s.commit(store, {
+  commitTo(store, {
     mode: 'each',
     nowMs: ++clock,
     mutations: [

@@ -32,7 +32,7 @@ step "lint" pnpm exec biome ci .
 # Each published package as a user installs it (npm pack): exports order, files, types (STYLE.md).
 publint_all() {
   local dir
-  for dir in packages/core packages/engine packages/node packages/browser packages/mock; do
+  for dir in packages/core packages/engine packages/node packages/browser packages/mock packages/keyv packages/unstorage; do
     (cd "$dir" && pnpm exec publint --pack npm --strict) || return 1
   done
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseJsonLine } from '@kv/core/protocol';
-import type { PutOp } from '@kv/engine';
+import { commit as commitTo, type Mutation, type PutOp, sweepExpired as sweepRound } from '@kv/engine';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { INLINE_VALUE_MAX_BYTES, MIGRATIONS } from './schema.js';
@@ -105,22 +105,22 @@ describe('large values (SqliteStorage)', () => {
     await s.createStore('bulk', { ...config, history: 3 }, T0, 'secret');
     const tiny = bytes(10);
     const key = (i: number): string => `k${String(i).padStart(3, '0')}`;
-    await s.commit('probe', {
+    await commitTo(s, 'probe', {
       mode: 'each',
       mutations: Array.from({ length: 100 }, (_, i) => put(`probe.k${i}`, tiny)),
       nowMs: T0,
     });
     for (let i = 0; i < 50; i++) {
-      await s.commit('bulk', { mode: 'each', mutations: [put(key(i), tiny)], nowMs: T0 });
+      await commitTo(s, 'bulk', { mode: 'each', mutations: [put(key(i), tiny)], nowMs: T0 });
     }
     const large = bytes(25 * 1024 * 1024, 3);
-    await s.commit('bulk', { mode: 'each', mutations: [put(key(50), large)], nowMs: T0 });
+    await commitTo(s, 'bulk', { mode: 'each', mutations: [put(key(50), large)], nowMs: T0 });
     for (let i = 51; i < 106; i++) {
-      await s.commit('bulk', { mode: 'each', mutations: [put(key(i), tiny)], nowMs: T0 });
+      await commitTo(s, 'bulk', { mode: 'each', mutations: [put(key(i), tiny)], nowMs: T0 });
     }
     expectClusteredTreesSmall(s.db);
     // Overwritten: the 25 MiB revision is now in history and the change log as well.
-    await s.commit('bulk', { mode: 'each', mutations: [put(key(50), bytes(20, 4))], nowMs: T0 });
+    await commitTo(s, 'bulk', { mode: 'each', mutations: [put(key(50), bytes(20, 4))], nowMs: T0 });
     expectClusteredTreesSmall(s.db);
     expect(digest((await s.history('bulk', key(50)))[1]?.value)).toBe(digest(large));
     expect(digest((await s.get('probe', 'probe.k7', T0))?.value)).toBe(digest(tiny));
@@ -138,12 +138,12 @@ describe('large values (SqliteStorage)', () => {
       await s.createStore('st', { ...config, history: 3 }, T0, 'secret');
       const first = bytes(size, 1);
       const value = bytes(size, 2);
-      const w1 = await s.commit('st', {
+      const w1 = await commitTo(s, 'st', {
         mode: 'each',
         mutations: [put('k', first, { scopes: ['sc'] })],
         nowMs: T0,
       });
-      const w2 = await s.commit('st', {
+      const w2 = await commitTo(s, 'st', {
         mode: 'each',
         mutations: [put('k', value, { scopes: ['sc'] })],
         nowMs: T0,
@@ -198,7 +198,7 @@ describe('large values (SqliteStorage)', () => {
     await s.createStore('other', config, T0, 'secret');
     const big = (seed: number): Uint8Array => bytes(4096, seed);
     const commit = async (...mutations: CommitMutation[]): Promise<void> => {
-      const r = await s.commit('st', { mode: 'each', mutations, nowMs: T0 });
+      const r = await commitTo(s, 'st', { mode: 'each', mutations, nowMs: T0 });
       expect(r.ok).toBe(true);
       expectBlobsConsistent(s.db);
     };
@@ -225,7 +225,7 @@ describe('large values (SqliteStorage)', () => {
 
     // Expiry by the sweeper, then trimming history to depth 1 (store update).
     await commit(put('c', big(7), { expiresAt: T0 + 5 }));
-    expect(await s.sweepExpired(T0 + 5, 10)).toBe(1);
+    expect((await sweepRound(s, T0 + 5, 10)).expired).toBe(1);
     expectBlobsConsistent(s.db);
     await churn();
     expect(blobs()).toBe(1);
@@ -239,7 +239,7 @@ describe('large values (SqliteStorage)', () => {
     await commit({ type: 'setExpiry', key: 'd', expiresAt: T0 + 60_000 });
     expect(digest((await s.get('st', 'd', T0))?.value)).toBe(digest(big(8)));
     expect(digest((await s.changes('st', 0, 1000)).at(-1)?.value)).toBe(digest(big(8)));
-    await s.commit('other', { mode: 'each', mutations: [put('o', big(10))], nowMs: T0 });
+    await commitTo(s, 'other', { mode: 'each', mutations: [put('o', big(10))], nowMs: T0 });
     expect(blobs()).toBe(3);
     expect(await s.deleteStore('st')).toBe(true);
     expectBlobsConsistent(s.db);
@@ -326,11 +326,11 @@ describe('large values (SqliteStorage)', () => {
     ]);
     expect((await s.changes('st', 0, 10)).map((r) => digest(r.value))).toEqual([v1, v2, small].map(digest));
     // And the migrated rows are freed like new ones.
-    await s.commit('st', { mode: 'each', mutations: [{ type: 'purge', key: 'big' }], nowMs: T0 });
+    await commitTo(s, 'st', { mode: 'each', mutations: [{ type: 'purge', key: 'big' }], nowMs: T0 });
     expectBlobsConsistent(s.db);
     expect(await s.deleteStore('st')).toBe(true);
     expect(count(s.db, 'SELECT count(*) FROM blobs')).toBe(0);
   });
 });
 
-type CommitMutation = Parameters<SqliteStorage['commit']>[1]['mutations'][number];
+type CommitMutation = Mutation;

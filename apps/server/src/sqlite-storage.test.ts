@@ -11,7 +11,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareKeys } from '@kv/core';
-import type { CommitRequest, PutOp, Storage } from '@kv/engine';
+import {
+  applyCommit,
+  commit as commitTo,
+  type PutOp,
+  type Storage,
+  sweepExpired as sweepRound,
+} from '@kv/engine';
 import { describeStorageSuite } from '@kv/engine/testing';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -115,7 +121,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
       'a\uffff',
       'a\u{10000}',
     ];
-    await s.commit('st', { mode: 'each', mutations: keys.map((k) => put(k, k)), nowMs: T0 });
+    await commitTo(s, 'st', { mode: 'each', mutations: keys.map((k) => put(k, k)), nowMs: T0 });
     const expected = [...keys].sort(compareKeys);
     expect(expected.indexOf('\uffff')).toBeLessThan(expected.indexOf('\u{10000}'));
     const listed = await s.scan('st', { limit: 100, values: false, nowMs: T0 });
@@ -179,7 +185,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
     }
     // The expiry sweep and the change log read ranges of their indexes too.
     expect(plans.get('expiredEntries')).toMatch(
-      /^SEARCH e USING INDEX \S+ \(expires_at>\? AND expires_at<\?\)/,
+      /^SEARCH e USING (COVERING )?INDEX \S+ \(expires_at>\? AND expires_at<\?\)/,
     );
     expect(plans.get('deleteExpiredIdempotency')).toMatch(
       /SEARCH idempotency USING INDEX \S+ \(expires_at<\?\)/,
@@ -196,7 +202,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
     const path = join(dir, 'persist.sqlite');
     const a = SqliteStorage.open({ path });
     await a.createStore('st', { ...config, history: 3 }, T0, 'secret');
-    await a.commit('st', { mode: 'each', mutations: [put('k', 'v1'), put('k', 'v2')], nowMs: T0 });
+    await commitTo(a, 'st', { mode: 'each', mutations: [put('k', 'v1'), put('k', 'v2')], nowMs: T0 });
     // The default is NORMAL (1): WAL without an fsync per commit.
     expect(a.db.pragma('synchronous', { simple: true })).toBe(1);
     await a.close();
@@ -253,16 +259,16 @@ describe('SqliteStorage (SQLite specifics)', () => {
     await s.createStore('st', config, T0, 'secret');
     await s.createStore('other', config, T0, 'secret');
     const results = await Promise.allSettled([
-      s.commit('st', { mode: 'each', mutations: [put('a', '1')], nowMs: T0 }),
-      s.commit('missing', { mode: 'each', mutations: [put('x', 'x')], nowMs: T0 }),
-      s.commit('other', {
+      commitTo(s, 'st', { mode: 'each', mutations: [put('a', '1')], nowMs: T0 }),
+      commitTo(s, 'missing', { mode: 'each', mutations: [put('x', 'x')], nowMs: T0 }),
+      commitTo(s, 'other', {
         mode: 'atomic',
         checks: [{ key: 'z', precondition: { kind: 'exists' } }],
         mutations: [put('z', 'z')],
         nowMs: T0,
       }),
-      s.commit('st', { mode: 'each', mutations: [put('b', '2'), put('a', '3')], nowMs: T0 }),
-      s.commit('other', { mode: 'each', mutations: [put('o', 'o')], nowMs: T0 }),
+      commitTo(s, 'st', { mode: 'each', mutations: [put('b', '2'), put('a', '3')], nowMs: T0 }),
+      commitTo(s, 'other', { mode: 'each', mutations: [put('o', 'o')], nowMs: T0 }),
     ]);
     expect(results.map((r) => r.status)).toEqual([
       'fulfilled',
@@ -280,10 +286,42 @@ describe('SqliteStorage (SQLite specifics)', () => {
     expect(new TextDecoder().decode((await s.get('st', 'a', T0))?.value)).toBe('3');
   });
 
+  it('transaction: a fn that throws after writing is rolled back alone inside the group commit; an async fn is refused', async () => {
+    const s = fresh();
+    await s.createStore('st', config, T0, 'secret');
+    const boom = new Error('after writing');
+    // Issued in one tick: one SQLite transaction, three savepoints.
+    const results = await Promise.allSettled([
+      commitTo(s, 'st', { mode: 'each', mutations: [put('a', '1')], nowMs: T0 }),
+      s.transaction('st', (tx) => {
+        applyCommit(tx, { mode: 'each', mutations: [put('b', '2'), put('a', 'x')], nowMs: T0 });
+        throw boom;
+      }),
+      s.transaction('st', async (tx) => {
+        applyCommit(tx, { mode: 'each', mutations: [put('c', '3')], nowMs: T0 });
+      }),
+      commitTo(s, 'st', { mode: 'each', mutations: [put('d', '4')], nowMs: T0 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBe(boom);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+    expect((results[3] as PromiseFulfilledResult<{ revision: number }>).value.revision).toBe(2);
+    const entries = await s.scan('st', { limit: 10, values: true, nowMs: T0 });
+    expect(entries.map((e) => [e.key, new TextDecoder().decode(e.value), e.revision])).toEqual([
+      ['a', '1', 1],
+      ['d', '4', 2],
+    ]);
+    expect(await s.getStore('st')).toMatchObject({ revision: 2, keyCount: 2, totalBytes: 2 });
+    expect((await s.changes('st', 0, 10)).map((c) => [c.key, c.revision])).toEqual([
+      ['a', 1],
+      ['d', 2],
+    ]);
+  });
+
   it('keeps the stats counters and scope rows consistent with the tables', async () => {
     const s = fresh();
     await s.createStore('st', { ...config, history: 2 }, T0, 'secret');
-    await s.commit('st', {
+    await commitTo(s, 'st', {
       mode: 'each',
       mutations: [
         put('a', 'xx', { scopes: ['s1', 's2'] }),
@@ -300,7 +338,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
     expect(s.db.prepare('SELECT scope, key FROM entry_scopes ORDER BY scope, key').all()).toEqual([
       { scope: 's1', key: 'a' },
     ]);
-    expect(await s.sweepExpired(T0 + 10, 100)).toBe(1);
+    expect((await sweepRound(s, T0 + 10, 100)).expired).toBe(1);
     const after = await s.getStore('st');
     expect(after).toMatchObject({ keyCount: 1, totalBytes: 4, revision: 6 });
   });
@@ -318,7 +356,7 @@ async function filled(name: string, n: number): Promise<string> {
   const path = join(dir, name);
   const s = SqliteStorage.open({ path });
   await s.createStore('st', config, T0, 'secret');
-  await s.commit('st', {
+  await commitTo(s, 'st', {
     mode: 'each',
     mutations: Array.from({ length: n }, (_, i) => put(`k${String(i).padStart(5, '0')}`, 'v'.repeat(100))),
     nowMs: T0,
@@ -388,11 +426,11 @@ describe('damaged files and readiness', () => {
     // Every write is refused before it reaches the file; reads of undamaged rows still work.
     const changes = s.db.prepare('SELECT total_changes()').pluck();
     const writesBefore = changes.get();
-    await expect(s.commit('st', { mode: 'each', mutations: [put('new', 'x')], nowMs: T0 })).rejects.toBe(
+    await expect(commitTo(s, 'st', { mode: 'each', mutations: [put('new', 'x')], nowMs: T0 })).rejects.toBe(
       error,
     );
     await expect(s.createStore('other', config, T0, 'secret')).rejects.toBe(error);
-    await expect(s.sweepExpired(T0, 10)).rejects.toBe(error);
+    await expect(sweepRound(s, T0, 10)).rejects.toBe(error);
     expect(() => s.assertWritable()).toThrow(error);
     expect(changes.get()).toBe(writesBefore);
     expect((await s.getStore('st'))?.keyCount).toBe(3000);
@@ -406,18 +444,14 @@ describe('damaged files and readiness', () => {
     const s = SqliteStorage.open({ path, checkpointIntervalMs: null });
     opened.push(s);
     const revisionBefore = (await s.getStore('st'))!.revision;
-    // The first write of the batch meets a damaged page (simulated: SQLite's own error code).
-    const target = s as unknown as { commitTx: (store: string, request: CommitRequest) => unknown };
-    const commitTx = target.commitTx.bind(s);
-    target.commitTx = (store, request) => {
-      if (request.mutations[0]?.key === 'hits.damage') {
-        throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' });
-      }
-      return commitTx(store, request);
-    };
+    // The first write of the batch meets a damaged page (simulated: SQLite's own error code, thrown by a
+    // statement of the transaction after its commit wrote).
+    const first = s.transaction('st', (tx) => {
+      applyCommit(tx, { mode: 'each', mutations: [put('hits.damage', 'x')], nowMs: T0 });
+      throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' });
+    });
     // Issued in the same tick: one group commit.
-    const first = s.commit('st', { mode: 'each', mutations: [put('hits.damage', 'x')], nowMs: T0 });
-    const second = s.commit('st', { mode: 'each', mutations: [put('innocent', 'y')], nowMs: T0 });
+    const second = commitTo(s, 'st', { mode: 'each', mutations: [put('innocent', 'y')], nowMs: T0 });
     const results = await Promise.allSettled([first, second]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(DatabaseCorruptError);
@@ -425,7 +459,7 @@ describe('damaged files and readiness', () => {
     expect(await s.get('st', 'innocent', T0)).toBeUndefined();
     expect((await s.getStore('st'))!.revision).toBe(revisionBefore);
     // And later batches are refused before they run.
-    await expect(s.commit('st', { mode: 'each', mutations: [put('later', 'z')], nowMs: T0 })).rejects.toBe(
+    await expect(commitTo(s, 'st', { mode: 'each', mutations: [put('later', 'z')], nowMs: T0 })).rejects.toBe(
       s.corruption,
     );
   });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { PutOp } from '@kv/engine';
+import { commit as commitTo, type PutOp } from '@kv/engine';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from './sqlite-storage.js';
 import { exportStore } from './tools.js';
@@ -33,7 +33,11 @@ describe('exportStore', () => {
     const writer = SqliteStorage.open({ path });
     try {
       await writer.createStore('st', { history: 1, defaultTtlMs: null, maxValueBytes: 1 << 20 }, T0, 's');
-      await writer.commit('st', { mode: 'each', mutations: keys(2500).map((k) => put(k, 'old')), nowMs: T0 });
+      await commitTo(writer, 'st', {
+        mode: 'each',
+        mutations: keys(2500).map((k) => put(k, 'old')),
+        nowMs: T0,
+      });
       let wrote = false;
       const lines: string[] = [];
       // A slow destination: the first write waits for a commit from the other connection, which
@@ -44,17 +48,11 @@ describe('exportStore', () => {
           lines.push(chunk.toString());
           if (wrote) return cb();
           wrote = true;
-          writer
-            .commit('st', {
-              mode: 'each',
-              mutations: [
-                ...keys(2500).map((k) => put(k, 'new')),
-                put('a-first', 'new'),
-                put('z-last', 'new'),
-              ],
-              nowMs: T0,
-            })
-            .then(() => cb(), cb);
+          commitTo(writer, 'st', {
+            mode: 'each',
+            mutations: [...keys(2500).map((k) => put(k, 'new')), put('a-first', 'new'), put('z-last', 'new')],
+            nowMs: T0,
+          }).then(() => cb(), cb);
         },
       });
       const count = await exportStore(path, 'st', out);

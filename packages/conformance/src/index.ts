@@ -8,8 +8,10 @@
  * @module
  */
 
+export { describeKVNamespace, type KVNamespaceTarget } from './kv-namespace.js';
 export type { ConformanceAuth, ConformanceOptions, ConformanceTarget } from './suite.js';
 export { describeConformance } from './suite.js';
+export { default as workersModule, type WorkerEnv } from './worker-module.js';
 export {
   type AckedPut,
   type RetryingWriters,

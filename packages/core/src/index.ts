@@ -12,6 +12,18 @@
 
 export type { AdminAction, KvAction, MetaAction } from './capabilities.js';
 export { CLIENT_DEFAULTS, createHttpClient } from './client/index.js';
+export {
+  type KVNamespace,
+  type KVNamespaceGetOptions,
+  type KVNamespaceGetWithMetadataResult,
+  type KVNamespaceListKey,
+  type KVNamespaceListOptions,
+  type KVNamespaceListResult,
+  type KVNamespacePutOptions,
+  type KVNamespaceSource,
+  type KVNamespaceValueType,
+  toKVNamespace,
+} from './client/kv-namespace.js';
 export type * from './client/types.js';
 export {
   ERROR_CODES,

@@ -7,6 +7,8 @@ import type { WireError } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { type CallInit, entryPath, type Harness, setup } from '../test/harness.js';
 import { ensureToken, MemoryTokenStore } from './auth.js';
+import { applyCommit } from './commit.js';
+import type { MaybePromise, StorageTx } from './storage.js';
 
 /** Who calls: a token with these capabilities, no token, or an unknown token. */
 const TOKENS = {
@@ -948,30 +950,33 @@ describe('scoped tokens', () => {
     const h = await authSetup();
     const admin = h.auth('admin');
     // Another writer moves `a` out of billing between the scoped caller's check and its commit.
-    const original = h.storage.commit.bind(h.storage);
+    const original = h.storage.transaction.bind(h.storage);
     let raced = false;
-    h.storage.commit = async (store, request) => {
-      if (!raced && request.mutations[0]?.key === 'a' && request.mutations[0].type === 'put') {
+    // The next transaction is the scoped caller's put of `a`: the other writer commits just before it.
+    h.storage.transaction = async <T>(store: string, fn: (tx: StorageTx) => MaybePromise<T>): Promise<T> => {
+      if (!raced) {
         raced = true;
-        await original(store, {
-          mode: 'each',
-          nowMs: request.nowMs,
-          mutations: [
-            {
-              type: 'put',
-              key: 'a',
-              value: new TextEncoder().encode('moved'),
-              contentType: 'text/plain',
-              metadata: null,
-              scopes: ['ops'],
-              expiresAt: null,
-              resume: false,
-              newId: 'x',
-            },
-          ],
-        });
+        await original(store, (tx) =>
+          applyCommit(tx, {
+            mode: 'each',
+            nowMs: h.now(),
+            mutations: [
+              {
+                type: 'put',
+                key: 'a',
+                value: new TextEncoder().encode('moved'),
+                contentType: 'text/plain',
+                metadata: null,
+                scopes: ['ops'],
+                expiresAt: null,
+                resume: false,
+                newId: 'x',
+              },
+            ],
+          }),
+        );
       }
-      return original(store, request);
+      return original(store, fn);
     };
     await h.error('PUT', entryPath('orders', 'a'), 403, 'forbidden', {
       ...text('mine', 'billing'),

@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import type { Principal, TokenStore } from './auth.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
-import type { Storage, StorageReads } from './storage.js';
+import type { CommitRequest, CommitResult, StorageReads } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
 
 /**
@@ -83,15 +83,17 @@ export type Ctx = Context<EngineEnv>;
 /** Resolved options and services, shared by every handler. */
 export interface EngineContext {
   /**
-   * The storage, for reads and bookkeeping. Writes go through {@link EngineContext.commit}, never
-   * `storage.commit` (the type leaves it out), so every write wakes the watchers.
+   * The storage, for reads and bookkeeping. Writes of entries go through {@link EngineContext.commit},
+   * never `storage.transaction` (the type leaves it out), so every write follows the commit rules and
+   * wakes the watchers.
    */
   storage: StorageReads;
   /**
-   * Applies a commit through the storage and, when it applied, wakes the watch streams of its store:
-   * the one way the engine writes (docs/architecture.md "Decisions").
+   * Applies a commit (the engine's rules, `applyCommit` in `commit.ts`) in one storage transaction and,
+   * when it applied, wakes the watch streams of its store: the one way the engine writes
+   * (docs/architecture.md "Decisions").
    */
-  commit: Storage['commit'];
+  commit: (store: string, request: CommitRequest) => Promise<CommitResult>;
   /** "Now", epoch ms. */
   clock: () => number;
   /** Server-wide cap on value size, bytes. */

@@ -24,6 +24,7 @@ import {
 import { HTTPException } from 'hono/http-exception';
 import { signedUrlPrincipal } from './access.js';
 import { authenticate, type TokenStore } from './auth.js';
+import { commit as commitTo, sweepExpired as sweepRound } from './commit.js';
 import type { Authorize, Ctx, EngineContext, EngineEnv } from './context.js';
 import { CursorSealer } from './cursor.js';
 import { getEntry, putEntry, registerRoutes } from './handlers/index.js';
@@ -68,7 +69,8 @@ export interface EngineOptions {
    */
   generateId?: () => string;
   /**
-   * Entries expired per storage call by {@link Engine.sweepExpired}.
+   * Entries expired per sweep round (one `expiredEntries` read, then a transaction per store) by
+   * {@link Engine.sweepExpired}.
    * @default 1000
    */
   sweepBatchSize?: number;
@@ -266,8 +268,8 @@ export function createEngine(options: EngineOptions): Engine {
   // and sweepExpired below are the engine's only writes (the storage is never wrapped).
   const storage = options.storage;
   const watchHub = new WatchHub(storage, options.watch?.pollIntervalMs);
-  const commit: Storage['commit'] = async (store, request) => {
-    const result = await storage.commit(store, request);
+  const commit: EngineContext['commit'] = async (store, request) => {
+    const result = await commitTo(storage, store, request);
     if (result.ok) watchHub.notify(store);
     return result;
   };
@@ -419,10 +421,10 @@ export function createEngine(options: EngineOptions): Engine {
     let total = 0;
     // Bounded: each round removes what it reports, so this ends; the cap guards a faulty storage.
     for (let round = 0; round < 100_000; round++) {
-      const n = await storage.sweepExpired(now, sweepBatchSize);
-      if (n > 0) watchHub.notifyAll();
-      total += n;
-      if (n < sweepBatchSize) break;
+      const { expired, stores } = await sweepRound(storage, now, sweepBatchSize);
+      for (const store of stores) watchHub.notify(store);
+      total += expired;
+      if (expired < sweepBatchSize) break;
     }
     return total;
   };

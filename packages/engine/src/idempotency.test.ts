@@ -1,6 +1,7 @@
 import { LIMITS } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { b64, entryPath, type Harness, setup } from '../test/harness.js';
+import type { MaybePromise, StorageTx } from './storage.js';
 
 async function revisionOf(h: Harness): Promise<number> {
   return (await h.json<{ revision: number }>('GET', '/v1/stores/s', 200)).revision;
@@ -184,14 +185,14 @@ describe('idempotent retries', () => {
   it('does not store 5xx responses: a retry runs again', async () => {
     const h = setup();
     await h.createStore('s');
-    const original = h.storage.commit.bind(h.storage);
+    const original = h.storage.transaction.bind(h.storage);
     let fail = true;
-    h.storage.commit = async (...args) => {
+    h.storage.transaction = async <T>(store: string, fn: (tx: StorageTx) => MaybePromise<T>): Promise<T> => {
       if (fail) {
         fail = false;
         throw new Error('disk on fire');
       }
-      return original(...args);
+      return original(store, fn);
     };
     const init = { body: 'v', headers: { 'idempotency-key': 'flaky' } };
     await h.error('PUT', entryPath('s', 'k'), 500, 'internal', init);

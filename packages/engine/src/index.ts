@@ -1,7 +1,8 @@
 /**
  * `@kv/engine`: the kv protocol as one Web-standard fetch handler (`createEngine`) over the `Storage`
- * interface, with `MemoryStorage`, the zod schemas behind `/openapi.json`, the watch stream, and access
- * control (token stores, bearer authentication, signed URLs).
+ * interface, the commit rules every storage is driven by (`applyCommit`, `commit`, `sweepExpired`),
+ * `MemoryStorage`, the zod schemas behind `/openapi.json`, the watch stream, and access control (token
+ * stores, bearer authentication, signed URLs).
  *
  * @module
  */
@@ -19,6 +20,7 @@ export {
   type TokenStore,
   toTokenInfo,
 } from './auth.js';
+export { applyCommit, commit, sweepExpired } from './commit.js';
 export * from './engine.js';
 export { type BodyReader, READ_BODY, withHeaders } from './http.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';

@@ -1,39 +1,18 @@
 /**
- * `MemoryStorage`: the complete in-memory {@link Storage}. It backs the mock (`@kv/mock`), the engine's
- * own tests and single-process demos, and it is the reference the shared storage suite
- * (`@kv/engine/testing`) was written against; `SqliteStorage` and the PostgreSQL storage pass the same
- * suite.
+ * `MemoryStorage`: the in-memory {@link Storage}. It backs the mock (`@kv/mock`), the engine's own tests
+ * and single-process demos. It is data access only, like every storage: the contract it implements is
+ * written in `storage.ts`, the commit rules it is driven by in `commit.ts`, and the shared storage suite
+ * (`@kv/engine/testing`) checks both.
  *
- * Semantics (every rule is exercised by the suite):
+ * Layout: per store, the entry of each key (`entries`), the history of each key (`histories`, newest
+ * first, immutable arrays replaced on write), the change log (an array with a moving start), and indexes
+ * derived from the entries: keys in UTF-8 byte order (`SortedKeys`, so a scan costs O(log n + k) plus
+ * the expired entries it skips), ids, scope counts and expiry times.
  *
- * - Keys are ordered by their UTF-8 bytes (PRODUCT.md "Keys", `compareKeys` from `@kv/core`), kept in a
- *   sorted list of chunks (`SortedKeys`), so a scan costs O(log n + k) plus the expired entries it skips
- *   and a write moves at most one chunk.
- * - Each store has one revision sequence; every applied mutation takes the next value (consecutive
- *   inside a commit). `noop` and `failed` mutations take none (docs/architecture.md "Revisions").
- * - Atomic commits evaluate every precondition (the `checks` and each op's own) against the state
- *   BEFORE the commit, then either apply every op in order or nothing (`{ ok: false, failedKeys }`).
- *   Each-mode commits evaluate an op's precondition just before that op, against the state as mutated
- *   by the ops before it; `checks` are only read in atomic mode.
- * - An entry whose `expiresAt <= nowMs` is invisible to every read and counts as absent for
- *   preconditions before the sweeper runs. Until it is swept it still counts in the store's
- *   `keyCount`/`totalBytes` ("not expired-and-swept") and stays in history as the `put` it was.
- * - A commit that is applied and has a mutation on an expired-but-unswept key first records that key's
- *   `expire` write, exactly as the sweeper would (its own revision, tombstone in history, change log),
- *   then runs the mutation against the new state: a put starts a new life (new id, `created: true`),
- *   delete and setExpiry are no-ops, a purge removes the key with its `expire` tombstone. Atomic commits
- *   do this only once every check has passed (a failed commit writes nothing); each-mode commits do it
- *   for every op, before that op's precondition is evaluated, so an op whose precondition fails still
- *   records the expire. Keys named only in `checks` are not expired.
- * - History (Ironflow/NATS): a key's revisions, newest first, at most the store's `history` depth,
- *   tombstones included. A tombstone (`delete`, `expire`) keeps the id, content type, metadata,
- *   scopes, `createdAt` and `resume` of the entry it ends, with an empty value, `size` 0,
- *   `expiresAt: null` and `updatedAt` = the time of the tombstone. A purge removes the key and its whole
- *   history and leaves only a `purge` record (same shape) in the change log.
- * - The change log keeps the newest `changeLogLimit` changes per store; a purge does not rewrite it.
- *
- * Values, metadata and scopes are copied on the way in and out: a caller cannot change stored bytes.
- * Every method is `async` but runs synchronously, so a commit is atomic with respect to other calls.
+ * A transaction runs `fn` synchronously and writes in place, remembering each key's entry and history
+ * before its first write (and buffering the revision, stats, change log and idempotency records): a
+ * `fn` that throws is undone from that, and nothing else can run in between. Values, metadata and
+ * scopes are copied on the way in and out: a caller cannot change stored bytes.
  *
  * @module
  */
@@ -43,14 +22,12 @@ import { compareKeys, KeyExistsError, StoreNotFoundError } from '@kv/core';
 import { comparePositions, SortedKeys } from './sorted-keys.js';
 import type {
   ChangeRecord,
-  CommitRequest,
-  CommitResult,
+  ExpiredEntry,
   IdempotencyRecord,
-  Mutation,
-  MutationResult,
-  Precondition,
+  MaybePromise,
   ScanQuery,
   Storage,
+  StorageTx,
   StoredEntry,
   StoreRecord,
 } from './storage.js';
@@ -68,18 +45,20 @@ export interface MemoryStorageOptions {
 
 const EMPTY = new Uint8Array(0);
 
-/** Mutable per-store state. Records in `keys` and `log` are never mutated once written. */
+/** Mutable per-store state. Records and history arrays are never mutated once stored. */
 interface StoreState {
   record: StoreRecord;
-  /** key -> history, newest first; present while the key has any record (live or tombstone). */
-  keys: Map<string, ChangeRecord[]>;
-  /** Keys whose newest record is a `put` (live or expired-but-unswept), in key byte order. */
+  /** key -> its entry (the current `put`, live or expired-but-unswept). */
+  entries: Map<string, ChangeRecord>;
+  /** key -> history, newest first (the entry included); present while the key has any record. */
+  histories: Map<string, ChangeRecord[]>;
+  /** Keys of `entries`, in key byte order. */
   sorted: SortedKeys;
-  /** id -> key, for the current `put` of each key in `sorted`. */
+  /** id -> key, for the entries. */
   ids: Map<string, string>;
-  /** scope -> number of current `put`s carrying it. */
+  /** scope -> number of entries carrying it. */
   scopeCounts: Map<string, number>;
-  /** key -> expiresAt, for current `put`s that expire. */
+  /** key -> expiresAt, for entries that expire. */
   expiring: Map<string, number>;
   /** The change log, ascending; entries before `logStart` are dropped. */
   log: ChangeRecord[];
@@ -92,12 +71,14 @@ function isExpired(record: ChangeRecord, nowMs: number): boolean {
   return record.expiresAt !== null && record.expiresAt <= nowMs;
 }
 
-function copyMetadata(metadata: JsonObject | null): JsonObject | null {
-  return metadata === null ? null : (structuredClone(metadata) as JsonObject);
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
-function normalizeScopes(scopes: readonly string[]): string[] {
-  return [...new Set(scopes)].sort(compareKeys);
+function copyMetadata(metadata: JsonObject | null): JsonObject | null {
+  return metadata === null ? null : (structuredClone(metadata) as JsonObject);
 }
 
 /** A caller's copy of a stored record without its `operation`. */
@@ -165,10 +146,10 @@ export class MemoryStorage implements Storage {
     return state;
   }
 
-  /** The key's live record: its newest record if that is a `put` not expired at `nowMs`. */
+  /** The key's live entry: its entry if not expired at `nowMs`. */
   #live(state: StoreState, key: string, nowMs: number): ChangeRecord | undefined {
-    const head = state.keys.get(key)?.[0];
-    return head !== undefined && head.operation === 'put' && !isExpired(head, nowMs) ? head : undefined;
+    const entry = state.entries.get(key);
+    return entry !== undefined && !isExpired(entry, nowMs) ? entry : undefined;
   }
 
   // ---- stores ------------------------------------------------------------------------------------------
@@ -200,7 +181,8 @@ export class MemoryStorage implements Storage {
     };
     this.#stores.set(name, {
       record,
-      keys: new Map(),
+      entries: new Map(),
+      histories: new Map(),
       sorted: new SortedKeys(compareKeys),
       ids: new Map(),
       scopeCounts: new Map(),
@@ -229,8 +211,8 @@ export class MemoryStorage implements Storage {
     const record = state.record;
     if (patch.history !== undefined) {
       if (patch.history < record.history) {
-        for (const history of state.keys.values()) {
-          if (history.length > patch.history) history.length = patch.history;
+        for (const [key, history] of state.histories) {
+          if (history.length > patch.history) state.histories.set(key, history.slice(0, patch.history));
         }
       }
       record.history = patch.history;
@@ -315,7 +297,7 @@ export class MemoryStorage implements Storage {
 
   /** @inheritDoc */
   async history(store: string, key: string): Promise<ChangeRecord[]> {
-    return (this.#state(store).keys.get(key) ?? []).map(toChange);
+    return (this.#state(store).histories.get(key) ?? []).map(toChange);
   }
 
   /** @inheritDoc */
@@ -324,7 +306,7 @@ export class MemoryStorage implements Storage {
     const counts = new Map(state.scopeCounts);
     for (const [key, expiresAt] of state.expiring) {
       if (expiresAt > nowMs) continue;
-      for (const scope of state.keys.get(key)![0]!.scopes) counts.set(scope, counts.get(scope)! - 1);
+      for (const scope of state.entries.get(key)!.scopes) counts.set(scope, counts.get(scope)! - 1);
     }
     return [...counts]
       .filter(([, count]) => count > 0)
@@ -332,245 +314,44 @@ export class MemoryStorage implements Storage {
       .sort(compareKeys);
   }
 
-  // ---- writes ------------------------------------------------------------------------------------------
-
   /** @inheritDoc */
-  async commit(store: string, request: CommitRequest): Promise<CommitResult> {
-    const state = this.#state(store);
-    const nowMs = request.nowMs;
-    const atomic = request.mode === 'atomic';
-    if (atomic) {
-      const failed = new Set<string>();
-      for (const check of request.checks ?? []) {
-        if (this.#failure(state, check.key, check.precondition, nowMs) !== undefined) failed.add(check.key);
-      }
-      for (const mutation of request.mutations) {
-        if (
-          mutation.precondition !== undefined &&
-          this.#failure(state, mutation.key, mutation.precondition, nowMs) !== undefined
-        ) {
-          failed.add(mutation.key);
-        }
-      }
-      if (failed.size > 0) return { ok: false, failedKeys: [...failed] };
-    }
-    const results: MutationResult[] = [];
-    for (const mutation of request.mutations) {
-      this.#expireDue(state, mutation.key, nowMs);
-      if (!atomic && mutation.precondition !== undefined) {
-        const failure = this.#failure(state, mutation.key, mutation.precondition, nowMs);
-        if (failure !== undefined) {
-          const live = this.#live(state, mutation.key, nowMs);
-          results.push({
-            key: mutation.key,
-            status: 'failed',
-            failure,
-            ...(live === undefined ? {} : { revision: live.revision, id: live.id }),
-          });
-          continue;
-        }
-      }
-      results.push(this.#apply(state, mutation, nowMs));
-    }
-    return { ok: true, results, revision: state.record.revision };
-  }
-
-  /**
-   * Records the `expire` write of `key` when its newest record is a `put` expired at `nowMs` (what the
-   * sweeper would write), so a commit on an expired-but-unswept key never skips its expiry.
-   */
-  #expireDue(state: StoreState, key: string, nowMs: number): void {
-    const head = state.keys.get(key)?.[0];
-    if (head !== undefined && head.operation === 'put' && isExpired(head, nowMs)) {
-      this.#end(state, head, 'expire', nowMs);
-    }
-  }
-
-  /** Which precondition failure `precondition` has on `key` now, or undefined when it holds. */
-  #failure(
-    state: StoreState,
-    key: string,
-    precondition: Precondition,
-    nowMs: number,
-  ): MutationResult['failure'] | undefined {
-    const live = this.#live(state, key, nowMs);
-    switch (precondition.kind) {
-      case 'revision':
-        return live !== undefined && live.revision === precondition.revision
-          ? undefined
-          : 'revision_mismatch';
-      case 'absent':
-        return live === undefined ? undefined : 'key_exists';
-      case 'exists':
-        return live === undefined ? 'key_not_found' : undefined;
-    }
-  }
-
-  #apply(state: StoreState, mutation: Mutation, nowMs: number): MutationResult {
-    const key = mutation.key;
-    const history = state.keys.get(key);
-    const head = history?.[0];
-    /** The current `put`; `commit` has expired a due one already, so it is live here. */
-    const current = head?.operation === 'put' ? head : undefined;
-    const live = current !== undefined && !isExpired(current, nowMs) ? current : undefined;
-    switch (mutation.type) {
-      case 'put': {
-        const value = mutation.value.slice();
-        const record: ChangeRecord = {
-          operation: 'put',
-          key,
-          id: live?.id ?? mutation.newId,
-          value,
-          contentType: mutation.contentType,
-          metadata: copyMetadata(mutation.metadata),
-          scopes: normalizeScopes(mutation.scopes),
-          revision: ++state.record.revision,
-          createdAt: live?.createdAt ?? nowMs,
-          updatedAt: nowMs,
-          expiresAt: mutation.expiresAt,
-          resume: mutation.resume,
-          size: value.byteLength,
-        };
-        if (current === undefined) state.sorted.add(key);
-        else this.#unindex(state, current);
-        this.#index(state, record);
-        this.#write(state, record);
-        return {
-          key,
-          status: 'applied',
-          revision: record.revision,
-          id: record.id,
-          created: live === undefined,
-        };
-      }
-      case 'setExpiry': {
-        if (live === undefined) return { key, status: 'noop' };
-        const record: ChangeRecord = {
-          ...live,
-          revision: ++state.record.revision,
-          updatedAt: nowMs,
-          expiresAt: mutation.expiresAt,
-        };
-        this.#unindex(state, live);
-        this.#index(state, record);
-        this.#write(state, record);
-        return { key, status: 'applied', revision: record.revision, id: record.id };
-      }
-      case 'delete': {
-        if (live === undefined) return { key, status: 'noop', created: false };
-        const record = this.#end(state, live, 'delete', nowMs);
-        return { key, status: 'applied', revision: record.revision, id: record.id, created: true };
-      }
-      case 'purge': {
-        if (head === undefined) return { key, status: 'noop', created: false };
-        const record = this.#end(state, head, 'purge', nowMs);
-        return {
-          key,
-          status: 'applied',
-          revision: record.revision,
-          id: record.id,
-          created: live !== undefined,
-        };
-      }
-    }
-  }
-
-  /** Ends a key's life with a tombstone (`delete`, `expire`) or removes it (`purge`). */
-  #end(
-    state: StoreState,
-    last: ChangeRecord,
-    operation: 'delete' | 'expire' | 'purge',
-    nowMs: number,
-  ): ChangeRecord {
-    const record: ChangeRecord = {
-      ...last,
-      operation,
-      value: EMPTY,
-      size: 0,
-      expiresAt: null,
-      revision: ++state.record.revision,
-      updatedAt: nowMs,
-    };
-    if (last.operation === 'put') {
-      this.#unindex(state, last);
-      state.sorted.delete(last.key);
-    }
-    if (operation === 'purge') {
-      state.keys.delete(last.key);
-      this.#appendChange(state, record);
-    } else {
-      this.#write(state, record);
-    }
-    return record;
-  }
-
-  /** Adds a current `put` to the stats and indexes (not to `sorted`). */
-  #index(state: StoreState, record: ChangeRecord): void {
-    state.record.keyCount += 1;
-    state.record.totalBytes += record.size;
-    state.ids.set(record.id, record.key);
-    for (const scope of record.scopes) state.scopeCounts.set(scope, (state.scopeCounts.get(scope) ?? 0) + 1);
-    if (record.expiresAt !== null) state.expiring.set(record.key, record.expiresAt);
-  }
-
-  /** Removes a current `put` from the stats and indexes (not from `sorted`). */
-  #unindex(state: StoreState, record: ChangeRecord): void {
-    state.record.keyCount -= 1;
-    state.record.totalBytes -= record.size;
-    state.ids.delete(record.id);
-    for (const scope of record.scopes) {
-      const count = state.scopeCounts.get(scope)! - 1;
-      if (count === 0) state.scopeCounts.delete(scope);
-      else state.scopeCounts.set(scope, count);
-    }
-    state.expiring.delete(record.key);
-  }
-
-  /** Puts a record at the head of its key's history (trimmed to depth) and in the change log. */
-  #write(state: StoreState, record: ChangeRecord): void {
-    let history = state.keys.get(record.key);
-    if (history === undefined) {
-      history = [];
-      state.keys.set(record.key, history);
-    }
-    history.unshift(record);
-    if (history.length > state.record.history) history.length = state.record.history;
-    this.#appendChange(state, record);
-  }
-
-  #appendChange(state: StoreState, record: ChangeRecord): void {
-    state.log.push(record);
-    while (state.log.length - state.logStart > this.#changeLogLimit) {
-      state.floor = state.log[state.logStart]!.revision;
-      state.logStart += 1;
-    }
-    if (state.logStart >= 1024 && state.logStart * 2 >= state.log.length) {
-      state.log = state.log.slice(state.logStart);
-      state.logStart = 0;
-    }
-  }
-
-  /** @inheritDoc */
-  async sweepExpired(nowMs: number, limit: number): Promise<number> {
-    for (const [scopeKey, record] of this.#idempotency) {
-      if (record.expiresAt <= nowMs) this.#idempotency.delete(scopeKey);
-    }
-    if (limit <= 0) return 0;
-    const due: Array<{ state: StoreState; key: string; expiresAt: number }> = [];
-    for (const state of this.#stores.values()) {
+  async expiredEntries(nowMs: number, limit: number): Promise<ExpiredEntry[]> {
+    if (limit <= 0) return [];
+    const due: ExpiredEntry[] = [];
+    for (const [store, state] of this.#stores) {
       for (const [key, expiresAt] of state.expiring) {
-        if (expiresAt <= nowMs) due.push({ state, key, expiresAt });
+        if (expiresAt <= nowMs) due.push({ store, key, expiresAt });
       }
     }
     due.sort(
-      (a, b) =>
-        a.expiresAt - b.expiresAt ||
-        compareKeys(a.state.record.name, b.state.record.name) ||
-        compareKeys(a.key, b.key),
+      (a, b) => a.expiresAt - b.expiresAt || compareKeys(a.store, b.store) || compareKeys(a.key, b.key),
     );
-    const batch = due.slice(0, limit);
-    for (const { state, key } of batch) this.#end(state, state.keys.get(key)![0]!, 'expire', nowMs);
-    return batch.length;
+    return due.slice(0, limit);
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------------
+
+  /**
+   * See {@link Storage.transaction}. `fn` must finish synchronously (every answer of this storage's
+   * {@link StorageTx} is synchronous): a `fn` that returns a promise is undone and the call rejects with a
+   * `TypeError`.
+   */
+  async transaction<T>(store: string, fn: (tx: StorageTx) => MaybePromise<T>): Promise<T> {
+    const tx = new MemoryTx(this.#state(store));
+    let result: MaybePromise<T>;
+    try {
+      result = fn(tx);
+      if (isThenable(result)) {
+        // Its later calls throw (the transaction is over); keep that rejection from going unhandled.
+        result.then(undefined, () => {});
+        throw new TypeError('MemoryStorage.transaction: fn must finish synchronously');
+      }
+    } catch (error) {
+      tx.rollback();
+      throw error;
+    }
+    tx.finish(this.#changeLogLimit, this.#idempotency);
+    return result;
   }
 
   // ---- change log --------------------------------------------------------------------------------------
@@ -613,6 +394,19 @@ export class MemoryStorage implements Storage {
     if (!this.#idempotency.has(scopeKey)) this.#idempotency.set(scopeKey, copyIdempotency(record));
   }
 
+  /** @inheritDoc */
+  async deleteExpiredIdempotency(nowMs: number, limit: number): Promise<number> {
+    let deleted = 0;
+    for (const [scopeKey, record] of this.#idempotency) {
+      if (deleted >= limit) break;
+      if (record.expiresAt <= nowMs) {
+        this.#idempotency.delete(scopeKey);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
   // ---- lifecycle ---------------------------------------------------------------------------------------
 
   /** @inheritDoc */
@@ -625,5 +419,218 @@ export class MemoryStorage implements Storage {
     this.#closed = true;
     this.#stores = new Map();
     this.#idempotency = new Map();
+  }
+}
+
+/** Adds an entry to the indexes (ids, scope counts, expiry times). */
+function index(state: StoreState, record: ChangeRecord): void {
+  state.ids.set(record.id, record.key);
+  for (const scope of record.scopes) state.scopeCounts.set(scope, (state.scopeCounts.get(scope) ?? 0) + 1);
+  if (record.expiresAt !== null) state.expiring.set(record.key, record.expiresAt);
+}
+
+/** Removes an entry from the indexes. */
+function unindex(state: StoreState, record: ChangeRecord): void {
+  state.ids.delete(record.id);
+  for (const scope of record.scopes) {
+    const count = state.scopeCounts.get(scope)! - 1;
+    if (count === 0) state.scopeCounts.delete(scope);
+    else state.scopeCounts.set(scope, count);
+  }
+  state.expiring.delete(record.key);
+}
+
+/** Sets (or, with undefined, removes) the entry of `key`, keeping the indexes in step. */
+function setEntry(state: StoreState, key: string, record: ChangeRecord | undefined): void {
+  const old = state.entries.get(key);
+  if (old !== undefined) unindex(state, old);
+  if (record === undefined) {
+    if (old !== undefined) {
+      state.entries.delete(key);
+      state.sorted.delete(key);
+    }
+    return;
+  }
+  if (old === undefined) state.sorted.add(key);
+  state.entries.set(key, record);
+  index(state, record);
+}
+
+/** Puts `record` at the head of its key's history, trimmed to the store's depth. */
+function pushHistory(state: StoreState, record: ChangeRecord): void {
+  const history = [record, ...(state.histories.get(record.key) ?? [])];
+  if (history.length > state.record.history) history.length = state.record.history;
+  state.histories.set(record.key, history);
+}
+
+/** Appends to the change log, dropping the oldest beyond `limit` (the floor rises). */
+function appendLog(state: StoreState, record: ChangeRecord, limit: number): void {
+  state.log.push(record);
+  while (state.log.length - state.logStart > limit) {
+    state.floor = state.log[state.logStart]!.revision;
+    state.logStart += 1;
+  }
+  if (state.logStart >= 1024 && state.logStart * 2 >= state.log.length) {
+    state.log = state.log.slice(state.logStart);
+    state.logStart = 0;
+  }
+}
+
+/** A stored copy of a record (value, metadata and scopes copied). */
+function storedCopy(record: StoredEntry, operation: ChangeRecord['operation']): ChangeRecord {
+  return {
+    operation,
+    key: record.key,
+    id: record.id,
+    value: operation === 'put' ? record.value.slice() : EMPTY,
+    contentType: record.contentType,
+    metadata: copyMetadata(record.metadata),
+    scopes: [...record.scopes],
+    revision: record.revision,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    expiresAt: record.expiresAt,
+    resume: record.resume,
+    size: record.size,
+  };
+}
+
+/**
+ * The {@link StorageTx} of {@link MemoryStorage.transaction}: writes entries and histories in place (each
+ * key's state before its first write is kept for {@link MemoryTx.rollback}) and buffers the revision,
+ * stats, change log and idempotency records until {@link MemoryTx.finish}.
+ */
+class MemoryTx implements StorageTx {
+  readonly store: StoreRecord;
+  readonly #state: StoreState;
+  #open = true;
+  #revision: number;
+  #deltaKeys = 0;
+  #deltaBytes = 0;
+  readonly #saved = new Map<
+    string,
+    { entry: ChangeRecord | undefined; history: ChangeRecord[] | undefined }
+  >();
+  readonly #log: ChangeRecord[] = [];
+  readonly #idempotency: Array<[string, IdempotencyRecord]> = [];
+
+  constructor(state: StoreState) {
+    this.#state = state;
+    this.store = copyStore(state.record);
+    this.#revision = state.record.revision;
+  }
+
+  #check(): void {
+    if (!this.#open) throw new Error('MemoryStorage: this transaction is over');
+  }
+
+  /** Checks the transaction is open and keeps the key's state before its first write. */
+  #touch(key: string): void {
+    this.#check();
+    if (!this.#saved.has(key)) {
+      this.#saved.set(key, { entry: this.#state.entries.get(key), history: this.#state.histories.get(key) });
+    }
+  }
+
+  head(key: string): StoredEntry | undefined {
+    this.#check();
+    return this.#state.entries.get(key);
+  }
+
+  lastRecord(key: string): ChangeRecord | undefined {
+    this.#check();
+    return this.#state.histories.get(key)?.[0];
+  }
+
+  putEntry(entry: StoredEntry, _previous: StoredEntry | undefined): void {
+    this.#touch(entry.key);
+    const record = storedCopy(entry, 'put');
+    setEntry(this.#state, entry.key, record);
+    pushHistory(this.#state, record);
+  }
+
+  updateEntry(
+    previous: StoredEntry,
+    change: { revision: number; updatedAt: number; expiresAt: number | null },
+  ): void {
+    this.#touch(previous.key);
+    const current = this.#state.entries.get(previous.key);
+    if (current === undefined) throw new Error(`MemoryStorage: no entry to update for key "${previous.key}"`);
+    const record: ChangeRecord = {
+      ...current,
+      revision: change.revision,
+      updatedAt: change.updatedAt,
+      expiresAt: change.expiresAt,
+    };
+    setEntry(this.#state, previous.key, record);
+    pushHistory(this.#state, record);
+  }
+
+  removeEntry(previous: StoredEntry): void {
+    this.#touch(previous.key);
+    setEntry(this.#state, previous.key, undefined);
+  }
+
+  appendHistory(tombstone: ChangeRecord): void {
+    this.#touch(tombstone.key);
+    pushHistory(this.#state, storedCopy(tombstone, tombstone.operation));
+  }
+
+  purgeHistory(key: string): void {
+    this.#touch(key);
+    this.#state.histories.delete(key);
+  }
+
+  appendChange(record: ChangeRecord): void {
+    this.#check();
+    // The same record as the key's entry or newest history record when it is one of them (no copy).
+    const stored =
+      record.operation === 'put'
+        ? this.#state.entries.get(record.key)
+        : this.#state.histories.get(record.key)?.[0];
+    this.#log.push(
+      stored !== undefined && stored.revision === record.revision
+        ? stored
+        : storedCopy(record, record.operation),
+    );
+  }
+
+  nextRevision(): number {
+    this.#check();
+    return ++this.#revision;
+  }
+
+  adjustStats(deltaKeys: number, deltaBytes: number): void {
+    this.#check();
+    this.#deltaKeys += deltaKeys;
+    this.#deltaBytes += deltaBytes;
+  }
+
+  putIdempotency(scopeKey: string, record: IdempotencyRecord): void {
+    this.#check();
+    this.#idempotency.push([scopeKey, copyIdempotency(record)]);
+  }
+
+  /** Commits: the revision, stats, change log and idempotency records. */
+  finish(changeLogLimit: number, idempotency: Map<string, IdempotencyRecord>): void {
+    this.#open = false;
+    const record = this.#state.record;
+    record.revision = this.#revision;
+    record.keyCount += this.#deltaKeys;
+    record.totalBytes += this.#deltaBytes;
+    for (const change of this.#log) appendLog(this.#state, change, changeLogLimit);
+    for (const [scopeKey, saved] of this.#idempotency) {
+      if (!idempotency.has(scopeKey)) idempotency.set(scopeKey, saved);
+    }
+  }
+
+  /** Undoes the writes: every touched key gets back its entry and history. */
+  rollback(): void {
+    this.#open = false;
+    for (const [key, { entry, history }] of this.#saved) {
+      setEntry(this.#state, key, entry);
+      if (history === undefined) this.#state.histories.delete(key);
+      else this.#state.histories.set(key, history);
+    }
   }
 }

@@ -1,13 +1,29 @@
 /**
- * The `Storage` interface: what the engine needs from a database. Designed for SQL: every write is one
- * transaction (`commit`), reads are point lookups or ordered range scans by key bytes, every write takes
- * the next value of a per-store revision sequence, and a bounded change log feeds watch.
+ * The `Storage` interface: what the engine needs from a database, and nothing of the commit rules. Reads
+ * are point lookups or ordered range scans by key bytes; every write of entries happens inside
+ * {@link Storage.transaction}, whose {@link StorageTx} is plain data access (read the key's head, put or
+ * remove its entry, append history and change log records, take the next revision, adjust the stats).
+ * The rules of a commit (atomic and each modes, preconditions, expire-before-write, revision numbering,
+ * tombstones, ids, stats) are the engine's, written once in `commit.ts` (`applyCommit`); the expiry
+ * sweep is the engine's too (`sweepExpired` there), over {@link Storage.expiredEntries}.
  *
- * Implementations: `MemoryStorage` (this package), `SqliteStorage` (apps/server), PostgreSQL (later).
- * All of them pass the shared storage suite (`@kv/engine/testing`).
+ * This file is the one statement of the contract; implementations link here instead of restating it:
+ * `MemoryStorage` (this package), `SqliteStorage` (apps/server), PostgreSQL (planned). All of them pass
+ * the shared storage suite (`@kv/engine/testing`).
  *
  * Times are epoch milliseconds. Keys compare by UTF-8 bytes (SQLite `BLOB`/`memcmp`, PostgreSQL
  * `COLLATE "C"` on `bytea`/text); `compareKeys` in `@kv/core` is the reference order.
+ *
+ * Data model the methods below read and write, per store:
+ *
+ * - the **store row**: settings, the revision sequence (the revision of the store's latest write) and
+ *   the stats (`keyCount`, `totalBytes`: live entries plus expired ones not swept yet);
+ * - per key, its **entry** (the current `put`, live or expired-but-unswept; at most one) and its
+ *   **history** (its records newest first, the entry included as the newest while it exists, at most the
+ *   store's `history` depth, tombstones included);
+ * - the **change log**: every write's record in revision order, bounded (older records dropped, the
+ *   floor rises);
+ * - **idempotency records**, by scope key (not per store).
  *
  * @module
  */
@@ -115,7 +131,10 @@ export interface SetExpiryOp {
 /** A mutation inside a commit. */
 export type Mutation = PutOp | DeleteOp | PurgeOp | SetExpiryOp;
 
-/** A commit: mutations applied in one transaction. */
+/**
+ * A commit: mutations applied in one transaction, by the engine's `applyCommit` (`commit.ts`, where the
+ * rules are written: atomic and each modes, expire-before-write, revisions, tombstones).
+ */
 export interface CommitRequest {
   /**
    * `atomic`: every precondition (on `checks` and on each op) must hold, evaluated against the state
@@ -130,11 +149,25 @@ export interface CommitRequest {
   /**
    * The mutations, applied in order; each applied mutation takes the next store revision (after the
    * revision of the `expire` write a mutation on an expired-but-unswept key records first; see
-   * {@link Storage.commit}).
+   * `applyCommit` in `commit.ts`).
    */
   mutations: Mutation[];
   /** "Now", epoch ms: for expiry checks (an expired entry counts as absent) and timestamps. */
   nowMs: number;
+  /**
+   * The idempotency record answering this commit, written in the same transaction as the commit's writes
+   * (so a crash cannot keep one without the other). `record` gets the commit's result and answers the
+   * record to save under `scopeKey`, or undefined to save none.
+   */
+  idempotency?: CommitIdempotency;
+}
+
+/** The idempotency hook of a {@link CommitRequest}. */
+export interface CommitIdempotency {
+  /** Token + store + key scope of the record (as {@link Storage.putIdempotency}). */
+  scopeKey: string;
+  /** The record to save for `result` (inside the commit's transaction), or undefined for none. */
+  record(result: CommitResult): IdempotencyRecord | undefined;
 }
 
 /** Outcome of one mutation. */
@@ -156,7 +189,7 @@ export interface MutationResult {
   created?: boolean;
 }
 
-/** Result of {@link Storage.commit}. */
+/** Result of a commit (`applyCommit` in `commit.ts`). */
 export type CommitResult =
   | { ok: true; results: MutationResult[]; revision: number }
   | { ok: false; failedKeys: string[] };
@@ -190,6 +223,78 @@ export interface IdempotencyRecord {
   /** Response body bytes. */
   body: Uint8Array;
   /** When the record may be forgotten, epoch ms. */
+  expiresAt: number;
+}
+
+/** A value or a promise of it: {@link StorageTx} methods of a synchronous storage answer directly. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Data access inside one {@link Storage.transaction} on one store. Every method reads or writes rows and
+ * nothing else: the commit rules are the caller's (`applyCommit` in `commit.ts`). Reads see the writes
+ * made earlier in the same transaction. Methods may answer synchronously (MemoryStorage, SqliteStorage)
+ * or with a promise (PostgreSQL on `pg`); the caller awaits every answer that is a promise before the next
+ * call, so a storage never sees two calls of one transaction at once. A method called after its
+ * transaction ended throws.
+ */
+export interface StorageTx {
+  /** The store row as the transaction began (the `revision` before it; stats before it). */
+  readonly store: StoreRecord;
+  /**
+   * The key's entry: its current `put`, live or expired (the caller decides), or undefined. `value` may
+   * be empty (storages need not load it); `size` is exact. The object is read-only.
+   */
+  head(key: string): MaybePromise<StoredEntry | undefined>;
+  /** The newest record of the key's history (its entry or a tombstone), without its value, or undefined. */
+  lastRecord(key: string): MaybePromise<ChangeRecord | undefined>;
+  /**
+   * Makes `entry` the key's entry and the newest record of its history (trimmed to the store's depth).
+   * `previous` is what {@link StorageTx.head} answered (the entry it replaces, which stays in history as
+   * a past revision), or undefined when the key had no entry; with a `previous`, `entry` has its `id`
+   * and `createdAt` (the same life of the key). `entry.size` is `entry.value`'s length. The storage
+   * copies what it keeps.
+   */
+  putEntry(entry: StoredEntry, previous: StoredEntry | undefined): MaybePromise<void>;
+  /**
+   * Writes a new revision of the key's entry `previous` that changes only `revision`, `updatedAt` and
+   * `expiresAt` (value, content type, metadata, scopes, id, `createdAt` and `resume` kept): the newest
+   * record of its history (trimmed to depth); `previous` stays in history as a past revision.
+   */
+  updateEntry(
+    previous: StoredEntry,
+    change: { revision: number; updatedAt: number; expiresAt: number | null },
+  ): MaybePromise<void>;
+  /** Removes the key's entry `previous`; its history is untouched (the entry stays there as a past revision). */
+  removeEntry(previous: StoredEntry): MaybePromise<void>;
+  /**
+   * Adds a tombstone (`delete` or `expire`) as the newest record of its key's history, then trims that
+   * history to the store's depth. Puts reach history through {@link StorageTx.putEntry} and
+   * {@link StorageTx.updateEntry}, never here.
+   */
+  appendHistory(tombstone: ChangeRecord): MaybePromise<void>;
+  /** Removes every record of the key's history (a purge). */
+  purgeHistory(key: string): MaybePromise<void>;
+  /**
+   * Appends `record` to the change log (dropping the oldest beyond the storage's bound). A `put` record
+   * is the key's entry as written by {@link StorageTx.putEntry} or {@link StorageTx.updateEntry} earlier
+   * in this transaction: the storage takes it, value included, from there (`record.value` is not read).
+   */
+  appendChange(record: ChangeRecord): MaybePromise<void>;
+  /** The store's next revision (the first call answers `store.revision + 1`); written with the transaction. */
+  nextRevision(): number;
+  /** Adds to the store's `keyCount` and `totalBytes` (negative to subtract); written with the transaction. */
+  adjustStats(deltaKeys: number, deltaBytes: number): MaybePromise<void>;
+  /** Saves an idempotency record in this transaction (first writer wins, as {@link Storage.putIdempotency}). */
+  putIdempotency(scopeKey: string, record: IdempotencyRecord): MaybePromise<void>;
+}
+
+/** One entry found by {@link Storage.expiredEntries}. */
+export interface ExpiredEntry {
+  /** Store name. */
+  store: string;
+  /** The key. */
+  key: string;
+  /** Its `expiresAt`, epoch ms. */
   expiresAt: number;
 }
 
@@ -228,25 +333,28 @@ export interface Storage {
   history(store: string, key: string): Promise<ChangeRecord[]>;
   /** Distinct scopes of live entries, sorted. */
   listScopes(store: string, nowMs: number): Promise<string[]>;
+  /**
+   * Up to `limit` entries (across stores) whose `expiresAt <= nowMs`, oldest `expiresAt` first (ties:
+   * store name, then key bytes): what the engine's sweep expires next.
+   */
+  expiredEntries(nowMs: number, limit: number): Promise<ExpiredEntry[]>;
 
   /**
-   * Applies a commit in one transaction (see {@link CommitRequest}). When an applied commit has a
-   * mutation on a key whose current record is a `put` expired at `nowMs` but not swept yet, that key's
-   * `expire` write is recorded first, exactly as {@link Storage.sweepExpired} would (its own next
-   * revision, tombstone in history, change log row, stats), and the mutation then runs against that
-   * state: a put starts a new life (new id, `created: true`), delete and setExpiry are no-ops, a purge
-   * removes the key with its tombstone. Atomic mode does this only once every precondition has held (a
-   * failed commit writes nothing); each mode does it for every op just before evaluating that op's
-   * precondition (an op whose precondition then fails still leaves the expire). Keys only in `checks`
-   * are never expired by a commit.
+   * Runs `fn` in one transaction on `store` and answers what `fn` answered: either every write `fn` made
+   * through its {@link StorageTx} (entries, history, change log, revision, stats, idempotency records)
+   * is committed, durably, before the promise resolves, or none is (when `fn` throws or rejects, the
+   * promise rejects with that error). Transactions on one store are serializable: no other write to the
+   * store happens between `fn`'s reads and its writes, and no reader sees a write before its commit.
+   *
+   * `fn` may be async (a storage with asynchronous I/O awaits it inside `BEGIN ... COMMIT`, taking the
+   * store row `FOR UPDATE`). A storage whose `StorageTx` answers synchronously may require `fn` to finish
+   * synchronously (MemoryStorage and SqliteStorage do: a `fn` that returns a promise is rolled back and
+   * the call rejects with a `TypeError`); the engine's `applyCommit` finishes synchronously whenever
+   * every `StorageTx` answer was synchronous.
+   *
+   * @throws StoreNotFoundError when the store does not exist (before `fn` runs)
    */
-  commit(store: string, request: CommitRequest): Promise<CommitResult>;
-  /**
-   * Removes up to `limit` entries (across stores) whose `expiresAt <= nowMs`, each as an `expire` write
-   * (revision bump, tombstone in history, change log row), oldest `expiresAt` first (ties: store name,
-   * then key). Returns how many were expired.
-   */
-  sweepExpired(nowMs: number, limit: number): Promise<number>;
+  transaction<T>(store: string, fn: (tx: StorageTx) => MaybePromise<T>): Promise<T>;
 
   /** Changes with revision > `afterRevision`, ascending, at most `limit` (watch). */
   changes(store: string, afterRevision: number, limit: number): Promise<ChangeRecord[]>;
@@ -258,8 +366,10 @@ export interface Storage {
    * record is forgotten here, so that the next `putIdempotency` for the key is stored.
    */
   getIdempotency(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | undefined>;
-  /** Saves an idempotency record (first writer wins). */
+  /** Saves an idempotency record (first writer wins), in a transaction of its own. */
   putIdempotency(scopeKey: string, record: IdempotencyRecord): Promise<void>;
+  /** Forgets up to `limit` idempotency records expired at `nowMs` (the sweep); answers how many. */
+  deleteExpiredIdempotency(nowMs: number, limit: number): Promise<number>;
 
   /** Whether the database answers (for `/readyz`). */
   ping(): Promise<boolean>;
@@ -268,8 +378,9 @@ export interface Storage {
 }
 
 /**
- * A {@link Storage} without its two writes of entries (`commit`, `sweepExpired`): what the engine's
- * handlers, listings, watch streams and access checks get, so that every write goes through the engine's
- * commit, which wakes the watchers (docs/architecture.md "Decisions").
+ * A {@link Storage} without {@link Storage.transaction}: what the engine's handlers, listings, watch
+ * streams and access checks get, so that every write of entries goes through the engine's commit
+ * (`EngineContext.commit`), which applies the commit rules and wakes the watchers (docs/architecture.md
+ * "Decisions").
  */
-export type StorageReads = Omit<Storage, 'commit' | 'sweepExpired'>;
+export type StorageReads = Omit<Storage, 'transaction'>;

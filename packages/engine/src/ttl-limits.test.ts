@@ -7,6 +7,7 @@
 import { LIMITS, type WireError } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { b64, entryPath, type Harness, setup, T0 } from '../test/harness.js';
+import { commit } from './commit.js';
 
 /** The issue's reproduction: past what a JavaScript `Date` holds once added to now. */
 const HUGE_TTL = 9_000_000_000_000_000;
@@ -167,8 +168,8 @@ describe('readers of an out-of-range expiry already in storage', () => {
       newId: `id-${key}`,
     });
     // Straight into storage, past the engine's validation, as a file written before the limits.
-    await h.storage.commit('s', { mode: 'each', mutations: [put('far', HUGE_TTL)], nowMs: T0 });
-    await h.storage.commit('s', { mode: 'each', mutations: [put('neg', -HUGE_TTL)], nowMs: T0 });
+    await commit(h.storage, 's', { mode: 'each', mutations: [put('far', HUGE_TTL)], nowMs: T0 });
+    await commit(h.storage, 's', { mode: 'each', mutations: [put('neg', -HUGE_TTL)], nowMs: T0 });
     return h;
   }
 

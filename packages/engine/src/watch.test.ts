@@ -6,8 +6,9 @@ import {
   utf8Decode,
 } from '@kv/core/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { commit as commitTo, sweepExpired } from './commit.js';
 import { MemoryStorage } from './memory-storage.js';
-import type { PutOp, Storage } from './storage.js';
+import type { CommitRequest, CommitResult, Mutation, PutOp, Storage } from './storage.js';
 import { openWatchStream, parseWatchQuery, WatchHub, type WatchQuery } from './watch.js';
 
 const STORE = 'w';
@@ -51,15 +52,15 @@ async function rig(changeLogLimit = 10_000): Promise<Rig> {
   const hub = new WatchHub(raw, 20);
   const storage = raw;
   // What the engine does on its writes (EngineContext.commit, the sweeper): wake the hub after them.
-  const notifyingCommit: Storage['commit'] = async (store, request) => {
-    const result = await raw.commit(store, request);
+  const notifyingCommit = async (store: string, request: CommitRequest): Promise<CommitResult> => {
+    const result = await commitTo(raw, store, request);
     if (result.ok) hub.notify(store);
     return result;
   };
   const sweep = async (nowMs: number, limit: number): Promise<number> => {
-    const n = await raw.sweepExpired(nowMs, limit);
-    if (n > 0) hub.notifyAll();
-    return n;
+    const { expired, stores } = await sweepExpired(raw, nowMs, limit);
+    for (const store of stores) hub.notify(store);
+    return expired;
   };
   await storage.createStore(
     STORE,
@@ -69,7 +70,7 @@ async function rig(changeLogLimit = 10_000): Promise<Rig> {
   );
   const controllers: AbortController[] = [];
   rigs.push({ hub, controllers });
-  const commit = async (mutation: Parameters<Storage['commit']>[1]['mutations'][number]): Promise<number> => {
+  const commit = async (mutation: Mutation): Promise<number> => {
     const r = await notifyingCommit(STORE, { mode: 'atomic', mutations: [mutation], nowMs: now() });
     if (!r.ok) throw new Error('commit failed');
     return r.revision;

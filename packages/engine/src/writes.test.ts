@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { entryPath, setup } from '../test/harness.js';
 import { ensureToken, MemoryTokenStore } from './auth.js';
+import { commit } from './commit.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { Storage } from './storage.js';
 
@@ -23,7 +24,7 @@ function contendedStorage(key: string): { storage: Storage; interfering: () => n
           const entry = await target.get(store, k, nowMs);
           if (k === key && entry !== undefined) {
             interfering++;
-            await target.commit(store, {
+            await commit(target, store, {
               mode: 'each',
               nowMs,
               mutations: [

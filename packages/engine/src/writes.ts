@@ -14,6 +14,7 @@
  */
 import { KvError, type KvErrorCode } from '@kv/core';
 import { canRead, canWrite, forbidden, type Grant } from './access.js';
+import { evaluatePrecondition } from './commit.js';
 import type { EngineAction, EngineContext } from './context.js';
 import type { CommitResult, Mutation, MutationResult, Precondition, PutOp, StoredEntry } from './storage.js';
 
@@ -47,31 +48,6 @@ export async function commitEach(
 export async function commitOne(ctx: EngineContext, store: string, op: Mutation): Promise<MutationResult> {
   const [result] = await commitEach(ctx, store, [op]);
   return result as MutationResult;
-}
-
-/** The outcome `precondition` has on the entry `current` (undefined = absent): a failure, or undefined. */
-export function evaluatePrecondition(
-  key: string,
-  precondition: Precondition | undefined,
-  current: StoredEntry | undefined,
-): MutationResult | undefined {
-  if (precondition === undefined) return undefined;
-  const fail = (failure: NonNullable<MutationResult['failure']>): MutationResult => ({
-    key,
-    status: 'failed',
-    failure,
-    ...(current === undefined ? {} : { revision: current.revision, id: current.id }),
-  });
-  switch (precondition.kind) {
-    case 'revision':
-      return current !== undefined && current.revision === precondition.revision
-        ? undefined
-        : fail('revision_mismatch');
-    case 'absent':
-      return current === undefined ? undefined : fail('key_exists');
-    case 'exists':
-      return current === undefined ? fail('key_not_found') : undefined;
-  }
 }
 
 /** The precondition "the entry is still as read": at its revision, or still absent. */

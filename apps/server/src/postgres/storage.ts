@@ -17,17 +17,17 @@
 import { compareKeys, KeyExistsError, type StoreConfig, StoreNotFoundError } from '@kv/core/protocol';
 import type {
   ChangeRecord,
-  CommitRequest,
-  CommitResult,
+  ExpiredEntry,
   IdempotencyRecord,
+  MaybePromise,
   ScanQuery,
   Storage,
+  StorageTx,
   StoredEntry,
   StoreRecord,
 } from '@kv/engine';
 import pg from 'pg';
 import { prefixSuccessor } from '../keys.js';
-import { applyCommit, keysOf } from './commit.js';
 import { isConnectionError, mapPgError } from './errors.js';
 import { migrate } from './migrate.js';
 import {
@@ -40,7 +40,7 @@ import {
   toEntry,
   toStore,
 } from './rows.js';
-import { PgStoreTx, TX_SQL, type TxQuery } from './tx.js';
+import { PgTx, TX_SQL, type TxQuery } from './tx.js';
 
 /** Options of {@link PostgresStorage.open}. */
 export interface PostgresStorageOptions {
@@ -196,12 +196,11 @@ const READ_SQL = {
     FROM stores s WHERE s.name = $1`,
   getIdempotency: 'SELECT * FROM idempotency WHERE scope_key = $1',
   deleteIdempotency: 'DELETE FROM idempotency WHERE scope_key = $1 AND expires_at = $2',
-  putIdempotency: `INSERT INTO idempotency (scope_key, fingerprint, status, headers, body, expires_at)
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_key) DO NOTHING`,
   deleteExpiredIdempotency: `DELETE FROM idempotency WHERE scope_key IN (
     SELECT scope_key FROM idempotency WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`,
   // Oldest expiry first, ties by store name then key bytes (the order MemoryStorage sweeps in).
-  expiredCandidates: `SELECT s.name, e.key FROM entries e JOIN stores s ON s.id = e.store_id
+  expiredEntries: `SELECT s.name AS store, e.key, e.expires_at AS "expiresAt" FROM entries e
+    JOIN stores s ON s.id = e.store_id
     WHERE e.expires_at IS NOT NULL AND e.expires_at <= $1 ORDER BY e.expires_at, s.name, e.key LIMIT $2`,
   updateStore: `UPDATE stores SET history = $2, default_ttl_ms = $3, max_value_bytes = $4, updated_at = $5
     WHERE id = $1 RETURNING *`,
@@ -217,8 +216,6 @@ const READ_SQL = {
     c AS (DELETE FROM history WHERE store_id = $1),
     d AS (DELETE FROM changes WHERE store_id = $1)
     DELETE FROM stores WHERE id = $1`,
-  expiredInStore: `SELECT ${entryCols('e', false)} FROM entries e WHERE e.store_id = $1 AND e.key = ANY($2::text[])
-    AND e.expires_at IS NOT NULL AND e.expires_at <= $3 ORDER BY e.expires_at, e.key`,
   ...TX_SQL,
 } as const;
 
@@ -313,17 +310,17 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Runs `fn` in a write transaction on store `store` (one pooled connection): `BEGIN` and the store row
-   * locked `FOR UPDATE` with the current records of `keys` read ({@link PgStoreTx.begin}, one round
-   * trip), `fn`, then the store row's update and `COMMIT` (one round trip); resolves only once committed.
-   * `ROLLBACK` when anything throws. Retried (up to 5 attempts) on a serialization failure or deadlock.
+   * Runs `fn` in a write transaction on store `store` (one pooled connection): `BEGIN` with the store
+   * row locked `FOR UPDATE` ({@link PgTx.begin}, one round trip), `fn`, then what `fn` left held, and
+   * the store row's update with `COMMIT` (one round trip); resolves only once committed. `ROLLBACK` when
+   * anything throws. Retried (up to 5 attempts, `fn` again after the rollback) on a serialization failure
+   * or deadlock, which the one-lock-per-transaction design should never meet.
    *
    * @throws StoreNotFoundError when the store does not exist
    */
   async #storeTransaction<T>(
     store: string,
-    keys: readonly string[],
-    fn: (tx: PgStoreTx, client: pg.PoolClient) => Promise<T>,
+    fn: (tx: PgTx, client: pg.PoolClient) => MaybePromise<T>,
   ): Promise<T> {
     if (this.#closed) throw new Error('PostgresStorage is closed');
     for (let attempt = 1; ; attempt++) {
@@ -335,12 +332,15 @@ export class PostgresStorage implements Storage {
       }
       const query: TxQuery = (name, values) => this.#run(client, name, TX_SQL[name], values);
       let broken: Error | undefined;
+      let tx: PgTx | undefined;
       try {
-        const tx = await PgStoreTx.begin(client, query, store, keys, this.#changeLogLimit);
+        tx = await PgTx.begin(client, query, store, this.#changeLogLimit);
         const result = await fn(tx, client);
+        await tx.flush();
         await client.query(`${tx.finishSql()}COMMIT`);
         return result;
       } catch (e) {
+        tx?.abandon();
         if (isConnectionError(e) || isConnectionError((e as { cause?: unknown }).cause)) broken = e as Error;
         else await client.query('ROLLBACK').catch(() => {});
         const code = (e as { code?: unknown }).code;
@@ -396,8 +396,8 @@ export class PostgresStorage implements Storage {
 
   /** @inheritDoc */
   async updateStore(name: string, patch: Partial<StoreConfig>, nowMs: number): Promise<StoreRecord> {
-    return this.#storeTransaction(name, [], async (tx, client) => {
-      const row = tx.store;
+    return this.#storeTransaction(name, async (tx, client) => {
+      const row = tx.row;
       const history = patch.history ?? row.history;
       const defaultTtlMs = patch.defaultTtlMs === undefined ? row.default_ttl_ms : patch.defaultTtlMs;
       const maxValueBytes = patch.maxValueBytes ?? row.max_value_bytes;
@@ -425,8 +425,8 @@ export class PostgresStorage implements Storage {
   /** @inheritDoc */
   async deleteStore(name: string): Promise<boolean> {
     try {
-      return await this.#storeTransaction(name, [], async (tx, client) => {
-        await this.#run(client, 'deleteStoreData', READ_SQL.deleteStoreData, [tx.store.id]);
+      return await this.#storeTransaction(name, async (tx, client) => {
+        await this.#run(client, 'deleteStoreData', READ_SQL.deleteStoreData, [tx.row.id]);
         return true;
       });
     } catch (e) {
@@ -534,47 +534,29 @@ export class PostgresStorage implements Storage {
   // ---------------------------------------------------------------- writes
 
   /**
-   * Applies a commit in one transaction that locks the store's row first: commits of one store run one
-   * at a time across every instance, and the promise resolves only after `COMMIT`.
+   * Runs `fn` in one transaction that locks the store's row first (see `Storage.transaction` in
+   * `@kv/engine` for the contract, and the module comment of `tx.ts`): transactions of one store run one
+   * at a time across every instance, and the promise resolves only after `COMMIT`. `fn` may be async.
    */
-  async commit(store: string, request: CommitRequest): Promise<CommitResult> {
-    return this.#storeTransaction(store, keysOf(request), (tx) => applyCommit(tx, request));
+  async transaction<T>(store: string, fn: (tx: StorageTx) => MaybePromise<T>): Promise<T> {
+    return this.#storeTransaction(store, (tx) => fn(tx));
   }
 
   /**
-   * Expires up to `limit` entries whose `expiresAt <= nowMs`, oldest first. Each store's share is one
-   * transaction holding its store row, which re-reads the candidates under the lock: when several
-   * instances sweep at once, the second finds the keys gone, so each key gets exactly one `expire`.
+   * Up to `limit` entries whose `expiresAt <= nowMs`, oldest first (ties: store name, then key bytes).
+   * The engine's sweep expires each in a transaction on its store, whose lock serializes instances that
+   * sweep at once: the second finds the key gone (its `head` re-read under the lock), so each key gets
+   * exactly one `expire`.
    */
-  async sweepExpired(nowMs: number, limit: number): Promise<number> {
-    const { rows } = await this.#q<{ name: string; key: string }>('expiredCandidates', [
-      nowMs,
-      Math.max(0, limit),
-    ]);
-    const byStore = new Map<string, string[]>();
-    for (const r of rows) {
-      const keys = byStore.get(r.name);
-      if (keys) keys.push(r.key);
-      else byStore.set(r.name, [r.key]);
-    }
-    let expired = 0;
-    for (const [store, keys] of byStore) {
-      try {
-        expired += await this.#storeTransaction(store, [], async (tx, client) => {
-          const found = await this.#run<EntryRow>(client, 'expiredInStore', READ_SQL.expiredInStore, [
-            tx.store.id,
-            keys,
-            nowMs,
-          ]);
-          for (const row of found.rows) await tx.tombstone(row, 'expire', nowMs);
-          return found.rows.length;
-        });
-      } catch (e) {
-        if (!(e instanceof StoreNotFoundError)) throw e; // a store deleted meanwhile, with its entries
-      }
-    }
-    await this.#q('deleteExpiredIdempotency', [nowMs, Math.max(1000, limit)]);
-    return expired;
+  async expiredEntries(nowMs: number, limit: number): Promise<ExpiredEntry[]> {
+    const { rows } = await this.#q<ExpiredEntry>('expiredEntries', [nowMs, Math.max(0, limit)]);
+    return rows;
+  }
+
+  /** @inheritDoc */
+  async deleteExpiredIdempotency(nowMs: number, limit: number): Promise<number> {
+    const { rowCount } = await this.#q('deleteExpiredIdempotency', [nowMs, Math.max(0, limit)]);
+    return rowCount ?? 0;
   }
 
   /** @inheritDoc */

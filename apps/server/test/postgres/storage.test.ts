@@ -2,6 +2,7 @@
  * `PostgresStorage` against the shared storage suite (`@kv/engine/testing`, the model-based property
  * test included): each storage the suite opens is a fresh schema in this file's database.
  */
+import { commit, sweepExpired } from '@kv/engine';
 import { describeStorageSuite } from '@kv/engine/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,7 +63,7 @@ describe('several PostgresStorage instances on one database', () => {
     await one!.createStore('b', config, T0, 'secret');
     const keys = Array.from({ length: 150 }, (_, i) => `k${String(i).padStart(3, '0')}`);
     for (const store of ['a', 'b']) {
-      const result = await one!.commit(store, {
+      const result = await commit(one!, store, {
         mode: 'each',
         nowMs: T0,
         mutations: keys.map((key, i) => ({
@@ -82,9 +83,9 @@ describe('several PostgresStorage instances on one database', () => {
     // Both sweep in small batches, concurrently, until nothing is left.
     let total = 0;
     for (let round = 0; round < 20; round++) {
-      const counts = await Promise.all([one!.sweepExpired(T0 + 100, 40), two!.sweepExpired(T0 + 100, 40)]);
-      total += counts[0] + counts[1];
-      if (counts[0] + counts[1] === 0) break;
+      const [a, b] = await Promise.all([sweepExpired(one!, T0 + 100, 40), sweepExpired(two!, T0 + 100, 40)]);
+      total += a.expired + b.expired;
+      if (a.expired + b.expired === 0) break;
     }
     expect(total).toBe(300);
     for (const store of ['a', 'b']) {
@@ -108,7 +109,7 @@ describe('several PostgresStorage instances on one database', () => {
     const stop = one!.onChange((store) => heard.push(store));
     // The LISTEN connection opens in the background: write until it hears one.
     const putIn = (store: string, key: string, precondition?: { kind: 'absent' }) =>
-      two!.commit(store, {
+      commit(two!, store, {
         mode: 'atomic',
         nowMs: T0,
         mutations: [
@@ -160,7 +161,7 @@ describe('several PostgresStorage instances on one database', () => {
     await one!.createStore('c', config, T0, 'secret');
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        (i % 2 === 0 ? one! : two!).commit('c', {
+        commit(i % 2 === 0 ? one! : two!, 'c', {
           mode: 'each',
           nowMs: T0,
           mutations: [

@@ -4,6 +4,7 @@
  * @module
  */
 import type { JsonObject, StoreConfig } from '@kv/core';
+import { commit, sweepExpired } from '../commit.js';
 import type { Mutation, MutationResult, PutOp, Storage } from '../storage.js';
 
 /** The suite's base time, epoch ms (2023-11-14T22:13:20Z). */
@@ -64,9 +65,14 @@ export async function write(
   mutations: Mutation[],
   nowMs: number = T0,
 ): Promise<MutationResult[]> {
-  const result = await storage.commit(store, { mode: 'each', mutations, nowMs });
+  const result = await commit(storage, store, { mode: 'each', mutations, nowMs });
   if (!result.ok) throw new Error(`each-mode commit returned ok: false (${result.failedKeys.join(', ')})`);
   return result.results;
+}
+
+/** One round of the engine's expiry sweep over `storage` (`sweepExpired` in `commit.ts`): how many it expired. */
+export async function sweep(storage: Storage, nowMs: number, limit: number): Promise<number> {
+  return (await sweepExpired(storage, nowMs, limit)).expired;
 }
 
 /** Keys of a list of entries. */

@@ -7,8 +7,9 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
+import { commit } from '../commit.js';
 import type { CommitRequest, Mutation, Precondition, ScanQuery, Storage } from '../storage.js';
-import { storeConfig, T0 } from './helpers.js';
+import { storeConfig, sweep, T0 } from './helpers.js';
 import { StorageModel } from './model.js';
 import { createPrng } from './prng.js';
 import type { StorageFactoryOptions, StorageSuiteOptions } from './suite.js';
@@ -185,14 +186,14 @@ async function runProperty(storage: Storage, seed: number, steps: number): Promi
       for (const m of request.mutations) touched.get(store)!.add(m.key);
       const expected = model.commit(store, request);
       expect(
-        await storage.commit(store, request),
+        await commit(storage, store, request),
         `seed ${seed}, ${at}: commit ${describeRequest(request)}`,
       ).toEqual(expected);
     } else if (roll < 0.8) {
       now += rng.int(1, 15);
     } else if (roll < 0.95) {
       const limit = rng.int(0, 5);
-      expect(await storage.sweepExpired(now, limit), `seed ${seed}, ${at}: sweepExpired(${limit})`).toBe(
+      expect(await sweep(storage, now, limit), `seed ${seed}, ${at}: sweepExpired(${limit})`).toBe(
         model.sweepExpired(now, limit),
       );
       for (const s of STORES) for (const key of KEYS) touched.get(s.name)!.add(key);

@@ -1,14 +1,15 @@
 /**
  * The shared storage suite: every {@link Storage} implementation (MemoryStorage, SqliteStorage,
  * PostgreSQL) runs these vitest tests. It is the executable form of the TSDoc in `storage.ts` plus the
- * rules spelled out in `memory-storage.ts` and `testing/model.ts` (docs/architecture.md "Revisions",
+ * commit rules of `commit.ts` (run here over each storage) and `testing/model.ts` (docs/architecture.md "Revisions",
  * PRODUCT.md "Resource model").
  *
  * @module
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { applyCommit, commit, runSteps } from '../commit.js';
 import type { ChangeRecord, Storage, StoredEntry } from '../storage.js';
-import { keysOf, putOp, storeConfig, T0, text, utf8, write } from './helpers.js';
+import { keysOf, putOp, storeConfig, sweep, T0, text, utf8, write } from './helpers.js';
 import { compareUtf8 } from './model.js';
 import { createPrng } from './prng.js';
 import { describePropertyTests } from './property.js';
@@ -218,7 +219,7 @@ export function describeStorageSuite(
           () => storage.scan('nope', { limit: 10, values: false, nowMs: T0 }),
           () => storage.history('nope', 'k'),
           () => storage.listScopes('nope', T0),
-          () => storage.commit('nope', { mode: 'each', mutations: [putOp('k', 'v')], nowMs: T0 }),
+          () => commit(storage, 'nope', { mode: 'each', mutations: [putOp('k', 'v')], nowMs: T0 }),
           () => storage.changes('nope', 0, 10),
           () => storage.changeLogFloor('nope'),
         ];
@@ -584,7 +585,7 @@ export function describeStorageSuite(
         const storage = await withStore(5);
         await write(storage, STORE, [putOp('k', 'v', { expiresAt: T0 + 10, newId: 'old' })]);
         const later = T0 + 10;
-        const each = await storage.commit(STORE, {
+        const each = await commit(storage, STORE, {
           mode: 'each',
           nowMs: later,
           mutations: [
@@ -606,7 +607,7 @@ export function describeStorageSuite(
             { key: 'k', status: 'failed', failure: 'revision_mismatch' },
           ],
         });
-        const atomic = await storage.commit(STORE, {
+        const atomic = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: later,
           checks: [{ key: 'k', precondition: { kind: 'absent' } }],
@@ -628,7 +629,7 @@ export function describeStorageSuite(
           ['put', 1, 'old'],
         ]);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 1, totalBytes: 3 });
-        expect(await storage.sweepExpired(later + 1000, 100)).toBe(0);
+        expect(await sweep(storage, later + 1000, 100)).toBe(0);
       });
 
       it('a put over an expired-but-unswept key writes expire@n, then put@n+1 with a new id', async () => {
@@ -677,7 +678,7 @@ export function describeStorageSuite(
         expect(await storage.getById(STORE, 'new', at)).toMatchObject({ key: 'k', revision: 4 });
         expect(await storage.listScopes(STORE, at)).toEqual(['t']);
         // Nothing is left for the sweeper: the expiry was recorded once.
-        expect(await storage.sweepExpired(at + 1000, 100)).toBe(0);
+        expect(await sweep(storage, at + 1000, 100)).toBe(0);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 4 });
       });
 
@@ -700,7 +701,7 @@ export function describeStorageSuite(
       it('each mode records the expire even when the op precondition then fails', async () => {
         const storage = await withStore(3);
         await write(storage, STORE, [putOp('k', 'v', { expiresAt: T0 + 10 })]);
-        const result = await storage.commit(STORE, {
+        const result = await commit(storage, STORE, {
           mode: 'each',
           nowMs: T0 + 10,
           mutations: [putOp('k', 'x', { precondition: { kind: 'revision', revision: 1 } })],
@@ -712,7 +713,7 @@ export function describeStorageSuite(
         });
         expect((await storage.history(STORE, 'k')).map((r) => r.operation)).toEqual(['expire', 'put']);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 2, keyCount: 0, totalBytes: 0 });
-        expect(await storage.sweepExpired(T0 + 100, 10)).toBe(0);
+        expect(await sweep(storage, T0 + 100, 10)).toBe(0);
       });
 
       it('a failed atomic commit records no expire; keys only in checks are not expired', async () => {
@@ -722,14 +723,14 @@ export function describeStorageSuite(
           putOp('c', 'v', { expiresAt: T0 + 10 }),
         ]);
         const later = T0 + 10;
-        const failedCheck = await storage.commit(STORE, {
+        const failedCheck = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: later,
           checks: [{ key: 'missing', precondition: { kind: 'exists' } }],
           mutations: [putOp('k', 'x'), { type: 'delete', key: 'c' }],
         });
         expect(failedCheck).toEqual({ ok: false, failedKeys: ['missing'] });
-        const failedOp = await storage.commit(STORE, {
+        const failedOp = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: later,
           mutations: [putOp('k', 'x'), putOp('c', 'y', { precondition: { kind: 'exists' } })],
@@ -739,7 +740,7 @@ export function describeStorageSuite(
         expect(await storage.changes(STORE, 2, 10)).toEqual([]);
         expect((await storage.history(STORE, 'k')).map((r) => r.operation)).toEqual(['put']);
         // Applied, with `c` only checked: `k` gets its expire then the put, `c` is left to the sweeper.
-        const applied = await storage.commit(STORE, {
+        const applied = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: later,
           checks: [{ key: 'c', precondition: { kind: 'absent' } }],
@@ -755,7 +756,7 @@ export function describeStorageSuite(
           ['put', 'k', 4],
         ]);
         expect((await storage.history(STORE, 'c')).map((r) => r.operation)).toEqual(['put']);
-        expect(await storage.sweepExpired(later, 10)).toBe(1);
+        expect(await sweep(storage, later, 10)).toBe(1);
         expect((await storage.history(STORE, 'c')).map((r) => [r.operation, r.revision])).toEqual([
           ['expire', 5],
           ['put', 2],
@@ -774,7 +775,7 @@ export function describeStorageSuite(
           ['purge', 3, 'e'],
         ]);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 0, totalBytes: 0 });
-        expect(await storage.sweepExpired(T0 + 30, 10)).toBe(0);
+        expect(await sweep(storage, T0 + 30, 10)).toBe(0);
       });
 
       it('sweepExpired writes an expire tombstone: revision, history, change log, stats', async () => {
@@ -790,8 +791,8 @@ export function describeStorageSuite(
           putOp('stay', 'x', { expiresAt: T0 + 500 }),
           putOp('forever', 'y'),
         ]);
-        expect(await storage.sweepExpired(T0 + 99, 100)).toBe(0);
-        expect(await storage.sweepExpired(T0 + 100, 100)).toBe(1);
+        expect(await sweep(storage, T0 + 99, 100)).toBe(0);
+        expect(await sweep(storage, T0 + 100, 100)).toBe(1);
         const expire = {
           operation: 'expire',
           key: 'k',
@@ -814,9 +815,9 @@ export function describeStorageSuite(
         ]);
         expect((await storage.changes(STORE, 3, 10)).map(entryFields)).toEqual([expire]);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 4, keyCount: 2, totalBytes: 2 });
-        expect(await storage.sweepExpired(T0 + 100, 100)).toBe(0);
+        expect(await sweep(storage, T0 + 100, 100)).toBe(0);
         expect(await storage.get(STORE, 'stay', T0 + 100)).toBeDefined();
-        expect(await storage.sweepExpired(T0 + 10_000, 100)).toBe(1);
+        expect(await sweep(storage, T0 + 10_000, 100)).toBe(1);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 5, keyCount: 1, totalBytes: 1 });
         // The key can be written again, as a new life.
         const [again] = await write(storage, STORE, [putOp('k', 'z', { newId: 'kid2' })], T0 + 10_000);
@@ -836,17 +837,17 @@ export function describeStorageSuite(
           putOp('z', 'x', { expiresAt: T0 + 10 }),
         ]);
         const now = T0 + 100;
-        expect(await storage.sweepExpired(now, 2)).toBe(2);
+        expect(await sweep(storage, now, 2)).toBe(2);
         // Ties on expiresAt break by store name, then key: main/a before second/z.
         expect((await storage.history(STORE, 'a'))[0]?.operation).toBe('expire');
         expect((await storage.history('second', 'z'))[0]?.operation).toBe('expire');
         expect((await storage.history('second', 'a'))[0]?.operation).toBe('put');
-        expect(await storage.sweepExpired(now, 2)).toBe(2);
+        expect(await sweep(storage, now, 2)).toBe(2);
         expect((await storage.history('second', 'a'))[0]?.operation).toBe('expire');
         expect((await storage.history(STORE, 'b'))[0]?.operation).toBe('expire');
-        expect(await storage.sweepExpired(now, 0)).toBe(0);
-        expect(await storage.sweepExpired(now, 10)).toBe(1);
-        expect(await storage.sweepExpired(now, 10)).toBe(0);
+        expect(await sweep(storage, now, 0)).toBe(0);
+        expect(await sweep(storage, now, 10)).toBe(1);
+        expect(await sweep(storage, now, 10)).toBe(0);
         expect(await storage.getStore(STORE)).toMatchObject({ keyCount: 0, totalBytes: 0, revision: 6 });
         expect(await storage.getStore('second')).toMatchObject({ keyCount: 0, totalBytes: 0, revision: 4 });
         // Revisions of expire writes continue each store's sequence.
@@ -891,7 +892,7 @@ export function describeStorageSuite(
         );
         expect(clear).toMatchObject({ status: 'applied', revision: 3 });
         expect(await storage.get(STORE, 'k', T0 + 100)).toMatchObject({ expiresAt: null, revision: 3 });
-        expect(await storage.sweepExpired(T0 + 100, 10)).toBe(0);
+        expect(await sweep(storage, T0 + 100, 10)).toBe(0);
         const history = await storage.history(STORE, 'k');
         expect(history.map((r) => [r.operation, r.revision, text(r.value), r.expiresAt])).toEqual([
           ['put', 3, 'val', null],
@@ -901,7 +902,7 @@ export function describeStorageSuite(
         const [past] = await write(storage, STORE, [{ type: 'setExpiry', key: 'k', expiresAt: T0 }], T0 + 7);
         expect(past).toMatchObject({ status: 'applied', revision: 4 });
         expect(await storage.get(STORE, 'k', T0 + 7)).toBeUndefined();
-        expect(await storage.sweepExpired(T0 + 7, 10)).toBe(1);
+        expect(await sweep(storage, T0 + 7, 10)).toBe(1);
         expect((await storage.history(STORE, 'k'))[0]).toMatchObject({ operation: 'expire', revision: 5 });
         const [missing] = await write(storage, STORE, [{ type: 'setExpiry', key: 'nope', expiresAt: null }]);
         expect(missing).toEqual({ key: 'nope', status: 'noop' });
@@ -950,7 +951,7 @@ export function describeStorageSuite(
           { key: 'never', status: 'noop', created: false },
         ]);
         expect(await storage.getStore(STORE)).toMatchObject({ revision: 2, keyCount: 0, totalBytes: 0 });
-        expect(await storage.sweepExpired(T0 + 2e6, 10)).toBe(0);
+        expect(await sweep(storage, T0 + 2e6, 10)).toBe(0);
       });
 
       it('purge removes the key and its history and logs a purge change', async () => {
@@ -1044,7 +1045,7 @@ export function describeStorageSuite(
     describe('commits', () => {
       it('revisions are consecutive within and across commits; noops and failures take none', async () => {
         const storage = await withStore();
-        const first = await storage.commit(STORE, {
+        const first = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: T0,
           mutations: [putOp('a', '1'), putOp('b', '2'), { type: 'delete', key: 'missing' }, putOp('c', '3')],
@@ -1056,7 +1057,7 @@ export function describeStorageSuite(
           ['noop', undefined],
           ['applied', 3],
         ]);
-        const second = await storage.commit(STORE, {
+        const second = await commit(storage, STORE, {
           mode: 'each',
           nowMs: T0,
           mutations: [
@@ -1071,9 +1072,9 @@ export function describeStorageSuite(
           ['applied', 5],
         ]);
         expect(second).toMatchObject({ ok: true, revision: 5 });
-        const empty = await storage.commit(STORE, { mode: 'atomic', nowMs: T0, mutations: [] });
+        const empty = await commit(storage, STORE, { mode: 'atomic', nowMs: T0, mutations: [] });
         expect(empty).toEqual({ ok: true, results: [], revision: 5 });
-        const allNoop = await storage.commit(STORE, {
+        const allNoop = await commit(storage, STORE, {
           mode: 'each',
           nowMs: T0,
           mutations: [{ type: 'delete', key: 'zz' }],
@@ -1087,7 +1088,7 @@ export function describeStorageSuite(
         const storage = await withStore(64);
         const results = await Promise.all(
           Array.from({ length: 40 }, (_, i) =>
-            storage.commit(STORE, {
+            commit(storage, STORE, {
               mode: i % 2 === 0 ? 'atomic' : 'each',
               nowMs: T0,
               mutations: [putOp('shared', `${i}`), putOp(`own-${i}`, `${i}`)],
@@ -1109,7 +1110,7 @@ export function describeStorageSuite(
         const storage = await withStore(3);
         await write(storage, STORE, [putOp('a', 'a1'), putOp('b', 'b1')]);
         const before = await storage.getStore(STORE);
-        const result = await storage.commit(STORE, {
+        const result = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: T0 + 1,
           checks: [
@@ -1136,7 +1137,7 @@ export function describeStorageSuite(
       it('atomic: a failing per-op precondition writes nothing; failedKeys lists each key once', async () => {
         const storage = await withStore();
         await write(storage, STORE, [putOp('a', 'a1')]);
-        const result = await storage.commit(STORE, {
+        const result = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: T0,
           checks: [{ key: 'a', precondition: { kind: 'absent' } }],
@@ -1153,7 +1154,7 @@ export function describeStorageSuite(
 
       it('atomic: preconditions are evaluated against the state before the commit', async () => {
         const storage = await withStore(5);
-        const result = await storage.commit(STORE, {
+        const result = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: T0,
           checks: [{ key: 'k', precondition: { kind: 'absent' } }],
@@ -1178,7 +1179,7 @@ export function describeStorageSuite(
       it('atomic: every kind of check passes when it holds', async () => {
         const storage = await withStore();
         await write(storage, STORE, [putOp('a', 'a1'), putOp('b', 'b1')]);
-        const result = await storage.commit(STORE, {
+        const result = await commit(storage, STORE, {
           mode: 'atomic',
           nowMs: T0,
           checks: [
@@ -1200,7 +1201,7 @@ export function describeStorageSuite(
       it('each: failing ops are reported with their failure and the live revision; the rest apply', async () => {
         const storage = await withStore();
         await write(storage, STORE, [putOp('a', 'a1', { newId: 'aid' })]);
-        const result = await storage.commit(STORE, {
+        const result = await commit(storage, STORE, {
           mode: 'each',
           nowMs: T0,
           mutations: [
@@ -1260,9 +1261,9 @@ export function describeStorageSuite(
         await write(storage, STORE, [{ type: 'setExpiry', key: 'a', expiresAt: T0 + 5 }]);
         expect(await stats()).toEqual([2, 6]);
         // Equal expiry: key 'a' goes first.
-        expect(await storage.sweepExpired(T0 + 5, 1)).toBe(1);
+        expect(await sweep(storage, T0 + 5, 1)).toBe(1);
         expect(await stats()).toEqual([1, 4]);
-        expect(await storage.sweepExpired(T0 + 5, 1)).toBe(1);
+        expect(await sweep(storage, T0 + 5, 1)).toBe(1);
         expect(await stats()).toEqual([0, 0]);
         await write(storage, STORE, [putOp('a', 'abc'), putOp('a', 'abcdef')]);
         expect(await stats()).toEqual([1, 6]);
@@ -1283,7 +1284,7 @@ export function describeStorageSuite(
         expect(await storage.listScopes(STORE, T0)).toEqual(['alpha', 'tmp', 'é']);
         await write(storage, STORE, [{ type: 'purge', key: 'b' }]);
         expect(await storage.listScopes(STORE, T0)).toEqual(['alpha', 'tmp']);
-        await storage.sweepExpired(T0 + 10, 10);
+        await sweep(storage, T0 + 10, 10);
         expect(await storage.listScopes(STORE, T0)).toEqual(['alpha']);
       });
     });
@@ -1294,7 +1295,7 @@ export function describeStorageSuite(
         await write(storage, STORE, [putOp('a', 'A1', { newId: 'aid' }), putOp('b', 'B1')], T0);
         await write(storage, STORE, [putOp('a', 'A2'), { type: 'delete', key: 'b' }], T0 + 1);
         await write(storage, STORE, [{ type: 'setExpiry', key: 'a', expiresAt: T0 + 2 }], T0 + 1);
-        await storage.sweepExpired(T0 + 2, 10);
+        await sweep(storage, T0 + 2, 10);
         await write(storage, STORE, [{ type: 'purge', key: 'b' }], T0 + 3);
         const all = await storage.changes(STORE, 0, 100);
         expect(all.map((c) => [c.revision, c.operation, c.key, text(c.value), c.size])).toEqual([
@@ -1371,6 +1372,201 @@ export function describeStorageSuite(
         expect(await storage.getIdempotency('k', later)).toBeUndefined();
         await storage.putIdempotency('k', { ...record(), fingerprint: 'fp-3', expiresAt: later + 600_000 });
         expect(await storage.getIdempotency('k', later)).toMatchObject({ fingerprint: 'fp-3' });
+      });
+    });
+
+    describe('transactions', () => {
+      const record = (fingerprint: string) => ({
+        fingerprint,
+        status: 201,
+        headers: { 'kv-revision': '1' },
+        body: utf8('{}'),
+        expiresAt: T0 + 600_000,
+      });
+
+      /** Everything a reader can see of store `main` and of idempotency scope `idem`. */
+      async function snapshot(storage: Storage) {
+        return {
+          store: await storage.getStore(STORE),
+          entries: await storage.scan(STORE, { limit: 100, values: true, nowMs: T0 }),
+          byId: await storage.getById(STORE, 'life-a', T0),
+          history: {
+            a: await storage.history(STORE, 'a'),
+            b: await storage.history(STORE, 'b'),
+            c: await storage.history(STORE, 'c'),
+          },
+          scopes: await storage.listScopes(STORE, T0),
+          changes: await storage.changes(STORE, 0, 100),
+          floor: await storage.changeLogFloor(STORE),
+          idempotency: await storage.getIdempotency('idem', T0),
+        };
+      }
+
+      it('a fn that throws writes nothing: entries, history, change log, revision, stats, scopes, idempotency', async () => {
+        const storage = await withStore(3);
+        await write(storage, STORE, [
+          putOp('a', 'a1', { newId: 'life-a', scopes: ['s1'] }),
+          putOp('b', 'b1', { expiresAt: T0 + 5 }),
+          putOp('c', 'c1'),
+        ]);
+        const before = await snapshot(storage);
+        const boom = new Error('fn failed after writing');
+        await expect(
+          // Steps driven by runSteps: synchronous on a storage whose StorageTx answers values, awaiting
+          // each answer on one that answers promises (PostgreSQL).
+          storage.transaction(STORE, (tx) =>
+            runSteps(
+              (function* () {
+                yield applyCommit(tx, {
+                  mode: 'each',
+                  nowMs: T0 + 10,
+                  mutations: [
+                    putOp('a', 'a2', { scopes: ['s2'] }),
+                    { type: 'delete', key: 'c' },
+                    { type: 'purge', key: 'b' },
+                    putOp('new', 'n', { scopes: ['s3'] }),
+                    { type: 'setExpiry', key: 'a', expiresAt: T0 + 99 },
+                  ],
+                });
+                yield tx.putIdempotency('idem', record('fp'));
+                throw boom;
+              })(),
+            ),
+          ),
+        ).rejects.toBe(boom);
+        expect(await snapshot(storage)).toEqual(before);
+        expect(await storage.get(STORE, 'new', T0)).toBeUndefined();
+        // The sequence goes on from where it was: no revision was used by the failed transaction.
+        const next = await commit(storage, STORE, { mode: 'each', nowMs: T0, mutations: [putOp('d', 'd')] });
+        expect(next).toMatchObject({ ok: true, revision: before.store!.revision + 1 });
+      });
+
+      it('reads inside a transaction see its own writes; nextRevision counts from the store row', async () => {
+        const storage = await withStore(2);
+        await write(storage, STORE, [putOp('k', 'v1', { newId: 'k-id', scopes: ['x', 'y'] })]);
+        // Each answer is yielded to runSteps and comes back resolved (see the test above).
+        const seen = await storage.transaction(STORE, (tx) =>
+          runSteps(
+            (function* () {
+              const startRevision = tx.store.revision;
+              const head = (yield tx.head('k')) as StoredEntry;
+              const revision = tx.nextRevision();
+              const entry = {
+                ...head,
+                value: utf8('v22'),
+                size: 3,
+                revision,
+                updatedAt: T0 + 1,
+                scopes: ['y'],
+              };
+              yield tx.putEntry(entry, head);
+              yield tx.appendChange({ ...entry, operation: 'put' });
+              yield tx.adjustStats(0, 1);
+              const afterPut = (yield tx.head('k')) as StoredEntry;
+              const tombstone = {
+                ...afterPut,
+                operation: 'delete' as const,
+                value: new Uint8Array(0),
+                size: 0,
+                expiresAt: null,
+                revision: tx.nextRevision(),
+                updatedAt: T0 + 2,
+              };
+              yield tx.removeEntry(afterPut);
+              yield tx.appendHistory(tombstone);
+              yield tx.appendChange(tombstone);
+              yield tx.adjustStats(-1, -3);
+              return {
+                startRevision,
+                afterPut: { revision: afterPut.revision, size: afterPut.size, scopes: afterPut.scopes },
+                afterDelete: yield tx.head('k'),
+                last: ((yield tx.lastRecord('k')) as ChangeRecord).operation,
+              };
+            })(),
+          ),
+        );
+        expect(seen).toEqual({
+          startRevision: 1,
+          afterPut: { revision: 2, size: 3, scopes: ['y'] },
+          afterDelete: undefined,
+          last: 'delete',
+        });
+        expect(await storage.getStore(STORE)).toMatchObject({ revision: 3, keyCount: 0, totalBytes: 0 });
+        // History keeps the depth (2): the tombstone and the put it ended, with its value.
+        expect(
+          (await storage.history(STORE, 'k')).map((r) => [r.operation, r.revision, text(r.value)]),
+        ).toEqual([
+          ['delete', 3, ''],
+          ['put', 2, 'v22'],
+        ]);
+        // The put's change carries the entry's value, taken from the entry (not from the record passed).
+        expect(
+          (await storage.changes(STORE, 1, 10)).map((r) => [r.operation, r.revision, text(r.value)]),
+        ).toEqual([
+          ['put', 2, 'v22'],
+          ['delete', 3, ''],
+        ]);
+        expect(await storage.listScopes(STORE, T0)).toEqual([]);
+        expect(await storage.getById(STORE, 'k-id', T0)).toBeUndefined();
+      });
+
+      it('a transaction on a missing store rejects with store_not_found before fn runs', async () => {
+        const storage = await open();
+        let ran = false;
+        await expect(
+          storage.transaction('nope', () => {
+            ran = true;
+          }),
+        ).rejects.toMatchObject({ code: 'store_not_found' });
+        expect(ran).toBe(false);
+      });
+
+      it('a commit with an idempotency hook leaves both the write and the record; a failing one neither', async () => {
+        const storage = await withStore();
+        const results: unknown[] = [];
+        const ok = await commit(storage, STORE, {
+          mode: 'each',
+          nowMs: T0,
+          mutations: [putOp('k', 'v')],
+          idempotency: {
+            scopeKey: 'idem',
+            record: (result) => {
+              results.push(result);
+              return record('fp-ok');
+            },
+          },
+        });
+        expect(results).toEqual([ok]);
+        expect(await storage.get(STORE, 'k', T0)).toMatchObject({ revision: 1 });
+        expect(await storage.getIdempotency('idem', T0)).toMatchObject({ fingerprint: 'fp-ok' });
+
+        const boom = new Error('record failed');
+        await expect(
+          commit(storage, STORE, {
+            mode: 'each',
+            nowMs: T0,
+            mutations: [putOp('other', 'v')],
+            idempotency: {
+              scopeKey: 'idem-2',
+              record: () => {
+                throw boom;
+              },
+            },
+          }),
+        ).rejects.toBe(boom);
+        expect(await storage.get(STORE, 'other', T0)).toBeUndefined();
+        expect(await storage.getIdempotency('idem-2', T0)).toBeUndefined();
+        expect((await storage.getStore(STORE))?.revision).toBe(1);
+
+        // A hook answering undefined saves no record; the write stands.
+        await commit(storage, STORE, {
+          mode: 'each',
+          nowMs: T0,
+          mutations: [putOp('third', 'v')],
+          idempotency: { scopeKey: 'idem-3', record: () => undefined },
+        });
+        expect(await storage.get(STORE, 'third', T0)).toBeDefined();
+        expect(await storage.getIdempotency('idem-3', T0)).toBeUndefined();
       });
     });
 
