@@ -39,13 +39,17 @@ export interface WatchOptions {
 
 /**
  * Wakes watchers when a store changes. One poll timer per watched store (not per watcher), so a
- * thousand idle watchers cost one cheap query per poll interval.
+ * thousand idle watchers cost one cheap query per poll interval. When the storage offers change hints
+ * (`Storage.onChange`, e.g. PostgreSQL's `LISTEN/NOTIFY` across instances), the hub listens while any
+ * store is watched and wakes that store's watchers on each hint.
  */
 export class WatchHub {
   readonly #storage: StorageReads;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #polls = new Map<string, { timer: ReturnType<typeof setInterval>; revision: number }>();
+  /** Ends the subscription to the storage's change hints (`Storage.onChange`), while any store is polled. */
+  #unsubscribe: (() => void) | undefined;
 
   /** @param storage - the engine's storage; @param pollIntervalMs - see {@link WatchOptions.pollIntervalMs} */
   constructor(storage: StorageReads, pollIntervalMs = 1000) {
@@ -111,6 +115,13 @@ export class WatchHub {
     const state = { timer: setInterval(() => void check(), this.#pollIntervalMs), revision: -1 };
     unref(state.timer);
     this.#polls.set(store, state);
+    // A storage shared by several instances may hint at their commits: wake the store's watchers at once
+    // instead of at the next poll (the poll stays, for hints that never arrive).
+    if (this.#unsubscribe === undefined && this.#storage.onChange !== undefined) {
+      this.#unsubscribe = this.#storage.onChange((changed) => {
+        if (this.#polls.has(changed)) this.notify(changed);
+      });
+    }
     const check = async (): Promise<void> => {
       const record = await this.#storage.getStore(store).catch(() => undefined);
       const revision = record?.revision ?? -1;
@@ -124,6 +135,10 @@ export class WatchHub {
     const state = this.#polls.get(store);
     if (state) clearInterval(state.timer);
     this.#polls.delete(store);
+    if (this.#polls.size === 0) {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    }
   }
 }
 
