@@ -247,7 +247,7 @@ describe('watch stream', () => {
 });
 
 describe('WatchHub with storage change hints (Storage.onChange)', () => {
-  it("wakes a store's watchers on a hint for that store, and listens only while a store is watched", async () => {
+  it("wakes a store's watchers on a hint for that store, counts hints between waits, listens until close", async () => {
     const listeners = new Set<(store: string) => void>();
     const storage = Object.assign(new MemoryStorage(), {
       onChange(listener: (store: string) => void): () => void {
@@ -270,8 +270,14 @@ describe('WatchHub with storage change hints (Storage.onChange)', () => {
     for (const listener of [...listeners]) listener(STORE);
     await waiting;
     expect(woken).toBe(true);
-    // The last watcher is gone: the hub no longer listens.
-    expect(listeners.size).toBe(0);
+    // A hint that comes while no watcher waits (a watcher reading the log) is not lost: the watcher
+    // passes the generation it read before, and its next wait returns at once.
+    const generation = hub.generation(STORE);
+    for (const listener of [...listeners]) listener(STORE);
+    await hub.wait(STORE, 3_600_000, controller.signal, generation);
+    // The hub listens until it closes.
+    expect(listeners.size).toBe(1);
     hub.close();
+    expect(listeners.size).toBe(0);
   });
 });
