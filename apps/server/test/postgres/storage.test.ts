@@ -2,7 +2,15 @@
  * `PostgresStorage` against the shared storage suite (`@kv/engine/testing`, the model-based property
  * test included): each storage the suite opens is a fresh schema in this file's database.
  */
-import { commit, sweepExpired } from '@kv/engine';
+import {
+  applyCommit,
+  commit,
+  type MaybePromise,
+  type Mutation,
+  type PutOp,
+  type StorageTx,
+  sweepExpired,
+} from '@kv/engine';
 import { describeStorageSuite } from '@kv/engine/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -185,5 +193,120 @@ describe('several PostgresStorage instances on one database', () => {
     const changes = await one!.changes('c', 0, 1000);
     expect(changes.map((c) => c.revision)).toEqual(revisions);
     expect(await two!.getStore('c')).toMatchObject({ revision: 100, keyCount: 10 });
+  });
+});
+
+describe('PgTx: held writes sent alone give the same result as sequences sent as one statement', () => {
+  const T0 = 1_700_000_000_000;
+  const enc = new TextEncoder();
+  const put = (key: string, value: string, fields: Partial<PutOp> = {}): PutOp => ({
+    type: 'put',
+    key,
+    value: enc.encode(value),
+    contentType: 'text/plain',
+    metadata: null,
+    scopes: [],
+    expiresAt: null,
+    resume: false,
+    newId: `id-${key}-${value}`,
+    ...fields,
+  });
+  /** Commits covering every StorageTx write: puts (new, overwrite, scopes changed), setExpiry, delete, purge, expire. */
+  const commits: Array<{ nowMs: number; mutations: Mutation[] }> = [
+    {
+      nowMs: T0,
+      mutations: [put('a', 'a1', { scopes: ['x'] }), put('b', 'b1', { metadata: { m: 1 } }), put('c', 'c1')],
+    },
+    {
+      nowMs: T0 + 1,
+      mutations: [put('a', 'a2', { scopes: ['y', 'x'] }), { type: 'setExpiry', key: 'b', expiresAt: T0 + 5 }],
+    },
+    { nowMs: T0 + 2, mutations: [{ type: 'delete', key: 'c' }, put('a', 'a3'), { type: 'purge', key: 'c' }] },
+    {
+      nowMs: T0 + 10,
+      mutations: [put('b', 'b2'), { type: 'purge', key: 'a' }, put('d', 'd1', { scopes: ['z'] })],
+    },
+    {
+      nowMs: T0 + 11,
+      mutations: [
+        { type: 'setExpiry', key: 'd', expiresAt: null },
+        { type: 'delete', key: 'd' },
+      ],
+    },
+  ];
+
+  /** A StorageTx that reads after every write, so every held write is sent on its own. */
+  function flushing(tx: StorageTx): StorageTx {
+    const read = async <T>(answer: MaybePromise<T>): Promise<T> => {
+      const value = await answer;
+      await tx.head('~flush');
+      return value;
+    };
+    return {
+      get store() {
+        return tx.store;
+      },
+      head: (key) => tx.head(key),
+      lastRecord: (key) => tx.lastRecord(key),
+      putEntry: (entry, previous) => read(tx.putEntry(entry, previous)),
+      updateEntry: (previous, change) => read(tx.updateEntry(previous, change)),
+      removeEntry: (previous) => read(tx.removeEntry(previous)),
+      appendHistory: (tombstone) => read(tx.appendHistory(tombstone)),
+      purgeHistory: (key) => read(tx.purgeHistory(key)),
+      appendChange: (record) => read(tx.appendChange(record)),
+      nextRevision: () => tx.nextRevision(),
+      adjustStats: (keys, bytes) => tx.adjustStats(keys, bytes),
+      putIdempotency: (scopeKey, record) => read(tx.putIdempotency(scopeKey, record)),
+    };
+  }
+
+  async function state(storage: PostgresStorage) {
+    const keys = ['a', 'b', 'c', 'd'];
+    return {
+      store: await storage.getStore('h'),
+      entries: await storage.scan('h', { limit: 100, values: true, nowMs: T0 + 11 }),
+      history: await Promise.all(keys.map((k) => storage.history('h', k))),
+      changes: await storage.changes('h', 0, 100),
+      scopes: await storage.listScopes('h', T0 + 11),
+    };
+  }
+
+  it('agrees on entries, history, change log, scopes and stats', async () => {
+    const results = [];
+    for (const mode of ['held', 'flushing'] as const) {
+      const storage = await PostgresStorage.open({ url: await schemaUrl(`s${++schemas}`), poolSize: 2 });
+      opened.push(storage);
+      await storage.createStore(
+        'h',
+        { history: 3, defaultTtlMs: null, maxValueBytes: 1 << 20 },
+        T0,
+        'secret',
+      );
+      for (const c of commits) {
+        const result = await storage.transaction('h', (tx) =>
+          applyCommit(mode === 'held' ? tx : flushing(tx), { mode: 'each', ...c }),
+        );
+        expect(result.ok).toBe(true);
+      }
+      results.push(await state(storage));
+    }
+    expect(results[1]).toEqual(results[0]);
+    // And the held path wrote what the rules say: every revision in the log, the expire of b included.
+    expect(results[0]!.changes.map((c) => `${c.revision}:${c.operation}:${c.key}`)).toEqual([
+      '1:put:a',
+      '2:put:b',
+      '3:put:c',
+      '4:put:a',
+      '5:put:b',
+      '6:delete:c',
+      '7:put:a',
+      '8:purge:c',
+      '9:expire:b',
+      '10:put:b',
+      '11:purge:a',
+      '12:put:d',
+      '13:put:d',
+      '14:delete:d',
+    ]);
   });
 });
