@@ -7,8 +7,9 @@ export default defineProject({
   test: {
     name: 'server',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // `pnpm test:fast` leaves out what starts a browser or a server process.
-    exclude: FAST ? [...configDefaults.exclude, 'test/**'] : configDefaults.exclude,
+    // `pnpm test:fast` leaves out what starts a browser or a server process; the PostgreSQL tests are their
+    // own project (vitest.postgres.config.ts): they need the test cluster.
+    exclude: FAST ? [...configDefaults.exclude, 'test/**'] : [...configDefaults.exclude, 'test/postgres/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

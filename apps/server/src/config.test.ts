@@ -18,6 +18,8 @@ describe('parseArgs', () => {
       host: '127.0.0.1',
       port: 8787,
       storage: 'sqlite',
+      postgresUrl: undefined,
+      postgresPoolSize: 10,
       dataFile: './data/kv.sqlite',
       synchronous: 'normal',
       maxValueBytes: LIMITS.defaultMaxValueBytes,
@@ -42,8 +44,11 @@ describe('parseArgs', () => {
       maxResponseBufferBytes: 256 * 1024 * 1024,
     });
     expect(LIMITS.defaultMaxValueBytes).toBe(26_214_400);
-    // Memory storage has no admin token file unless one is given.
+    // Memory storage has no admin token file unless one is given; nor has PostgreSQL (shared by instances).
     expect(parseArgs(['--storage', 'memory'], {}).config.adminTokenFile).toBeUndefined();
+    expect(
+      parseArgs(['--storage', 'postgres'], { KV_POSTGRES_URL: 'postgresql:///kv' }).config.adminTokenFile,
+    ).toBeUndefined();
   });
 
   /** A value for each setting (as text) and what it parses to. */
@@ -51,6 +56,8 @@ describe('parseArgs', () => {
     host: ['0.0.0.0', '0.0.0.0'],
     port: ['9000', 9000],
     storage: ['memory', 'memory'],
+    postgresUrl: ['postgresql://kv@db.internal/kv', 'postgresql://kv@db.internal/kv'],
+    postgresPoolSize: ['25', 25],
     dataFile: ['/srv/kv.sqlite', '/srv/kv.sqlite'],
     synchronous: ['FULL', 'full'],
     maxValueBytes: ['1000', 1000],
@@ -125,7 +132,9 @@ describe('parseArgs', () => {
     [['--port', '65536'], {}, '--port must be an integer from 0 to 65535, got "65536"'],
     [['--port', '1.5'], {}, '--port must be an integer'],
     [[], { KV_PORT: 'http' }, 'KV_PORT must be an integer'],
-    [['--storage', 'redis'], {}, '--storage must be one of sqlite, memory'],
+    [['--storage', 'redis'], {}, '--storage must be one of sqlite, postgres, memory'],
+    [['--storage', 'postgres'], {}, '--storage postgres needs --postgres-url or KV_POSTGRES_URL'],
+    [['--postgres-pool-size', '0'], {}, '--postgres-pool-size must be an integer from 1 to 1000'],
     [[], { KV_SYNCHRONOUS: 'off' }, 'KV_SYNCHRONOUS must be one of normal, full'],
     [['--log-level', 'loud'], {}, '--log-level must be one of trace, debug, info'],
     [['--max-value-bytes', '0'], {}, '--max-value-bytes must be an integer from 1'],

@@ -16,8 +16,24 @@ export interface ServerConfig {
   host: string;
   /** TCP port; 0 picks a free one (the `listening` log line has the URL). @default 8787 */
   port: number;
-  /** Storage backend: embedded SQLite (durable) or memory (a throwaway mock server). @default 'sqlite' */
-  storage: 'sqlite' | 'memory';
+  /**
+   * Storage backend: embedded SQLite (durable, one process), PostgreSQL (durable, several instances on one
+   * database) or memory (a throwaway mock server). @default 'sqlite'
+   */
+  storage: 'sqlite' | 'postgres' | 'memory';
+  /**
+   * PostgreSQL connection string (libpq URL or `key=value` form) with `storage: 'postgres'`; required
+   * then. The database must be UTF-8; the schema is created and migrated at start.
+   * @default undefined
+   * @example 'postgresql://kv:secret@db.internal:5432/kv'
+   */
+  postgresUrl: string | undefined;
+  /**
+   * Most PostgreSQL connections this instance opens. The database's `max_connections` must cover every
+   * instance's pool.
+   * @default 10
+   */
+  postgresPoolSize: number;
   /** SQLite database file; its directory is created. @default './data/kv.sqlite' */
   dataFile: string;
   /** SQLite `synchronous`: `normal` (WAL, loses nothing on a process crash) or `full` (fsync per commit). @default 'normal' */
@@ -51,7 +67,7 @@ export interface ServerConfig {
    * File the bootstrap admin token is written to (mode 0600), when `adminToken` is not set. SQLite
    * storage reuses the token in it across restarts while it is live; memory storage writes a new one at
    * each start, and only when this is set. docs/security.md "Tokens".
-   * @default `<dataFile>.admin-token` with SQLite storage; none with memory storage
+   * @default `<dataFile>.admin-token` with SQLite storage; none with memory and PostgreSQL storage
    */
   adminTokenFile: string | undefined;
   /**
@@ -167,7 +183,23 @@ export const SETTINGS: readonly SettingInfo[] = [
     flag: '--storage',
     env: 'KV_STORAGE',
     default: 'sqlite',
-    description: '`sqlite` (embedded, durable) or `memory` (throwaway, for tests)',
+    description:
+      '`sqlite` (embedded, durable), `postgres` (several instances on one database) or `memory` (throwaway, for tests)',
+  },
+  {
+    key: 'postgresUrl',
+    flag: '--postgres-url',
+    env: 'KV_POSTGRES_URL',
+    default: '(none)',
+    description:
+      'PostgreSQL connection string (libpq URL) for --storage postgres; prefer the variable (ps shows flags)',
+  },
+  {
+    key: 'postgresPoolSize',
+    flag: '--postgres-pool-size',
+    env: 'KV_POSTGRES_POOL_SIZE',
+    default: '10',
+    description: 'most PostgreSQL connections per instance',
   },
   {
     key: 'dataFile',
@@ -419,7 +451,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const config: ServerConfig = {
     host: raw('host') ?? '127.0.0.1',
     port: int('port', 8787, 0, 65535),
-    storage: oneOf('storage', ['sqlite', 'memory'] as const, 'sqlite'),
+    storage: oneOf('storage', ['sqlite', 'postgres', 'memory'] as const, 'sqlite'),
+    postgresUrl: raw('postgresUrl'),
+    postgresPoolSize: int('postgresPoolSize', 10, 1, 1000),
     dataFile: raw('dataFile') ?? './data/kv.sqlite',
     synchronous: oneOf('synchronous', ['normal', 'full'] as const, 'normal'),
     maxValueBytes,
@@ -448,6 +482,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');
+  }
+  if (config.storage === 'postgres' && config.postgresUrl === undefined) {
+    throw new ConfigError(
+      '--storage postgres needs --postgres-url or KV_POSTGRES_URL (a libpq connection string)',
+    );
   }
   config.adminTokenFile =
     raw('adminTokenFile') ?? (config.storage === 'sqlite' ? `${config.dataFile}.admin-token` : undefined);

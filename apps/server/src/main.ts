@@ -2,7 +2,8 @@
 /**
  * `kv-server`: the command line of the kv reference server. `kv-server [serve]` serves HTTP until
  * SIGINT/SIGTERM (graceful shutdown); `backup`, `restore`, `export` and `import` maintain the SQLite
- * file. `kv-server --help` lists every setting (see `config.ts`).
+ * file (with `--storage postgres`: `export` and `import` work on the database, `backup` and `restore`
+ * point to `pg_dump`/`pg_restore`). `kv-server --help` lists every setting (see `config.ts`).
  *
  * Exit codes: 0 ok; 1 startup or command failure (the message names the database file when it is the
  * cause); 2 bad flags or arguments.
@@ -12,6 +13,8 @@
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { ConfigError, helpText, type ParsedArgs, parseArgs } from './config.js';
+import { PostgresStorage } from './postgres/storage.js';
+import { exportPostgresStore, PG_BACKUP_MESSAGE } from './postgres/tools.js';
 import { startServer } from './server.js';
 import { DatabaseOpenError } from './sqlite-storage.js';
 import { backupDatabase, exportStore, importStore, outputStream, restoreDatabase } from './tools.js';
@@ -120,7 +123,10 @@ async function run(): Promise<void> {
     }
   };
   const dataFile = resolve(config.dataFile);
+  const postgresUrl = config.storage === 'postgres' ? config.postgresUrl : undefined;
   try {
+    if (postgresUrl !== undefined && (command === 'backup' || command === 'restore'))
+      fail(PG_BACKUP_MESSAGE, 2);
     switch (command) {
       case 'help':
         process.stdout.write(helpText());
@@ -143,14 +149,25 @@ async function run(): Promise<void> {
       case 'export': {
         need(1, 'export <store> [file] [--data <db>]');
         const { out, done } = outputStream(args[1]);
-        const count = await exportStore(dataFile, args[0]!, out);
+        const count =
+          postgresUrl === undefined
+            ? await exportStore(dataFile, args[0]!, out)
+            : await exportPostgresStore(postgresUrl, args[0]!, out);
         await done();
         process.stderr.write(`exported ${count} entries of store "${args[0]}"\n`);
         return;
       }
       case 'import': {
         need(2, 'import <store> <file> [--data <db>]');
-        const r = await importStore(dataFile, args[0]!, args[1]!);
+        const r = await importStore(
+          dataFile,
+          args[0]!,
+          args[1]!,
+          1000,
+          postgresUrl === undefined
+            ? undefined
+            : () => PostgresStorage.open({ url: postgresUrl, poolSize: 2 }),
+        );
         for (const f of r.failed.slice(0, 20)) {
           process.stderr.write(`line ${f.line}${f.key === undefined ? '' : ` (${f.key})`}: ${f.error}\n`);
         }

@@ -41,6 +41,7 @@ import type { ServerConfig } from './config.js';
 import { errorJson } from './error-response.js';
 import { createMetrics, routeLabel, type ServerMetrics } from './metrics.js';
 import { NodeRequest, writeResult } from './node-transport.js';
+import { ADMIN_BOOTSTRAP_LOCK_KEY, PostgresStorage, PostgresTokenStore } from './postgres/index.js';
 import { prepareDataFile } from './private-files.js';
 import { createResponseBudget } from './response-budget.js';
 import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
@@ -144,25 +145,42 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       );
     }
   }
-  const storage = openStorage(config, (error) => {
-    // Logged once, naming the file; clients get a 500 without the path, /readyz turns 503, writes stop.
-    logger.fatal(
-      { file: error.path, err: error.cause },
-      `database file ${error.path} is corrupt: refusing writes; /readyz answers 503. Stop the server and restore a backup (kv-server restore <backup>)`,
-    );
-  });
+  const storage =
+    config.storage === 'postgres'
+      ? await PostgresStorage.open({
+          url: config.postgresUrl ?? '',
+          poolSize: config.postgresPoolSize,
+          changeLogLimit: config.changeLogLimit,
+        })
+      : openStorage(config, (error) => {
+          // Logged once, naming the file; clients get a 500 without the path, /readyz turns 503, writes stop.
+          logger.fatal(
+            { file: error.path, err: error.cause },
+            `database file ${error.path} is corrupt: refusing writes; /readyz answers 503. Stop the server and restore a backup (kv-server restore <backup>)`,
+          );
+        });
   let tokens: TokenStore;
   let adminToken: AdminTokenResult;
   try {
     tokens =
-      storage instanceof SqliteStorage ? new SqliteTokenStore(storage.db, storage) : new MemoryTokenStore();
-    adminToken = await bootstrapAdminToken({
-      tokens,
-      secret: config.adminToken,
-      file: config.adminTokenFile,
-      reuse: storage instanceof SqliteStorage,
-      nowMs: Date.now(),
-    });
+      storage instanceof SqliteStorage
+        ? new SqliteTokenStore(storage.db, storage)
+        : storage instanceof PostgresStorage
+          ? new PostgresTokenStore(storage.pool)
+          : new MemoryTokenStore();
+    const bootstrap = (): Promise<AdminTokenResult> =>
+      bootstrapAdminToken({
+        tokens,
+        secret: config.adminToken,
+        file: config.adminTokenFile,
+        reuse: !(storage instanceof MemoryStorage),
+        nowMs: Date.now(),
+      });
+    // Instances starting at once on one PostgreSQL database bootstrap one after the other.
+    adminToken =
+      storage instanceof PostgresStorage
+        ? await storage.withAdvisoryLock(ADMIN_BOOTSTRAP_LOCK_KEY, bootstrap)
+        : await bootstrap();
   } catch (error) {
     await storage.close();
     if (storage instanceof SqliteStorage && isDatabaseError(error)) {
@@ -409,6 +427,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       ...(storage instanceof SqliteStorage
         ? { dataFile: storage.path, synchronous: config.synchronous }
         : {}),
+      ...(storage instanceof PostgresStorage ? { postgres: storage.displayUrl } : {}),
       ...(adminToken.file === undefined ? {} : { adminTokenFile: adminToken.file }),
     },
     'listening',

@@ -19,7 +19,7 @@ import {
   type WireBulkSetBody,
   type WireWrite,
 } from '@kv/core/protocol';
-import { createEngine } from '@kv/engine';
+import { createEngine, type Storage } from '@kv/engine';
 import Database from 'better-sqlite3';
 import { createPrivateFile, PRIVATE_FILE_MODE } from './private-files.js';
 import { MIGRATIONS } from './schema.js';
@@ -175,14 +175,16 @@ export interface ImportResult {
  * Safe while a server serves the same file (SQLite serialises the writers).
  *
  * @param batchSize - lines per bulk write, 1-10,000 @default 1000
+ * @param open - opens the storage to write to @default the SQLite file `dataFile`
  */
 export async function importStore(
   dataFile: string,
   store: string,
   file: string,
   batchSize = 1000,
+  open: () => Promise<Storage> | Storage = () => SqliteStorage.open({ path: dataFile }),
 ): Promise<ImportResult> {
-  const storage = SqliteStorage.open({ path: dataFile });
+  const storage = await open();
   const engine = createEngine({ storage });
   const base = 'http://kv-server.local';
   const result: ImportResult = { written: 0, failed: [] };

@@ -274,7 +274,7 @@ describe('startup errors', () => {
     const badPort = await runCli(['--port', 'http']);
     expect(badPort).toMatchObject({ code: 2, stderr: expect.stringContaining('--port must be an integer') });
     const badStorage = await runCli(['--storage', 'redis']);
-    expect(badStorage.stderr).toContain('--storage must be one of sqlite, memory');
+    expect(badStorage.stderr).toContain('--storage must be one of sqlite, postgres, memory');
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
     for (const flag of [

@@ -383,6 +383,17 @@ export interface Storage {
   /** Forgets up to `limit` idempotency records expired at `nowMs` (the sweep); answers how many. */
   deleteExpiredIdempotency(nowMs: number, limit: number): Promise<number>;
 
+  /**
+   * Optional change hints, for a storage that several server instances share: calls `listener` with a
+   * store's name soon after a transaction on that store committed, through any instance (PostgreSQL:
+   * `LISTEN/NOTIFY`). The engine's watch hub subscribes while any store is watched and wakes that store's
+   * watchers at once. A hint only: it may come late, twice or never (the hub still polls), and it carries
+   * no data (watchers read the change log).
+   *
+   * @returns a function that ends the subscription
+   */
+  onChange?(listener: (store: string) => void): () => void;
+
   /** Whether the database answers (for `/readyz`). */
   ping(): Promise<boolean>;
   /** Releases resources. */

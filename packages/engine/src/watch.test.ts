@@ -245,3 +245,39 @@ describe('watch stream', () => {
     expect(() => parseWatchQuery(new URL('http://x/w?match=a..b'), null)).not.toThrow();
   });
 });
+
+describe('WatchHub with storage change hints (Storage.onChange)', () => {
+  it("wakes a store's watchers on a hint for that store, counts hints between waits, listens until close", async () => {
+    const listeners = new Set<(store: string) => void>();
+    const storage = Object.assign(new MemoryStorage(), {
+      onChange(listener: (store: string) => void): () => void {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    });
+    // An hour of poll interval and wait timeout: only a hint can wake the watcher during the test.
+    const hub = new WatchHub(storage, 3_600_000);
+    expect(listeners.size).toBe(0);
+    const controller = new AbortController();
+    let woken = false;
+    const waiting = hub.wait(STORE, 3_600_000, controller.signal).then(() => {
+      woken = true;
+    });
+    expect(listeners.size).toBe(1);
+    for (const listener of listeners) listener('another-store');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(woken).toBe(false);
+    for (const listener of [...listeners]) listener(STORE);
+    await waiting;
+    expect(woken).toBe(true);
+    // A hint that comes while no watcher waits (a watcher reading the log) is not lost: the watcher
+    // passes the generation it read before, and its next wait returns at once.
+    const generation = hub.generation(STORE);
+    for (const listener of [...listeners]) listener(STORE);
+    await hub.wait(STORE, 3_600_000, controller.signal, generation);
+    // The hub listens until it closes.
+    expect(listeners.size).toBe(1);
+    hub.close();
+    expect(listeners.size).toBe(0);
+  });
+});

@@ -39,13 +39,19 @@ export interface WatchOptions {
 
 /**
  * Wakes watchers when a store changes. One poll timer per watched store (not per watcher), so a
- * thousand idle watchers cost one cheap query per poll interval.
+ * thousand idle watchers cost one cheap query per poll interval. When the storage offers change hints
+ * (`Storage.onChange`, e.g. PostgreSQL's `LISTEN/NOTIFY` across instances), the hub listens from the
+ * first watch until it closes and wakes a store's watchers on each hint for it.
  */
 export class WatchHub {
   readonly #storage: StorageReads;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #polls = new Map<string, { timer: ReturnType<typeof setInterval>; revision: number }>();
+  /** Ends the subscription to the storage's change hints (`Storage.onChange`), held from the first watch to close. */
+  #unsubscribe: (() => void) | undefined;
+  /** How many times each store's watchers were woken (see {@link WatchHub.generation}). */
+  readonly #generations = new Map<string, number>();
 
   /** @param storage - the engine's storage; @param pollIntervalMs - see {@link WatchOptions.pollIntervalMs} */
   constructor(storage: StorageReads, pollIntervalMs = 1000) {
@@ -60,8 +66,17 @@ export class WatchHub {
     return n;
   }
 
+  /**
+   * How many times `store`'s watchers were woken so far. A watcher reads it before reading the change log
+   * and passes it to {@link WatchHub.wait}, so a wake-up that came meanwhile is not missed.
+   */
+  generation(store: string): number {
+    return this.#generations.get(store) ?? 0;
+  }
+
   /** Wakes every watcher of `store` (called after each commit through this engine). */
   notify(store: string): void {
+    this.#generations.set(store, this.generation(store) + 1);
     const set = this.#waiters.get(store);
     if (!set) return;
     for (const wake of [...set]) wake();
@@ -72,8 +87,12 @@ export class WatchHub {
     for (const store of [...this.#waiters.keys()]) this.notify(store);
   }
 
-  /** Resolves on the next change of `store`, after `timeoutMs`, or when `signal` aborts. */
-  wait(store: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves on the next change of `store`, after `timeoutMs`, or when `signal` aborts; at once when
+   * `since` is given and the store's {@link WatchHub.generation} has moved past it.
+   */
+  wait(store: string, timeoutMs: number, signal: AbortSignal, since?: number): Promise<void> {
+    if (since !== undefined && this.generation(store) !== since) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.#waiters.get(store);
       if (!set) {
@@ -101,16 +120,24 @@ export class WatchHub {
     });
   }
 
-  /** Stops all poll timers and wakes all waiters. */
+  /** Stops all poll timers and the change hints, and wakes all waiters. */
   close(): void {
     this.notifyAll();
     for (const store of [...this.#polls.keys()]) this.#stopPoll(store);
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   #startPoll(store: string): void {
     const state = { timer: setInterval(() => void check(), this.#pollIntervalMs), revision: -1 };
     unref(state.timer);
     this.#polls.set(store, state);
+    // A storage shared by several instances may hint at their commits: wake the store's watchers at once
+    // instead of at the next poll (the poll stays, for hints that never arrive). Subscribed from the
+    // first watch until close, so hints keep counting while a watcher is between two waits.
+    if (this.#unsubscribe === undefined && this.#storage.onChange !== undefined) {
+      this.#unsubscribe = this.#storage.onChange((changed) => this.notify(changed));
+    }
     const check = async (): Promise<void> => {
       const record = await this.#storage.getStore(store).catch(() => undefined);
       const revision = record?.revision ?? -1;
@@ -372,6 +399,8 @@ export async function openWatchStream(input: WatchStreamInput): Promise<Readable
               controller.close();
               return;
             }
+            // Wake-ups that come while the log is being read are not lost: wait() returns at once for them.
+            const generation = hub.generation(store);
             const changes: ChangeRecord[] = await storage.changes(store, position, batchSize);
             let out = '';
             for (const c of changes) {
@@ -395,7 +424,7 @@ export async function openWatchStream(input: WatchStreamInput): Promise<Readable
               controller.enqueue(encoder.encode(`: heartbeat ${formatEtag(position)}\n\n`));
               return;
             }
-            await hub.wait(store, heartbeatMs - idleMs, signal);
+            await hub.wait(store, heartbeatMs - idleMs, signal, generation);
           }
         } catch (error) {
           controller.error(error);

@@ -1412,21 +1412,27 @@ export function describeStorageSuite(
         const before = await snapshot(storage);
         const boom = new Error('fn failed after writing');
         await expect(
-          storage.transaction(STORE, (tx) => {
-            applyCommit(tx, {
-              mode: 'each',
-              nowMs: T0 + 10,
-              mutations: [
-                putOp('a', 'a2', { scopes: ['s2'] }),
-                { type: 'delete', key: 'c' },
-                { type: 'purge', key: 'b' },
-                putOp('new', 'n', { scopes: ['s3'] }),
-                { type: 'setExpiry', key: 'a', expiresAt: T0 + 99 },
-              ],
-            });
-            tx.putIdempotency('idem', record('fp'));
-            throw boom;
-          }),
+          // Steps driven by runSteps: synchronous on a storage whose StorageTx answers values, awaiting
+          // each answer on one that answers promises (PostgreSQL).
+          storage.transaction(STORE, (tx) =>
+            runSteps(
+              (function* () {
+                yield applyCommit(tx, {
+                  mode: 'each',
+                  nowMs: T0 + 10,
+                  mutations: [
+                    putOp('a', 'a2', { scopes: ['s2'] }),
+                    { type: 'delete', key: 'c' },
+                    { type: 'purge', key: 'b' },
+                    putOp('new', 'n', { scopes: ['s3'] }),
+                    { type: 'setExpiry', key: 'a', expiresAt: T0 + 99 },
+                  ],
+                });
+                yield tx.putIdempotency('idem', record('fp'));
+                throw boom;
+              })(),
+            ),
+          ),
         ).rejects.toBe(boom);
         expect(await snapshot(storage)).toEqual(before);
         expect(await storage.get(STORE, 'new', T0)).toBeUndefined();
@@ -1438,35 +1444,47 @@ export function describeStorageSuite(
       it('reads inside a transaction see its own writes; nextRevision counts from the store row', async () => {
         const storage = await withStore(2);
         await write(storage, STORE, [putOp('k', 'v1', { newId: 'k-id', scopes: ['x', 'y'] })]);
-        const seen = await storage.transaction(STORE, (tx) => {
-          const startRevision = tx.store.revision;
-          const head = tx.head('k') as StoredEntry;
-          const revision = tx.nextRevision();
-          const entry = { ...head, value: utf8('v22'), size: 3, revision, updatedAt: T0 + 1, scopes: ['y'] };
-          tx.putEntry(entry, head);
-          tx.appendChange({ ...entry, operation: 'put' });
-          tx.adjustStats(0, 1);
-          const afterPut = tx.head('k') as StoredEntry;
-          const tombstone = {
-            ...afterPut,
-            operation: 'delete' as const,
-            value: new Uint8Array(0),
-            size: 0,
-            expiresAt: null,
-            revision: tx.nextRevision(),
-            updatedAt: T0 + 2,
-          };
-          tx.removeEntry(afterPut);
-          tx.appendHistory(tombstone);
-          tx.appendChange(tombstone);
-          tx.adjustStats(-1, -3);
-          return {
-            startRevision,
-            afterPut: { revision: afterPut.revision, size: afterPut.size, scopes: afterPut.scopes },
-            afterDelete: tx.head('k'),
-            last: (tx.lastRecord('k') as ChangeRecord).operation,
-          };
-        });
+        // Each answer is yielded to runSteps and comes back resolved (see the test above).
+        const seen = await storage.transaction(STORE, (tx) =>
+          runSteps(
+            (function* () {
+              const startRevision = tx.store.revision;
+              const head = (yield tx.head('k')) as StoredEntry;
+              const revision = tx.nextRevision();
+              const entry = {
+                ...head,
+                value: utf8('v22'),
+                size: 3,
+                revision,
+                updatedAt: T0 + 1,
+                scopes: ['y'],
+              };
+              yield tx.putEntry(entry, head);
+              yield tx.appendChange({ ...entry, operation: 'put' });
+              yield tx.adjustStats(0, 1);
+              const afterPut = (yield tx.head('k')) as StoredEntry;
+              const tombstone = {
+                ...afterPut,
+                operation: 'delete' as const,
+                value: new Uint8Array(0),
+                size: 0,
+                expiresAt: null,
+                revision: tx.nextRevision(),
+                updatedAt: T0 + 2,
+              };
+              yield tx.removeEntry(afterPut);
+              yield tx.appendHistory(tombstone);
+              yield tx.appendChange(tombstone);
+              yield tx.adjustStats(-1, -3);
+              return {
+                startRevision,
+                afterPut: { revision: afterPut.revision, size: afterPut.size, scopes: afterPut.scopes },
+                afterDelete: yield tx.head('k'),
+                last: ((yield tx.lastRecord('k')) as ChangeRecord).operation,
+              };
+            })(),
+          ),
+        );
         expect(seen).toEqual({
           startRevision: 1,
           afterPut: { revision: 2, size: 3, scopes: ['y'] },

@@ -1,0 +1,120 @@
+/**
+ * Rows of the PostgreSQL schema (`schema.ts`) and their mapping to the engine's records.
+ *
+ * @module
+ */
+import { type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
+import type { ChangeRecord, StoredEntry, StoreRecord } from '@kv/engine';
+
+/** A row of `stores`. */
+export interface StoreRow {
+  id: number;
+  name: string;
+  history: number;
+  default_ttl_ms: number | null;
+  max_value_bytes: number;
+  revision: number;
+  key_count: number;
+  total_bytes: number;
+  created_at: number;
+  updated_at: number;
+  signing_secret: string;
+}
+
+/** The columns of an `entries` row (also of `history` and `changes`, which add `operation`). */
+export interface EntryRow {
+  key: string;
+  id: string;
+  revision: number;
+  content_type: string;
+  metadata: string | null;
+  scopes: string[];
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+  resume: boolean;
+  size: number;
+  /** Absent when the statement did not load values. */
+  value?: Uint8Array;
+}
+
+/** A row of `history` or `changes`. */
+export interface ChangeRow extends EntryRow {
+  operation: Operation;
+}
+
+/** The entry columns but the value, comma-separated, each prefixed with `alias.`. */
+export function metaCols(alias: string): string {
+  return [
+    'key',
+    'id',
+    'revision',
+    'content_type',
+    'metadata',
+    'scopes',
+    'created_at',
+    'updated_at',
+    'expires_at',
+    'resume',
+    'size',
+  ]
+    .map((c) => `${alias}.${c}`)
+    .join(', ');
+}
+
+/** The entry columns of `alias`, with the value or an empty one. */
+export function entryCols(alias: string, values = true): string {
+  return `${metaCols(alias)}, ${values ? `${alias}.value` : "'\\x'::bytea AS value"}`;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function toBytes(buf: Uint8Array | undefined): Uint8Array {
+  if (!buf || buf.byteLength === 0) return EMPTY;
+  // pg returns Buffers; hand out plain Uint8Array views (same memory, no copy).
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** An `entries` row as the engine's {@link StoredEntry}. */
+export function toEntry(row: EntryRow): StoredEntry {
+  return {
+    key: row.key,
+    id: row.id,
+    value: toBytes(row.value),
+    contentType: row.content_type,
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as JsonObject),
+    scopes: row.scopes,
+    revision: row.revision,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: storedExpiresAtMs(row.expires_at),
+    resume: row.resume,
+    size: row.size,
+  };
+}
+
+/** A `history` or `changes` row as the engine's {@link ChangeRecord}. */
+export function toChange(row: ChangeRow): ChangeRecord {
+  return { ...toEntry(row), operation: row.operation };
+}
+
+/** A `stores` row as the engine's {@link StoreRecord}. */
+export function toStore(row: StoreRow): StoreRecord {
+  return {
+    name: row.name,
+    history: row.history,
+    defaultTtlMs: row.default_ttl_ms,
+    maxValueBytes: row.max_value_bytes,
+    revision: row.revision,
+    keyCount: row.key_count,
+    totalBytes: row.total_bytes,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    signingSecret: row.signing_secret,
+  };
+}
+
+/** Whether `row` is a live entry at `nowMs` (present and not expired). */
+export function isLive(row: EntryRow | undefined, nowMs: number): row is EntryRow {
+  return row !== undefined && (row.expires_at === null || row.expires_at > nowMs);
+}

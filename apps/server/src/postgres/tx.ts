@@ -1,0 +1,496 @@
+/**
+ * Data access inside one write transaction on one PostgreSQL store: {@link PgTx}, the engine's
+ * `StorageTx` (the contract is in `@kv/engine`'s `storage.ts`; the commit rules that call it are the
+ * engine's `applyCommit`). The store row is locked (`SELECT ... FOR UPDATE`) for the whole transaction,
+ * so the transactions of one store run one at a time across every instance, each sees what the previous
+ * one committed, and the revisions it takes are the next ones of the store's sequence, gap-free and in
+ * commit order.
+ *
+ * Round trips are what a store's write rate is bounded by (the lock is held across them), so the usual
+ * sequences of calls become one statement each: `putEntry` + `appendChange`, `updateEntry` +
+ * `appendChange`, `removeEntry` + `appendHistory` + `appendChange` (a delete or expire) and
+ * `[removeEntry +] purgeHistory + appendChange` (a purge). A write call is held until the next call
+ * shows whether it continues such a sequence; any other call (a read included) first runs what is held
+ * on its own, so reads always see the transaction's writes. `BEGIN` with the lock, and the store row's
+ * update with `COMMIT`, each share one round trip too (`begin`, `finishSql`).
+ *
+ * Layout (as SQLite's): the key's entry is its row in `entries` and also the newest record of its
+ * history; `history` holds only the past records.
+ *
+ * @module
+ */
+import { StoreNotFoundError } from '@kv/core/protocol';
+import type { ChangeRecord, IdempotencyRecord, StorageTx, StoredEntry, StoreRecord } from '@kv/engine';
+import type pg from 'pg';
+import {
+  type ChangeRow,
+  type EntryRow,
+  metaCols,
+  type StoreRow,
+  toChange,
+  toEntry,
+  toStore,
+} from './rows.js';
+
+/** Change rows are physically deleted once per this many revisions (reads hide older ones). */
+export const TRIM_BATCH = 64;
+
+const RECORD_COLS =
+  'store_id, key, revision, operation, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value';
+
+/** Copies the entry of ($1, $2) into history as a `put` record, when $3 is true. */
+const COPY_TO_HISTORY = `INSERT INTO history (${RECORD_COLS})
+  SELECT store_id, key, revision, 'put', id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value
+  FROM entries WHERE store_id = $1 AND key = $2 AND $3::boolean`;
+
+/** Deletes the history rows of ($1, $2) but the newest `$<offset>` (as seen before the statement). */
+const trimHistory = (
+  offset: number,
+): string => `DELETE FROM history WHERE store_id = $1 AND key = $2 AND revision <= (
+  SELECT revision FROM history WHERE store_id = $1 AND key = $2 ORDER BY revision DESC LIMIT 1 OFFSET $${offset})`;
+
+/** The entry upsert of `putEntry`: $5 id ... $15 value (see {@link PgTx.putEntry}). */
+const UPSERT_ENTRY = `INSERT INTO entries (store_id, key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value)
+    VALUES ($1, $2, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    ON CONFLICT (store_id, key) DO UPDATE SET revision = EXCLUDED.revision, content_type = EXCLUDED.content_type,
+      metadata = EXCLUDED.metadata, scopes = EXCLUDED.scopes, updated_at = EXCLUDED.updated_at,
+      expires_at = EXCLUDED.expires_at, resume = EXCLUDED.resume, size = EXCLUDED.size, value = EXCLUDED.value
+    RETURNING *`;
+const PUT_SCOPES = `scopes_gone AS (DELETE FROM entry_scopes WHERE store_id = $1 AND key = $2 AND NOT (scope = ANY($9::text[]))),
+  scopes_new AS (INSERT INTO entry_scopes (store_id, scope, key) SELECT $1, s, $2 FROM unnest($9::text[]) s
+    ON CONFLICT DO NOTHING)`;
+const CHANGE_FROM = (t: string): string => `INSERT INTO changes (${RECORD_COLS})
+    SELECT store_id, key, revision, 'put', id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value FROM ${t}`;
+/** A tombstone or purge record from parameters $3 revision, $4 operation, $5 id ... $11 resume. */
+const RECORD_VALUES =
+  "($1, $2, $3::bigint, $4::text, $5, $6, $7, $8::text[], $9::bigint, $10::bigint, NULL, $11::boolean, 0, '\\x'::bytea)";
+
+/** Names of the statements a {@link PgTx} runs. */
+export type TxStatement =
+  | 'heads'
+  | 'lastRecord'
+  | 'putEntry'
+  | 'putEntryChange'
+  | 'updateEntry'
+  | 'updateEntryChange'
+  | 'removeEntry'
+  | 'appendHistory'
+  | 'endEntry'
+  | 'purgeHistory'
+  | 'purge'
+  | 'changeFromEntry'
+  | 'insertChange'
+  | 'getIdempotency'
+  | 'deleteIdempotency'
+  | 'putIdempotency';
+
+/** The SQL of every statement a {@link PgTx} runs, by name (prepared once per connection). */
+export const TX_SQL: Readonly<Record<TxStatement, string>> = {
+  heads: `SELECT ${metaCols('e')} FROM entries e WHERE e.store_id = $1 AND e.key = $2`,
+  lastRecord: `SELECT * FROM (
+      SELECT 'put' AS operation, ${metaCols('e')} FROM entries e WHERE e.store_id = $1 AND e.key = $2
+      UNION ALL
+      (SELECT h.operation, ${metaCols('h')} FROM history h WHERE h.store_id = $1 AND h.key = $2
+        ORDER BY h.revision DESC LIMIT 1)
+    ) r ORDER BY r.revision DESC LIMIT 1`,
+  // Every part of a statement sees the rows as they were before it, so a history trim keeps as many old
+  // rows as the record(s) the same statement inserts leave room for ($4).
+  putEntry: `WITH hist AS (${COPY_TO_HISTORY}), trim_hist AS (${trimHistory(4)}), up AS (${UPSERT_ENTRY}),
+  ${PUT_SCOPES} SELECT 1`,
+  putEntryChange: `WITH hist AS (${COPY_TO_HISTORY}), trim_hist AS (${trimHistory(4)}), up AS (${UPSERT_ENTRY}),
+  ${PUT_SCOPES} ${CHANGE_FROM('up')}`,
+  // $5 revision, $6 updatedAt, $7 expiresAt.
+  updateEntry: `WITH hist AS (${COPY_TO_HISTORY}), trim_hist AS (${trimHistory(4)})
+  UPDATE entries SET revision = $5, updated_at = $6, expires_at = $7 WHERE store_id = $1 AND key = $2`,
+  updateEntryChange: `WITH hist AS (${COPY_TO_HISTORY}), trim_hist AS (${trimHistory(4)}),
+  up AS (UPDATE entries SET revision = $5, updated_at = $6, expires_at = $7 WHERE store_id = $1 AND key = $2 RETURNING *)
+  ${CHANGE_FROM('up')}`,
+  removeEntry: `WITH hist AS (${COPY_TO_HISTORY}),
+  scopes_gone AS (DELETE FROM entry_scopes WHERE store_id = $1 AND key = $2)
+  DELETE FROM entries WHERE store_id = $1 AND key = $2`,
+  // $3 revision ... $11 resume: the tombstone; $12 history rows kept besides it.
+  appendHistory: `WITH trim_hist AS (${trimHistory(12)}) INSERT INTO history (${RECORD_COLS}) VALUES ${RECORD_VALUES}`,
+  // removeEntry + appendHistory + appendChange of a delete or expire. $12 the copy flag of removeEntry
+  // (COPY_TO_HISTORY's $3 is the revision here, so the copy is spelled out), $13 history rows kept.
+  endEntry: `WITH hist AS (INSERT INTO history (${RECORD_COLS})
+    SELECT store_id, key, revision, 'put', id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value
+    FROM entries WHERE store_id = $1 AND key = $2 AND $12::boolean),
+  trim_hist AS (${trimHistory(13)}),
+  gone AS (DELETE FROM entries WHERE store_id = $1 AND key = $2),
+  scopes_gone AS (DELETE FROM entry_scopes WHERE store_id = $1 AND key = $2),
+  tomb AS (INSERT INTO history (${RECORD_COLS}) VALUES ${RECORD_VALUES})
+  INSERT INTO changes (${RECORD_COLS}) VALUES ${RECORD_VALUES}`,
+  purgeHistory: 'DELETE FROM history WHERE store_id = $1 AND key = $2',
+  // [removeEntry +] purgeHistory + appendChange of a purge: the key's rows go, the purge record is logged.
+  purge: `WITH gone AS (DELETE FROM entries WHERE store_id = $1 AND key = $2),
+  scopes_gone AS (DELETE FROM entry_scopes WHERE store_id = $1 AND key = $2),
+  hist_gone AS (DELETE FROM history WHERE store_id = $1 AND key = $2)
+  INSERT INTO changes (${RECORD_COLS}) VALUES ${RECORD_VALUES}`,
+  changeFromEntry: `${CHANGE_FROM('entries')} WHERE store_id = $1 AND key = $2`,
+  insertChange: `INSERT INTO changes (${RECORD_COLS}) VALUES ${RECORD_VALUES}`,
+  getIdempotency:
+    'SELECT fingerprint, status, headers, body, expires_at FROM idempotency WHERE scope_key = $1',
+  deleteIdempotency: 'DELETE FROM idempotency WHERE scope_key = $1 AND expires_at = $2',
+  putIdempotency: `INSERT INTO idempotency (scope_key, fingerprint, status, headers, body, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_key) DO NOTHING`,
+};
+
+/** A query runner bound to the transaction's connection. */
+export type TxQuery = <R extends pg.QueryResultRow>(
+  name: TxStatement,
+  values: unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+/** A write call held until the next call shows whether it continues a sequence (module comment). */
+type Held =
+  | { kind: 'put'; entry: StoredEntry; previous: StoredEntry | undefined }
+  | {
+      kind: 'update';
+      previous: StoredEntry;
+      change: { revision: number; updatedAt: number; expiresAt: number | null };
+    }
+  | { kind: 'remove'; previous: StoredEntry }
+  | { kind: 'end'; previous: StoredEntry; tombstone: ChangeRecord }
+  | { kind: 'purge'; key: string; removed: StoredEntry | undefined };
+
+/** The key a held write is about. */
+function heldKey(held: Held): string {
+  switch (held.kind) {
+    case 'put':
+      return held.entry.key;
+    case 'purge':
+      return held.key;
+    default:
+      return held.previous.key;
+  }
+}
+
+function storeNotFound(name: string): StoreNotFoundError {
+  return new StoreNotFoundError(`store "${name}" not found`, { details: { store: name } });
+}
+
+/**
+ * The `StorageTx` of one `PostgresStorage.transaction` (see the module comment). Open with
+ * {@link PgTx.begin}; the storage sends {@link PgTx.finishSql} with `COMMIT` after {@link PgTx.flush}.
+ */
+export class PgTx implements StorageTx {
+  /** See `StorageTx.store`. */
+  readonly store: StoreRecord;
+  /** The store row as locked. */
+  readonly row: StoreRow;
+  readonly #query: TxQuery;
+  readonly #changeLogLimit: number;
+  #revision: number;
+  #keyDelta = 0;
+  #bytesDelta = 0;
+  #held: Held | undefined;
+  #open = true;
+
+  private constructor(query: TxQuery, row: StoreRow, changeLogLimit: number) {
+    this.#query = query;
+    this.row = row;
+    this.store = toStore(row);
+    this.#revision = row.revision;
+    this.#changeLogLimit = changeLogLimit;
+  }
+
+  /**
+   * Begins the transaction on `client` and locks store `name`, in one round trip: `BEGIN` and the store
+   * row `FOR UPDATE` as two statements of one simple query (statements after the lock take their
+   * snapshot once it is held, under READ COMMITTED, and see every commit before it).
+   *
+   * @throws StoreNotFoundError when there is no such store (the transaction is open: roll it back)
+   */
+  static async begin(
+    client: pg.ClientBase,
+    query: TxQuery,
+    name: string,
+    changeLogLimit: number,
+  ): Promise<PgTx> {
+    const results = (await client.query(
+      `BEGIN; SELECT * FROM stores WHERE name = ${client.escapeLiteral(name)} FOR UPDATE`,
+    )) as unknown as pg.QueryResult[];
+    const row = results[1]?.rows[0] as StoreRow | undefined;
+    if (row === undefined) throw storeNotFound(name);
+    return new PgTx(query, row, changeLogLimit);
+  }
+
+  #check(): void {
+    if (!this.#open) throw new Error('PostgresStorage: this transaction is over');
+  }
+
+  #depth(): number {
+    return this.row.history;
+  }
+
+  /** Runs the held write on its own (when the calls after it did not continue its sequence). */
+  async flush(): Promise<void> {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    switch (held.kind) {
+      case 'put':
+        await this.#query('putEntry', this.#putParams(held.entry, held.previous));
+        return;
+      case 'update':
+        await this.#query('updateEntry', this.#updateParams(held.previous, held.change));
+        return;
+      case 'remove':
+        await this.#query('removeEntry', [this.row.id, held.previous.key, this.#depth() > 1]);
+        return;
+      case 'end':
+        await this.#query('removeEntry', [this.row.id, held.previous.key, this.#depth() > 1]);
+        await this.#query('appendHistory', [...this.#recordParams(held.tombstone), this.#depth() - 1]);
+        return;
+      case 'purge':
+        if (held.removed) await this.#query('removeEntry', [this.row.id, held.key, false]);
+        await this.#query('purgeHistory', [this.row.id, held.key]);
+        return;
+    }
+  }
+
+  /** @inheritDoc */
+  async head(key: string): Promise<StoredEntry | undefined> {
+    this.#check();
+    await this.flush();
+    const { rows } = await this.#query<EntryRow>('heads', [this.row.id, key]);
+    return rows[0] === undefined ? undefined : toEntry(rows[0]);
+  }
+
+  /** @inheritDoc */
+  async lastRecord(key: string): Promise<ChangeRecord | undefined> {
+    this.#check();
+    await this.flush();
+    const { rows } = await this.#query<ChangeRow>('lastRecord', [this.row.id, key]);
+    return rows[0] === undefined ? undefined : toChange(rows[0]);
+  }
+
+  /** @inheritDoc */
+  async putEntry(entry: StoredEntry, previous: StoredEntry | undefined): Promise<void> {
+    this.#check();
+    await this.flush();
+    this.#held = { kind: 'put', entry, previous };
+  }
+
+  /** @inheritDoc */
+  async updateEntry(
+    previous: StoredEntry,
+    change: { revision: number; updatedAt: number; expiresAt: number | null },
+  ): Promise<void> {
+    this.#check();
+    await this.flush();
+    this.#held = { kind: 'update', previous, change };
+  }
+
+  /** @inheritDoc */
+  async removeEntry(previous: StoredEntry): Promise<void> {
+    this.#check();
+    await this.flush();
+    this.#held = { kind: 'remove', previous };
+  }
+
+  /** @inheritDoc */
+  async appendHistory(tombstone: ChangeRecord): Promise<void> {
+    this.#check();
+    const held = this.#held;
+    if (held?.kind === 'remove' && held.previous.key === tombstone.key) {
+      this.#held = { kind: 'end', previous: held.previous, tombstone };
+      return;
+    }
+    await this.flush();
+    await this.#query('appendHistory', [...this.#recordParams(tombstone), this.#depth() - 1]);
+  }
+
+  /** @inheritDoc */
+  async purgeHistory(key: string): Promise<void> {
+    this.#check();
+    const held = this.#held;
+    if (held?.kind === 'remove' && held.previous.key === key) {
+      this.#held = { kind: 'purge', key, removed: held.previous };
+      return;
+    }
+    await this.flush();
+    this.#held = { kind: 'purge', key, removed: undefined };
+  }
+
+  /** @inheritDoc */
+  async appendChange(record: ChangeRecord): Promise<void> {
+    this.#check();
+    const held = this.#held;
+    const same = held !== undefined && heldKey(held) === record.key;
+    if (same && record.operation === 'put' && held.kind === 'put') {
+      this.#held = undefined;
+      await this.#query('putEntryChange', this.#putParams(held.entry, held.previous));
+      return;
+    }
+    if (same && record.operation === 'put' && held.kind === 'update') {
+      this.#held = undefined;
+      await this.#query('updateEntryChange', this.#updateParams(held.previous, held.change));
+      return;
+    }
+    if (same && held.kind === 'end' && record.operation === held.tombstone.operation) {
+      this.#held = undefined;
+      const depth = this.#depth();
+      const copy = depth > 1;
+      await this.#query('endEntry', [
+        ...this.#recordParams(held.tombstone),
+        copy,
+        depth - 1 - (copy ? 1 : 0),
+      ]);
+      return;
+    }
+    if (same && held.kind === 'purge' && record.operation === 'purge') {
+      this.#held = undefined;
+      await this.#query('purge', this.#recordParams(record));
+      return;
+    }
+    await this.flush();
+    if (record.operation === 'put') await this.#query('changeFromEntry', [this.row.id, record.key]);
+    else await this.#query('insertChange', this.#recordParams(record));
+  }
+
+  /** @inheritDoc */
+  nextRevision(): number {
+    this.#check();
+    return ++this.#revision;
+  }
+
+  /** @inheritDoc */
+  adjustStats(deltaKeys: number, deltaBytes: number): void {
+    this.#check();
+    this.#keyDelta += deltaKeys;
+    this.#bytesDelta += deltaBytes;
+  }
+
+  /**
+   * @inheritDoc
+   *
+   * The store row is locked by this transaction and the engine's scope keys name the store, so a record
+   * another instance committed for the same scope key before this transaction took the lock is seen here.
+   */
+  async getIdempotency(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | undefined> {
+    this.#check();
+    await this.flush();
+    const { rows } = await this.#query<{
+      fingerprint: string;
+      status: number;
+      headers: string;
+      body: Uint8Array;
+      expires_at: number;
+    }>('getIdempotency', [scopeKey]);
+    const row = rows[0];
+    if (!row) return undefined;
+    if (row.expires_at <= nowMs) {
+      await this.#query('deleteIdempotency', [scopeKey, row.expires_at]);
+      return undefined;
+    }
+    return {
+      fingerprint: row.fingerprint,
+      status: row.status,
+      headers: JSON.parse(row.headers) as Record<string, string>,
+      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+      expiresAt: row.expires_at,
+    };
+  }
+
+  /** @inheritDoc */
+  async putIdempotency(scopeKey: string, record: IdempotencyRecord): Promise<void> {
+    this.#check();
+    await this.flush();
+    await this.#query('putIdempotency', [
+      scopeKey,
+      record.fingerprint,
+      record.status,
+      JSON.stringify(record.headers),
+      record.body,
+      record.expiresAt,
+    ]);
+  }
+
+  /**
+   * Ends the transaction's data access (calls after it throw) and answers the statements to send with
+   * `COMMIT`: the store row's revision and counters (when anything was written), the drop of change-log
+   * rows older than the window (once per {@link TRIM_BATCH} revisions), and a `kv_changes` notification
+   * naming the store (delivered at commit, to wake watchers on every instance). Empty when nothing was
+   * written. Only integers this class computed are inlined. Call after {@link PgTx.flush}.
+   */
+  finishSql(): string {
+    this.#open = false;
+    if (this.#held !== undefined) throw new Error('PgTx.finishSql before flush');
+    if (this.#revision === this.row.revision && this.#keyDelta === 0 && this.#bytesDelta === 0) return '';
+    const id = this.row.id;
+    const cutoff = this.#revision - this.#changeLogLimit;
+    const numbers = [id, this.#revision, this.#keyDelta, this.#bytesDelta, cutoff];
+    if (!numbers.every(Number.isSafeInteger)) throw new Error(`not an integer: ${numbers.join(', ')}`);
+    const trim =
+      cutoff > 0 &&
+      Math.floor(cutoff / TRIM_BATCH) > Math.floor((this.row.revision - this.#changeLogLimit) / TRIM_BATCH);
+    return [
+      `UPDATE stores SET revision = ${this.#revision}, key_count = key_count + (${this.#keyDelta}),
+         total_bytes = total_bytes + (${this.#bytesDelta}) WHERE id = ${id}
+         RETURNING pg_notify('kv_changes', name)`,
+      ...(trim ? [`DELETE FROM changes WHERE store_id = ${id} AND revision <= ${cutoff}`] : []),
+      '',
+    ].join(';\n');
+  }
+
+  /** Ends the transaction's data access without writing (it is being rolled back). */
+  abandon(): void {
+    this.#open = false;
+    this.#held = undefined;
+  }
+
+  #putParams(entry: StoredEntry, previous: StoredEntry | undefined): unknown[] {
+    const copy = previous !== undefined && this.#depth() > 1;
+    return [
+      this.row.id,
+      entry.key,
+      copy,
+      this.#depth() - 1 - (copy ? 1 : 0),
+      entry.id,
+      entry.revision,
+      entry.contentType,
+      entry.metadata === null ? null : JSON.stringify(entry.metadata),
+      entry.scopes,
+      entry.createdAt,
+      entry.updatedAt,
+      entry.expiresAt,
+      entry.resume,
+      entry.value.byteLength,
+      entry.value,
+    ];
+  }
+
+  #updateParams(
+    previous: StoredEntry,
+    change: { revision: number; updatedAt: number; expiresAt: number | null },
+  ): unknown[] {
+    const copy = this.#depth() > 1;
+    return [
+      this.row.id,
+      previous.key,
+      copy,
+      this.#depth() - 1 - (copy ? 1 : 0),
+      change.revision,
+      change.updatedAt,
+      change.expiresAt,
+    ];
+  }
+
+  /** $1-$11 of a tombstone or purge record ({@link RECORD_VALUES}). */
+  #recordParams(r: ChangeRecord): unknown[] {
+    return [
+      this.row.id,
+      r.key,
+      r.revision,
+      r.operation,
+      r.id,
+      r.contentType,
+      r.metadata === null ? null : JSON.stringify(r.metadata),
+      r.scopes,
+      r.createdAt,
+      r.updatedAt,
+      r.resume,
+    ];
+  }
+}
