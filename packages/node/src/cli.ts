@@ -204,7 +204,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     args,
     client: () => {
       if (client === undefined) {
-        const options: ClientOptions = { env: full.env };
+        // A command line has no active span: loading @opentelemetry/api would only cost startup time.
+        const options: ClientOptions = { env: full.env, traceContext: false };
         if (flags.url !== undefined) options.url = flags.url;
         if (flags.token !== undefined) options.token = flags.token;
         else if (flags['token-file'] !== undefined) options.tokenFile = flags['token-file'];
