@@ -42,6 +42,7 @@ describe('parseArgs', () => {
       idleTimeoutMs: 60_000,
       maxConnections: 4096,
       maxResponseBufferBytes: 256 * 1024 * 1024,
+      otel: false,
     });
     expect(LIMITS.defaultMaxValueBytes).toBe(26_214_400);
     // Memory storage has no admin token file unless one is given; nor has PostgreSQL (shared by instances).
@@ -79,6 +80,7 @@ describe('parseArgs', () => {
     idleTimeoutMs: ['800', 800],
     maxConnections: ['3', 3],
     maxResponseBufferBytes: ['1048576', 1048576],
+    otel: ['true', true],
     adminToken: undefined, // environment only, below
   };
 
@@ -109,6 +111,22 @@ describe('parseArgs', () => {
       skipQuickCheck: false,
       metricsPublic: false,
     });
+  });
+
+  it('an OTLP endpoint in the environment turns --otel on, unless disabled', () => {
+    const endpoint = 'http://127.0.0.1:4318';
+    expect(parseArgs([], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }).config.otel).toBe(true);
+    expect(parseArgs([], { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/v1/traces` }).config.otel).toBe(
+      true,
+    );
+    expect(parseArgs([], { OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }).config.otel).toBe(false);
+    expect(
+      parseArgs([], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SDK_DISABLED: 'TRUE' }).config.otel,
+    ).toBe(false);
+    // An explicit flag or KV_OTEL decides.
+    expect(parseArgs(['--otel=false'], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }).config.otel).toBe(false);
+    expect(parseArgs([], { KV_OTEL: '0', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }).config.otel).toBe(false);
+    expect(parseArgs(['--otel'], {}).config.otel).toBe(true);
   });
 
   it('the admin token file follows --data, and KV_ADMIN_TOKEN is read from the environment', () => {

@@ -141,6 +141,15 @@ export interface ServerConfig {
    * @default 268435456 (256 MiB)
    */
   maxResponseBufferBytes: number;
+  /**
+   * Export a trace span per request over OTLP/HTTP (protobuf) to `OTEL_EXPORTER_OTLP_ENDPOINT` (default
+   * `http://localhost:4318`); the OpenTelemetry SDK is loaded only then. Without it, spans go through
+   * `@opentelemetry/api` to whatever SDK an embedder registered, else nowhere (docs/architecture.md
+   * "Tracing"; the `OTEL_*` variables of the OpenTelemetry specification apply).
+   * @default false, or true when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is
+   *   set (and `OTEL_SDK_DISABLED` is not `true`)
+   */
+  otel: boolean;
 }
 
 /** One configurable setting: its flag, environment variable, default (as text) and meaning. */
@@ -353,6 +362,15 @@ export const SETTINGS: readonly SettingInfo[] = [
     default: '268435456',
     description: 'most bytes of large values being sent at once; beyond, a large read gets 503 + Retry-After',
   },
+  {
+    key: 'otel',
+    flag: '--otel',
+    env: 'KV_OTEL',
+    default: 'OTLP endpoint set',
+    description:
+      'export a trace span per request over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318)',
+    boolean: true,
+  },
 ];
 
 /** A bad flag or variable value: the message says which and what is allowed. */
@@ -479,6 +497,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     idleTimeoutMs: int('idleTimeoutMs', 60_000, 100, 24 * 3600 * 1000),
     maxConnections: int('maxConnections', 4096, 1, 1_000_000),
     maxResponseBufferBytes: int('maxResponseBufferBytes', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
+    otel: raw('otel') === undefined ? otlpEndpointSet(env) : bool('otel'),
   };
   if (config.adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(config.adminToken)) {
     throw new ConfigError('KV_ADMIN_TOKEN must be 16-512 visible ASCII characters (no spaces)');
@@ -501,6 +520,18 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   }
   if (help) command = 'help';
   return { command, args, config };
+}
+
+/**
+ * Whether the environment names an OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) and does not disable the SDK (`OTEL_SDK_DISABLED=true`), as the
+ * OpenTelemetry SDK environment variables specify.
+ */
+function otlpEndpointSet(env: Record<string, string | undefined>): boolean {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
+  return [env.OTEL_EXPORTER_OTLP_ENDPOINT, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT].some(
+    (v) => v !== undefined && v.trim() !== '',
+  );
 }
 
 /** `--public-url`: an absolute http(s) URL without query or fragment, kept without a trailing `/`. */
@@ -539,6 +570,8 @@ ${rows.join('\n')}
 Environment only:
   KV_ADMIN_TOKEN                        an admin token secret to register (16-512 visible ASCII characters)
                                         instead of generating one into the admin token file
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_*
+                                        OpenTelemetry settings of the --otel exporter (an endpoint turns it on)
 
 Every /v1 request needs "Authorization: Bearer <token>" (docs/security.md); the admin token is in
 <data file>.admin-token (mode 0600) unless KV_ADMIN_TOKEN is set.

@@ -15,6 +15,7 @@ import pino from 'pino';
 import { ConfigError, helpText, type ParsedArgs, parseArgs } from './config.js';
 import { PostgresStorage } from './postgres/storage.js';
 import { exportPostgresStore, PG_BACKUP_MESSAGE } from './postgres/tools.js';
+import type { OtlpTracing } from './otlp.js';
 import { startServer } from './server.js';
 import { DatabaseOpenError } from './sqlite-storage.js';
 import { backupDatabase, exportStore, importStore, outputStream, restoreDatabase } from './tools.js';
@@ -56,6 +57,14 @@ async function serve(parsed: ParsedArgs): Promise<void> {
       // not ready or already closed
     }
   };
+  // The OpenTelemetry SDK and exporter are loaded only with --otel (or an OTLP endpoint set): without
+  // them the server's spans stay @opentelemetry/api no-ops (tracing.ts) and startup loads nothing more.
+  let tracing: OtlpTracing | undefined;
+  if (config.otel) {
+    const { startOtlpTracing } = await import('./otlp.js');
+    tracing = startOtlpTracing(process.env, logger);
+    logger.info({ endpoint: tracing.endpoint }, 'tracing: exporting spans over OTLP/HTTP');
+  }
   let running: Awaited<ReturnType<typeof startServer>>;
   try {
     running = await startServer(config, logger);
@@ -88,7 +97,9 @@ async function serve(parsed: ParsedArgs): Promise<void> {
       process.exit(1);
     }
     running.shutdown(signal).then(
-      () => {
+      async () => {
+        // Spans still batched are sent before exit (bounded: a collector that is down delays it 5 s at most).
+        await tracing?.shutdown(Math.min(5_000, config.shutdownTimeoutMs + 1_000));
         flush();
         process.exit(0);
       },

@@ -8,6 +8,9 @@
  * string, which may carry a URL signature), route, status and duration. No header, token or value is
  * ever logged.
  *
+ * Traces: one OpenTelemetry span per request (`tracing.ts`), a no-op unless an SDK is registered
+ * (`kv-server --otel` registers an OTLP exporter; an embedder may register their own).
+ *
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -45,6 +48,7 @@ import { ADMIN_BOOTSTRAP_LOCK_KEY, PostgresStorage, PostgresTokenStore } from '.
 import { prepareDataFile } from './private-files.js';
 import { createResponseBudget } from './response-budget.js';
 import { classifyOpenError, DatabaseCorruptError, SqliteStorage } from './sqlite-storage.js';
+import { endRequestSpan, startRequestSpan, withRequestSpan } from './tracing.js';
 
 /** A running server. */
 export interface RunningServer {
@@ -298,7 +302,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   };
 
   /**
-   * Answers one request (routing, budget, metrics, access log). `req.route` is the lookup of `path`,
+   * Answers one request (routing, budget, metrics, trace span, access log). `req.route` is the lookup of `path`,
    * made once for the metric label, the watch check and the engine.
    */
   const handle = async (
@@ -309,9 +313,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     outgoing?: ServerResponse,
   ): Promise<EngineResult> => {
     const started = performance.now();
+    // One span per request (tracing.ts): a no-op unless an OpenTelemetry SDK is registered.
+    const span = startRequestSpan(req, lookup, path);
     let res: EngineResult;
     try {
-      res = await route(req, path);
+      res = await withRequestSpan(span, () => route(req, path));
     } catch (error) {
       // The engine never rejects; this guards /metrics and /readyz.
       logger.error({ err: error, path }, 'internal error');
@@ -325,6 +331,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // 499 (nginx's "client closed request"), not as the 500 the unfinished body read turned into.
     const status = res.status >= 500 && incoming !== undefined && clientAborted(incoming) ? 499 : res.status;
     metrics.observe(req.method, routeName, status, seconds);
+    endRequestSpan(span, status, res.headers);
     const level = accessLogLevel(status);
     if (level !== undefined && logger.isLevelEnabled(level)) {
       logger[level](

@@ -38,10 +38,15 @@ export interface StartOptions {
   port?: number;
 }
 
-/** `process.env` without `KV_*` (a developer's settings must not leak into test servers), plus `env`. */
+/**
+ * `process.env` without `KV_*` and `OTEL_*` (a developer's settings, such as an OTLP endpoint that turns
+ * on `--otel`, must not leak into test servers), plus `env`.
+ */
 function childEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KV_')) out[k] = v;
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('KV_') && !k.startsWith('OTEL_')) out[k] = v;
+  }
   const merged = { KV_ADMIN_TOKEN: ADMIN_TOKEN, ...env };
   for (const [k, v] of Object.entries(merged)) if (v !== undefined) out[k] = v;
   return out;

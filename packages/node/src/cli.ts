@@ -248,6 +248,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         // `env: {}`: the URL and the token are resolved here, in the order the help text gives.
         const options: ClientOptions = {
           env: {},
+          // A command line has no active span: loading @opentelemetry/api would only cost startup time.
+          traceContext: false,
           url: flags.url ?? nonEmpty(full.env.KV_URL) ?? DEFAULT_URL,
         };
         if (token.token !== undefined) options.token = token.token;

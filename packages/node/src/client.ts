@@ -20,6 +20,7 @@ import {
   type StoreHandle,
   type UpdateOptions,
 } from '@kv/core';
+import { traceContextHook } from './trace-context.js';
 
 /**
  * What the Node client's writes accept: everything `@kv/core`'s `set` takes (JSON values, strings,
@@ -82,6 +83,15 @@ export interface ClientOptions extends Omit<HttpClientOptions, 'url'> {
    * @default process.env
    */
   env?: Readonly<Record<string, string | undefined>> | undefined;
+  /**
+   * Propagate the active OpenTelemetry trace context: when `@opentelemetry/api` is installed (an
+   * optional peer dependency) and a span is active, each request carries its `traceparent` (through the
+   * registered propagator), so the server's span is its child. Without the package this does nothing
+   * and costs nothing. Runs before `beforeRequest`.
+   * @default true
+   * @example false
+   */
+  traceContext?: boolean | undefined;
 }
 
 function isNodeReadable(value: unknown): value is Readable {
@@ -122,7 +132,14 @@ function readTokenFile(path: string): string {
  * @throws {ConfigurationError} no URL in options or environment; unreadable or empty token file
  */
 export function resolveClientOptions(options: ClientOptions = {}): HttpClientOptions {
-  const { env: envOption, tokenFile, url: urlOption, token: tokenOption, ...rest } = options;
+  const {
+    env: envOption,
+    tokenFile,
+    url: urlOption,
+    token: tokenOption,
+    traceContext: _traceContext,
+    ...rest
+  } = options;
   const env = envOption ?? process.env;
   const url = urlOption ?? nonEmpty(env.KV_URL);
   if (url === undefined) {
@@ -153,7 +170,9 @@ function nonEmpty(value: string | undefined): string | undefined {
  * timeout behaviour is the core client's.
  *
  * @param options - `url`, `token`, `tokenFile`, `timeoutMs` (default 30 s), `retry` (default 2 retries of
- *   reads, and of writes with an automatic `Idempotency-Key`), `fetch`, `onError`, `headers`, `env`
+ *   reads, and of writes with an automatic `Idempotency-Key`), `fetch`, `onError`, `headers`,
+ *   `beforeRequest`, `env`, `traceContext` (default on: the active OpenTelemetry span's `traceparent`
+ *   when `@opentelemetry/api` is installed)
  * @returns the client: `client.stores.*` and `client.store(name)`
  * @throws {ConfigurationError} no URL (neither `url` nor `KV_URL`), a URL that is not http(s), an
  *   unreadable or empty token file; thrown here, before any request
@@ -167,7 +186,19 @@ function nonEmpty(value: string | undefined): string | undefined {
  * ```
  */
 export function createClient(options: ClientOptions = {}): NodeKvClient {
-  const core = createHttpClient(resolveClientOptions(options));
+  const resolved = resolveClientOptions(options);
+  const propagate = options.traceContext === false ? undefined : traceContextHook();
+  if (propagate !== undefined) {
+    const own = resolved.beforeRequest;
+    resolved.beforeRequest =
+      own === undefined
+        ? propagate
+        : (headers) => {
+            propagate(headers);
+            own(headers);
+          };
+  }
+  const core = createHttpClient(resolved);
   const handles = new Map<string, NodeStoreHandle>();
   return {
     url: core.url,

@@ -31,7 +31,7 @@ export {
  *
  * @param options - `url` (required), `token`, `timeoutMs` (default 30 s per attempt), `retry` (default 2
  *   retries, 300 ms doubling backoff capped at 10 s, `Retry-After` honoured up to 60 s; writes only with
- *   an `Idempotency-Key`), `fetch`, `onError`, `headers`
+ *   an `Idempotency-Key`), `fetch`, `onError`, `headers`, `beforeRequest`
  * @returns the client: `client.stores.*`, `client.tokens.*` and `client.store(name)`
  * @throws {ConfigurationError} missing or invalid `url` (before any request)
  * @throws {ValidationError} invalid `timeoutMs`/`retry`, or no `fetch` in this runtime and none given

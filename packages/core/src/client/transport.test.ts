@@ -87,6 +87,52 @@ describe('createHttpClient options', () => {
     expect(req.headers.get('x-trace')).toBe('t1');
   });
 
+  it('beforeRequest adds headers of the moment to each call (kept on its retries) and to a watch', async () => {
+    const { fetch, requests } = scripted([
+      new TypeError('fetch failed'),
+      json({ items: [] }),
+      json({ items: [] }),
+      new Response('', { headers: { 'content-type': 'text/event-stream' } }),
+    ]);
+    let n = 0;
+    const client = createHttpClient({
+      url: 'http://kv.test',
+      token: 'secret',
+      fetch,
+      retry: fast,
+      beforeRequest: (headers) => {
+        n++;
+        headers.traceparent = `00-${'1'.repeat(32)}-${String(n).padStart(16, '0')}-01`;
+      },
+    });
+    await client.stores.list();
+    await client.stores.list();
+    expect(requests.map((r) => r.headers.get('traceparent')?.slice(-5))).toEqual(['01-01', '01-01', '02-01']);
+    expect(requests[0]?.headers.get('authorization')).toBe('Bearer secret');
+    const watch = client.store('s').watch({}, {});
+    await vi.waitFor(() => expect(requests).toHaveLength(4));
+    watch.stop();
+    await watch.closed;
+    expect(requests[3]?.headers.get('traceparent')?.slice(-5)).toBe('03-01');
+  });
+
+  it('still sends the request when beforeRequest throws, and refuses a non-function', async () => {
+    const { fetch, requests } = scripted([json({ items: [] })]);
+    const client = createHttpClient({
+      url: 'http://kv.test',
+      fetch,
+      beforeRequest: (headers) => {
+        headers['x-partial'] = '1';
+        throw new Error('tracing is broken');
+      },
+    });
+    expect(await client.stores.list()).toEqual([]);
+    expect(requests).toHaveLength(1);
+    expect(() =>
+      createHttpClient({ url: 'http://kv.test', fetch, beforeRequest: 'no' as unknown as () => void }),
+    ).toThrow(ValidationError);
+  });
+
   it('percent-encodes keys and store names into one path segment', async () => {
     const { fetch, requests } = scripted([new Response('v', { headers: { 'content-type': 'text/plain' } })]);
     const client = createHttpClient({ url: 'http://kv.test', fetch });

@@ -175,6 +175,21 @@ export function createTransport(options: HttpClientOptions): Transport {
     'retry.maxRetryAfterMs',
   );
   const onError = options.onError;
+  const beforeRequest = options.beforeRequest;
+  if (beforeRequest !== undefined && typeof beforeRequest !== 'function') {
+    throw new ValidationError('`beforeRequest` must be a function', {
+      details: { field: 'beforeRequest', reason: 'type' },
+    });
+  }
+  /** Lets `beforeRequest` add to `headers`; its failure must not fail the request. */
+  const addHeaders = (headers: Record<string, string>): void => {
+    if (beforeRequest === undefined) return;
+    try {
+      beforeRequest(headers);
+    } catch {
+      // Ignored, as documented: e.g. a tracing library in a bad state must not break kv calls.
+    }
+  };
 
   const baseHeaders: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.token !== undefined) {
@@ -223,6 +238,7 @@ export function createTransport(options: HttpClientOptions): Transport {
     const headers: Record<string, string> = { ...baseHeaders, ...spec.headers };
     // One key per call, created before the first attempt: ky resends these same headers on every retry.
     if (spec.retry === 'idempotency-key' && limit > 0) headers[HEADERS.idempotencyKey] = randomUuid();
+    addHeaders(headers);
     const kyOptions: KyOptions & Record<string, unknown> = {
       method: spec.method,
       headers,
@@ -267,7 +283,9 @@ export function createTransport(options: HttpClientOptions): Transport {
   }
 
   function watchTransport(path: string): WatchTransport {
-    return { url: baseUrl + path, fetch: userFetch as typeof fetch, headers: { ...baseHeaders } };
+    const headers = { ...baseHeaders };
+    addHeaders(headers);
+    return { url: baseUrl + path, fetch: userFetch as typeof fetch, headers };
   }
 
   return { baseUrl, send, guard, report, fail, watchTransport };

@@ -135,6 +135,16 @@ export interface HttpClientOptions {
    * @example { 'x-trace-id': 'abc' }
    */
   headers?: Record<string, string> | undefined;
+  /**
+   * Called once per operation's request, just before it is sent (its retries resend the same headers),
+   * and once when a watch stream opens, with that request's headers (lower-case names) to add to: for
+   * headers that depend on the moment of the call, such as the W3C `traceparent` of the active trace
+   * (`@kv/node` fills it from `@opentelemetry/api` when that is installed). What it sets is sent; an
+   * exception it throws is ignored (the request is sent with what it had set until then).
+   * @default undefined
+   * @example (headers) => { headers['x-request-origin'] = currentJob() }
+   */
+  beforeRequest?: ((headers: Record<string, string>) => void) | undefined;
 }
 
 /**
