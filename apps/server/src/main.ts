@@ -13,9 +13,9 @@
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { ConfigError, helpText, type ParsedArgs, parseArgs } from './config.js';
+import type { OtlpTracing } from './otlp.js';
 import { PostgresStorage } from './postgres/storage.js';
 import { exportPostgresStore, PG_BACKUP_MESSAGE } from './postgres/tools.js';
-import type { OtlpTracing } from './otlp.js';
 import { startServer } from './server.js';
 import { DatabaseOpenError } from './sqlite-storage.js';
 import { backupDatabase, exportStore, importStore, outputStream, restoreDatabase } from './tools.js';
