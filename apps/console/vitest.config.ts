@@ -4,7 +4,6 @@ import { FAST } from '../../vitest.fast.js';
 export default defineProject({
   resolve: { conditions: ['@kv/source'] },
   ssr: { resolve: { conditions: ['@kv/source'] } },
-  esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   test: {
     name: 'console',
     include: ['src/**/*.test.ts', 'e2e/**/*.test.ts'],

@@ -110,34 +110,45 @@ export function TypedConfirm(props: {
       </button>
     );
   }
+  const confirm = async (): Promise<void> => {
+    setBusy(true);
+    try {
+      await props.onConfirm();
+      setOpen(false);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  // A group, not a form: it may sit inside another form (the store settings).
   return (
-    <form
-      class="confirm"
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        try {
-          await props.onConfirm();
-          setOpen(false);
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
-      }}
-    >
+    <fieldset class="confirm">
+      <legend class="sr-only">{props.label}</legend>
       <label>
-        Type <code>{props.expected}</code> to {props.what}
-        <input value={typed} onInput={(e) => setTyped(e.currentTarget.value)} autoComplete="off" />
+        <span>
+          Type <code>{props.expected}</code> to {props.what}
+        </span>
+        <input
+          value={typed}
+          onInput={(e) => setTyped(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              if (typed === props.expected && !busy) void confirm();
+            }
+          }}
+          autoComplete="off"
+        />
       </label>
-      <button type="submit" class="danger" disabled={typed !== props.expected || busy}>
+      <button type="button" class="danger" disabled={typed !== props.expected || busy} onClick={confirm}>
         {props.label}
       </button>
       <button type="button" onClick={() => setOpen(false)}>
         Cancel
       </button>
       <ErrorNote error={error} />
-    </form>
+    </fieldset>
   );
 }
 
@@ -148,5 +159,26 @@ export function Field({ name, children }: { name: string; children: ComponentChi
       <dt>{name}</dt>
       <dd>{children}</dd>
     </>
+  );
+}
+
+/**
+ * A box that scrolls sideways or down by itself (tables, values): a labelled region that takes focus,
+ * so keyboard users can scroll it (WCAG 2.1.1; axe `scrollable-region-focusable`).
+ */
+export function ScrollBox({
+  label,
+  class: className,
+  children,
+}: {
+  label: string;
+  class?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to scroll by keyboard.
+    <section class={className ?? 'scroll-x'} aria-label={label} tabIndex={0}>
+      {children}
+    </section>
   );
 }

@@ -11,7 +11,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes, formatCountdown, formatTime, valueKind } from '../lib/format.js';
 import { hrefOf } from '../lib/route.js';
-import { ErrorNote, Field, TypedConfirm, useLoad } from '../ui.js';
+import { ErrorNote, Field, ScrollBox, TypedConfirm, useLoad } from '../ui.js';
 import { editableText, ValueView } from './value.js';
 
 function Countdown({ expiresAt }: { expiresAt: string }) {
@@ -47,7 +47,7 @@ function History({
       <h2 id="history-title">History</h2>
       <ErrorNote error={history.error} />
       {history.data !== undefined && (
-        <div class="scroll-x">
+        <ScrollBox label="History">
           <table class="grid history">
             <thead>
               <tr>
@@ -78,7 +78,7 @@ function History({
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
     </section>
   );
@@ -90,11 +90,14 @@ function Editor({
   store,
   entry,
   onSaved,
+  onRestart,
 }: {
   session: Session;
   store: string;
   entry: KvEntry<KvValue>;
-  onSaved: () => void;
+  onSaved: (revision: number) => void;
+  /** Starts the editor over from the revision shown now (dropping the user's text). */
+  onRestart: () => void;
 }) {
   const original = editableText(entry.value, entry.contentType);
   const [text, setText] = useState(original ?? '');
@@ -113,13 +116,13 @@ function Editor({
         setConflict(false);
         try {
           const value = valueKind(entry.contentType) === 'json' ? JSON.parse(text) : text;
-          await session.client.store(store).update(entry.key, value, base, {
+          const saved = await session.client.store(store).update(entry.key, value, base, {
             contentType: entry.contentType,
             ...(entry.metadata === null ? {} : { metadata: entry.metadata }),
             ...(entry.scopes.length === 0 ? {} : { scopes: entry.scopes }),
             ...(entry.expiresAt === null ? {} : { expiresAt: entry.expiresAt }),
           });
-          onSaved();
+          onSaved(saved.revision);
         } catch (err) {
           if (isKvError(err) && err.code === 'revision_mismatch') setConflict(true);
           else setError(err instanceof SyntaxError ? new Error(`Not valid JSON: ${err.message}`) : err);
@@ -135,7 +138,10 @@ function Editor({
       {conflict && (
         <p class="note conflict" role="alert">
           <strong>Conflict:</strong> the entry changed since revision {base} (now revision {entry.revision}).
-          Nothing was saved. Your text is kept here; reload the entry to edit the current version.
+          Nothing was saved. Your text is kept here.{' '}
+          <button type="button" onClick={onRestart}>
+            Edit the current version instead
+          </button>
         </p>
       )}
       <ErrorNote error={error} />
@@ -272,7 +278,10 @@ export function EntryView({
 }) {
   const entry = useLoad(() => session.client.store(store).getEntry(entryKey), [store, entryKey]);
   const [changed, setChanged] = useState<WatchEvent | undefined>();
-  const [editing, setEditing] = useState(0);
+  // The editor starts from the revision shown when it mounts. After a save it remounts once the view
+  // shows at least the saved revision; a change made elsewhere meanwhile leaves it on its base (so
+  // saving is a conflict, never a silent overwrite) until the user reloads it.
+  const [editor, setEditor] = useState<{ after: number; n: number }>({ after: 0, n: 0 });
   const current = entry.data;
 
   // Live: watch this key from the revision shown; reload on every change (kept while editing, so the
@@ -337,23 +346,21 @@ export function EntryView({
           </dl>
           <h2>Value</h2>
           <ValueView value={current.value} contentType={current.contentType} />
-          <Editor
-            key={editing}
-            session={session}
-            store={store}
-            entry={current}
-            onSaved={() => {
-              setEditing((n) => n + 1);
-              entry.reload();
-            }}
-          />
+          {current.revision >= editor.after && (
+            <Editor
+              key={editor.n}
+              session={session}
+              store={store}
+              entry={current}
+              onSaved={(revision) => {
+                setEditor((e) => ({ after: revision, n: e.n + 1 }));
+                entry.reload();
+              }}
+              onRestart={() => setEditor((e) => ({ after: 0, n: e.n + 1 }))}
+            />
+          )}
           <Actions session={session} store={store} entry={current} onChange={entry.reload} />
         </>
-      )}
-      {current !== undefined && (
-        <button type="button" onClick={() => setEditing((n) => n + 1)}>
-          Reload the editor with the current version
-        </button>
       )}
       <History session={session} store={store} entryKey={entryKey} revision={current?.revision} />
     </section>

@@ -10,7 +10,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes, formatTime } from '../lib/format.js';
 import { hrefOf } from '../lib/route.js';
-import { ErrorNote } from '../ui.js';
+import { ErrorNote, ScrollBox } from '../ui.js';
 
 /** Most events kept on screen (older ones drop off). */
 const MAX_EVENTS = 500;
@@ -104,7 +104,7 @@ export function LiveView({ session, store }: { session: Session; store: string }
         {lastRevision === undefined ? '' : ` · last revision ${lastRevision}`}
       </p>
       <ErrorNote error={error} />
-      <div class="scroll-x">
+      <ScrollBox label="Events">
         <table class="grid tail">
           <thead>
             <tr>
@@ -132,7 +132,7 @@ export function LiveView({ session, store }: { session: Session; store: string }
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </section>
   );
 }

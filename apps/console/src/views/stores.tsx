@@ -10,7 +10,7 @@ import { useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes } from '../lib/format.js';
 import { hrefOf } from '../lib/route.js';
-import { ErrorNote, TypedConfirm, useLoad } from '../ui.js';
+import { ErrorNote, ScrollBox, TypedConfirm, useLoad } from '../ui.js';
 
 /** Settings as the forms edit them (seconds for people, ms on the wire). */
 interface SettingsForm {
@@ -155,7 +155,7 @@ export function StoresView({ session }: { session: Session }) {
       <h1 id="stores-title">Stores</h1>
       <ErrorNote error={stores.error} />
       {stores.data !== undefined && (
-        <div class="scroll-x">
+        <ScrollBox label="Stores">
           <table class="grid">
             <caption class="sr-only">Stores</caption>
             <thead>
@@ -181,7 +181,7 @@ export function StoresView({ session }: { session: Session }) {
               )}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
       <div class="panels">
         <form

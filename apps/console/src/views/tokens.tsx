@@ -9,7 +9,7 @@ import { useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { capabilityStrings, ENTRY_ACTIONS, GLOBAL_CAPABILITIES } from '../lib/capabilities.js';
 import { formatTime } from '../lib/format.js';
-import { ErrorNote, useLoad } from '../ui.js';
+import { ErrorNote, ScrollBox, useLoad } from '../ui.js';
 
 function CreateToken({ session, onCreated }: { session: Session; onCreated: (t: CreatedToken) => void }) {
   const [store, setStore] = useState('');
@@ -163,7 +163,7 @@ export function TokensView({ session }: { session: Session }) {
       )}
       <ErrorNote error={tokens.error ?? error} />
       {tokens.data !== undefined && (
-        <div class="scroll-x">
+        <ScrollBox label="Tokens">
           <table class="grid tokens">
             <thead>
               <tr>
@@ -213,7 +213,7 @@ export function TokensView({ session }: { session: Session }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
       <CreateToken
         session={session}

@@ -7,6 +7,7 @@
 import type { JsonValue } from '@kv/browser';
 import { useEffect, useState } from 'preact/hooks';
 import { hexDump, valueKind } from '../lib/format.js';
+import { ScrollBox } from '../ui.js';
 
 /** Objects and arrays deeper than this start folded. */
 const OPEN_DEPTH = 2;
@@ -72,10 +73,9 @@ export function ValueView({ value, contentType }: { value: unknown; contentType:
   if (value instanceof Uint8Array) {
     if (kind === 'image') return <ImagePreview bytes={value} contentType={contentType} />;
     return (
-      // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to scroll by keyboard (WCAG 2.1.1).
-      <section class="value-box" aria-label="Value in hex" tabIndex={0}>
+      <ScrollBox class="value-box" label="Value in hex">
         <pre class="value hex">{hexDump(value)}</pre>
-      </section>
+      </ScrollBox>
     );
   }
   if (kind === 'json') {
@@ -86,10 +86,9 @@ export function ValueView({ value, contentType }: { value: unknown; contentType:
     );
   }
   return (
-    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to scroll by keyboard (WCAG 2.1.1).
-    <section class="value-box" aria-label="Value" tabIndex={0}>
+    <ScrollBox class="value-box" label="Value">
       <pre class="value text">{typeof value === 'string' ? value : JSON.stringify(value, null, 2)}</pre>
-    </section>
+    </ScrollBox>
   );
 }
 
