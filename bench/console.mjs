@@ -8,8 +8,9 @@
 // - a 100,000-key store: time from navigation start (a signed-in tab opening the store's URL) until the
 //   first row of the key list is in the page, and, inside the running app, from the hash change that
 //   opens the store until its first row.
-import { createHttpClient } from '../packages/core/dist/index.js';
+
 import { launchChromium, startKvServer } from '../packages/browser/e2e/harness.mjs';
+import { createHttpClient } from '../packages/core/dist/index.js';
 
 const KEYS = 100_000;
 const BATCH = 10_000;
@@ -48,7 +49,10 @@ try {
   for (let from = 0; from < KEYS; from += BATCH) {
     const items = [];
     for (let i = from; i < from + BATCH; i++) {
-      items.push({ key: `city.${String(i % 250).padStart(3, '0')}.${String(i).padStart(6, '0')}`, value: { i } });
+      items.push({
+        key: `city.${String(i % 250).padStart(3, '0')}.${String(i).padStart(6, '0')}`,
+        value: { i },
+      });
     }
     await node.store(STORE).setMany(items);
   }

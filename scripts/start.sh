@@ -49,6 +49,7 @@ token_note="the admin token is in $KV_DATA_FILE.admin-token"
 [ -n "${KV_ADMIN_TOKEN:-}" ] && token_note="the admin token is \$KV_ADMIN_TOKEN"
 echo
 echo "kv is serving on $url (data: $KV_DATA_FILE; $token_note; logs: $log)."
+echo "Console: $url/console/ (sign in with the admin token)"
 echo "Try: KV_URL=$url node packages/node/dist/cli.js ls demo-cities --prefix city.IS. --limit 5"
 echo "Press Ctrl-C to stop."
 wait $server

@@ -433,12 +433,21 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
       .store(store)
       .set('doc', { a: [1, 2, { b: 'c' }] }, { metadata: { by: 'e2e' }, scopes: ['s1'] });
     await node.store(store).set('blob', new Uint8Array([0, 1, 2, 254, 255]));
+    // A 1x1 PNG: previewed through a blob: URL, which the console's CSP allows.
+    const png = Uint8Array.from(
+      atob(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+      ),
+      (c) => c.charCodeAt(0),
+    );
+    await node.store(store).set('pixel', png, { contentType: 'image/png' });
     const { context, page } = await signedIn(server.token, viewport);
     const views: Array<[string, string, string]> = [
       ['stores', '#/stores', 'Stores'],
       ['entries', `#/stores/${store}`, store],
       ['entry', `#/stores/${store}/entries/doc`, 'doc'],
       ['entry-bytes', `#/stores/${store}/entries/blob`, 'blob'],
+      ['entry-image', `#/stores/${store}/entries/pixel`, 'pixel'],
       ['live', `#/stores/${store}/live`, `Live: ${store}`],
       ['tokens', '#/tokens', 'Tokens'],
       ['server', '#/server', 'Server'],
@@ -448,6 +457,14 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
       await page.getByRole('heading', { name: heading, exact: true }).waitFor();
       await page.waitForLoadState('networkidle').catch(() => undefined);
       if (view === 'entries') await page.locator('section.vlist li').first().waitFor();
+      if (view === 'entry-bytes') {
+        expect(await page.locator('pre.value.hex').textContent()).toContain('00 01 02 fe ff');
+      }
+      if (view === 'entry-image') {
+        const img = page.locator('img.preview');
+        await img.waitFor();
+        await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.naturalWidth)).toBe(1);
+      }
       expect({ view, violations: await axeViolations(page) }).toEqual({ view, violations: [] });
       // Nothing overflows the viewport sideways (tables scroll inside their own box).
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
