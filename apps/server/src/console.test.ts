@@ -82,7 +82,9 @@ describe('the console handler', () => {
   });
 
   it('sends gzip to clients that accept it, and the same bytes once inflated', () => {
-    const res = get(handler, '/console/assets/index-abc123.js', { headers: { 'accept-encoding': 'gzip, br' } })!;
+    const res = get(handler, '/console/assets/index-abc123.js', {
+      headers: { 'accept-encoding': 'gzip, br' },
+    })!;
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers.vary).toBe('Accept-Encoding');
     const body = res.body as Uint8Array;

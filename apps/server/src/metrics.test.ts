@@ -1,6 +1,6 @@
 import { buildPath, ROUTES, type RouteName } from '@kv/core/protocol';
-import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '@kv/engine';
+import { describe, expect, it } from 'vitest';
 import { createMetrics, routeOf, SERVER_VERSION } from './metrics.js';
 
 describe('routeOf (metric and log labels)', () => {
