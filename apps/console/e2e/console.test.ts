@@ -187,10 +187,14 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
     const form = page.getByRole('form', { name: 'New entry' });
     await form.getByLabel('Key').fill('user.1');
     await form.getByLabel('Value').fill('{"name":"Ada","tags":["a","b"],"nested":{"deep":{"deeper":1}}}');
+    await form.getByLabel('Scopes').fill('team-a, team-b');
+    await form.getByLabel('Metadata').fill('{"owner":"e2e"}');
     await form.getByRole('button', { name: 'Create entry' }).click();
     await page.getByRole('heading', { name: 'user.1' }).waitFor();
     const created = await node.store(store).getEntry('user.1');
     expect(created?.value).toEqual({ name: 'Ada', tags: ['a', 'b'], nested: { deep: { deeper: 1 } } });
+    expect(created).toMatchObject({ scopes: ['team-a', 'team-b'], metadata: { owner: 'e2e' } });
+    await page.getByText('team-a, team-b').waitFor();
     // JSON pretty-printed and foldable: the deepest object starts folded.
     expect(await page.locator('.value.json details').count()).toBe(4);
     expect(await page.locator('.value.json details[open]').count()).toBe(3);
@@ -302,6 +306,12 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
     expect(await rows.first().textContent()).toContain('even.0000');
     await filterBy('like', '%.099_');
     await status.filter({ hasText: '10 keys loaded (all)' }).waitFor();
+    // A write elsewhere is announced (the store's watch), and the list reloads on request.
+    await node.store(store).set('odd.0999x', { late: true });
+    await page.getByText('1 change since the list was loaded.').waitFor();
+    await filterBy('prefix', 'odd.0999');
+    await status.filter({ hasText: '2 keys loaded (all)' }).waitFor();
+    expect(await page.getByText('since the list was loaded').count()).toBe(0);
     await context.close();
   });
 

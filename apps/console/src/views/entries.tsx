@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ListItem, ListOptions } from '@kv/browser';
+import type { JsonObject, ListItem, ListOptions } from '@kv/browser';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes, formatTime } from '../lib/format.js';
@@ -139,6 +139,8 @@ function NewEntry({ session, store }: { session: Session; store: string }) {
   const [value, setValue] = useState('');
   const [type, setType] = useState<'application/json' | 'text/plain'>('application/json');
   const [ttl, setTtl] = useState('');
+  const [scopes, setScopes] = useState('');
+  const [metadata, setMetadata] = useState('');
   const [error, setError] = useState<unknown>();
   return (
     <form
@@ -149,9 +151,24 @@ function NewEntry({ session, store }: { session: Session; store: string }) {
         setError(undefined);
         try {
           const parsed = type === 'application/json' ? JSON.parse(value) : value;
+          let meta: unknown;
+          try {
+            meta = metadata.trim() === '' ? undefined : JSON.parse(metadata);
+          } catch (err) {
+            throw new Error(`The metadata is not valid JSON: ${(err as Error).message}`);
+          }
+          if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) {
+            throw new Error('The metadata must be a JSON object');
+          }
+          const scopeList = scopes
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== '');
           await session.client.store(store).create(key, type === 'text/plain' ? String(parsed) : parsed, {
             contentType: type,
             ...(ttl.trim() === '' ? {} : { ttlMs: Math.round(Number(ttl) * 1000) }),
+            ...(scopeList.length === 0 ? {} : { scopes: scopeList }),
+            ...(meta === undefined ? {} : { metadata: meta as JsonObject }),
           });
           location.hash = hrefOf({ view: 'entry', store, key });
         } catch (err) {
@@ -178,6 +195,14 @@ function NewEntry({ session, store }: { session: Session; store: string }) {
         <textarea rows={4} value={value} onInput={(e) => setValue(e.currentTarget.value)} />
       </label>
       <label>
+        Scopes (comma-separated)
+        <input value={scopes} onInput={(e) => setScopes(e.currentTarget.value)} autoComplete="off" />
+      </label>
+      <label>
+        Metadata (JSON object)
+        <input value={metadata} onInput={(e) => setMetadata(e.currentTarget.value)} autoComplete="off" />
+      </label>
+      <label>
         Expires in (seconds, empty = never)
         <input type="number" min={1} value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
       </label>
@@ -192,6 +217,15 @@ export function EntriesView({ session, store }: { session: Session; store: strin
   const info = useLoad(() => session.client.stores.get(store), [session.client, store]);
   const [draft, setDraft] = useState<Filter>({ mode: 'prefix', pattern: '', scope: '' });
   const [filter, setFilter] = useState<Filter>(draft);
+  // Changes to the store since the list was loaded (its watch); the list reloads on request only, so a
+  // busy store never moves under the reader.
+  const [changes, setChanges] = useState(0);
+  useEffect(() => {
+    const watch = session.client
+      .store(store)
+      .watch({ updatesOnly: true }, { onUpdate: () => setChanges((n) => n + 1) });
+    return () => watch.stop();
+  }, [session.client, store]);
   return (
     <section aria-labelledby="entries-title">
       <p class="crumbs">
@@ -210,6 +244,7 @@ export function EntriesView({ session, store }: { session: Session; store: strin
         aria-label="Filter keys"
         onSubmit={(e) => {
           e.preventDefault();
+          setChanges(0);
           setFilter({ ...draft });
         }}
       >
@@ -242,6 +277,21 @@ export function EntriesView({ session, store }: { session: Session; store: strin
         </label>
         <button type="submit">Apply</button>
       </form>
+      {changes > 0 && (
+        <p class="note live" role="status">
+          {changes === 1 ? '1 change' : `${changes.toLocaleString()} changes`} since the list was loaded.{' '}
+          <button
+            type="button"
+            onClick={() => {
+              setChanges(0);
+              setFilter({ ...filter });
+              info.reload();
+            }}
+          >
+            Refresh
+          </button>
+        </p>
+      )}
       <KeyList session={session} store={store} filter={filter} />
       <NewEntry session={session} store={store} />
     </section>
