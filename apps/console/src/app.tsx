@@ -3,7 +3,9 @@
  *
  * @module
  */
+
 import type { BrowserClient } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { hrefOf, parseRoute, type Route } from './lib/route.js';
 import { clientFor, forgetCache, savedToken, saveToken } from './session.js';
@@ -34,7 +36,7 @@ function useRoute(): Route {
 }
 
 /** The console. */
-export function App() {
+export function App(): JSX.Element | null {
   const [token, setToken] = useState(savedToken);
   const route = useRoute();
   const client = useMemo(() => (token === null ? undefined : clientFor(token)), [token]);

@@ -5,14 +5,14 @@
  * @module
  */
 import { isKvError } from '@kv/browser';
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 
 /**
  * Shows an error: a 403 as "Not allowed" with what the token lacks, a 401 as a rejected token, a
  * conflict (412) as such, anything else with its code and message.
  */
-export function ErrorNote({ error }: { error: unknown }) {
+export function ErrorNote({ error }: { error: unknown }): JSX.Element | null {
   if (error === undefined || error === null) return null;
   if (isKvError(error)) {
     if (error.status === 403) {
@@ -98,7 +98,7 @@ export function TypedConfirm(props: {
   expected: string;
   what: string;
   onConfirm: () => Promise<void>;
-}) {
+}): JSX.Element | null {
   const [open, setOpen] = useState(false);
   const [typed, setTyped] = useState('');
   const [error, setError] = useState<unknown>();
@@ -153,7 +153,7 @@ export function TypedConfirm(props: {
 }
 
 /** A labelled definition list row. */
-export function Field({ name, children }: { name: string; children: ComponentChildren }) {
+export function Field({ name, children }: { name: string; children: ComponentChildren }): JSX.Element | null {
   return (
     <>
       <dt>{name}</dt>
@@ -174,7 +174,7 @@ export function ScrollBox({
   label: string;
   class?: string;
   children: ComponentChildren;
-}) {
+}): JSX.Element | null {
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to scroll by keyboard.
     <section class={className ?? 'scroll-x'} aria-label={label} tabIndex={0}>

@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import type { JsonObject, ListItem, ListOptions } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes, formatTime } from '../lib/format.js';
@@ -213,7 +215,7 @@ function NewEntry({ session, store }: { session: Session; store: string }) {
 }
 
 /** A store's entries. */
-export function EntriesView({ session, store }: { session: Session; store: string }) {
+export function EntriesView({ session, store }: { session: Session; store: string }): JSX.Element | null {
   const info = useLoad(() => session.client.stores.get(store), [session.client, store]);
   const [draft, setDraft] = useState<Filter>({ mode: 'prefix', pattern: '', scope: '' });
   const [filter, setFilter] = useState<Filter>(draft);

@@ -6,7 +6,9 @@
  *
  * @module
  */
+
 import { type HistoryEntry, isKvError, type KvEntry, type KvValue, type WatchEvent } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes, formatCountdown, formatTime, valueKind } from '../lib/format.js';
@@ -275,7 +277,7 @@ export function EntryView({
   session: Session;
   store: string;
   entryKey: string;
-}) {
+}): JSX.Element | null {
   const entry = useLoad(() => session.client.store(store).getEntry(entryKey), [store, entryKey]);
   const [changed, setChanged] = useState<WatchEvent | undefined>();
   // The editor starts from the revision shown when it mounts. After a save it remounts once the view

@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import type { WatchEvent, WatchSubscription } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes, formatTime } from '../lib/format.js';
@@ -16,7 +18,7 @@ import { ErrorNote, ScrollBox } from '../ui.js';
 const MAX_EVENTS = 500;
 
 /** The live tail. */
-export function LiveView({ session, store }: { session: Session; store: string }) {
+export function LiveView({ session, store }: { session: Session; store: string }): JSX.Element | null {
   const [pattern, setPattern] = useState('');
   const [from, setFrom] = useState('');
   const [events, setEvents] = useState<WatchEvent[]>([]);

@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import { UnauthorizedError } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes } from '../lib/format.js';
@@ -39,7 +41,7 @@ async function readyState(): Promise<{ ready: boolean; reason: string | undefine
 }
 
 /** The server view. */
-export function ServerView({ session }: { session: Session }) {
+export function ServerView({ session }: { session: Session }): JSX.Element | null {
   const [state, setState] = useState<State>({
     healthy: undefined,
     ready: undefined,

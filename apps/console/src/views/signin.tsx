@@ -5,12 +5,14 @@
  *
  * @module
  */
+
 import { createClient, isKvError } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { ErrorNote } from '../ui.js';
 
 /** The sign-in form. */
-export function SignIn({ onSignIn }: { onSignIn: (token: string) => Promise<void> }) {
+export function SignIn({ onSignIn }: { onSignIn: (token: string) => Promise<void> }): JSX.Element | null {
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);

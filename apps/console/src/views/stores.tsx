@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import type { StoreInfo } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { formatBytes } from '../lib/format.js';
@@ -144,7 +146,7 @@ function StoreRow({
 }
 
 /** The store list. */
-export function StoresView({ session }: { session: Session }) {
+export function StoresView({ session }: { session: Session }): JSX.Element | null {
   const stores = useLoad(() => session.client.stores.list(), [session.client]);
   const [name, setName] = useState('');
   const [form, setForm] = useState<SettingsForm>({ history: '1', defaultTtlSecs: '', maxValueBytes: '' });

@@ -4,7 +4,9 @@
  *
  * @module
  */
+
 import type { CreatedToken } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Session } from '../app.js';
 import { capabilityStrings, ENTRY_ACTIONS, GLOBAL_CAPABILITIES } from '../lib/capabilities.js';
@@ -129,7 +131,7 @@ function CreateToken({ session, onCreated }: { session: Session; onCreated: (t: 
 }
 
 /** The token list and form. */
-export function TokensView({ session }: { session: Session }) {
+export function TokensView({ session }: { session: Session }): JSX.Element | null {
   const tokens = useLoad(() => session.client.tokens.list(), [session.client]);
   const [created, setCreated] = useState<CreatedToken>();
   const [error, setError] = useState<unknown>();

@@ -4,7 +4,9 @@
  *
  * @module
  */
+
 import type { JsonValue } from '@kv/browser';
+import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { hexDump, valueKind } from '../lib/format.js';
 import { ScrollBox } from '../ui.js';
@@ -68,7 +70,13 @@ function ImagePreview({ bytes, contentType }: { bytes: Uint8Array; contentType: 
 }
 
 /** A value as the entry view shows it. */
-export function ValueView({ value, contentType }: { value: unknown; contentType: string }) {
+export function ValueView({
+  value,
+  contentType,
+}: {
+  value: unknown;
+  contentType: string;
+}): JSX.Element | null {
   const kind = valueKind(contentType);
   if (value instanceof Uint8Array) {
     if (kind === 'image') return <ImagePreview bytes={value} contentType={contentType} />;
