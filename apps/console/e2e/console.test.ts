@@ -376,6 +376,15 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
     await form.getByLabel('list', { exact: true }).uncheck();
     await form.getByLabel('exists', { exact: true }).check();
     expect(await form.locator('output.caps').textContent()).toBe(`kv[${store}]:get kv[${store}]:exists`);
+    // Several stores in one token: keep a row, pick the next; forgetting the kept rows undoes it.
+    await form.getByRole('button', { name: 'Keep these and add another store' }).click();
+    await form.getByLabel('Store (empty = every store)').fill('other-store');
+    expect(await form.locator('output.caps').textContent()).toBe(
+      `kv[${store}]:get kv[${store}]:exists kv[other-store]:get kv[other-store]:exists`,
+    );
+    await form.getByRole('button', { name: 'Forget the kept ones (2)' }).click();
+    await form.getByLabel('Store (empty = every store)').fill(store);
+    expect(await form.locator('output.caps').textContent()).toBe(`kv[${store}]:get kv[${store}]:exists`);
     await form.getByRole('button', { name: 'Create token' }).click();
     const secret = await page.locator('input.secret-value').inputValue();
     expect(secret.length).toBeGreaterThan(20);

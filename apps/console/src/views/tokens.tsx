@@ -91,13 +91,24 @@ function CreateToken({ session, onCreated }: { session: Session; onCreated: (t: 
             </label>
           ))}
         </div>
-        <button
-          type="button"
-          onClick={() => setExtra([...new Set([...extra, ...preview])])}
-          disabled={pickError !== undefined}
-        >
-          Keep these and add another store
-        </button>
+        <div class="row">
+          <button
+            type="button"
+            onClick={() => {
+              setExtra([...new Set([...extra, ...preview])]);
+              setStore('');
+              setScope('');
+            }}
+            disabled={pickError !== undefined}
+          >
+            Keep these and add another store
+          </button>
+          {extra.length > 0 && (
+            <button type="button" onClick={() => setExtra([])}>
+              Forget the kept ones ({extra.length})
+            </button>
+          )}
+        </div>
       </fieldset>
       <fieldset>
         <legend>Other capabilities</legend>
