@@ -74,6 +74,7 @@ echo "kv is serving on $url (data: $KV_DATA_FILE; $token_note; logs: $log)."
 try_env=""
 [ "$url" != "http://127.0.0.1:8787" ] && try_env="KV_URL=$url "
 [ "$KV_DATA_FILE" != "./data/kv.sqlite" ] && try_env="${try_env}KV_DATA_FILE=$KV_DATA_FILE "
+echo "Console: $url/console/ (sign in with the admin token)"
 echo "Try: ${try_env}node packages/node/dist/cli.js ls demo-cities --prefix city.IS. --limit 5"
 echo "Press Ctrl-C to stop."
 wait "$server" || true

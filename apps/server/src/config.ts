@@ -91,6 +91,12 @@ export interface ServerConfig {
    */
   metricsPublic: boolean;
   /**
+   * Do not serve the web console at `/console/` (docs/console.md); its paths then answer 404 like any
+   * unknown path. The console holds no secret and uses the normal API with the user's token.
+   * @default false (the console is served)
+   */
+  noConsole: boolean;
+  /**
    * Public base URL of the server, the origin (and path prefix, behind a proxy) of the `url` the server
    * returns for signed URLs; never the request's `Host` header (docs/security.md "Signed URLs").
    * @default undefined (`http://<host>:<port>` of the listening address)
@@ -314,6 +320,14 @@ export const SETTINGS: readonly SettingInfo[] = [
     boolean: true,
   },
   {
+    key: 'noConsole',
+    flag: '--no-console',
+    env: 'KV_NO_CONSOLE',
+    default: 'false',
+    description: 'do not serve the web console at /console/',
+    boolean: true,
+  },
+  {
     key: 'publicUrl',
     flag: '--public-url',
     env: 'KV_PUBLIC_URL',
@@ -490,6 +504,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     adminToken: env.KV_ADMIN_TOKEN === '' ? undefined : env.KV_ADMIN_TOKEN,
     skipQuickCheck: bool('skipQuickCheck'),
     metricsPublic: bool('metricsPublic'),
+    noConsole: bool('noConsole'),
     publicUrl: publicUrl(raw('publicUrl'), name('publicUrl')),
     headersTimeoutMs: int('headersTimeoutMs', 20_000, 100, 3600 * 1000),
     requestTimeoutMs: int('requestTimeoutMs', 300_000, 0, 24 * 3600 * 1000),
@@ -577,6 +592,7 @@ Every /v1 request needs "Authorization: Bearer <token>" (docs/security.md); the 
 <data file>.admin-token (mode 0600) unless KV_ADMIN_TOKEN is set.
 
 Endpoints besides the protocol: /healthz (process up), /readyz (database readable and intact),
-/metrics (Prometheus; a kv.admin:stores token unless --metrics-public).
+/metrics (Prometheus; a kv.admin:stores token unless --metrics-public), /console/ (the web console,
+unless --no-console; sign in with a token).
 `;
 }

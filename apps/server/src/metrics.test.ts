@@ -1,6 +1,7 @@
 import { buildPath, ROUTES, type RouteName } from '@kv/core/protocol';
+import { MemoryStorage } from '@kv/engine';
 import { describe, expect, it } from 'vitest';
-import { routeOf } from './metrics.js';
+import { createMetrics, routeOf, SERVER_VERSION } from './metrics.js';
 
 describe('routeOf (metric and log labels)', () => {
   it('labels every route of the protocol table by its template, params as :name', () => {
@@ -24,5 +25,18 @@ describe('routeOf (metric and log labels)', () => {
     expect(routeOf('GET', '/healthz')).toBe('/healthz');
     expect(routeOf('GET', '/v1/stores/s/unknown')).toBe('other');
     expect(routeOf('GET', '/wp-admin/secret-path')).toBe('other');
+  });
+});
+
+describe('kv_server_info', () => {
+  it("carries the package's version and the storage kind as labels, value 1", async () => {
+    const storage = new MemoryStorage();
+    const { registry } = createMetrics(storage, { storage: 'memory' });
+    expect(SERVER_VERSION).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await registry.metrics()).toContain(
+      `kv_server_info{version="${SERVER_VERSION}",storage="memory"} 1`,
+    );
+    expect(await createMetrics(storage).registry.metrics()).not.toContain('kv_server_info');
+    await storage.close();
   });
 });

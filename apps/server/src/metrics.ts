@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { createRequire } from 'node:module';
 import { matchRoute, ROUTES, type RouteDef, type RouteLookup } from '@kv/core/protocol';
 import type { Storage } from '@kv/engine';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -60,12 +61,27 @@ export interface ServerMetrics {
   observe(method: string, route: string, status: number, seconds: number): void;
 }
 
+/** This package's version (package.json, one directory up from both `src/` and `dist/`). */
+export const SERVER_VERSION: string = (
+  createRequire(import.meta.url)('../package.json') as { version: string }
+).version;
+
+/**
+ * What `kv_server_info` says about the server besides {@link SERVER_VERSION} (the Prometheus `*_info`
+ * convention: labels, value 1).
+ */
+export interface ServerInfo {
+  /** The storage kind: `sqlite` or `memory`. */
+  storage: string;
+}
+
 /**
  * Creates the registry and metrics for one server.
  *
  * @param storage - read at scrape time for the per-store gauges (`listStores`)
+ * @param info - the labels of `kv_server_info` (the console's server view shows them); none without it
  */
-export function createMetrics(storage: Storage): ServerMetrics {
+export function createMetrics(storage: Storage, info?: ServerInfo): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -96,6 +112,14 @@ export function createMetrics(storage: Storage): ServerMetrics {
   perStore('kv_store_entries', 'Live entries per store (expired entries count until swept).', 'keyCount');
   perStore('kv_store_bytes', 'Sum of live value sizes per store, in bytes.', 'totalBytes');
   perStore('kv_store_revision', 'Latest revision per store.', 'revision');
+  if (info !== undefined) {
+    new Gauge({
+      name: 'kv_server_info',
+      help: 'The server version and storage kind, as labels (always 1).',
+      labelNames: ['version', 'storage'] as const,
+      registers: [registry],
+    }).set({ version: SERVER_VERSION, storage: info.storage }, 1);
+  }
   return {
     registry,
     observe(method, route, status, seconds) {

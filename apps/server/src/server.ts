@@ -41,6 +41,7 @@ import { Gauge } from 'prom-client';
 import { type AdminTokenResult, bootstrapAdminToken, SqliteTokenStore } from './auth.js';
 import { RequestAbortedError } from './body.js';
 import type { ServerConfig } from './config.js';
+import { createConsoleHandler } from './console.js';
 import { errorJson } from './error-response.js';
 import { createMetrics, routeLabel, type ServerMetrics } from './metrics.js';
 import { NodeRequest, writeResult } from './node-transport.js';
@@ -223,7 +224,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       );
     },
   });
-  const metrics = createMetrics(storage);
+  const metrics = createMetrics(storage, { storage: config.storage });
   const budget = createResponseBudget(config.maxResponseBufferBytes);
   new Gauge({
     name: 'kv_http_response_buffer_bytes',
@@ -233,6 +234,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       this.set(budget.inFlightBytes);
     },
   });
+  // The web console's static files at /console/ (docs/console.md), unless --no-console.
+  const consolePage = config.noConsole ? undefined : createConsoleHandler();
   const cors = config.corsOrigins;
   const anyOrigin = cors.includes('*');
   // Aborted at shutdown: ends open watch streams, which clients then resume elsewhere or after restart.
@@ -272,6 +275,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         body: await metrics.registry.metrics(),
       };
     }
+    const page = consolePage?.(req, path);
+    if (page !== undefined) return page;
     const allowed = corsHeaders(req);
     if (allowed && req.method === 'OPTIONS' && req.header('access-control-request-method') !== undefined) {
       return {
