@@ -69,16 +69,18 @@ function hookOf<T>(
 /**
  * Applies independent mutations in one storage transaction (bulk mode `each`). No ops and no
  * `idempotency`: no transaction at all; with `idempotency`, the transaction saves the record even when
- * it applies nothing.
+ * it applies nothing. `nowMs` is the commit's "now" (default: the clock), so a write whose expiry was
+ * computed from a TTL commits at the time the TTL counts from.
  */
 async function commitEach(
   ctx: EngineContext,
   store: string,
   ops: Mutation[],
   idempotency?: CommitIdempotency,
+  nowMs: number = ctx.clock(),
 ): Promise<MutationResult[]> {
   if (ops.length === 0 && idempotency === undefined) return [];
-  const request = { mode: 'each' as const, mutations: ops, nowMs: ctx.clock() };
+  const request = { mode: 'each' as const, mutations: ops, nowMs };
   const result = await ctx.commit(store, idempotency === undefined ? request : { ...request, idempotency });
   if (!result.ok) {
     // Each-mode commits always succeed as a whole; a storage that says otherwise is broken.
@@ -93,8 +95,9 @@ async function commitOne(
   store: string,
   op: Mutation,
   idempotency?: CommitIdempotency,
+  nowMs?: number,
 ): Promise<MutationResult> {
-  const [result] = await commitEach(ctx, store, [op], idempotency);
+  const [result] = await commitEach(ctx, store, [op], idempotency, nowMs);
   return result as MutationResult;
 }
 
@@ -145,7 +148,9 @@ async function refusal(
 
 /**
  * Applies one mutation for a caller with `grant`. With an unscoped grant this is one commit. With
- * `answer`, the commit that decides the outcome saves its response record.
+ * `answer`, the commit that decides the outcome saves its response record. `nowMs` is the commit's "now"
+ * (default: the clock when it commits): a put whose expiry was computed from a TTL passes the time it
+ * counted from, so its `expiresAt - updatedAt` is exactly the TTL.
  *
  * @throws {UnauthorizedError} 403 when the grant does not cover the new or the current scopes
  * @throws {KvError} 503 `unavailable` after losing {@link MAX_ATTEMPTS} races
@@ -156,8 +161,9 @@ export async function commitGuardedOne(
   op: Mutation,
   grant: Grant,
   answer?: Answer<MutationResult>,
+  nowMs?: number,
 ): Promise<MutationResult> {
-  if (grant.all) return commitOne(ctx, store, op, hookOf(answer, only));
+  if (grant.all) return commitOne(ctx, store, op, hookOf(answer, only), nowMs);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await ctx.storage.get(store, op.key, ctx.clock());
     const refused = await refusal(ctx, store, op, current, grant);
@@ -169,7 +175,13 @@ export async function commitGuardedOne(
       const result = only(r);
       return result?.status === 'failed' ? undefined : result;
     });
-    const result = await commitOne(ctx, store, { ...op, precondition: snapshotPrecondition(current) }, hook);
+    const result = await commitOne(
+      ctx,
+      store,
+      { ...op, precondition: snapshotPrecondition(current) },
+      hook,
+      nowMs,
+    );
     if (result.status !== 'failed') return result;
   }
   throw contention();

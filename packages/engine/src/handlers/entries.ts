@@ -349,6 +349,7 @@ async function writeEntry(ctx: EngineContext, c: RequestContext): Promise<Engine
     store,
     body: value,
     execute: async (recorder) =>
-      render(await commitGuardedOne(ctx, store, put, grant, recorder && { recorder, render })),
+      // Committed at the time its TTL was counted from: expiresAt - updatedAt is exactly the TTL.
+      render(await commitGuardedOne(ctx, store, put, grant, recorder && { recorder, render }, nowMs)),
   });
 }
