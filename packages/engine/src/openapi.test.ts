@@ -20,7 +20,10 @@ interface OpenApiDoc {
   components?: { schemas?: Record<string, unknown> };
 }
 
-/** Every route of docs/protocol.md with its methods (HEAD documented next to GET for raw reads). */
+/**
+ * Every route of docs/protocol.md and of the compatibility APIs with its methods (HEAD documented next to
+ * GET for raw reads).
+ */
 const EXPECTED: Record<string, string[]> = {
   '/healthz': ['get'],
   '/v1/stores': ['get', 'post'],
@@ -40,6 +43,23 @@ const EXPECTED: Record<string, string[]> = {
   '/v1/stores/{store}/signing-secret': ['post'],
   '/v1/tokens': ['get', 'post'],
   '/v1/tokens/{id}': ['delete'],
+  // The compatibility APIs (docs/compat.md).
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces': ['get', 'post'],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}': ['get', 'put', 'delete'],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}/keys': ['get'],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}/values/{keyName}': [
+    'get',
+    'put',
+    'delete',
+  ],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}/metadata/{keyName}': ['get'],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}/bulk': ['put', 'delete'],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}/bulk/delete': ['post'],
+  '/client/v4/accounts/{accountId}/storage/kv/namespaces/{namespaceId}/bulk/get': ['post'],
+  '/v2/key-value-stores': ['get', 'post'],
+  '/v2/key-value-stores/{storeId}': ['get', 'put', 'delete'],
+  '/v2/key-value-stores/{storeId}/keys': ['get'],
+  '/v2/key-value-stores/{storeId}/records/{recordKey}': ['get', 'head', 'put', 'delete'],
 };
 
 function collectRefs(node: unknown, out: string[] = []): string[] {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { APIFY_ROUTES, CLOUDFLARE_ROUTES } from './compat-routes.js';
 
 /** An HTTP method of the protocol. `HEAD` is served wherever `GET` is (RFC 9110 section 9.3.2). */
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -22,13 +23,19 @@ export interface RouteDef {
   readonly method: Exclude<HttpMethod, 'HEAD'>;
   /** OpenAPI path template, e.g. `/v1/stores/{store}/entries/{key}`. */
   readonly template: string;
+  /**
+   * The template's last `{param}` takes the rest of the path: one or more segments, each decoded, joined
+   * with `/` (Apify record keys, which `apify-client` sends unencoded). A single `%2F`-encoded segment
+   * reads the same.
+   */
+  readonly greedy?: boolean;
 }
 
 /**
- * Every route of the protocol, by name. Service routes (`/healthz`, `/openapi.json`) are included;
- * a server may add its own (`/readyz`, `/metrics`) outside the table.
+ * The routes of kv's own API (docs/protocol.md "Route summary"), by name. Service routes (`/healthz`,
+ * `/openapi.json`) are included; a server may add its own (`/readyz`, `/metrics`) outside the table.
  */
-export const ROUTES = {
+export const NATIVE_ROUTES = {
   health: { name: 'health', method: 'GET', template: '/healthz' },
   openapi: { name: 'openapi', method: 'GET', template: '/openapi.json' },
   listStores: { name: 'listStores', method: 'GET', template: '/v1/stores' },
@@ -59,6 +66,16 @@ export const ROUTES = {
   createToken: { name: 'createToken', method: 'POST', template: '/v1/tokens' },
   revokeToken: { name: 'revokeToken', method: 'DELETE', template: '/v1/tokens/{id}' },
 } as const;
+
+/**
+ * Every route of the protocol, by name: kv's own ({@link NATIVE_ROUTES}) and those of the compatibility
+ * APIs (`compat-routes.ts`: Cloudflare KV REST, Apify API v2; docs/compat.md).
+ */
+export const ROUTES: typeof NATIVE_ROUTES & typeof CLOUDFLARE_ROUTES & typeof APIFY_ROUTES = {
+  ...NATIVE_ROUTES,
+  ...CLOUDFLARE_ROUTES,
+  ...APIFY_ROUTES,
+};
 
 /** The name of a route of {@link ROUTES}. */
 export type RouteName = keyof typeof ROUTES;
@@ -97,6 +114,8 @@ interface CompiledRoute {
   literals: Array<string | null>;
   /** Parameter names, in segment order. */
   params: string[];
+  /** The last parameter takes the rest of the path ({@link RouteDef.greedy}). */
+  greedy: boolean;
 }
 
 const compiled: CompiledRoute[] = Object.values(ROUTES).map((r: RouteDef) => {
@@ -111,7 +130,7 @@ const compiled: CompiledRoute[] = Object.values(ROUTES).map((r: RouteDef) => {
       literals.push(segment);
     }
   }
-  return { route: r, literals, params };
+  return { route: r, literals, params, greedy: r.greedy === true };
 });
 
 /** Routes grouped by template (one group per path shape), in table order. */
@@ -127,7 +146,8 @@ const shapes = [...byTemplate.values()];
  * Matches a request's method and raw path (no query; as received, still percent-encoded) to a route.
  * `HEAD` matches a `GET` route. No two templates of the table fit one path (the table's test checks it),
  * so the first fit is the only one. Parameter segments are decoded strictly with `decodeURIComponent`; an
- * empty segment never matches a parameter.
+ * empty segment never matches a parameter (a greedy last parameter's first segment must not be empty;
+ * later ones may be).
  *
  * @param method - the request method, upper case
  * @param path - the raw path, e.g. `/v1/stores/orders/entries/a%2Fb`
@@ -152,11 +172,15 @@ export function matchRoute(method: string, path: string): RouteLookup {
     }
     const params: Record<string, string> = {};
     let p = 0;
+    const last = hit.literals.length - 1;
     for (let i = 0; i < hit.literals.length; i++) {
       if (hit.literals[i] !== null) continue;
       const name = hit.params[p++] as string;
       try {
-        params[name] = decodeURIComponent(segments[i] as string);
+        params[name] =
+          hit.greedy && i === last
+            ? segments.slice(i).map(decodeURIComponent).join('/')
+            : decodeURIComponent(segments[i] as string);
       } catch {
         return { kind: 'bad_encoding', template: hit.route.template, param: name };
       }
@@ -167,8 +191,9 @@ export function matchRoute(method: string, path: string): RouteLookup {
 }
 
 function segmentsFit(shape: CompiledRoute, segments: string[]): boolean {
-  if (shape.literals.length !== segments.length) return false;
-  for (let i = 0; i < segments.length; i++) {
+  const n = shape.literals.length;
+  if (shape.greedy ? segments.length < n : n !== segments.length) return false;
+  for (let i = 0; i < n; i++) {
     const literal = shape.literals[i];
     if (literal === null) {
       if ((segments[i] as string).length === 0) return false;
