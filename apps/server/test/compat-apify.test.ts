@@ -185,6 +185,13 @@ describe('the official apify-client against kv', () => {
     expect(tampered.body).toMatchObject({ error: { type: 'token-not-valid' } });
     const write = await call(recordUrl, { method: 'PUT', body: 'x', token: null });
     expect(write.status).toBe(401);
+    // Public answers carry the signed-URL headers: a value that could run script is a download.
+    expect(open.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(open.headers.get('access-control-allow-origin')).toBe('*');
+    await s.setRecord({ key: 'page.html', value: '<script>alert(1)</script>', contentType: 'text/html' });
+    const html = await call(await s.getRecordPublicUrl('page.html'), { token: null });
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-disposition')).toBe('attachment');
     const slashUrl = await s.getRecordPublicUrl('dir/sub/file.bin');
     expect((await call(slashUrl, { token: null })).status).toBe(200);
 

@@ -327,7 +327,9 @@ export function createPipeline(
       // A compatibility API (outside /v1): its signature, else the bearer token; its error shape.
       call.compat = spec.compat;
       principal = await spec.compat.signedPrincipal?.(method, lookup.params, target);
-      if (principal === undefined && ctx.tokens !== undefined) {
+      // A public URL's answers get the signed-URL headers (CORS, nosniff, attachment for active types).
+      if (principal !== undefined) call.signed = true;
+      else if (ctx.tokens !== undefined) {
         principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
       }
     }

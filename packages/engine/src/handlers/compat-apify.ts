@@ -324,7 +324,10 @@ export function routes(ctx: EngineContext, native: NativeTable): Pick<HandlerTab
   const call = (c: RequestContext, name: NativeRouteName, args: Parameters<typeof callNative>[3]) =>
     callNative(native, c, name, args);
 
-  /** The Apify store object; `urlSigningSecretKey` only for a caller who may sign URLs of the store. */
+  /**
+   * The Apify store object; `urlSigningSecretKey` only for a caller with unscoped `sign`, `get` and `list`
+   * on the store.
+   */
   const storeObject = async (c: RequestContext, info: StoreInfo): Promise<Record<string, unknown>> => {
     const out: Record<string, unknown> = {
       id: info.name,
@@ -339,8 +342,12 @@ export function routes(ctx: EngineContext, native: NativeTable): Pick<HandlerTab
       generalAccess: 'RESTRICTED',
       stats: { keyCount: info.keyCount, s3StorageBytes: info.totalBytes },
     };
-    const grant = defaultGrant(c.principal, 'sign', info.name);
-    if (grant?.all === true) {
+    // Apify's URLs carry no scopes: the key goes only to a caller who may sign, read and list every
+    // entry of the store (what a record or keys URL then grants).
+    const full = (['sign', 'get', 'list'] as const).every(
+      (action) => defaultGrant(c.principal, action, info.name)?.all === true,
+    );
+    if (full) {
       const record = await ctx.storage.getStore(info.name);
       if (record !== undefined) out.urlSigningSecretKey = await urlSigningSecretKey(record.signingSecret);
     }
