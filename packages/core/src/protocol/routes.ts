@@ -140,7 +140,22 @@ for (const c of compiled) {
   if (group) group.push(c);
   else byTemplate.set(c.route.template, [c]);
 }
-const shapes = [...byTemplate.values()];
+/**
+ * The groups by their template's first segment (every template starts with a literal: `v1`, `client`,
+ * `v2`, `healthz`...), so a path is compared only with the templates it could fit; groups whose first
+ * segment is a parameter are tried for every path.
+ */
+const byFirstSegment = new Map<string, CompiledRoute[][]>();
+const anyFirstSegment: CompiledRoute[][] = [];
+for (const group of byTemplate.values()) {
+  const first = (group[0] as CompiledRoute).literals[0];
+  if (first === null || first === undefined) anyFirstSegment.push(group);
+  else {
+    const list = byFirstSegment.get(first);
+    if (list) list.push(group);
+    else byFirstSegment.set(first, [group]);
+  }
+}
 
 /**
  * Matches a request's method and raw path (no query; as received, still percent-encoded) to a route.
@@ -157,6 +172,11 @@ const shapes = [...byTemplate.values()];
 export function matchRoute(method: string, path: string): RouteLookup {
   if (path.length === 0 || path.charCodeAt(0) !== 47 /* / */) return { kind: 'not_found' };
   const segments = path.slice(1).split('/');
+  const candidates = byFirstSegment.get(segments[0] as string);
+  const shapes =
+    anyFirstSegment.length === 0
+      ? (candidates ?? NO_GROUPS)
+      : [...(candidates ?? NO_GROUPS), ...anyFirstSegment];
   for (const group of shapes) {
     const shape = group[0] as CompiledRoute;
     if (!segmentsFit(shape, segments)) continue;
@@ -189,6 +209,8 @@ export function matchRoute(method: string, path: string): RouteLookup {
   }
   return { kind: 'not_found' };
 }
+
+const NO_GROUPS: CompiledRoute[][] = [];
 
 function segmentsFit(shape: CompiledRoute, segments: string[]): boolean {
   const n = shape.literals.length;
