@@ -201,7 +201,10 @@ export function callNative(
     url: c.request.url,
     header,
     readBody: async (limitBytes) => (raw.byteLength > limitBytes ? null : raw),
-    signal: c.request.signal,
+    // Read only when used: the Node transport builds its abort signal (and a listener) on first read.
+    get signal() {
+      return c.request.signal;
+    },
   };
   const native: RequestContext = {
     request,
@@ -214,7 +217,9 @@ export function callNative(
     header,
     principal: c.principal,
     requestId: c.requestId,
-    signal: c.signal,
+    get signal() {
+      return c.signal;
+    },
   };
   return table[name].handle(native);
 }
