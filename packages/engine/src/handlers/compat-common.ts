@@ -191,38 +191,76 @@ export function callNative(
   name: NativeRouteName,
   call: NativeCall,
 ): Promise<EngineResult> {
-  const headers = call.headers ?? {};
-  const raw = call.raw ?? EMPTY;
-  const header = (h: string): string | undefined =>
-    headers[h] ?? (h === 'authorization' ? c.header(h) : undefined);
-  const method = call.method ?? (ROUTES[name] as RouteDef).method;
-  const request: EngineRequest = {
-    method,
-    url: c.request.url,
-    header,
-    readBody: async (limitBytes) => (raw.byteLength > limitBytes ? null : raw),
-    // Read only when used: the Node transport builds its abort signal (and a listener) on first read.
-    get signal() {
-      return c.request.signal;
-    },
-  };
-  const native: RequestContext = {
-    request,
-    method,
-    route: ROUTES[name],
-    params: call.params,
-    query: call.query ?? {},
-    body: call.body,
-    bodyBytes: EMPTY,
-    header,
-    principal: c.principal,
-    requestId: c.requestId,
-    get signal() {
-      return c.signal;
-    },
-  };
-  return table[name].handle(native);
+  return table[name].handle(new NativeContext(c, name, call));
 }
+
+/** The request a native handler sees: the compat request's caller with the native route's inputs. */
+class NativeRequest implements EngineRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly #outer: RequestContext;
+  readonly #headers: Record<string, string>;
+  readonly #raw: Uint8Array;
+
+  constructor(outer: RequestContext, method: string, headers: Record<string, string>, raw: Uint8Array) {
+    this.method = method;
+    this.url = outer.request.url;
+    this.#outer = outer;
+    this.#headers = headers;
+    this.#raw = raw;
+  }
+
+  /** The given headers; of the compat request's own, only `authorization` (for the `authorize` hook). */
+  header(name: string): string | undefined {
+    return this.#headers[name] ?? (name === 'authorization' ? this.#outer.header(name) : undefined);
+  }
+
+  async readBody(limitBytes: number): Promise<Uint8Array | null> {
+    return this.#raw.byteLength > limitBytes ? null : this.#raw;
+  }
+
+  /** Read only when used: the Node transport builds its abort signal (and a listener) on first read. */
+  get signal(): AbortSignal {
+    return this.#outer.request.signal;
+  }
+}
+
+/** The {@link RequestContext} of a native route called by a compat handler (prototype getters: no per-call accessors). */
+class NativeContext implements RequestContext {
+  readonly request: NativeRequest;
+  readonly method: string;
+  readonly route: RouteDef;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: unknown;
+  readonly body: unknown;
+  readonly bodyBytes: Uint8Array = EMPTY;
+  readonly principal: RequestContext['principal'];
+  readonly requestId: string;
+  readonly #outer: RequestContext;
+
+  constructor(outer: RequestContext, name: NativeRouteName, call: NativeCall) {
+    const method = call.method ?? (ROUTES[name] as RouteDef).method;
+    this.request = new NativeRequest(outer, method, call.headers ?? NO_HEADERS, call.raw ?? EMPTY);
+    this.method = method;
+    this.route = ROUTES[name];
+    this.params = call.params;
+    this.query = call.query ?? NO_HEADERS;
+    this.body = call.body;
+    this.principal = outer.principal;
+    this.requestId = outer.requestId;
+    this.#outer = outer;
+  }
+
+  header(name: string): string | undefined {
+    return this.request.header(name);
+  }
+
+  get signal(): AbortSignal {
+    return this.#outer.signal;
+  }
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The JSON body of a native result (every native route but entry reads answers JSON text). */
 export function resultJson<T>(result: EngineResult): T {
