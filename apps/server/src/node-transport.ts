@@ -40,7 +40,7 @@ export class NodeRequest implements EngineRequest {
   /**
    * @param incoming - the request
    * @param outgoing - its response (its `close` ends the signal)
-   * @param route - `matchRoute` of the request, when already looked up
+   * @param route - `matchServerRoute` of the request, when already looked up
    * @param shutdown - also ends the signal (server shutdown ends watch streams)
    */
   constructor(

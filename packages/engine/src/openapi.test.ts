@@ -1,4 +1,4 @@
-import { buildPath, ROUTES, type RouteDef, type RouteName } from '@kv/core/protocol';
+import { ROUTES, type RouteDef, SERVER_ROUTES } from '@kv/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { setup } from '../test/harness.js';
 
@@ -154,10 +154,10 @@ describe('/openapi.json', () => {
     expect(bulkSchema.properties.items.maxItems).toBe(10_000);
   });
 
-  it("documents exactly the routes of core's table, each with its method, path and operationId", async () => {
+  it("documents exactly the routes of core's server table, each with its method, path and operationId", async () => {
     const h = setup();
     const doc = (await (await h.call('GET', '/openapi.json')).json()) as OpenApiDoc;
-    const table = Object.values(ROUTES) as RouteDef[];
+    const table = Object.values(SERVER_ROUTES) as RouteDef[];
     for (const route of table) {
       // The document does not describe itself: it is what `GET /openapi.json` answers.
       if (route.name === ROUTES.openapi.name) continue;
@@ -170,18 +170,16 @@ describe('/openapi.json', () => {
         // HEAD is served (and documented) wherever the table has GET (RFC 9110 section 9.3.2).
         const wanted = method === 'head' ? 'GET' : method.toUpperCase();
         const inTable = table.some((r) => r.template === path && r.method === wanted);
-        expect(inTable, `${method.toUpperCase()} ${path} is not in ROUTES`).toBe(true);
+        expect(inTable, `${method.toUpperCase()} ${path} is not in SERVER_ROUTES`).toBe(true);
       }
     }
   });
 
-  it("routes every operation of core's table (no 404 route_not_found, no 405)", async () => {
+  it("routes every operation of core's server table (no 404 route_not_found, no 405)", async () => {
     const h = setup();
-    for (const route of Object.values(ROUTES) as RouteDef[]) {
-      const params = Object.fromEntries(
-        [...route.template.matchAll(/\{(\w+)\}/g)].map((m) => [m[1] as string, 'x']),
-      );
-      const path = buildPath(route.name as RouteName, params as never);
+    for (const route of Object.values(SERVER_ROUTES) as RouteDef[]) {
+      // Every parameter `x` (what `buildPath` gives; it builds kv's own routes only).
+      const path = route.template.replace(/\{\w+\}/g, 'x');
       for (const method of route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]) {
         const res = await h.call(method, path);
         const code = res.headers.get('kv-error-code');

@@ -1,13 +1,13 @@
 /**
  * The engine's one request pipeline (docs/architecture.md "Request pipeline"): a transport hands in a
- * plain {@link EngineRequest}, the pipeline routes it with core's route table (`matchRoute`), runs the
+ * plain {@link EngineRequest}, the pipeline routes it with core's route table (`matchServerRoute`), runs the
  * same steps for every route, calls the route's handler with a {@link RequestContext} and returns a plain
  * {@link EngineResult}. Two thin transports adapt it: Web `Request -> Response` (`web.ts`, the mock and
  * edge runtimes) and `node:http` (in `apps/server`).
  *
  * The steps, in order: the request id (`Kv-Request-Id`); on `/v1/...` the caller (a signed URL, whose
  * answers get the signed-URL CORS and `nosniff` headers, or the bearer token); 404 / 405 / 400 from
- * `matchRoute`; for JSON-body routes the capability pre-check, 415, the body read within the route's
+ * `matchServerRoute`; for JSON-body routes the capability pre-check, 415, the body read within the route's
  * limit (413) and the nesting check; zod validation of the query, path parameters, headers and JSON body
  * (each once); the handler; errors as JSON error bodies; HEAD as GET without the body.
  *
@@ -20,12 +20,12 @@ import {
   isKvError,
   KvError,
   LIMITS,
-  matchRoute,
+  matchServerRoute,
   PayloadTooLargeError,
   ROUTES,
   type RouteDef,
   type RouteLookup,
-  type RouteName,
+  type ServerRouteName,
   ValidationError,
   validateStoreName,
 } from '@kv/core/protocol';
@@ -59,8 +59,8 @@ export interface EngineRequest {
   /** Aborted when the client goes away (ends a watch stream). Transports may create it on first read. */
   readonly signal: AbortSignal;
   /**
-   * `matchRoute(method, path)` of this request, when the transport already looked it up (the server does,
-   * for its metric labels): the pipeline then matches once per request. It must be that lookup.
+   * `matchServerRoute(method, path)` of this request, when the transport already looked it up (the server
+   * does, for its metric labels): the pipeline then matches once per request. It must be that lookup.
    */
   readonly route?: RouteLookup | undefined;
   /**
@@ -104,7 +104,7 @@ export interface RequestContext<Q = unknown, B = unknown> {
   readonly method: string;
   /** The route of core's table that matched. */
   readonly route: RouteDef;
-  /** Path parameters, percent-decoded (strictly) by `matchRoute`. */
+  /** Path parameters, percent-decoded (strictly) by `matchServerRoute`. */
   readonly params: Readonly<Record<string, string>>;
   /** The query, validated by the route's query schema (`{}` without one). */
   readonly query: Q;
@@ -183,8 +183,11 @@ export interface CompatApi {
   ): Promise<Principal | undefined>;
 }
 
-/** Every route of core's `ROUTES` with its handler: the type makes a missing route a compile error. */
-export type HandlerTable = { readonly [N in RouteName]: RouteSpec };
+/**
+ * Every route of core's `SERVER_ROUTES` (kv's own and the compatibility APIs') with its handler: the type
+ * makes a missing route a compile error.
+ */
+export type HandlerTable = { readonly [N in ServerRouteName]: RouteSpec };
 
 /**
  * One route's {@link RouteSpec}: its description, its handler and, for JSON-body routes, the body's limit.
@@ -286,9 +289,9 @@ export function createPipeline(
   table: HandlerTable,
   onError: (error: unknown, req: EngineRequest) => void,
 ): (req: EngineRequest) => Promise<EngineResult> {
-  const routes = new Map<RouteName, CompiledRoute>();
+  const routes = new Map<ServerRouteName, CompiledRoute>();
   for (const [name, spec] of Object.entries(table)) {
-    routes.set(name as RouteName, compile(spec));
+    routes.set(name as ServerRouteName, compile(spec));
   }
 
   /** Runs the steps up to the handler's result; throws a `KvError` (or anything) on failure. */
@@ -319,9 +322,9 @@ export function createPipeline(
         principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
       }
     }
-    const lookup = req.route ?? matchRoute(method, path);
+    const lookup = req.route ?? matchServerRoute(method, path);
     if (lookup.kind !== 'match') throw noRoute(lookup, method, path);
-    const compiled = routes.get(lookup.route.name as RouteName) as CompiledRoute;
+    const compiled = routes.get(lookup.route.name as ServerRouteName) as CompiledRoute;
     const spec = compiled.spec;
     if (spec.compat !== undefined) {
       // A compatibility API (outside /v1): its signature, else the bearer token; its error shape.

@@ -1,16 +1,18 @@
 /**
  * The routes of the compatibility APIs the server speaks besides its own (docs/compat.md): the Cloudflare
  * Workers KV REST API (API v4, `/client/v4/accounts/{accountId}/storage/kv/namespaces/...`) and the
- * Apify API v2 key-value stores (`/v2/key-value-stores/...`). They are part of the one route table
- * (`ROUTES` spreads them in), so the engine's router, its handler table, `/openapi.json` and the server's
- * metric labels cover them like any route; they are kept in this file, apart from the native routes,
- * because their paths, names and shapes are those of other products (docs/architecture.md "Decisions").
+ * Apify API v2 key-value stores (`/v2/key-value-stores/...`). {@link SERVER_ROUTES} is the table a server
+ * answers: `ROUTES` and these. The engine's router ({@link matchServerRoute}), its handler table,
+ * `/openapi.json` and the server's metric labels derive from it, so a compat route is covered like any
+ * route; clients build and recognize only `ROUTES`, so their bundles carry none of this file
+ * (docs/architecture.md "Decisions").
  *
  * Route names start with `cf` (Cloudflare) or `apify`. A namespace (Cloudflare) or store (Apify) is a kv
  * store, addressed by its name.
  *
  * @module
  */
+import { createRouteMatcher, ROUTES, type RouteDef, type RouteLookup } from './routes.js';
 
 /**
  * The Cloudflare Workers KV REST API (developers.cloudflare.com/api "Workers KV"): namespaces, keys,
@@ -127,3 +129,27 @@ export const APIFY_ROUTES = {
 
 /** The name of a compatibility API route (Cloudflare or Apify). */
 export type CompatRouteName = keyof typeof CLOUDFLARE_ROUTES | keyof typeof APIFY_ROUTES;
+
+/** Every route a server answers, by name: kv's own (`ROUTES`) and the compatibility APIs'. */
+export const SERVER_ROUTES: typeof ROUTES & typeof CLOUDFLARE_ROUTES & typeof APIFY_ROUTES = {
+  ...ROUTES,
+  ...CLOUDFLARE_ROUTES,
+  ...APIFY_ROUTES,
+};
+
+/** The name of a route of {@link SERVER_ROUTES}. */
+export type ServerRouteName = keyof typeof SERVER_ROUTES;
+
+const serverMatcher = /* @__PURE__ */ createRouteMatcher(Object.values(SERVER_ROUTES) as RouteDef[]);
+
+/**
+ * `matchRoute` over {@link SERVER_ROUTES}: what a server routes with (the engine's pipeline, the server's
+ * metric labels). Same answers as `matchRoute` for kv's own routes.
+ *
+ * @param method - the request method, upper case
+ * @param path - the raw path (no query), as received
+ * @returns the route and its decoded parameters, or why there is none (405, 404, 400)
+ */
+export function matchServerRoute(method: string, path: string): RouteLookup {
+  return serverMatcher(method, path);
+}

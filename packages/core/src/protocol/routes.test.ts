@@ -77,34 +77,6 @@ describe('the route table', () => {
     });
   });
 
-  it('a greedy last parameter (Apify record keys) takes the rest of the path, segment by segment', () => {
-    const found = matchRoute('GET', '/v2/key-value-stores/s/records/dir/sub%20x/file');
-    expect(found).toMatchObject({
-      kind: 'match',
-      route: ROUTES.apifyGetRecord,
-      params: { storeId: 's', recordKey: 'dir/sub x/file' },
-    });
-    // One %2F-encoded segment reads the same key; inner empty segments stay part of it.
-    expect(matchRoute('PUT', '/v2/key-value-stores/s/records/dir%2Ffile')).toMatchObject({
-      params: { recordKey: 'dir/file' },
-    });
-    expect(matchRoute('DELETE', '/v2/key-value-stores/s/records/a//b')).toMatchObject({
-      params: { recordKey: 'a//b' },
-    });
-    // Its first segment must not be empty; a bad escape in any later segment is reported.
-    expect(matchRoute('GET', '/v2/key-value-stores/s/records/')).toEqual({ kind: 'not_found' });
-    expect(matchRoute('GET', '/v2/key-value-stores/s/records/a/%E0%A4%A')).toEqual({
-      kind: 'bad_encoding',
-      template: '/v2/key-value-stores/{storeId}/records/{recordKey}',
-      param: 'recordKey',
-    });
-    // Other templates stay exact: an extra segment is no route.
-    expect(matchRoute('GET', '/v2/key-value-stores/s/keys/more')).toEqual({ kind: 'not_found' });
-    expect(buildPath('apifyGetRecord', { storeId: 's', recordKey: 'a/b' })).toBe(
-      '/v2/key-value-stores/s/records/a%2Fb',
-    );
-  });
-
   it('builds paths the matcher reads back, and the same paths as the route builders', () => {
     const key = 'a/b?c#d%e é';
     const path = buildPath('getEntry', { store: 'orders', key });

@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { APIFY_ROUTES, CLOUDFLARE_ROUTES } from './compat-routes.js';
 
 /** An HTTP method of the protocol. `HEAD` is served wherever `GET` is (RFC 9110 section 9.3.2). */
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -32,10 +31,12 @@ export interface RouteDef {
 }
 
 /**
- * The routes of kv's own API (docs/protocol.md "Route summary"), by name. Service routes (`/healthz`,
- * `/openapi.json`) are included; a server may add its own (`/readyz`, `/metrics`) outside the table.
+ * Every route of the protocol, by name. Service routes (`/healthz`, `/openapi.json`) are included;
+ * a server may add its own (`/readyz`, `/metrics`) outside the table. The compatibility APIs' routes
+ * (Cloudflare KV REST, Apify v2) are in `compat-routes.ts` (`SERVER_ROUTES` is both), so clients and
+ * their bundles carry only these.
  */
-export const NATIVE_ROUTES = {
+export const ROUTES = {
   health: { name: 'health', method: 'GET', template: '/healthz' },
   openapi: { name: 'openapi', method: 'GET', template: '/openapi.json' },
   listStores: { name: 'listStores', method: 'GET', template: '/v1/stores' },
@@ -66,16 +67,6 @@ export const NATIVE_ROUTES = {
   createToken: { name: 'createToken', method: 'POST', template: '/v1/tokens' },
   revokeToken: { name: 'revokeToken', method: 'DELETE', template: '/v1/tokens/{id}' },
 } as const;
-
-/**
- * Every route of the protocol, by name: kv's own ({@link NATIVE_ROUTES}) and those of the compatibility
- * APIs (`compat-routes.ts`: Cloudflare KV REST, Apify API v2; docs/compat.md).
- */
-export const ROUTES: typeof NATIVE_ROUTES & typeof CLOUDFLARE_ROUTES & typeof APIFY_ROUTES = {
-  ...NATIVE_ROUTES,
-  ...CLOUDFLARE_ROUTES,
-  ...APIFY_ROUTES,
-};
 
 /** The name of a route of {@link ROUTES}. */
 export type RouteName = keyof typeof ROUTES;
@@ -118,7 +109,7 @@ interface CompiledRoute {
   greedy: boolean;
 }
 
-const compiled: CompiledRoute[] = Object.values(ROUTES).map((r: RouteDef) => {
+function compileRoute(r: RouteDef): CompiledRoute {
   const segments = r.template.slice(1).split('/');
   const literals: Array<string | null> = [];
   const params: string[] = [];
@@ -131,38 +122,97 @@ const compiled: CompiledRoute[] = Object.values(ROUTES).map((r: RouteDef) => {
     }
   }
   return { route: r, literals, params, greedy: r.greedy === true };
-});
-
-/** Routes grouped by template (one group per path shape), in table order. */
-const byTemplate = new Map<string, CompiledRoute[]>();
-for (const c of compiled) {
-  const group = byTemplate.get(c.route.template);
-  if (group) group.push(c);
-  else byTemplate.set(c.route.template, [c]);
 }
+
 /**
- * The groups by their template's first segment (every template starts with a literal: `v1`, `client`,
- * `v2`, `healthz`...), so a path is compared only with the templates it could fit; groups whose first
- * segment is a parameter are tried for every path.
+ * A matcher over `routes` (a route table's values), answering as {@link matchRoute} does for them. No two
+ * templates of the table may fit one path (each table's test checks it), so the first fit is the only one.
+ *
+ * @param routes - the routes, in table order (the order of `Allow`)
+ * @returns `(method, path) => RouteLookup`
  */
-const byFirstSegment = new Map<string, CompiledRoute[][]>();
-const anyFirstSegment: CompiledRoute[][] = [];
-for (const group of byTemplate.values()) {
-  const first = (group[0] as CompiledRoute).literals[0];
-  if (first === null || first === undefined) anyFirstSegment.push(group);
-  else {
-    const list = byFirstSegment.get(first);
-    if (list) list.push(group);
-    else byFirstSegment.set(first, [group]);
+export function createRouteMatcher(
+  routes: readonly RouteDef[],
+): (method: string, path: string) => RouteLookup {
+  /** Routes grouped by template (one group per path shape), in table order. */
+  const byTemplate = new Map<string, CompiledRoute[]>();
+  for (const c of routes.map(compileRoute)) {
+    const group = byTemplate.get(c.route.template);
+    if (group) group.push(c);
+    else byTemplate.set(c.route.template, [c]);
   }
+  // The groups by their template's first segment (every template starts with a literal: `v1`, `client`,
+  // `v2`, `healthz`...), so a path is compared only with the templates it could fit; groups whose first
+  // segment is a parameter are tried for every path.
+  const byFirstSegment = new Map<string, CompiledRoute[][]>();
+  const anyFirstSegment: CompiledRoute[][] = [];
+  for (const group of byTemplate.values()) {
+    const first = (group[0] as CompiledRoute).literals[0];
+    if (first === null || first === undefined) anyFirstSegment.push(group);
+    else {
+      const list = byFirstSegment.get(first);
+      if (list) list.push(group);
+      else byFirstSegment.set(first, [group]);
+    }
+  }
+  return (method, path) => {
+    if (path.length === 0 || path.charCodeAt(0) !== 47 /* / */) return { kind: 'not_found' };
+    const segments = path.slice(1).split('/');
+    const candidates = byFirstSegment.get(segments[0] as string) ?? NO_GROUPS;
+    const shapes = anyFirstSegment.length === 0 ? candidates : [...candidates, ...anyFirstSegment];
+    for (const group of shapes) {
+      const shape = group[0] as CompiledRoute;
+      if (!segmentsFit(shape, segments)) continue;
+      return matchIn(group, shape, method, segments);
+    }
+    return { kind: 'not_found' };
+  };
 }
 
+/** The answer for a path that fits `group`'s template: the method's route with its parameters, or 405/400. */
+function matchIn(
+  group: CompiledRoute[],
+  shape: CompiledRoute,
+  method: string,
+  segments: string[],
+): RouteLookup {
+  const wanted = method === 'HEAD' ? 'GET' : method;
+  const hit = group.find((c) => c.route.method === wanted);
+  if (!hit) {
+    const allow: HttpMethod[] = [];
+    for (const c of group) {
+      allow.push(c.route.method);
+      if (c.route.method === 'GET') allow.push('HEAD');
+    }
+    return { kind: 'method_not_allowed', template: shape.route.template, allow };
+  }
+  const params: Record<string, string> = {};
+  let p = 0;
+  const last = hit.literals.length - 1;
+  for (let i = 0; i < hit.literals.length; i++) {
+    if (hit.literals[i] !== null) continue;
+    const name = hit.params[p++] as string;
+    try {
+      params[name] =
+        hit.greedy && i === last
+          ? segments.slice(i).map(decodeURIComponent).join('/')
+          : decodeURIComponent(segments[i] as string);
+    } catch {
+      return { kind: 'bad_encoding', template: hit.route.template, param: name };
+    }
+  }
+  return { kind: 'match', route: hit.route, params };
+}
+
+const nativeMatcher = createRouteMatcher(Object.values(ROUTES));
+
 /**
- * Matches a request's method and raw path (no query; as received, still percent-encoded) to a route.
- * `HEAD` matches a `GET` route. No two templates of the table fit one path (the table's test checks it),
- * so the first fit is the only one. Parameter segments are decoded strictly with `decodeURIComponent`; an
- * empty segment never matches a parameter (a greedy last parameter's first segment must not be empty;
- * later ones may be).
+ * Matches a request's method and raw path (no query; as received, still percent-encoded) to a route of
+ * {@link ROUTES} (a server also answers the compatibility routes: `matchServerRoute`). `HEAD` matches a
+ * `GET` route. No two templates of the table fit one path (the table's test checks it), so the first fit
+ * is the only one. Parameter segments are decoded strictly with `decodeURIComponent`; an empty segment
+ * never matches a parameter (a greedy last parameter's first segment must not be empty; later ones may
+ * be).
  *
  * @param method - the request method, upper case
  * @param path - the raw path, e.g. `/v1/stores/orders/entries/a%2Fb`
@@ -170,44 +220,7 @@ for (const group of byTemplate.values()) {
  *   or 400 for a segment that is not valid percent-encoding)
  */
 export function matchRoute(method: string, path: string): RouteLookup {
-  if (path.length === 0 || path.charCodeAt(0) !== 47 /* / */) return { kind: 'not_found' };
-  const segments = path.slice(1).split('/');
-  const candidates = byFirstSegment.get(segments[0] as string);
-  const shapes =
-    anyFirstSegment.length === 0
-      ? (candidates ?? NO_GROUPS)
-      : [...(candidates ?? NO_GROUPS), ...anyFirstSegment];
-  for (const group of shapes) {
-    const shape = group[0] as CompiledRoute;
-    if (!segmentsFit(shape, segments)) continue;
-    const wanted = method === 'HEAD' ? 'GET' : method;
-    const hit = group.find((c) => c.route.method === wanted);
-    if (!hit) {
-      const allow: HttpMethod[] = [];
-      for (const c of group) {
-        allow.push(c.route.method);
-        if (c.route.method === 'GET') allow.push('HEAD');
-      }
-      return { kind: 'method_not_allowed', template: shape.route.template, allow };
-    }
-    const params: Record<string, string> = {};
-    let p = 0;
-    const last = hit.literals.length - 1;
-    for (let i = 0; i < hit.literals.length; i++) {
-      if (hit.literals[i] !== null) continue;
-      const name = hit.params[p++] as string;
-      try {
-        params[name] =
-          hit.greedy && i === last
-            ? segments.slice(i).map(decodeURIComponent).join('/')
-            : decodeURIComponent(segments[i] as string);
-      } catch {
-        return { kind: 'bad_encoding', template: hit.route.template, param: name };
-      }
-    }
-    return { kind: 'match', route: hit.route, params };
-  }
-  return { kind: 'not_found' };
+  return nativeMatcher(method, path);
 }
 
 const NO_GROUPS: CompiledRoute[][] = [];

@@ -7,7 +7,6 @@
  * @module
  */
 import {
-  type CompatRouteName,
   isKvError,
   KvError,
   PayloadTooLargeError,
@@ -151,7 +150,7 @@ export async function readJsonBody(
 }
 
 /** The native routes a compat route may call (every route but the compat ones and the document). */
-export type NativeRouteName = Exclude<RouteName, CompatRouteName | 'openapi'>;
+export type NativeRouteName = Exclude<RouteName, 'openapi'>;
 
 /** The native routes' handlers. */
 export type NativeTable = Pick<HandlerTable, NativeRouteName>;
