@@ -141,6 +141,14 @@ describe('the official apify-client against kv', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: { type: 'invalid-input' } });
+    // brotli is decoded by the Node transport (Node 20's DecompressionStream has none).
+    const badBr = await call(`${server.url}/v2/key-value-stores/apify-store/records/bad`, {
+      method: 'PUT',
+      body: 'not brotli at all',
+      headers: { 'content-encoding': 'br' },
+    });
+    expect(badBr.status).toBe(400);
+    expect(await kvStore('apify-store').exists('bad')).toBe(false);
   });
 
   it('refuses a gzip or brotli bomb with 413 after the body limit, writing nothing', async () => {
