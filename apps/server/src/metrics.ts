@@ -9,13 +9,13 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { matchRoute, ROUTES, type RouteDef, type RouteLookup } from '@kv/core/protocol';
+import { matchServerRoute, type RouteDef, type RouteLookup, SERVER_ROUTES } from '@kv/core/protocol';
 import type { Storage } from '@kv/engine';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Metric label of each route template of the protocol table: `{param}` written `:param`. */
+/** Metric label of each route template the server answers (kv's and the compat APIs'): `{param}` as `:param`. */
 const LABELS = new Map<string, string>(
-  Object.values(ROUTES).map((r: RouteDef) => [r.template, r.template.replace(/\{([^}]+)\}/g, ':$1')]),
+  Object.values(SERVER_ROUTES).map((r: RouteDef) => [r.template, r.template.replace(/\{([^}]+)\}/g, ':$1')]),
 );
 
 /** The server's own routes outside the protocol table, labelled by their path. */
@@ -23,11 +23,11 @@ const SERVICE_PATHS = new Set(['/readyz', '/metrics']);
 
 /**
  * The metric and log label of a request already matched against the protocol's route table (core
- * `matchRoute`): its route template, e.g. `/v1/stores/:store/entries/:key`, also for a method the route
+ * `matchServerRoute`): its route template, e.g. `/v1/stores/:store/entries/:key`, also for a method the route
  * does not allow; the path of the server's own routes (`/readyz`, `/metrics`); `other` for anything else,
  * so no key or unknown path ever becomes a label.
  *
- * @param lookup - `matchRoute(method, path)` of the request
+ * @param lookup - `matchServerRoute(method, path)` of the request
  * @param path - the raw URL path (no query)
  */
 export function routeLabel(lookup: RouteLookup, path: string): string {
@@ -43,7 +43,7 @@ export function routeLabel(lookup: RouteLookup, path: string): string {
  * @param path - the raw URL path (no query)
  */
 export function routeOf(method: string, path: string): string {
-  return routeLabel(matchRoute(method, path), path);
+  return routeLabel(matchServerRoute(method, path), path);
 }
 
 /** The server's metrics. */

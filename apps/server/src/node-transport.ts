@@ -10,9 +10,13 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RouteLookup } from '@kv/core/protocol';
+import { promisify } from 'node:util';
+import { brotliDecompress } from 'node:zlib';
+import { type RouteLookup, ValidationError } from '@kv/core/protocol';
 import type { EngineRequest, EngineResult } from '@kv/engine';
 import { readIncomingBody } from './body.js';
+
+const brotli = promisify(brotliDecompress);
 
 /** Most bytes of an unread request body discarded after the answer, before the connection is closed. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -36,7 +40,7 @@ export class NodeRequest implements EngineRequest {
   /**
    * @param incoming - the request
    * @param outgoing - its response (its `close` ends the signal)
-   * @param route - `matchRoute` of the request, when already looked up
+   * @param route - `matchServerRoute` of the request, when already looked up
    * @param shutdown - also ends the signal (server shutdown ends watch streams)
    */
   constructor(
@@ -62,6 +66,26 @@ export class NodeRequest implements EngineRequest {
   /** The body, read from the socket stream within `limitBytes` (see `readIncomingBody`). */
   readBody(limitBytes: number): Promise<Uint8Array | null> {
     return readIncomingBody(this.#incoming, limitBytes);
+  }
+
+  /**
+   * Decodes a `br` body with `node:zlib` (Node 20's `DecompressionStream` has no brotli), stopping once the
+   * output passes `limitBytes` (`maxOutputLength`), so a brotli bomb costs at most that much memory.
+   */
+  async decompress(
+    encoding: string,
+    body: Uint8Array,
+    limitBytes: number,
+  ): Promise<Uint8Array | null | undefined> {
+    if (encoding !== 'br') return undefined;
+    try {
+      return await brotli(body, { maxOutputLength: limitBytes });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return null;
+      throw new ValidationError('Request body is not valid brotli', {
+        details: { field: 'Content-Encoding', reason: 'invalid_format' },
+      });
+    }
   }
 
   /** Aborted when the client goes away before the answer finished, or at shutdown. */

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import {
   grantFor,
   HEADERS,
-  matchRoute,
+  matchServerRoute,
   ROUTES,
   type RouteLookup,
   UnauthorizedError,
@@ -361,7 +361,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const method = incoming.method ?? 'GET';
     const path = pathOf(incoming.url ?? '/');
     // Matched once against the protocol's route table: for the engine, the watch check and the label.
-    const lookup = matchRoute(method, path);
+    const lookup = matchServerRoute(method, path);
     const req = new NodeRequest(incoming, outgoing, lookup, isWatch(lookup) ? ending.signal : undefined);
     handle(req, path, lookup, incoming, outgoing)
       .then((result) => writeResult(incoming, outgoing, result))
@@ -374,7 +374,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   /** {@link RunningServer.fetch}: the same answer through the Web transport. */
   const fetchHandler = async (request: Request): Promise<Response> => {
     const path = pathOf(request.url);
-    const lookup = matchRoute(request.method, path);
+    const lookup = matchServerRoute(request.method, path);
     const base = requestFromFetch(request, lookup);
     // A watch stream never finishes by itself: it also ends when the server shuts down.
     const req = isWatch(lookup)

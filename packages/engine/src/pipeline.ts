@@ -1,13 +1,13 @@
 /**
  * The engine's one request pipeline (docs/architecture.md "Request pipeline"): a transport hands in a
- * plain {@link EngineRequest}, the pipeline routes it with core's route table (`matchRoute`), runs the
+ * plain {@link EngineRequest}, the pipeline routes it with core's route table (`matchServerRoute`), runs the
  * same steps for every route, calls the route's handler with a {@link RequestContext} and returns a plain
  * {@link EngineResult}. Two thin transports adapt it: Web `Request -> Response` (`web.ts`, the mock and
  * edge runtimes) and `node:http` (in `apps/server`).
  *
  * The steps, in order: the request id (`Kv-Request-Id`); on `/v1/...` the caller (a signed URL, whose
  * answers get the signed-URL CORS and `nosniff` headers, or the bearer token); 404 / 405 / 400 from
- * `matchRoute`; for JSON-body routes the capability pre-check, 415, the body read within the route's
+ * `matchServerRoute`; for JSON-body routes the capability pre-check, 415, the body read within the route's
  * limit (413) and the nesting check; zod validation of the query, path parameters, headers and JSON body
  * (each once); the handler; errors as JSON error bodies; HEAD as GET without the body.
  *
@@ -20,12 +20,12 @@ import {
   isKvError,
   KvError,
   LIMITS,
-  matchRoute,
+  matchServerRoute,
   PayloadTooLargeError,
   ROUTES,
   type RouteDef,
   type RouteLookup,
-  type RouteName,
+  type ServerRouteName,
   ValidationError,
   validateStoreName,
 } from '@kv/core/protocol';
@@ -59,10 +59,23 @@ export interface EngineRequest {
   /** Aborted when the client goes away (ends a watch stream). Transports may create it on first read. */
   readonly signal: AbortSignal;
   /**
-   * `matchRoute(method, path)` of this request, when the transport already looked it up (the server does,
-   * for its metric labels): the pipeline then matches once per request. It must be that lookup.
+   * `matchServerRoute(method, path)` of this request, when the transport already looked it up (the server
+   * does, for its metric labels): the pipeline then matches once per request. It must be that lookup.
    */
   readonly route?: RouteLookup | undefined;
+  /**
+   * Decodes a request body compressed with a `Content-Encoding` the runtime's Web `DecompressionStream`
+   * lacks (Node 20 has no brotli there; the Node transport decodes `br` with `node:zlib`). Optional: without
+   * it such a body is a 415.
+   *
+   * @param encoding - the coding, lower case (`br`)
+   * @param body - the compressed bytes
+   * @param limitBytes - largest decoded size accepted, in bytes
+   * @returns the decoded bytes; `null` when they pass `limitBytes` (nothing more is decoded); `undefined`
+   *   when the transport does not know the coding
+   * @throws a `KvError` (400) for a body that is not valid in that coding
+   */
+  decompress?(encoding: string, body: Uint8Array, limitBytes: number): Promise<Uint8Array | null | undefined>;
 }
 
 /** The body of an {@link EngineResult}: bytes, text (UTF-8 on the wire) or a stream (watch). */
@@ -91,7 +104,7 @@ export interface RequestContext<Q = unknown, B = unknown> {
   readonly method: string;
   /** The route of core's table that matched. */
   readonly route: RouteDef;
-  /** Path parameters, percent-decoded (strictly) by `matchRoute`. */
+  /** Path parameters, percent-decoded (strictly) by `matchServerRoute`. */
   readonly params: Readonly<Record<string, string>>;
   /** The query, validated by the route's query schema (`{}` without one). */
   readonly query: Q;
@@ -136,12 +149,45 @@ export interface RouteSpec {
   headDoc?: RouteDoc;
   /** Left out of `/openapi.json` (the document itself). */
   hidden?: boolean;
+  /** A route of a compatibility API (docs/compat.md): its own authentication and error shape. */
+  compat?: CompatApi;
   /** Answers the request; failures are thrown `KvError`s. */
   handle(c: RequestContext): Promise<EngineResult>;
 }
 
-/** Every route of core's `ROUTES` with its handler: the type makes a missing route a compile error. */
-export type HandlerTable = { readonly [N in RouteName]: RouteSpec };
+/**
+ * What a compatibility API's routes (Cloudflare KV REST, Apify v2; docs/compat.md) change in the pipeline:
+ * they are authenticated by the bearer token like `/v1/...` (or by a signature of the API's own, Apify's
+ * public URLs), and every error they answer has the API's own body.
+ */
+export interface CompatApi {
+  /**
+   * The error answer in the API's shape.
+   *
+   * @param error - a thrown `KvError`, or anything else (a 500)
+   */
+  errorResult(error: unknown): EngineResult;
+  /**
+   * The caller of a URL signed the API's way, checked before the bearer token: `undefined` when the
+   * request carries no such signature (the token decides).
+   *
+   * @param method - the request method
+   * @param params - the route's decoded path parameters
+   * @param target - the raw request target (path and query)
+   * @throws {UnauthenticatedError} for a signature that does not verify
+   */
+  signedPrincipal?(
+    method: string,
+    params: Readonly<Record<string, string>>,
+    target: string,
+  ): Promise<Principal | undefined>;
+}
+
+/**
+ * Every route of core's `SERVER_ROUTES` (kv's own and the compatibility APIs') with its handler: the type
+ * makes a missing route a compile error.
+ */
+export type HandlerTable = { readonly [N in ServerRouteName]: RouteSpec };
 
 /**
  * One route's {@link RouteSpec}: its description, its handler and, for JSON-body routes, the body's limit.
@@ -149,18 +195,20 @@ export type HandlerTable = { readonly [N in RouteName]: RouteSpec };
  * @param doc - the OpenAPI description; its request schemas are what the pipeline validates with
  * @param handle - the handler; `c.query` and `c.body` hold what those schemas output
  * @param jsonBody - the JSON body's limit and capability pre-check (JSON-body routes only)
- * @param extra - `headDoc` (document HEAD too) and `hidden` (not in `/openapi.json`)
+ * @param extra - `headDoc` (document HEAD too), `hidden` (not in `/openapi.json`) and `compat` (a route of
+ *   a compatibility API)
  */
 export function defineRoute(
   doc: RouteDoc,
   handle: (c: RequestContext) => Promise<EngineResult>,
   jsonBody?: JsonBodySpec,
-  extra?: { headDoc?: RouteDoc; hidden?: boolean },
+  extra?: { headDoc?: RouteDoc; hidden?: boolean; compat?: CompatApi },
 ): RouteSpec {
   const spec: RouteSpec = { doc, handle };
   if (jsonBody !== undefined) spec.jsonBody = jsonBody;
   if (extra?.headDoc !== undefined) spec.headDoc = extra.headDoc;
   if (extra?.hidden === true) spec.hidden = true;
+  if (extra?.compat !== undefined) spec.compat = extra.compat;
   return spec;
 }
 
@@ -241,9 +289,9 @@ export function createPipeline(
   table: HandlerTable,
   onError: (error: unknown, req: EngineRequest) => void,
 ): (req: EngineRequest) => Promise<EngineResult> {
-  const routes = new Map<RouteName, CompiledRoute>();
+  const routes = new Map<ServerRouteName, CompiledRoute>();
   for (const [name, spec] of Object.entries(table)) {
-    routes.set(name as RouteName, compile(spec));
+    routes.set(name as ServerRouteName, compile(spec));
   }
 
   /** Runs the steps up to the handler's result; throws a `KvError` (or anything) on failure. */
@@ -274,10 +322,20 @@ export function createPipeline(
         principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
       }
     }
-    const lookup = req.route ?? matchRoute(method, path);
+    const lookup = req.route ?? matchServerRoute(method, path);
     if (lookup.kind !== 'match') throw noRoute(lookup, method, path);
-    const compiled = routes.get(lookup.route.name as RouteName) as CompiledRoute;
+    const compiled = routes.get(lookup.route.name as ServerRouteName) as CompiledRoute;
     const spec = compiled.spec;
+    if (spec.compat !== undefined) {
+      // A compatibility API (outside /v1): its signature, else the bearer token; its error shape.
+      call.compat = spec.compat;
+      principal = await spec.compat.signedPrincipal?.(method, lookup.params, target);
+      // A public URL's answers get the signed-URL headers (CORS, nosniff, attachment for active types).
+      if (principal !== undefined) call.signed = true;
+      else if (ctx.tokens !== undefined) {
+        principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
+      }
+    }
 
     let bodyBytes: Uint8Array = EMPTY_BODY;
     let text: string | undefined;
@@ -347,7 +405,10 @@ export function createPipeline(
         result = await run(call);
       } catch (error) {
         if (!isKvError(error) || error.status >= 500) onError(error, req);
-        result = errorResult(error, error instanceof MethodNotAllowed ? { allow: error.allow } : undefined);
+        result =
+          call.compat !== undefined
+            ? call.compat.errorResult(error)
+            : errorResult(error, error instanceof MethodNotAllowed ? { allow: error.allow } : undefined);
       }
       if (call.signed) {
         // nosniff on every answer; a value of a type that could run script is a download (signing.ts).
@@ -388,6 +449,8 @@ class Call implements RequestContext {
   principal: Principal | undefined;
   /** Authenticated by a signed URL: its answers get the signed-URL headers. */
   signed = false;
+  /** The compatibility API of the route, once matched: errors take its shape. */
+  compat: CompatApi | undefined;
 
   constructor(request: EngineRequest, requestId: string) {
     this.request = request;

@@ -13,7 +13,7 @@ import type { EngineRequest, EngineResult } from './pipeline.js';
  * that cancels the stream as soon as more than the limit arrived, and the request's abort signal.
  *
  * @param req - the request (its body not yet read)
- * @param route - `matchRoute` of it, when the caller already looked it up
+ * @param route - `matchServerRoute` of it, when the caller already looked it up
  */
 export function requestFromFetch(req: Request, route?: RouteLookup): EngineRequest {
   const url = req.url;

@@ -19,5 +19,6 @@ export * from '../sse.js';
 export * from '../types.js';
 export * from '../validation.js';
 export * from '../watcher.js';
+export * from './compat-routes.js';
 export * from './entry-headers.js';
 export * from './routes.js';

@@ -22,11 +22,19 @@ export interface RouteDef {
   readonly method: Exclude<HttpMethod, 'HEAD'>;
   /** OpenAPI path template, e.g. `/v1/stores/{store}/entries/{key}`. */
   readonly template: string;
+  /**
+   * The template's last `{param}` takes the rest of the path: one or more segments, each decoded, joined
+   * with `/` (Apify record keys, which `apify-client` sends unencoded). A single `%2F`-encoded segment
+   * reads the same.
+   */
+  readonly greedy?: boolean;
 }
 
 /**
  * Every route of the protocol, by name. Service routes (`/healthz`, `/openapi.json`) are included;
- * a server may add its own (`/readyz`, `/metrics`) outside the table.
+ * a server may add its own (`/readyz`, `/metrics`) outside the table. The compatibility APIs' routes
+ * (Cloudflare KV REST, Apify v2) are in `compat-routes.ts` (`SERVER_ROUTES` is both), so clients and
+ * their bundles carry only these.
  */
 export const ROUTES = {
   health: { name: 'health', method: 'GET', template: '/healthz' },
@@ -97,9 +105,11 @@ interface CompiledRoute {
   literals: Array<string | null>;
   /** Parameter names, in segment order. */
   params: string[];
+  /** The last parameter takes the rest of the path ({@link RouteDef.greedy}). */
+  greedy: boolean;
 }
 
-const compiled: CompiledRoute[] = Object.values(ROUTES).map((r: RouteDef) => {
+function compileRoute(r: RouteDef): CompiledRoute {
   const segments = r.template.slice(1).split('/');
   const literals: Array<string | null> = [];
   const params: string[] = [];
@@ -111,23 +121,98 @@ const compiled: CompiledRoute[] = Object.values(ROUTES).map((r: RouteDef) => {
       literals.push(segment);
     }
   }
-  return { route: r, literals, params };
-});
-
-/** Routes grouped by template (one group per path shape), in table order. */
-const byTemplate = new Map<string, CompiledRoute[]>();
-for (const c of compiled) {
-  const group = byTemplate.get(c.route.template);
-  if (group) group.push(c);
-  else byTemplate.set(c.route.template, [c]);
+  return { route: r, literals, params, greedy: r.greedy === true };
 }
-const shapes = [...byTemplate.values()];
 
 /**
- * Matches a request's method and raw path (no query; as received, still percent-encoded) to a route.
- * `HEAD` matches a `GET` route. No two templates of the table fit one path (the table's test checks it),
- * so the first fit is the only one. Parameter segments are decoded strictly with `decodeURIComponent`; an
- * empty segment never matches a parameter.
+ * A matcher over `routes` (a route table's values), answering as {@link matchRoute} does for them. No two
+ * templates of the table may fit one path (each table's test checks it), so the first fit is the only one.
+ *
+ * @param routes - the routes, in table order (the order of `Allow`)
+ * @returns `(method, path) => RouteLookup`
+ */
+export function createRouteMatcher(
+  routes: readonly RouteDef[],
+): (method: string, path: string) => RouteLookup {
+  /** Routes grouped by template (one group per path shape), in table order. */
+  const byTemplate = new Map<string, CompiledRoute[]>();
+  for (const c of routes.map(compileRoute)) {
+    const group = byTemplate.get(c.route.template);
+    if (group) group.push(c);
+    else byTemplate.set(c.route.template, [c]);
+  }
+  // The groups by their template's first segment (every template starts with a literal: `v1`, `client`,
+  // `v2`, `healthz`...), so a path is compared only with the templates it could fit; groups whose first
+  // segment is a parameter are tried for every path.
+  const byFirstSegment = new Map<string, CompiledRoute[][]>();
+  const anyFirstSegment: CompiledRoute[][] = [];
+  for (const group of byTemplate.values()) {
+    const first = (group[0] as CompiledRoute).literals[0];
+    if (first === null || first === undefined) anyFirstSegment.push(group);
+    else {
+      const list = byFirstSegment.get(first);
+      if (list) list.push(group);
+      else byFirstSegment.set(first, [group]);
+    }
+  }
+  return (method, path) => {
+    if (path.length === 0 || path.charCodeAt(0) !== 47 /* / */) return { kind: 'not_found' };
+    const segments = path.slice(1).split('/');
+    const candidates = byFirstSegment.get(segments[0] as string) ?? NO_GROUPS;
+    const shapes = anyFirstSegment.length === 0 ? candidates : [...candidates, ...anyFirstSegment];
+    for (const group of shapes) {
+      const shape = group[0] as CompiledRoute;
+      if (!segmentsFit(shape, segments)) continue;
+      return matchIn(group, shape, method, segments);
+    }
+    return { kind: 'not_found' };
+  };
+}
+
+/** The answer for a path that fits `group`'s template: the method's route with its parameters, or 405/400. */
+function matchIn(
+  group: CompiledRoute[],
+  shape: CompiledRoute,
+  method: string,
+  segments: string[],
+): RouteLookup {
+  const wanted = method === 'HEAD' ? 'GET' : method;
+  const hit = group.find((c) => c.route.method === wanted);
+  if (!hit) {
+    const allow: HttpMethod[] = [];
+    for (const c of group) {
+      allow.push(c.route.method);
+      if (c.route.method === 'GET') allow.push('HEAD');
+    }
+    return { kind: 'method_not_allowed', template: shape.route.template, allow };
+  }
+  const params: Record<string, string> = {};
+  let p = 0;
+  const last = hit.literals.length - 1;
+  for (let i = 0; i < hit.literals.length; i++) {
+    if (hit.literals[i] !== null) continue;
+    const name = hit.params[p++] as string;
+    try {
+      params[name] =
+        hit.greedy && i === last
+          ? segments.slice(i).map(decodeURIComponent).join('/')
+          : decodeURIComponent(segments[i] as string);
+    } catch {
+      return { kind: 'bad_encoding', template: hit.route.template, param: name };
+    }
+  }
+  return { kind: 'match', route: hit.route, params };
+}
+
+const nativeMatcher = createRouteMatcher(Object.values(ROUTES));
+
+/**
+ * Matches a request's method and raw path (no query; as received, still percent-encoded) to a route of
+ * {@link ROUTES} (a server also answers the compatibility routes: `matchServerRoute`). `HEAD` matches a
+ * `GET` route. No two templates of the table fit one path (the table's test checks it), so the first fit
+ * is the only one. Parameter segments are decoded strictly with `decodeURIComponent`; an empty segment
+ * never matches a parameter (a greedy last parameter's first segment must not be empty; later ones may
+ * be).
  *
  * @param method - the request method, upper case
  * @param path - the raw path, e.g. `/v1/stores/orders/entries/a%2Fb`
@@ -135,40 +220,15 @@ const shapes = [...byTemplate.values()];
  *   or 400 for a segment that is not valid percent-encoding)
  */
 export function matchRoute(method: string, path: string): RouteLookup {
-  if (path.length === 0 || path.charCodeAt(0) !== 47 /* / */) return { kind: 'not_found' };
-  const segments = path.slice(1).split('/');
-  for (const group of shapes) {
-    const shape = group[0] as CompiledRoute;
-    if (!segmentsFit(shape, segments)) continue;
-    const wanted = method === 'HEAD' ? 'GET' : method;
-    const hit = group.find((c) => c.route.method === wanted);
-    if (!hit) {
-      const allow: HttpMethod[] = [];
-      for (const c of group) {
-        allow.push(c.route.method);
-        if (c.route.method === 'GET') allow.push('HEAD');
-      }
-      return { kind: 'method_not_allowed', template: shape.route.template, allow };
-    }
-    const params: Record<string, string> = {};
-    let p = 0;
-    for (let i = 0; i < hit.literals.length; i++) {
-      if (hit.literals[i] !== null) continue;
-      const name = hit.params[p++] as string;
-      try {
-        params[name] = decodeURIComponent(segments[i] as string);
-      } catch {
-        return { kind: 'bad_encoding', template: hit.route.template, param: name };
-      }
-    }
-    return { kind: 'match', route: hit.route, params };
-  }
-  return { kind: 'not_found' };
+  return nativeMatcher(method, path);
 }
 
+const NO_GROUPS: CompiledRoute[][] = [];
+
 function segmentsFit(shape: CompiledRoute, segments: string[]): boolean {
-  if (shape.literals.length !== segments.length) return false;
-  for (let i = 0; i < segments.length; i++) {
+  const n = shape.literals.length;
+  if (shape.greedy ? segments.length < n : n !== segments.length) return false;
+  for (let i = 0; i < n; i++) {
     const literal = shape.literals[i];
     if (literal === null) {
       if ((segments[i] as string).length === 0) return false;

@@ -1,15 +1,18 @@
 /**
- * Every route of core's route table (`ROUTES`, docs/protocol.md "Route summary") with its handler, one
- * module per resource. Each module holds its routes' descriptions (OpenAPI, with the zod schemas the
+ * Every route a server answers (core's `SERVER_ROUTES`: docs/protocol.md "Route summary" and the
+ * compatibility APIs of docs/compat.md) with its handler, one
+ * module per resource; the compatibility APIs' routes (`compat-*.ts`) call the native handlers. Each module holds its routes' descriptions (OpenAPI, with the zod schemas the
  * pipeline validates with) next to their handlers; `common.ts` holds what they share. Imports go one
  * way: this index -> resource modules -> `common.ts`.
  *
  * @module
  */
-import type { RouteName } from '@kv/core/protocol';
+import type { ServerRouteName } from '@kv/core/protocol';
 import type { EngineContext } from '../context.js';
 import type { HandlerTable } from '../pipeline.js';
 import * as bulk from './bulk.js';
+import * as compatApify from './compat-apify.js';
+import * as compatCloudflare from './compat-cloudflare.js';
 import * as entries from './entries.js';
 import * as listing from './listing.js';
 import * as service from './service.js';
@@ -34,7 +37,12 @@ export function handlerTable(ctx: EngineContext): HandlerTable {
     ...signedUrls.routes(ctx),
     ...tokens.routes(ctx),
   };
-  const order = Object.keys(routes) as RouteName[];
-  table = { ...routes, openapi: service.openapiRoute(order, () => table as HandlerTable) };
+  // The compatibility APIs answer through the native handlers (docs/compat.md).
+  const compat = {
+    ...compatCloudflare.routes(ctx, routes),
+    ...compatApify.routes(ctx, routes),
+  };
+  const order = [...Object.keys(routes), ...Object.keys(compat)] as ServerRouteName[];
+  table = { ...routes, ...compat, openapi: service.openapiRoute(order, () => table as HandlerTable) };
   return table;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { ROUTES, type RouteName } from '@kv/core/protocol';
+import { SERVER_ROUTES, type ServerRouteName } from '@kv/core/protocol';
 import { jsonResult } from '../http.js';
 import { defineRoute, type HandlerTable, type RouteDoc, type RouteSpec } from '../pipeline.js';
 import { HealthSchema } from '../schemas.js';
@@ -29,17 +29,17 @@ export function routes(): Pick<HandlerTable, 'health'> {
  * documented after every other operation, where the route has a `headDoc`), with the bearer security
  * scheme. Built once, at the first request.
  *
- * @param order - the routes in document order (`ROUTES` names)
+ * @param order - the routes in document order (`SERVER_ROUTES` names)
  * @param table - every route's spec
  */
-export function openapiRoute(order: readonly RouteName[], table: () => HandlerTable): RouteSpec {
+export function openapiRoute(order: readonly ServerRouteName[], table: () => HandlerTable): RouteSpec {
   let document: string | undefined;
   const build = (): string => {
     const registry = new OpenAPIRegistry();
     const specs = order.map((name) => [name, table()[name]] as const);
     for (const [name, spec] of specs) {
       if (spec.hidden === true) continue;
-      const route = ROUTES[name];
+      const route = SERVER_ROUTES[name];
       registry.registerPath({
         method: route.method.toLowerCase() as Lowercase<typeof route.method>,
         path: route.template,
@@ -49,7 +49,7 @@ export function openapiRoute(order: readonly RouteName[], table: () => HandlerTa
     }
     for (const [name, spec] of specs) {
       if (spec.headDoc === undefined) continue;
-      registry.registerPath({ method: 'head', path: ROUTES[name].template, ...spec.headDoc });
+      registry.registerPath({ method: 'head', path: SERVER_ROUTES[name].template, ...spec.headDoc });
     }
     registry.registerComponent('securitySchemes', 'bearer', {
       type: 'http',
