@@ -28,7 +28,6 @@ import type {
   Mutation,
   MutationResult,
   Precondition,
-  PutOp,
   StoredEntry,
 } from './storage.js';
 
@@ -111,12 +110,27 @@ function snapshotPrecondition(current: StoredEntry | undefined): Precondition {
 function actionOf(op: Mutation): EngineAction {
   switch (op.type) {
     case 'put':
+    case 'sum':
+    case 'min':
+    case 'max':
       return 'set';
     case 'setExpiry':
       return 'set_expiry';
     default:
       return op.type;
   }
+}
+
+/** The scopes `op` sets (a put's, a numeric op's when it sets them), or undefined when it sets none. */
+function newScopesOf(op: Mutation): string[] | undefined {
+  if (op.type === 'put') return op.scopes;
+  if (op.type === 'sum' || op.type === 'min' || op.type === 'max') return op.scopes;
+  return undefined;
+}
+
+/** Whether `op` is checked against the `set` grant of an atomic commit (else `delete`). */
+function isSetLike(op: Mutation): boolean {
+  return op.type !== 'delete' && op.type !== 'purge';
 }
 
 /**
@@ -133,7 +147,8 @@ async function refusal(
 ): Promise<KvError | undefined> {
   if (grant.all) return undefined;
   const action = actionOf(op);
-  if (op.type === 'put' && !canWrite(grant, op.scopes)) return forbidden(action);
+  const newScopes = newScopesOf(op);
+  if (newScopes !== undefined && !canWrite(grant, newScopes)) return forbidden(action);
   if (current !== undefined && !canWrite(grant, current.scopes)) return forbidden(action);
   if (op.type === 'purge') {
     for (const record of await ctx.storage.history(store, op.key)) {
@@ -292,9 +307,10 @@ export async function commitGuardedAtomic(
   answer?: Answer<CommitResult>,
 ): Promise<CommitResult> {
   for (const m of mutations) {
-    const grant = m.type === 'put' ? grants.set : grants.delete;
+    const grant = isSetLike(m) ? grants.set : grants.delete;
     if (grant === undefined) throw forbidden(actionOf(m));
-    if (m.type === 'put' && !canWrite(grant, (m as PutOp).scopes)) throw forbidden('set');
+    const newScopes = newScopesOf(m);
+    if (newScopes !== undefined && !canWrite(grant, newScopes)) throw forbidden('set');
   }
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const keys = [...new Set([...checks.map((c) => c.key), ...mutations.map((m) => m.key)])];
@@ -307,7 +323,7 @@ export async function commitGuardedAtomic(
     }
     for (const m of mutations) {
       const entry = snapshot.get(m.key);
-      const grant = (m.type === 'put' ? grants.set : grants.delete) as Grant;
+      const grant = (isSetLike(m) ? grants.set : grants.delete) as Grant;
       if (entry !== undefined && !canWrite(grant, entry.scopes)) throw forbidden(actionOf(m));
     }
     const failedKeys = [
