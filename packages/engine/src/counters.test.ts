@@ -31,7 +31,7 @@ async function run(mutations: Mutation[], mode: 'each' | 'atomic' = 'each', nowM
   return commit(storage, 's', { mode, nowMs, mutations });
 }
 
-async function valueOf(key: string, nowMs = T0): Promise<string | undefined> {
+async function storedText(key: string, nowMs = T0): Promise<string | undefined> {
   const entry = await storage.get('s', key, nowMs);
   return entry === undefined ? undefined : text(entry.value);
 }
@@ -51,7 +51,7 @@ describe('numeric mutations', () => {
       ok: true,
       results: [{ status: 'applied', created: false, number: -2, id: 'id-c' }],
     });
-    expect(await valueOf('c')).toBe('-2');
+    expect(await storedText('c')).toBe('-2');
   });
 
   it('min and max on a missing key write the operand, on an integer the smaller or larger', async () => {
@@ -63,8 +63,8 @@ describe('numeric mutations', () => {
       num('max', 'hi', 12),
     ]);
     expect(result.ok && result.results.map((r) => r.number)).toEqual([3, 3, 10, 12]);
-    expect(await valueOf('lo')).toBe('3');
-    expect(await valueOf('hi')).toBe('12');
+    expect(await storedText('lo')).toBe('3');
+    expect(await storedText('hi')).toBe('12');
   });
 
   it('reads the writes made before it in the same commit, a put included, and takes a revision each', async () => {
@@ -75,7 +75,7 @@ describe('numeric mutations', () => {
       [2, 41],
       [3, 42],
     ]);
-    expect(await valueOf('c')).toBe('42');
+    expect(await storedText('c')).toBe('42');
   });
 
   it('keeps id, createdAt, metadata, scopes and expiry unless the op sets them', async () => {
@@ -115,7 +115,7 @@ describe('numeric mutations', () => {
     await run([putOp('c', '99', { newId: 'old', expiresAt: T0 + 10 })]);
     const result = await run([num('sum', 'c', 2, { newId: 'new' })], 'each', T0 + 20);
     expect(result).toMatchObject({ ok: true, results: [{ created: true, number: 2, id: 'new' }] });
-    expect(await valueOf('c', T0 + 20)).toBe('2');
+    expect(await storedText('c', T0 + 20)).toBe('2');
     // The expire was recorded first, as the sweep would (revision 2), then the sum (3).
     expect(result.ok && result.revision).toBe(3);
   });
@@ -135,8 +135,8 @@ describe('numeric mutations', () => {
       expect(error).toBeInstanceOf(ValidationError);
       expect((error as ValidationError).details).toMatchObject({ key: 'c', reason: 'not_integer' });
     }
-    expect(await valueOf('c')).toBe(stored);
-    expect(await valueOf('other')).toBe('x');
+    expect(await storedText('c')).toBe(stored);
+    expect(await storedText('other')).toBe('x');
     expect((await storage.getStore('s'))?.revision).toBe(before?.revision);
   });
 
@@ -145,11 +145,11 @@ describe('numeric mutations', () => {
     const error = await run([num('sum', 'c', 1)]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).details).toMatchObject({ reason: 'out_of_range' });
-    expect(await valueOf('c')).toBe(String(Number.MAX_SAFE_INTEGER));
+    expect(await storedText('c')).toBe(String(Number.MAX_SAFE_INTEGER));
     await run([num('sum', 'n', -Number.MAX_SAFE_INTEGER)]);
     await expect(run([num('sum', 'n', -1)])).rejects.toBeInstanceOf(ValidationError);
     expect((await run([num('max', 'n', 0)])).ok).toBe(true);
-    expect(await valueOf('n')).toBe('0');
+    expect(await storedText('n')).toBe('0');
   });
 
   it('parseStoredInteger accepts only the JSON text of a safe integer', () => {
