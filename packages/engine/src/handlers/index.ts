@@ -10,6 +10,7 @@ import type { RouteName } from '@kv/core/protocol';
 import type { EngineContext } from '../context.js';
 import type { HandlerTable } from '../pipeline.js';
 import * as bulk from './bulk.js';
+import * as counters from './counters.js';
 import * as entries from './entries.js';
 import * as listing from './listing.js';
 import * as service from './service.js';
@@ -29,6 +30,7 @@ export function handlerTable(ctx: EngineContext): HandlerTable {
     ...stores.routes(ctx),
     ...listing.routes(ctx),
     ...entries.routes(ctx),
+    ...counters.routes(ctx),
     ...bulk.routes(ctx),
     ...watch.routes(ctx),
     ...signedUrls.routes(ctx),
