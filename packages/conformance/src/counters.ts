@@ -14,7 +14,7 @@ import {
   type WatchEvent,
 } from '@kv/core/protocol';
 import { describe, expect, it } from 'vitest';
-import type { ConformanceTarget } from './suite.js';
+import type { ConformanceTarget, LosingResponses } from './suite.js';
 import { expectKvError } from './suite.js';
 
 /** What the counter cases need from the suite that registers them (read inside `it` only). */
@@ -226,4 +226,42 @@ async function incrementAll(
     }),
   );
   return results;
+}
+
+/**
+ * A {@link LosingResponses} made on the client side, for targets that cannot drop a connection after
+ * handling a request (a server process): every request is sent and answered, then the answer to a share
+ * `lossRate` of the requests under `/v1/stores/{store}/` is thrown away and the client's `fetch` rejects
+ * with a `TypeError`, as `fetch` does when the connection drops. What the implementation sees is the same
+ * as with a lost response: the request, then its retry with the same `Idempotency-Key`.
+ *
+ * @param makeClient - makes a client of the target that sends its requests with the given `fetch` and
+ *   retries at least 10 times
+ */
+export function losingResponsesOnClient<C extends KvClient>(
+  store: string,
+  lossRate: number,
+  makeClient: (fetch: typeof globalThis.fetch) => C | Promise<C>,
+): LosingResponses<C> {
+  let requests = 0;
+  let losing = true;
+  const prefix = `/v1/stores/${encodeURIComponent(store)}/`;
+  const losingFetch: typeof globalThis.fetch = async (input, init) => {
+    requests += 1;
+    const response = await globalThis.fetch(input, init);
+    const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const url = new URL(href);
+    if (losing && url.pathname.startsWith(prefix) && Math.random() < lossRate) {
+      await response.body?.cancel();
+      throw new TypeError('fetch failed (response lost on purpose by the conformance suite)');
+    }
+    return response;
+  };
+  return {
+    createClient: () => makeClient(losingFetch),
+    requests: () => requests,
+    stop: () => {
+      losing = false;
+    },
+  };
 }

@@ -10,6 +10,7 @@
  * @module
  */
 
+export { losingResponsesOnClient } from './counters.js';
 export { describeKVNamespace, type KVNamespaceTarget } from './kv-namespace.js';
 export type {
   ConformanceAuth,
