@@ -6,6 +6,8 @@
  *
  * @module
  */
+
+import { createRateLimiter } from '@kv/core';
 import {
   type KvClient,
   StoreNotFoundError,
@@ -204,6 +206,56 @@ export function counterCases<C extends KvClient>(ctx: CounterCasesContext<C>): v
       }
       expect(await s.get('counter')).toBe(4_000);
       expect((await ctx.client().stores.get(s.name))?.revision).toBe(4_000);
+    });
+  });
+
+  describe('rate limiter (createRateLimiter on counters)', () => {
+    it('fixed window: a limiter of 10 per second lets exactly 10 of 50 concurrent calls through', async () => {
+      const s = await freshStore('ratelimit');
+      const limiter = createRateLimiter(s, { limit: 10, windowMs: 1_000 });
+      // Start well inside a window, so the 50 calls cannot straddle two of them.
+      const left = 1_000 - (Date.now() % 1_000);
+      if (left < 700) await new Promise((resolve) => setTimeout(resolve, left + 5));
+      const results = await Promise.all(Array.from({ length: 50 }, () => limiter.limit('user:1')));
+      const passed = results.filter((r) => r.success);
+      expect(passed).toHaveLength(10);
+      expect(passed.map((r) => r.remaining).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(results.filter((r) => !r.success).every((r) => r.remaining === 0)).toBe(true);
+      expect(new Set(results.map((r) => r.resetAt)).size).toBe(1);
+      expect(results[0]).toMatchObject({ limit: 10 });
+      // Another identifier has its own count.
+      expect((await limiter.limit('user:2')).success).toBe(true);
+    });
+
+    it('sliding window: the previous window counts by its overlap with the last windowMs', async () => {
+      const s = await freshStore('ratelimit-sliding');
+      const windowMs = 60_000;
+      const start = (Math.floor(Date.now() / windowMs) + 1) * windowMs;
+      let clock = start + windowMs / 2;
+      const limiter = createRateLimiter(s, {
+        limit: 10,
+        windowMs,
+        algorithm: 'sliding-window',
+        now: () => clock,
+      });
+      const first: boolean[] = [];
+      for (let i = 0; i < 11; i++) first.push((await limiter.limit('ip')).success);
+      expect(first).toEqual([...Array(10).fill(true), false]);
+      // Half of the previous window overlaps: floor(11 * 0.5) = 5 of the 10 are taken already.
+      clock = start + windowMs + windowMs / 2;
+      const second: boolean[] = [];
+      for (let i = 0; i < 6; i++) second.push((await limiter.limit('ip')).success);
+      expect(second).toEqual([true, true, true, true, true, false]);
+      expect((await limiter.limit('ip')).resetAt).toBe(start + 2 * windowMs);
+    });
+
+    it('refuses a bad limit, window or algorithm with ValidationError', () => {
+      const s = ctx.client().store('c-unused');
+      expect(() => createRateLimiter(s, { limit: 0, windowMs: 1_000 })).toThrow(ValidationError);
+      expect(() => createRateLimiter(s, { limit: 1, windowMs: 0.5 })).toThrow(ValidationError);
+      expect(() =>
+        createRateLimiter(s, { limit: 1, windowMs: 1_000, algorithm: 'token-bucket' as 'fixed-window' }),
+      ).toThrow(ValidationError);
     });
   });
 }
