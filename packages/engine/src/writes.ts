@@ -121,10 +121,14 @@ function actionOf(op: Mutation): EngineAction {
   }
 }
 
-/** The scopes `op` sets (a put's, a numeric op's when it sets them), or undefined when it sets none. */
-function newScopesOf(op: Mutation): string[] | undefined {
+/**
+ * The scopes the entry has after `op` when the key's live entry is `current`: a put's own; a numeric
+ * op's own when it sets them, else the current entry's (none for a new key: an unscoped entry);
+ * undefined for ops that write no entry.
+ */
+function newScopesOf(op: Mutation, current: StoredEntry | undefined): readonly string[] | undefined {
   if (op.type === 'put') return op.scopes;
-  if (op.type === 'sum' || op.type === 'min' || op.type === 'max') return op.scopes;
+  if (op.type === 'sum' || op.type === 'min' || op.type === 'max') return op.scopes ?? current?.scopes ?? [];
   return undefined;
 }
 
@@ -147,7 +151,7 @@ async function refusal(
 ): Promise<KvError | undefined> {
   if (grant.all) return undefined;
   const action = actionOf(op);
-  const newScopes = newScopesOf(op);
+  const newScopes = newScopesOf(op, current);
   if (newScopes !== undefined && !canWrite(grant, newScopes)) return forbidden(action);
   if (current !== undefined && !canWrite(grant, current.scopes)) return forbidden(action);
   if (op.type === 'purge') {
@@ -309,8 +313,7 @@ export async function commitGuardedAtomic(
   for (const m of mutations) {
     const grant = isSetLike(m) ? grants.set : grants.delete;
     if (grant === undefined) throw forbidden(actionOf(m));
-    const newScopes = newScopesOf(m);
-    if (newScopes !== undefined && !canWrite(grant, newScopes)) throw forbidden('set');
+    if (m.type === 'put' && !canWrite(grant, m.scopes)) throw forbidden('set');
   }
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const keys = [...new Set([...checks.map((c) => c.key), ...mutations.map((m) => m.key)])];
@@ -325,6 +328,9 @@ export async function commitGuardedAtomic(
       const entry = snapshot.get(m.key);
       const grant = (isSetLike(m) ? grants.set : grants.delete) as Grant;
       if (entry !== undefined && !canWrite(grant, entry.scopes)) throw forbidden(actionOf(m));
+      // A numeric op writes the entry's scopes (or none, for a new key) unless it sets its own.
+      const newScopes = m.type === 'put' ? undefined : newScopesOf(m, entry);
+      if (newScopes !== undefined && !canWrite(grant, newScopes)) throw forbidden(actionOf(m));
     }
     const failedKeys = [
       ...new Set(
