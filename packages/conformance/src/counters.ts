@@ -61,7 +61,8 @@ export function counterCases<C extends KvClient>(ctx: CounterCasesContext<C>): v
       await s.set('text', 'hello');
       await s.set('fraction', 1.5);
       await s.set('object', { n: 1 });
-      for (const key of ['text', 'fraction', 'object']) {
+      await s.set('string', '5'); // a string, stored as text/plain: not a number
+      for (const key of ['text', 'fraction', 'object', 'string']) {
         const before = await s.getEntry(key);
         const error = await expectKvError(s.increment(key), ValidationError, 'validation_error');
         expect(error).toMatchObject({ status: 400 });

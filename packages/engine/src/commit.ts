@@ -23,7 +23,8 @@
  *   each-mode commits do it for every op before that op's precondition is evaluated, so an op whose
  *   precondition fails still records the expire. Keys named only in `checks` are not expired.
  * - Numeric mutations (`sum`, `min`, `max`; Deno KV's, on integers) read the live value, which must be the
- *   JSON text of a safe integer (a missing key counts as absent: the result is the operand), and write
+ *   JSON text of a safe integer with a JSON content type (a missing key counts as absent: the result is
+ *   the operand; the string `"5"` stored as text is not an integer), and write
  *   the result as a `put` with content type `application/json`, keeping the entry's id, `createdAt`,
  *   `resume` and (unless the op sets them) its metadata, scopes and expiry. A stored value that is not a
  *   safe integer, or a sum leaving the safe range, throws a `ValidationError` out of the commit, so its
@@ -63,6 +64,8 @@ const EMPTY = new Uint8Array(0);
 
 /** Content type of the values the numeric mutations write. */
 const JSON_CONTENT_TYPE = 'application/json';
+/** A JSON content type (`application/json`, parameters allowed): the only values a numeric op reads. */
+const JSON_TYPE = /^application\/json[ \t]*(;|$)/i;
 /** Longer than any JSON text of a safe integer (`-9007199254740991` is 17 bytes) with some whitespace. */
 const MAX_INTEGER_TEXT_BYTES = 32;
 
@@ -291,7 +294,8 @@ class CommitRun {
       case 'max': {
         let current: number | undefined;
         if (live !== undefined) {
-          const bytes = live.size > MAX_INTEGER_TEXT_BYTES ? undefined : yield* step(tx.value(key));
+          const readable = live.size <= MAX_INTEGER_TEXT_BYTES && JSON_TYPE.test(live.contentType);
+          const bytes = readable ? yield* step(tx.value(key)) : undefined;
           current = bytes === undefined ? undefined : parseStoredInteger(bytes);
           if (current === undefined) {
             throw new ValidationError(`The value of key "${key}" is not the JSON text of a safe integer`, {

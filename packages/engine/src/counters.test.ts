@@ -11,6 +11,7 @@ import type { Mutation, NumericOp } from './storage.js';
 import { putOp, storeConfig, T0 } from './testing/helpers.js';
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+const JSON_TYPE = { contentType: 'application/json' };
 
 function num(
   type: NumericOp['type'],
@@ -68,7 +69,7 @@ describe('numeric mutations', () => {
   });
 
   it('reads the writes made before it in the same commit, a put included, and takes a revision each', async () => {
-    const result = await run([putOp('c', '40'), num('sum', 'c', 1), num('sum', 'c', 1)], 'atomic');
+    const result = await run([putOp('c', '40', JSON_TYPE), num('sum', 'c', 1), num('sum', 'c', 1)], 'atomic');
     expect(result).toMatchObject({ ok: true, revision: 3 });
     expect(result.ok && result.results.map((r) => [r.revision, r.number])).toEqual([
       [1, undefined],
@@ -80,7 +81,13 @@ describe('numeric mutations', () => {
 
   it('keeps id, createdAt, metadata, scopes and expiry unless the op sets them', async () => {
     await run([
-      putOp('c', '1', { newId: 'orig', metadata: { a: 1 }, scopes: ['x'], expiresAt: T0 + 10_000 }),
+      putOp('c', '1', {
+        ...JSON_TYPE,
+        newId: 'orig',
+        metadata: { a: 1 },
+        scopes: ['x'],
+        expiresAt: T0 + 10_000,
+      }),
     ]);
     await run([num('sum', 'c', 1, { newId: 'unused' })], 'each', T0 + 5);
     let entry = await storage.get('s', 'c', T0 + 5);
@@ -112,12 +119,23 @@ describe('numeric mutations', () => {
   });
 
   it('counts an expired entry as missing: it restarts at the operand with a new id', async () => {
-    await run([putOp('c', '99', { newId: 'old', expiresAt: T0 + 10 })]);
+    await run([putOp('c', '99', { ...JSON_TYPE, newId: 'old', expiresAt: T0 + 10 })]);
     const result = await run([num('sum', 'c', 2, { newId: 'new' })], 'each', T0 + 20);
     expect(result).toMatchObject({ ok: true, results: [{ created: true, number: 2, id: 'new' }] });
     expect(await storedText('c', T0 + 20)).toBe('2');
     // The expire was recorded first, as the sweep would (revision 2), then the sum (3).
     expect(result.ok && result.revision).toBe(3);
+  });
+
+  it('refuses an integer stored with a content type other than JSON (a string "5" is not a number)', async () => {
+    await run([
+      putOp('c', '5', { contentType: 'text/plain' }),
+      putOp('j', '5', { contentType: 'application/json; charset=utf-8' }),
+    ]);
+    await expect(run([num('sum', 'c', 1)])).rejects.toBeInstanceOf(ValidationError);
+    expect(await storedText('c')).toBe('5');
+    expect((await run([num('sum', 'j', 1)])).ok).toBe(true);
+    expect(await storedText('j')).toBe('6');
   });
 
   it.each([
@@ -128,7 +146,7 @@ describe('numeric mutations', () => {
     ['an empty value', ''],
     ['a long value', ` ${'1'.padStart(40, ' ')}`],
   ])('refuses a stored value that is %s with a ValidationError and writes nothing', async (_, stored) => {
-    await run([putOp('c', stored), putOp('other', 'x')]);
+    await run([putOp('c', stored, JSON_TYPE), putOp('other', 'x')]);
     const before = await storage.getStore('s');
     for (const mode of ['each', 'atomic'] as const) {
       const error = await run([putOp('other', 'y'), num('sum', 'c', 1)], mode).catch((e: unknown) => e);

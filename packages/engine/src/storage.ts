@@ -130,7 +130,7 @@ export interface SetExpiryOp {
 }
 /**
  * A numeric mutation (Deno KV `sum`, `min`, `max`, on integers): the key's value must be the JSON text
- * of a safe integer (or the key missing), and becomes the JSON text of `current + operand`,
+ * of a safe integer with content type `application/json` (or the key missing), and becomes the JSON text of `current + operand`,
  * `min(current, operand)` or `max(current, operand)` (`operand` itself when the key is missing), with
  * content type `application/json`. A stored value that is not a safe integer, or a sum outside the safe
  * range, fails the whole commit with a `ValidationError` (nothing written). Every application writes a

@@ -271,7 +271,12 @@ export function describeStorageSuite(
 
       it('numeric mutations read the stored value through StorageTx.value, own writes included', async () => {
         const storage = await withStore(3);
-        await write(storage, STORE, [putOp('n', '41', { newId: 'n-id' })], T0);
+        await write(
+          storage,
+          STORE,
+          [putOp('n', '41', { newId: 'n-id', contentType: 'application/json' })],
+          T0,
+        );
         const sum = (key: string, operand: number) =>
           ({ type: 'sum', key, operand, defaultExpiresAt: null, newId: `${key}-id` }) as const;
         const result = await commit(storage, STORE, {
@@ -279,7 +284,7 @@ export function describeStorageSuite(
           nowMs: T0 + 1,
           mutations: [
             sum('n', 1),
-            putOp('m', '7'),
+            putOp('m', '7', { contentType: 'application/json' }),
             sum('m', 3),
             { ...sum('m', 5), type: 'max' },
             sum('new', -2),
