@@ -82,6 +82,13 @@ export class SqliteTx implements StorageTx {
   }
 
   /** @inheritDoc */
+  value(key: string): Uint8Array | undefined {
+    this.#check();
+    const row = this.#stmts.getEntry.get(this.#id, key) as EntryRow | undefined;
+    return row === undefined ? undefined : toBytes(row.value);
+  }
+
+  /** @inheritDoc */
   lastRecord(key: string): ChangeRecord | undefined {
     this.#check();
     const row = this.#stmts.lastHistory.get(this.#id, key) as ChangeRow | undefined;

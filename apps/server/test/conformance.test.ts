@@ -6,7 +6,7 @@
  * Buffer and Node-stream values, a 5 MiB streamed upload).
  */
 import { join } from 'node:path';
-import { describeConformance } from '@kv/conformance';
+import { describeConformance, losingResponsesOnClient } from '@kv/conformance';
 import { nodeClientCases } from '@kv/conformance/node';
 import { createClient } from '@kv/node';
 import { afterAll } from 'vitest';
@@ -33,6 +33,16 @@ for (const storage of ['sqlite', 'memory'] as const) {
           adminToken: ADMIN_TOKEN,
           clientWithToken: (token: string) => createClient({ url: server.url, token, env: {} }),
         },
+        losingResponses: (store, lossRate) =>
+          losingResponsesOnClient(store, lossRate, (fetch) =>
+            createClient({
+              url: server.url,
+              token: ADMIN_TOKEN,
+              env: {},
+              fetch,
+              retry: { limit: 10, backoffMs: 1, maxBackoffMs: 10 },
+            }),
+          ),
         async close() {
           const exit = await server.stop();
           if (exit.code !== 0)

@@ -271,6 +271,7 @@ const STORE_METHODS: Record<
   create: 'call',
   update: 'call',
   setExpiry: 'call',
+  increment: 'call',
   delete: 'call',
   purge: 'call',
   history: 'call',
@@ -362,6 +363,18 @@ export function pageClient(page: Page, clientName: string, url: string): KvClien
               },
               delete: (...args) => {
                 steps.push({ op: 'delete', args });
+                return op;
+              },
+              sum: (...args) => {
+                steps.push({ op: 'sum', args });
+                return op;
+              },
+              min: (...args) => {
+                steps.push({ op: 'min', args });
+                return op;
+              },
+              max: (...args) => {
+                steps.push({ op: 'max', args });
                 return op;
               },
               commit: () =>

@@ -327,6 +327,21 @@ describe('write-through', () => {
     expect(await kv.store('s').get('e')).toBe('w');
   });
 
+  it('increment and atomic sum evict the key: the next read asks the server and sees the new value', async () => {
+    const kv = cached({ maxAgeMs: 60_000 });
+    const s = kv.store('s');
+    await s.set('c', 1);
+    expect(await s.get('c')).toBe(1);
+    expect(await s.increment('c', 4)).toMatchObject({ value: 5 });
+    requests = [];
+    expect(await s.get('c')).toBe(5);
+    expect(entryRequests()).toHaveLength(1);
+    expect((await s.atomic().sum('c', 2).max('c', 3).commit()).ok).toBe(true);
+    requests = [];
+    expect(await s.get('c')).toBe(7);
+    expect(entryRequests()).toHaveLength(1);
+  });
+
   it('clear() empties the cache', async () => {
     const kv = cached({ maxAgeMs: 60_000 });
     await kv.store('s').set('k', 'v');

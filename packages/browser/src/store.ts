@@ -518,6 +518,14 @@ export function createBrowserStore(
       return purged;
     },
 
+    increment: async (key, delta, options) => {
+      // Applied on the server only (never queued offline: a counter's value is the server's); the cached
+      // copy is dropped, so the next read asks the server.
+      const result = await inner.increment(key, delta, options);
+      await cache.delete(store, key).catch(() => undefined);
+      return result;
+    },
+
     setExpiry: async (key, expiresAt) => {
       const existed = await inner.setExpiry(key, expiresAt);
       await cache.delete(store, key).catch(() => undefined);
@@ -614,6 +622,21 @@ function wrapAtomic(op: AtomicOperation, evict: (keys: string[]) => Promise<unkn
     delete(key) {
       keys.add(key);
       op.delete(key);
+      return wrapped;
+    },
+    sum(key, n) {
+      keys.add(key);
+      op.sum(key, n);
+      return wrapped;
+    },
+    min(key, n) {
+      keys.add(key);
+      op.min(key, n);
+      return wrapped;
+    },
+    max(key, n) {
+      keys.add(key);
+      op.max(key, n);
       return wrapped;
     },
     async commit() {

@@ -10,8 +10,15 @@
  * @module
  */
 
+export { losingResponsesOnClient } from './counters.js';
 export { describeKVNamespace, type KVNamespaceTarget } from './kv-namespace.js';
-export type { ConformanceAuth, ConformanceContext, ConformanceOptions, ConformanceTarget } from './suite.js';
+export type {
+  ConformanceAuth,
+  ConformanceContext,
+  ConformanceOptions,
+  ConformanceTarget,
+  LosingResponses,
+} from './suite.js';
 export { describeConformance, expectKvError, uniqueStoreName } from './suite.js';
 export { default as workersModule, type WorkerEnv } from './worker-module.js';
 export {

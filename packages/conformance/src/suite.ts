@@ -14,6 +14,7 @@ import {
   ValidationError,
 } from '@kv/core/protocol';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { counterCases } from './counters.js';
 
 /**
  * Access to an implementation that runs with access control on (docs/security.md), for the cases that
@@ -53,6 +54,23 @@ export interface ConformanceTarget<C extends KvClient = KvClient> {
    * @default globalThis.fetch
    */
   fetch?: typeof fetch;
+  /**
+   * Starts losing responses on `store`: each request under `/v1/stores/{store}/` reaches the
+   * implementation (a write is applied) and then, with probability `lossRate`, its response is lost (the
+   * client sees a network error or a 5xx and retries with the same `Idempotency-Key`). The counter cases
+   * use it to check that a retried write is applied once; without it they report that case as skipped.
+   */
+  losingResponses?(store: string, lossRate: number): LosingResponses<C> | Promise<LosingResponses<C>>;
+}
+
+/** What {@link ConformanceTarget.losingResponses} answers. */
+export interface LosingResponses<C extends KvClient = KvClient> {
+  /** A client that retries enough (10 retries or more) that no call fails from the lost responses alone. */
+  createClient(): C | Promise<C>;
+  /** How many requests the clients of {@link LosingResponses.createClient} sent so far, retries included. */
+  requests(): number;
+  /** Stops losing responses. */
+  stop(): void | Promise<void>;
 }
 
 /**
@@ -853,6 +871,14 @@ export function describeConformance<C extends KvClient = KvClient>(
         // Checks without a mutation commit nothing: refused.
         await expectKvError(s.atomic().check('a', 1).commit(), ValidationError);
       });
+    });
+
+    counterCases<C>({
+      client: () => kv,
+      target: () => target,
+      freshStore: (label) => freshStore(label),
+      watch: options.watch !== false,
+      auth: options.auth === true,
     });
 
     describe('watch', () => {

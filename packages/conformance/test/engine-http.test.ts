@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createEngine, hashToken, MemoryStorage, MemoryTokenStore } from '@kv/engine';
 import { createClient } from '@kv/node';
-import { describeConformance } from '../src/index.js';
+import { describeConformance, losingResponsesOnClient } from '../src/index.js';
 import { nodeClientCases } from '../src/node-client.js';
 
 const ADMIN_TOKEN = 'kv_conformance-engine-admin';
@@ -36,6 +36,16 @@ describeConformance(
         adminToken: ADMIN_TOKEN,
         clientWithToken: (token) => createClient({ url, token, env: {} }),
       },
+      losingResponses: (store, lossRate) =>
+        losingResponsesOnClient(store, lossRate, (fetch) =>
+          createClient({
+            url,
+            token: ADMIN_TOKEN,
+            env: {},
+            fetch,
+            retry: { limit: 10, backoffMs: 1, maxBackoffMs: 10 },
+          }),
+        ),
       async close() {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await engine.close();

@@ -24,6 +24,13 @@ export {
   type KVNamespaceValueType,
   toKVNamespace,
 } from './client/kv-namespace.js';
+export {
+  createRateLimiter,
+  type RateLimitAlgorithm,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitResult,
+} from './client/rate-limit.js';
 export type * from './client/types.js';
 export {
   ConfigurationError,

@@ -74,6 +74,8 @@ export const routes = {
   history: (store: string, key: string): string => buildPath('getHistory', { store, key }),
   /** `PUT` an entry's expiry: JSON `{ expiresAt: string | null }`. */
   expiry: (store: string, key: string): string => buildPath('setExpiry', { store, key }),
+  /** `POST` an increment: JSON `{ delta, ttlMs?, expiresAt?, metadata?, scopes? }`. */
+  increment: (store: string, key: string): string => buildPath('increment', { store, key }),
   /** `GET`/`HEAD` an entry by id. */
   byId: (store: string, id: string): string => buildPath('getById', { store, id }),
   /** `GET` scopes in use. */
@@ -235,8 +237,16 @@ export interface WireBulkDeleteBody {
 export interface WireAtomicBody {
   /** Preconditions: each key must be at `revision`, or have no live entry when `revision` is `null`. */
   checks?: Array<{ key: string; revision: number | null }>;
-  /** Writes applied in order, all together, or none when a check fails; at most 10,000. */
-  mutations: Array<(WireWrite & { type: 'set' }) | { type: 'delete'; key: string }>;
+  /**
+   * Writes applied in order, all together, or none when a check fails; at most 10,000. `sum`, `min` and
+   * `max` apply a safe integer to the key's integer value (Deno KV's numeric mutations; docs/protocol.md
+   * "Counters").
+   */
+  mutations: Array<
+    | (WireWrite & { type: 'set' })
+    | { type: 'delete'; key: string }
+    | { type: 'sum' | 'min' | 'max'; key: string; value: number }
+  >;
 }
 /** `POST .../atomic` success response; a failed check is 412 `revision_mismatch` with `details.failedKeys`. */
 export interface WireAtomicResponse {
@@ -251,6 +261,29 @@ export interface WireDeleteResponse {
   deleted: boolean;
   /** Revision of the tombstone or purge; absent when nothing was deleted. */
   revision?: number;
+}
+/**
+ * `POST .../entries/{key}/increment` body (docs/protocol.md "Counters"): adds `delta` to the key's
+ * integer value atomically, creating the key at `delta` when it is missing.
+ */
+export interface WireIncrementBody {
+  /** The safe integer to add (negative to subtract); 1 when absent. */
+  delta?: number;
+  /** Expiry to set, relative in ms (exclusive with `expiresAt`); neither: the entry's expiry is kept. */
+  ttlMs?: number;
+  /** Expiry to set, ISO 8601 in the future (exclusive with `ttlMs`). */
+  expiresAt?: string;
+  /** Metadata to set; absent: kept. */
+  metadata?: Record<string, unknown>;
+  /** Scopes to set; absent: kept. */
+  scopes?: string[];
+}
+/** `POST .../entries/{key}/increment` response. */
+export interface WireIncrementResponse {
+  /** The integer the key holds after the increment. */
+  value: number;
+  /** Revision of the write. */
+  revision: number;
 }
 /** `PUT .../entries/{key}/expiry` body and response. */
 export interface WireSetExpiryBody {

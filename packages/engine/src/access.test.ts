@@ -175,6 +175,46 @@ const CASES: Case[] = [
     request: () => ['PUT', entryPath('orders', 'n'), text('new')],
     allowed: entryUsers(201, null),
   },
+  // Increments write the entry: `set`, and for scoped tokens the scopes it keeps or sets.
+  {
+    name: 'increment a new key in scope',
+    request: () => ['POST', `${entryPath('orders', 'n')}/increment`, json({ scopes: ['billing'] })],
+    allowed: entryUsers(200),
+  },
+  {
+    name: 'increment a new key without scopes',
+    request: () => ['POST', `${entryPath('orders', 'n')}/increment`, json({ delta: 2 })],
+    allowed: entryUsers(200, null),
+  },
+  {
+    name: 'increment with a scope outside the grant',
+    request: () => ['POST', `${entryPath('orders', 'n')}/increment`, json({ scopes: ['billing', 'ops'] })],
+    allowed: entryUsers(200, null),
+  },
+  {
+    // The value is text, so whoever may write it gets the 400; the scoped token is refused first.
+    name: 'increment an entry out of scope',
+    request: () => ['POST', `${entryPath('orders', 'b')}/increment`, json({})],
+    allowed: entryUsers(400, null),
+  },
+  {
+    name: 'atomic sum creating an unscoped key',
+    request: () => [
+      'POST',
+      '/v1/stores/orders/atomic',
+      json({ mutations: [{ type: 'sum', key: 'n', value: 1 }] }),
+    ],
+    allowed: entryUsers(200, null),
+  },
+  {
+    name: 'atomic max on an entry in scope',
+    request: () => [
+      'POST',
+      '/v1/stores/orders/atomic',
+      json({ mutations: [{ type: 'max', key: 'a', value: 1 }] }),
+    ],
+    allowed: entryUsers(400),
+  },
   {
     name: 'put over an entry out of scope',
     request: () => ['PUT', entryPath('orders', 'b'), text('new', 'billing')],

@@ -46,6 +46,9 @@ class FakeTx implements StorageTx {
   head(key: string): MaybePromise<StoredEntry | undefined> {
     return this.#answer(`head ${key}`, this.entries.get(key));
   }
+  value(key: string): MaybePromise<Uint8Array | undefined> {
+    return this.#answer(`value ${key}`, this.entries.get(key)?.value);
+  }
   lastRecord(key: string): MaybePromise<ChangeRecord | undefined> {
     return this.#answer(`lastRecord ${key}`, this.last.get(key));
   }

@@ -22,6 +22,13 @@
  *   tombstone. Atomic commits do this only once every check has passed (a failed commit writes nothing);
  *   each-mode commits do it for every op before that op's precondition is evaluated, so an op whose
  *   precondition fails still records the expire. Keys named only in `checks` are not expired.
+ * - Numeric mutations (`sum`, `min`, `max`; Deno KV's, on integers) read the live value, which must be the
+ *   JSON text of a safe integer with a JSON content type (a missing key counts as absent: the result is
+ *   the operand; the string `"5"` stored as text is not an integer), and write
+ *   the result as a `put` with content type `application/json`, keeping the entry's id, `createdAt`,
+ *   `resume` and (unless the op sets them) its metadata, scopes and expiry. A stored value that is not a
+ *   safe integer, or a sum leaving the safe range, throws a `ValidationError` out of the commit, so its
+ *   transaction writes nothing.
  * - A put on a live key keeps its id and `createdAt`; on a missing (or just expired) key it takes the op's
  *   `newId` and `createdAt = nowMs`. Scopes are stored sorted and de-duplicated.
  * - Tombstones (`delete`, `expire`, `purge`) keep the id, content type, metadata, scopes, `createdAt` and
@@ -37,7 +44,7 @@
  *
  * @module
  */
-import { compareKeys } from '@kv/core';
+import { compareKeys, ValidationError } from '@kv/core';
 import type {
   ChangeRecord,
   CommitRequest,
@@ -46,6 +53,7 @@ import type {
   MaybePromise,
   Mutation,
   MutationResult,
+  NumericOp,
   Precondition,
   Storage,
   StorageTx,
@@ -53,6 +61,49 @@ import type {
 } from './storage.js';
 
 const EMPTY = new Uint8Array(0);
+
+/** Content type of the values the numeric mutations write. */
+const JSON_CONTENT_TYPE = 'application/json';
+/** A JSON content type (`application/json`, parameters allowed): the only values a numeric op reads. */
+const JSON_TYPE = /^application\/json[ \t]*(;|$)/i;
+/** Longer than any JSON text of a safe integer (`-9007199254740991` is 17 bytes) with some whitespace. */
+const MAX_INTEGER_TEXT_BYTES = 32;
+
+/**
+ * The safe integer `bytes` hold as JSON text, or undefined when they hold anything else (other JSON,
+ * a fraction, an unsafe integer, bad UTF-8).
+ */
+export function parseStoredInteger(bytes: Uint8Array): number | undefined {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_INTEGER_TEXT_BYTES) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return typeof parsed === 'number' && Number.isSafeInteger(parsed) ? parsed : undefined;
+}
+
+/** The result of numeric op `op` on `current` (undefined: the key is missing). */
+function numericResult(op: NumericOp, current: number | undefined): number {
+  if (current === undefined) return op.operand;
+  switch (op.type) {
+    case 'sum': {
+      const sum = current + op.operand;
+      if (!Number.isSafeInteger(sum)) {
+        throw new ValidationError(
+          `The sum for key "${op.key}" would leave the safe integer range (±${Number.MAX_SAFE_INTEGER})`,
+          { details: { key: op.key, field: 'value', reason: 'out_of_range' } },
+        );
+      }
+      return sum;
+    }
+    case 'min':
+      return Math.min(current, op.operand);
+    case 'max':
+      return Math.max(current, op.operand);
+  }
+}
 
 /** A computation over a {@link StorageTx}: yields the storage's answers, returns `T`. */
 export type Steps<T> = Generator<unknown, T, unknown>;
@@ -236,6 +287,54 @@ class CommitRun {
           revision: entry.revision,
           id: entry.id,
           created: live === undefined,
+        };
+      }
+      case 'sum':
+      case 'min':
+      case 'max': {
+        let current: number | undefined;
+        if (live !== undefined) {
+          const readable = live.size <= MAX_INTEGER_TEXT_BYTES && JSON_TYPE.test(live.contentType);
+          const bytes = readable ? yield* step(tx.value(key)) : undefined;
+          current = bytes === undefined ? undefined : parseStoredInteger(bytes);
+          if (current === undefined) {
+            throw new ValidationError(`The value of key "${key}" is not the JSON text of a safe integer`, {
+              details: { key, field: 'value', reason: 'not_integer' },
+            });
+          }
+        }
+        const number = numericResult(m, current);
+        const value = new TextEncoder().encode(JSON.stringify(number));
+        const entry: StoredEntry = {
+          key,
+          id: live?.id ?? m.newId,
+          value,
+          contentType: JSON_CONTENT_TYPE,
+          metadata: m.metadata !== undefined ? m.metadata : (live?.metadata ?? null),
+          scopes: m.scopes !== undefined ? normalizeScopes(m.scopes) : (live?.scopes ?? []),
+          revision: this.next(),
+          createdAt: live?.createdAt ?? nowMs,
+          updatedAt: nowMs,
+          expiresAt:
+            m.expiresAt !== undefined
+              ? m.expiresAt
+              : live === undefined
+                ? m.defaultExpiresAt
+                : live.expiresAt,
+          resume: live?.resume ?? false,
+          size: value.byteLength,
+        };
+        yield* step(tx.putEntry(entry, live));
+        yield* step(tx.appendChange({ ...entry, operation: 'put' }));
+        yield* step(tx.adjustStats(live === undefined ? 1 : 0, entry.size - (live?.size ?? 0)));
+        this.#heads.set(key, { ...entry, value: EMPTY });
+        return {
+          key,
+          status: 'applied',
+          revision: entry.revision,
+          id: entry.id,
+          created: live === undefined,
+          number,
         };
       }
       case 'setExpiry': {

@@ -540,6 +540,11 @@ class MemoryTx implements StorageTx {
     return this.#state.entries.get(key);
   }
 
+  value(key: string): Uint8Array | undefined {
+    this.#check();
+    return this.#state.entries.get(key)?.value;
+  }
+
   lastRecord(key: string): ChangeRecord | undefined {
     this.#check();
     return this.#state.histories.get(key)?.[0];

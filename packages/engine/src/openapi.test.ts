@@ -32,6 +32,7 @@ const EXPECTED: Record<string, string[]> = {
   '/v1/stores/{store}/entries/{key}': ['get', 'head', 'put', 'delete'],
   '/v1/stores/{store}/entries/{key}/history': ['get'],
   '/v1/stores/{store}/entries/{key}/expiry': ['put'],
+  '/v1/stores/{store}/entries/{key}/increment': ['post'],
   '/v1/stores/{store}/ids/{id}': ['get', 'head'],
   '/v1/stores/{store}/scopes': ['get'],
   '/v1/stores/{store}/bulk/get': ['post'],

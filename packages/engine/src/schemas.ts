@@ -145,6 +145,28 @@ export const DeleteResultSchema = z
   })
   .openapi('DeleteResult');
 
+/** A JSON number that is a safe integer (`Number.isSafeInteger`). */
+const SafeInteger = z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+
+/** `POST .../entries/{key}/increment` body (`WireIncrementBody`; docs/protocol.md "Counters"). */
+export const IncrementBody = z
+  .strictObject({
+    delta: SafeInteger.exactOptional().openapi({
+      description: 'Added to the value; negative subtracts',
+      default: 1,
+    }),
+    ttlMs: z.number().int().positive().exactOptional(),
+    expiresAt: Timestamp.exactOptional(),
+    metadata: Metadata.exactOptional(),
+    scopes: z.array(z.string()).exactOptional(),
+  })
+  .openapi('IncrementBody');
+
+/** `POST .../entries/{key}/increment` response (`WireIncrementResponse`). */
+export const IncrementResultSchema = z
+  .object({ value: SafeInteger, revision: Revision })
+  .openapi('IncrementResult');
+
 /** `PUT .../entries/{key}/expiry` body (`WireSetExpiryBody`; AntiRaid `setexpiry`). */
 export const SetExpiryBody = z.strictObject({ expiresAt: Timestamp.nullable() }).openapi('SetExpiryBody');
 /** `PUT .../entries/{key}/expiry` response: whether the key existed (`WireSetExpiryResponse`). */
@@ -255,6 +277,13 @@ export const AtomicBody = z
         z.discriminatedUnion('type', [
           z.strictObject({ ...writeFieldsShape, type: z.literal('set') }),
           z.strictObject({ type: z.literal('delete'), key: z.string() }),
+          z.strictObject({
+            type: z.enum(['sum', 'min', 'max']),
+            key: z.string(),
+            value: SafeInteger.openapi({
+              description: 'Operand: added (sum), or the lower/upper bound (min/max)',
+            }),
+          }),
         ]),
       )
       .max(LIMITS.maxBulkItems),

@@ -128,8 +128,34 @@ export interface SetExpiryOp {
   expiresAt: number | null;
   precondition?: Precondition;
 }
+/**
+ * A numeric mutation (Deno KV `sum`, `min`, `max`, on integers): the key's value must be the JSON text
+ * of a safe integer with content type `application/json` (or the key missing), and becomes the JSON text of `current + operand`,
+ * `min(current, operand)` or `max(current, operand)` (`operand` itself when the key is missing), with
+ * content type `application/json`. A stored value that is not a safe integer, or a sum outside the safe
+ * range, fails the whole commit with a `ValidationError` (nothing written). Every application writes a
+ * new revision (a `put`), also when the value does not change.
+ */
+export interface NumericOp {
+  type: 'sum' | 'min' | 'max';
+  key: string;
+  /** The operand, a safe integer. */
+  operand: number;
+  /** The expiry to set, epoch ms or `null` (never); undefined keeps the live entry's (`defaultExpiresAt` on a new key). */
+  expiresAt?: number | null;
+  /** The expiry of a new key when `expiresAt` is undefined (the store's default TTL, or `null`). */
+  defaultExpiresAt: number | null;
+  /** Metadata to set; undefined keeps the live entry's (`null` on a new key). */
+  metadata?: JsonObject | null;
+  /** Scopes to set; undefined keeps the live entry's (none on a new key). */
+  scopes?: string[];
+  /** Id to use if the key has no live entry. */
+  newId: string;
+  /** Condition for this op. */
+  precondition?: Precondition;
+}
 /** A mutation inside a commit. */
-export type Mutation = PutOp | DeleteOp | PurgeOp | SetExpiryOp;
+export type Mutation = PutOp | DeleteOp | PurgeOp | SetExpiryOp | NumericOp;
 
 /**
  * A commit: mutations applied in one transaction, by the engine's `applyCommit` (`commit.ts`, where the
@@ -188,8 +214,10 @@ export interface MutationResult {
   revision?: number;
   /** Id of the entry after the op (put) or of the entry that was there (delete/purge), if any. */
   id?: string;
-  /** Put: whether the key had no live entry before. Delete/purge: whether a live entry existed. */
+  /** Put, sum/min/max: whether the key had no live entry before. Delete/purge: whether a live entry existed. */
   created?: boolean;
+  /** Sum/min/max: the integer the key holds after the op. */
+  number?: number;
 }
 
 /** Result of a commit (`applyCommit` in `commit.ts`). */
@@ -248,6 +276,12 @@ export interface StorageTx {
    * be empty (storages need not load it); `size` is exact. The object is read-only.
    */
   head(key: string): MaybePromise<StoredEntry | undefined>;
+  /**
+   * The value of the key's entry (live or expired; the bytes {@link StorageTx.head} may leave out), or
+   * undefined when the key has no entry. Sees the writes made earlier in the transaction. The commit
+   * reads it only for the numeric mutations (`sum`, `min`, `max`) of a small entry.
+   */
+  value(key: string): MaybePromise<Uint8Array | undefined>;
   /** The newest record of the key's history (its entry or a tombstone), without its value, or undefined. */
   lastRecord(key: string): MaybePromise<ChangeRecord | undefined>;
   /**

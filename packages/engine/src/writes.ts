@@ -28,7 +28,6 @@ import type {
   Mutation,
   MutationResult,
   Precondition,
-  PutOp,
   StoredEntry,
 } from './storage.js';
 
@@ -114,12 +113,31 @@ function snapshotPrecondition(current: StoredEntry | undefined): Precondition {
 function actionOf(op: Mutation): EngineAction {
   switch (op.type) {
     case 'put':
+    case 'sum':
+    case 'min':
+    case 'max':
       return 'set';
     case 'setExpiry':
       return 'set_expiry';
     default:
       return op.type;
   }
+}
+
+/**
+ * The scopes the entry has after `op` when the key's live entry is `current`: a put's own; a numeric
+ * op's own when it sets them, else the current entry's (none for a new key: an unscoped entry);
+ * undefined for ops that write no entry.
+ */
+function newScopesOf(op: Mutation, current: StoredEntry | undefined): readonly string[] | undefined {
+  if (op.type === 'put') return op.scopes;
+  if (op.type === 'sum' || op.type === 'min' || op.type === 'max') return op.scopes ?? current?.scopes ?? [];
+  return undefined;
+}
+
+/** Whether `op` is checked against the `set` grant of an atomic commit (else `delete`). */
+function isSetLike(op: Mutation): boolean {
+  return op.type !== 'delete' && op.type !== 'purge';
 }
 
 /**
@@ -136,7 +154,8 @@ async function refusal(
 ): Promise<KvError | undefined> {
   if (grant.all) return undefined;
   const action = actionOf(op);
-  if (op.type === 'put' && !canWrite(grant, op.scopes)) return forbidden(action);
+  const newScopes = newScopesOf(op, current);
+  if (newScopes !== undefined && !canWrite(grant, newScopes)) return forbidden(action);
   if (current !== undefined && !canWrite(grant, current.scopes)) return forbidden(action);
   if (op.type === 'purge') {
     for (const record of await ctx.storage.history(store, op.key)) {
@@ -304,9 +323,9 @@ export async function commitGuardedAtomic(
   answer?: Answer<CommitResult>,
 ): Promise<CommitResult> {
   for (const m of mutations) {
-    const grant = m.type === 'put' ? grants.set : grants.delete;
+    const grant = isSetLike(m) ? grants.set : grants.delete;
     if (grant === undefined) throw forbidden(actionOf(m));
-    if (m.type === 'put' && !canWrite(grant, (m as PutOp).scopes)) throw forbidden('set');
+    if (m.type === 'put' && !canWrite(grant, m.scopes)) throw forbidden('set');
   }
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const keys = [...new Set([...checks.map((c) => c.key), ...mutations.map((m) => m.key)])];
@@ -319,8 +338,11 @@ export async function commitGuardedAtomic(
     }
     for (const m of mutations) {
       const entry = snapshot.get(m.key);
-      const grant = (m.type === 'put' ? grants.set : grants.delete) as Grant;
+      const grant = (isSetLike(m) ? grants.set : grants.delete) as Grant;
       if (entry !== undefined && !canWrite(grant, entry.scopes)) throw forbidden(actionOf(m));
+      // A numeric op writes the entry's scopes (or none, for a new key) unless it sets its own.
+      const newScopes = m.type === 'put' ? undefined : newScopesOf(m, entry);
+      if (newScopes !== undefined && !canWrite(grant, newScopes)) throw forbidden(actionOf(m));
     }
     const failedKeys = [
       ...new Set(

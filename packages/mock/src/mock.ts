@@ -54,7 +54,8 @@ function yieldToEventLoop(): Promise<void> {
  * handling). Every rule whose `method` and `path` match a request applies to it, per kind of fault: the
  * latencies of all matching rules add up, then the matching rules are tried in order for a drop or a
  * failure and the first one that triggers decides the outcome. So a global latency rule combines with a
- * per-route failure rule.
+ * per-route failure rule. A request that got through is handled, and then loses its response when a
+ * matching rule's `lostResponseRate` triggers.
  */
 export interface FaultRule {
   /** HTTP method to match (`GET`, `PUT`, ...); any method when omitted. */
@@ -69,6 +70,13 @@ export interface FaultRule {
   failureStatus?: number;
   /** Probability (0-1) that the connection is dropped (msw `HttpResponse.error()`: the client sees a network error). @default 0 */
   dropRate?: number;
+  /**
+   * Probability (0-1) that the request IS handled by the engine (a write is applied) and then its
+   * response is lost: the connection is dropped as with `dropRate`, so the client sees a network error
+   * and retries. The fault that makes a retried write without an idempotency key apply twice.
+   * @default 0
+   */
+  lostResponseRate?: number;
 }
 
 /** One entry to seed: the value and the same options `set` takes (`ttlMs`, `metadata`, `scopes`, ...). */
@@ -264,6 +272,13 @@ export function createKvMock(options: KvMockOptions): KvMock {
     return outcome;
   };
 
+  /** Whether a matching rule's `lostResponseRate` triggers for this request (drawn before it is handled). */
+  const loseResponse = (method: string, path: string): boolean =>
+    faults.some(
+      (r) =>
+        r.lostResponseRate !== undefined && ruleMatches(r, method, path) && random() < r.lostResponseRate,
+    );
+
   const handle = async (request: Request): Promise<Response> => {
     // A socket answers in a later macrotask; msw alone answers in microtasks, which would starve timers
     // in a user's `while (!stop) await store.set(...)` loop. Yield once per request, as a socket would.
@@ -274,6 +289,7 @@ export function createKvMock(options: KvMockOptions): KvMock {
     const path = url.pathname.slice(prefix.length) || '/';
     const injected = await injectFaults(request.method, path);
     if (injected) return injected;
+    const lost = loseResponse(request.method, path);
     // The engine sees the path without the mock's prefix, exactly as the server would.
     const target = new URL(path + url.search, 'http://kv.mock');
     const init: RequestInit = { method: request.method, headers: request.headers };
@@ -281,7 +297,10 @@ export function createKvMock(options: KvMockOptions): KvMock {
       const body = await request.arrayBuffer();
       if (body.byteLength > 0) init.body = body;
     }
-    return current.engine.fetch(new Request(target, init));
+    const response = await current.engine.fetch(new Request(target, init));
+    if (!lost) return response;
+    await response.body?.cancel();
+    return HttpResponse.error();
   };
 
   const seed = async (data: SeedData): Promise<void> => {

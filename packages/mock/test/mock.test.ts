@@ -39,6 +39,27 @@ describeConformance(
       adminToken: CONFORMANCE_TOKEN,
       clientWithToken: (token) => createClient({ url: CONFORMANCE_BASE, token, env: {} }),
     },
+    // The mock's `lostResponseRate` fault: the engine handles the request, then the connection drops.
+    losingResponses(store, lossRate) {
+      conformance.setFaults([{ path: `/v1/stores/${store}/`, lostResponseRate: lossRate }]);
+      let requests = 0;
+      const counting: typeof fetch = (input, init) => {
+        requests += 1;
+        return globalThis.fetch(input, init);
+      };
+      return {
+        createClient: () =>
+          createClient({
+            url: CONFORMANCE_BASE,
+            token: CONFORMANCE_TOKEN,
+            env: {},
+            fetch: counting,
+            retry: { limit: 10, backoffMs: 1, maxBackoffMs: 10 },
+          }),
+        requests: () => requests,
+        stop: () => conformance.setFaults([]),
+      };
+    },
   }),
   {
     auth: true,

@@ -69,7 +69,8 @@ export function entryCols(alias: string, values = true): string {
 
 const EMPTY = new Uint8Array(0);
 
-function toBytes(buf: Uint8Array | undefined): Uint8Array {
+/** A plain `Uint8Array` view of a `pg` `Buffer` (no copy); empty when absent. */
+export function toBytes(buf: Uint8Array | undefined): Uint8Array {
   if (!buf || buf.byteLength === 0) return EMPTY;
   // pg returns Buffers; hand out plain Uint8Array views (same memory, no copy).
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

@@ -27,6 +27,7 @@ import {
   type EntryRow,
   metaCols,
   type StoreRow,
+  toBytes,
   toChange,
   toEntry,
   toStore,
@@ -68,6 +69,7 @@ const RECORD_VALUES =
 /** Names of the statements a {@link PgTx} runs. */
 export type TxStatement =
   | 'heads'
+  | 'value'
   | 'lastRecord'
   | 'putEntry'
   | 'putEntryChange'
@@ -87,6 +89,7 @@ export type TxStatement =
 /** The SQL of every statement a {@link PgTx} runs, by name (prepared once per connection). */
 export const TX_SQL: Readonly<Record<TxStatement, string>> = {
   heads: `SELECT ${metaCols('e')} FROM entries e WHERE e.store_id = $1 AND e.key = $2`,
+  value: 'SELECT value FROM entries WHERE store_id = $1 AND key = $2',
   lastRecord: `SELECT * FROM (
       SELECT 'put' AS operation, ${metaCols('e')} FROM entries e WHERE e.store_id = $1 AND e.key = $2
       UNION ALL
@@ -255,6 +258,14 @@ export class PgTx implements StorageTx {
     await this.flush();
     const { rows } = await this.#query<EntryRow>('heads', [this.row.id, key]);
     return rows[0] === undefined ? undefined : toEntry(rows[0]);
+  }
+
+  /** @inheritDoc */
+  async value(key: string): Promise<Uint8Array | undefined> {
+    this.#check();
+    await this.flush();
+    const { rows } = await this.#query<{ value: Uint8Array }>('value', [this.row.id, key]);
+    return rows[0] === undefined ? undefined : toBytes(rows[0].value);
   }
 
   /** @inheritDoc */

@@ -3,7 +3,7 @@
  * (the built `dist/main.js`) on this file's database, driven by the Node client over loopback HTTP,
  * access-control cases included.
  */
-import { describeConformance } from '@kv/conformance';
+import { describeConformance, losingResponsesOnClient } from '@kv/conformance';
 import { createClient } from '@kv/node';
 import { ADMIN_TOKEN, startServer } from '../helpers.js';
 import { useDatabase } from './database.js';
@@ -22,6 +22,16 @@ describeConformance(
         adminToken: ADMIN_TOKEN,
         clientWithToken: (token: string) => createClient({ url: server.url, token, env: {} }),
       },
+      losingResponses: (store, lossRate) =>
+        losingResponsesOnClient(store, lossRate, (fetch) =>
+          createClient({
+            url: server.url,
+            token: ADMIN_TOKEN,
+            env: {},
+            fetch,
+            retry: { limit: 10, backoffMs: 1, maxBackoffMs: 10 },
+          }),
+        ),
       async close() {
         const exit = await server.stop();
         if (exit.code !== 0)

@@ -247,6 +247,7 @@ describe('PgTx: held writes sent alone give the same result as sequences sent as
         return tx.store;
       },
       head: (key) => tx.head(key),
+      value: (key) => tx.value(key),
       lastRecord: (key) => tx.lastRecord(key),
       putEntry: (entry, previous) => read(tx.putEntry(entry, previous)),
       updateEntry: (previous, change) => read(tx.updateEntry(previous, change)),

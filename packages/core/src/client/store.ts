@@ -19,6 +19,7 @@ import {
   type WireDeleteResponse,
   type WireEntry,
   type WireHistoryItem,
+  type WireIncrementResponse,
   type WireListResponse,
   type WireSetExpiryResponse,
   type WireSignedUrlBody,
@@ -66,7 +67,15 @@ import {
   toIso,
   valueFromWire,
 } from './values.js';
-import { type PreparedWrite, prepareWrite, putHeaders, toWireWrite, type WriteCondition } from './write.js';
+import {
+  checkInteger,
+  type PreparedWrite,
+  prepareIncrement,
+  prepareWrite,
+  putHeaders,
+  toWireWrite,
+  type WriteCondition,
+} from './write.js';
 
 /** True when `error` is a 404 for a missing key or id (not a missing store). */
 function isMissingKey(error: unknown): boolean {
@@ -438,6 +447,18 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     update: (key, value, revision, options: UpdateOptions | undefined) =>
       write(key, value, options, { revision }),
 
+    increment: (key, delta = 1, options) =>
+      guard(async () => {
+        const body = prepareIncrement(key, delta, options);
+        const response = await send({
+          method: 'POST',
+          path: routes.increment(name, key),
+          json: body,
+          retry: 'idempotency-key',
+        });
+        return json<WireIncrementResponse>(response);
+      }),
+
     setExpiry: (key, expiresAt) =>
       guard(async () => {
         validateKey(key);
@@ -583,6 +604,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
     const pending: Array<
       | { type: 'set'; key: string; value: KvBulkValue; options: AtomicSetOptions }
       | { type: 'delete'; key: string }
+      | { type: 'sum' | 'min' | 'max'; key: string; value: number }
     > = [];
     const op: AtomicOperation = {
       check(key, revision) {
@@ -597,6 +619,18 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
         pending.push({ type: 'delete', key });
         return op;
       },
+      sum(key, n) {
+        pending.push({ type: 'sum', key, value: n });
+        return op;
+      },
+      min(key, n) {
+        pending.push({ type: 'min', key, value: n });
+        return op;
+      },
+      max(key, n) {
+        pending.push({ type: 'max', key, value: n });
+        return op;
+      },
       commit: () =>
         guard(async (): Promise<AtomicResult> => {
           for (const c of checks) {
@@ -604,7 +638,7 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
             if (c.revision !== null) checkRevision(c.revision);
           }
           if (pending.length === 0) {
-            throw new ValidationError('An atomic commit needs at least one set or delete', {
+            throw new ValidationError('An atomic commit needs at least one mutation', {
               details: { field: 'mutations', reason: 'empty' },
             });
           }
@@ -621,6 +655,9 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
             if (m.type === 'delete') {
               validateKey(m.key);
               mutations.push({ type: 'delete', key: m.key });
+            } else if (m.type !== 'set') {
+              validateKey(m.key);
+              mutations.push({ type: m.type, key: m.key, value: checkInteger(m.value, 'n') });
             } else {
               mutations.push({
                 type: 'set',

@@ -224,6 +224,20 @@ export interface GetManyOptions {
 export type AtomicSetOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
 
 /**
+ * Options of `increment` (docs/protocol.md "Counters"). Each one given replaces the entry's; each one left
+ * out keeps it (a new key gets the store's default TTL, no metadata, no scopes).
+ */
+export type IncrementOptions = Pick<SetOptions, 'ttlMs' | 'expiresAt' | 'metadata' | 'scopes'>;
+
+/** Result of `increment`. */
+export interface IncrementResult {
+  /** The integer the key holds after this increment. */
+  value: number;
+  /** Revision of the write. */
+  revision: number;
+}
+
+/**
  * A Deno KV style atomic operation: checks and mutations collected locally and committed in one request,
  * all or nothing (docs/protocol.md "Atomic commits", architecture.md "Atomic commit failure").
  *
@@ -248,6 +262,16 @@ export interface AtomicOperation {
   set(key: string, value: KvBulkValue, options?: AtomicSetOptions): AtomicOperation;
   /** Soft-deletes `key` at commit (a tombstone, like `delete`). */
   delete(key: string): AtomicOperation;
+  /**
+   * Adds the safe integer `n` to `key`'s integer value at commit (Deno KV `sum`, on JSON safe integers
+   * rather than `KvU64`); a missing key becomes `n`. At commit, a stored value that is not a safe integer,
+   * or a sum outside the safe range, fails the commit with a `ValidationError` and nothing is written.
+   */
+  sum(key: string, n: number): AtomicOperation;
+  /** Sets `key` to the smaller of its integer value and `n` at commit (Deno KV `min`); missing: `n`. */
+  min(key: string, n: number): AtomicOperation;
+  /** Sets `key` to the larger of its integer value and `n` at commit (Deno KV `max`); missing: `n`. */
+  max(key: string, n: number): AtomicOperation;
   /**
    * Sends the checks and mutations in one request (with an automatic `Idempotency-Key`, so a retried
    * commit is applied once). Resolves `{ ok: true, revision }` when every check passed and every
@@ -411,6 +435,26 @@ export interface StoreHandle {
   deleteMany(keys: readonly string[]): Promise<BulkResult>;
   /** Starts a Deno KV style atomic operation. @see AtomicOperation */
   atomic(): AtomicOperation;
+  /**
+   * Adds `delta` to `key`'s integer value on the server, in one commit (no compare-and-swap loop in the
+   * client), creating the key at `delta` when it is missing; the value is stored as the JSON text of a
+   * safe integer with content type `application/json` (so `get` reads it as a number). Sent with an
+   * automatic `Idempotency-Key`: a retried request is applied once. Needs the `set` capability on the key.
+   * Changes are `put` events for watchers.
+   *
+   * @param delta - a safe integer, negative to subtract (default 1)
+   * @returns the value after the increment and the revision of the write
+   * @throws {ValidationError} a bad key, delta or option (before any request), or (from the server) a
+   *   stored value that is not a safe integer, or a result outside the safe integer range
+   * @throws {StoreNotFoundError} the store does not exist
+   * @throws {KvError} any other failure (network, auth, server)
+   * @example
+   * ```ts
+   * const { value } = await store.increment('visits:home');
+   * await store.increment('quota:alice', -1, { ttlMs: 60_000 });
+   * ```
+   */
+  increment(key: string, delta?: number, options?: IncrementOptions): Promise<IncrementResult>;
   /**
    * Watches the store's changes over Server-Sent Events (Ironflow/NATS watch, AntiRaid KeyExpiry and
    * KeyResume): filter with `key`, `prefix` or `match`; `fromRevision` resumes after a revision with no

@@ -10,7 +10,14 @@
 
 import { encodeValue } from '../encoding.js';
 import { ValidationError } from '../errors.js';
-import { BYTES_CONTENT_TYPE, formatEtag, formatScopesHeader, HEADERS, type WireWrite } from '../protocol.js';
+import {
+  BYTES_CONTENT_TYPE,
+  formatEtag,
+  formatScopesHeader,
+  HEADERS,
+  type WireIncrementBody,
+  type WireWrite,
+} from '../protocol.js';
 import type { SetOptions } from '../types.js';
 import { validateKey, validateMetadata, validateScopes, validateTtlMs } from '../validation.js';
 import type { KvSetValue } from './types.js';
@@ -120,6 +127,48 @@ export function prepareWrite(
     prepared.ifRevision = checkRevision(condition.revision);
   }
   return prepared;
+}
+
+/**
+ * Checks an `increment`'s key, delta and options (as `set` checks them) and returns its JSON body
+ * (docs/protocol.md "Counters").
+ *
+ * @throws {ValidationError} a bad key, a delta that is not a safe integer, or a bad option
+ */
+export function prepareIncrement(
+  key: string,
+  delta: number,
+  options: Pick<SetOptions, 'ttlMs' | 'expiresAt' | 'metadata' | 'scopes'> = {},
+): WireIncrementBody {
+  validateKey(key);
+  checkInteger(delta, 'delta');
+  const { ttlMs, expiresAt, metadata, scopes } = checkFields({
+    ttlMs: options.ttlMs,
+    expiresAt: options.expiresAt,
+    metadata: options.metadata,
+    scopes: options.scopes,
+  } as SetOptions);
+  const body: WireIncrementBody = { delta };
+  if (ttlMs !== undefined) body.ttlMs = ttlMs;
+  if (expiresAt !== undefined) body.expiresAt = expiresAt;
+  if (metadata !== undefined) body.metadata = metadata;
+  if (scopes !== undefined) body.scopes = scopes;
+  return body;
+}
+
+/**
+ * Checks that `n` is a safe integer (`Number.isSafeInteger`), the operand of `increment` and of the
+ * atomic `sum`/`min`/`max`.
+ *
+ * @throws {ValidationError} `details: { field, reason: 'not_integer' }`
+ */
+export function checkInteger(n: number, field: string): number {
+  if (!Number.isSafeInteger(n)) {
+    throw new ValidationError(`\`${field}\` must be a safe integer`, {
+      details: { field, reason: 'not_integer' },
+    });
+  }
+  return n;
 }
 
 /** Checks the options every write form carries and returns their wire form. */

@@ -50,6 +50,7 @@ export const ROUTES = {
   deleteEntry: { name: 'deleteEntry', method: 'DELETE', template: '/v1/stores/{store}/entries/{key}' },
   getHistory: { name: 'getHistory', method: 'GET', template: '/v1/stores/{store}/entries/{key}/history' },
   setExpiry: { name: 'setExpiry', method: 'PUT', template: '/v1/stores/{store}/entries/{key}/expiry' },
+  increment: { name: 'increment', method: 'POST', template: '/v1/stores/{store}/entries/{key}/increment' },
   getById: { name: 'getById', method: 'GET', template: '/v1/stores/{store}/ids/{id}' },
   listScopes: { name: 'listScopes', method: 'GET', template: '/v1/stores/{store}/scopes' },
   bulkGet: { name: 'bulkGet', method: 'POST', template: '/v1/stores/{store}/bulk/get' },

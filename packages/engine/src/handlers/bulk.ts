@@ -18,7 +18,7 @@ import { authorize, canRead, defaultGrant, FULL_GRANT, forbidden, type Grant } f
 import type { EngineContext } from '../context.js';
 import { jsonResult, toWireEntry } from '../http.js';
 import { defineRoute, type EngineResult, type HandlerTable, type RouteDoc } from '../pipeline.js';
-import { jsonWriteToPut, preconditionError, requireStore, storePath } from '../requests.js';
+import { jsonWriteToPut, preconditionError, requireStore, resolveExpiry, storePath } from '../requests.js';
 import {
   AtomicBody,
   AtomicResultSchema,
@@ -68,7 +68,7 @@ const bulkDeleteDoc: RouteDoc = {
 
 const atomicDoc: RouteDoc = {
   tags: [TAG],
-  summary: 'Atomic commit: checks and mutations, all or nothing (Deno KV)',
+  summary: 'Atomic commit: checks and mutations (set, delete, sum, min, max), all or nothing (Deno KV)',
   request: { params: StoreParams, headers: IdempotencyHeaders, body: jsonRequest(AtomicBody) },
   responses: {
     200: json(AtomicResultSchema, 'Every check held; every mutation applied'),
@@ -202,8 +202,8 @@ export function routes(
       const body = c.body as z.output<typeof AtomicBody>;
       const checks = body.checks ?? [];
       const keys = [...checks.map((k) => k.key), ...body.mutations.map((m) => m.key)];
-      // The hook sees one `set`; capabilities are checked per part: get for checks, set and delete for
-      // the mutations of each type.
+      // The hook sees one `set`; capabilities are checked per part: get for checks, delete for deletes,
+      // set for every other mutation (set, sum, min, max).
       await authorize(ctx, c, 'set', { store, keys }, FULL_GRANT);
       const principal = c.principal;
       const need = (action: 'get' | 'set' | 'delete', wanted: boolean): Grant | undefined => {
@@ -215,7 +215,7 @@ export function routes(
       const grants: AtomicGrants = {
         get: need('get', checks.length > 0),
         // An empty commit (it answers the store revision) needs set, like any commit.
-        set: need('set', body.mutations.some((m) => m.type === 'set') || body.mutations.length === 0),
+        set: need('set', body.mutations.some((m) => m.type !== 'delete') || body.mutations.length === 0),
         delete: need(
           'delete',
           body.mutations.some((m) => m.type === 'delete'),
@@ -235,7 +235,15 @@ export function routes(
           withIndex(index, 'mutations', () =>
             m.type === 'set'
               ? jsonWriteToPut(ctx, record, m, nowMs)
-              : { type: 'delete', key: validateKey(m.key) },
+              : m.type === 'delete'
+                ? { type: 'delete', key: validateKey(m.key) }
+                : {
+                    type: m.type,
+                    key: validateKey(m.key),
+                    operand: m.value,
+                    defaultExpiresAt: resolveExpiry({}, record, nowMs),
+                    newId: ctx.generateId(),
+                  },
           ),
       );
       const render = (result: CommitResult): EngineResult => {

@@ -13,6 +13,7 @@ import type { HandlerTable } from '../pipeline.js';
 import * as bulk from './bulk.js';
 import * as compatApify from './compat-apify.js';
 import * as compatCloudflare from './compat-cloudflare.js';
+import * as counters from './counters.js';
 import * as entries from './entries.js';
 import * as listing from './listing.js';
 import * as service from './service.js';
@@ -32,6 +33,7 @@ export function handlerTable(ctx: EngineContext): HandlerTable {
     ...stores.routes(ctx),
     ...listing.routes(ctx),
     ...entries.routes(ctx),
+    ...counters.routes(ctx),
     ...bulk.routes(ctx),
     ...watch.routes(ctx),
     ...signedUrls.routes(ctx),

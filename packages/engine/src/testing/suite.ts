@@ -269,6 +269,42 @@ export function describeStorageSuite(
         expect(await storage.get(STORE, 'user:2', T0)).toBeUndefined();
       });
 
+      it('numeric mutations read the stored value through StorageTx.value, own writes included', async () => {
+        const storage = await withStore(3);
+        await write(
+          storage,
+          STORE,
+          [putOp('n', '41', { newId: 'n-id', contentType: 'application/json' })],
+          T0,
+        );
+        const sum = (key: string, operand: number) =>
+          ({ type: 'sum', key, operand, defaultExpiresAt: null, newId: `${key}-id` }) as const;
+        const result = await commit(storage, STORE, {
+          mode: 'atomic',
+          nowMs: T0 + 1,
+          mutations: [
+            sum('n', 1),
+            putOp('m', '7', { contentType: 'application/json' }),
+            sum('m', 3),
+            { ...sum('m', 5), type: 'max' },
+            sum('new', -2),
+          ],
+        });
+        expect(result.ok && result.results.map((r) => r.number)).toEqual([42, undefined, 10, 10, -2]);
+        const n = await storage.get(STORE, 'n', T0 + 1);
+        expect(n).toMatchObject({ id: 'n-id', contentType: 'application/json', revision: 2, size: 2 });
+        expect(text(n!.value)).toBe('42');
+        expect(text((await storage.get(STORE, 'm', T0 + 1))!.value)).toBe('10');
+        expect((await storage.history(STORE, 'n')).map((h) => text(h.value))).toEqual(['42', '41']);
+        // A refused op rolls the whole transaction back.
+        await write(storage, STORE, [putOp('text', 'abc')], T0 + 2);
+        await expect(
+          commit(storage, STORE, { mode: 'atomic', nowMs: T0 + 3, mutations: [sum('n', 1), sum('text', 1)] }),
+        ).rejects.toMatchObject({ code: 'validation_error' });
+        expect(text((await storage.get(STORE, 'n', T0 + 3))!.value)).toBe('42');
+        expect((await storage.getStore(STORE))?.revision).toBe(7);
+      });
+
       it('an overwrite keeps the id and createdAt, bumps revision and updatedAt, created false', async () => {
         const storage = await withStore(2);
         const [first] = await write(storage, STORE, [putOp('k', 'one', { newId: 'first' })], T0);
