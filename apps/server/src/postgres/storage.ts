@@ -40,7 +40,7 @@ import {
   toEntry,
   toStore,
 } from './rows.js';
-import { PgTx, TX_SQL, type TxQuery } from './tx.js';
+import { idempotencyParams, PgTx, readIdempotency, TX_SQL, type TxQuery } from './tx.js';
 
 /** Options of {@link PostgresStorage.open}. */
 export interface PostgresStorageOptions {
@@ -559,38 +559,12 @@ export class PostgresStorage implements Storage {
 
   /** @inheritDoc */
   async getIdempotency(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | undefined> {
-    const { rows } = await this.#q<{
-      fingerprint: string;
-      status: number;
-      headers: string;
-      body: Uint8Array;
-      expires_at: number;
-    }>('getIdempotency', [scopeKey]);
-    const row = rows[0];
-    if (!row) return undefined;
-    if (row.expires_at <= nowMs) {
-      await this.#q('deleteIdempotency', [scopeKey, row.expires_at]);
-      return undefined;
-    }
-    return {
-      fingerprint: row.fingerprint,
-      status: row.status,
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      expiresAt: row.expires_at,
-    };
+    return readIdempotency((name, values) => this.#q(name, values), scopeKey, nowMs);
   }
 
   /** @inheritDoc */
   async putIdempotency(scopeKey: string, record: IdempotencyRecord): Promise<void> {
-    await this.#q('putIdempotency', [
-      scopeKey,
-      record.fingerprint,
-      record.status,
-      JSON.stringify(record.headers),
-      record.body,
-      record.expiresAt,
-    ]);
+    await this.#q('putIdempotency', idempotencyParams(scopeKey, record));
   }
 
   /**

@@ -138,6 +138,46 @@ export const TX_SQL: Readonly<Record<TxStatement, string>> = {
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_key) DO NOTHING`,
 };
 
+/**
+ * The idempotency record under `scopeKey` (`getIdempotency` of `TX_SQL`), or undefined; an expired one
+ * is deleted and not answered (the `Storage.getIdempotency` contract). Shared by the storage (outside a
+ * transaction) and {@link PgTx} (inside one).
+ */
+export async function readIdempotency(
+  run: (name: 'getIdempotency' | 'deleteIdempotency', values: unknown[]) => Promise<pg.QueryResult>,
+  scopeKey: string,
+  nowMs: number,
+): Promise<IdempotencyRecord | undefined> {
+  const { rows } = await run('getIdempotency', [scopeKey]);
+  const row = rows[0] as
+    | { fingerprint: string; status: number; headers: string; body: Uint8Array; expires_at: number }
+    | undefined;
+  if (!row) return undefined;
+  if (row.expires_at <= nowMs) {
+    await run('deleteIdempotency', [scopeKey, row.expires_at]);
+    return undefined;
+  }
+  return {
+    fingerprint: row.fingerprint,
+    status: row.status,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+    expiresAt: row.expires_at,
+  };
+}
+
+/** The parameters of `putIdempotency` of `TX_SQL` for `record`. */
+export function idempotencyParams(scopeKey: string, record: IdempotencyRecord): unknown[] {
+  return [
+    scopeKey,
+    record.fingerprint,
+    record.status,
+    JSON.stringify(record.headers),
+    record.body,
+    record.expiresAt,
+  ];
+}
+
 /** A query runner bound to the transaction's connection. */
 export type TxQuery = <R extends pg.QueryResultRow>(
   name: TxStatement,
@@ -382,40 +422,14 @@ export class PgTx implements StorageTx {
   async getIdempotency(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | undefined> {
     this.#check();
     await this.flush();
-    const { rows } = await this.#query<{
-      fingerprint: string;
-      status: number;
-      headers: string;
-      body: Uint8Array;
-      expires_at: number;
-    }>('getIdempotency', [scopeKey]);
-    const row = rows[0];
-    if (!row) return undefined;
-    if (row.expires_at <= nowMs) {
-      await this.#query('deleteIdempotency', [scopeKey, row.expires_at]);
-      return undefined;
-    }
-    return {
-      fingerprint: row.fingerprint,
-      status: row.status,
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      expiresAt: row.expires_at,
-    };
+    return readIdempotency((name, values) => this.#query(name, values), scopeKey, nowMs);
   }
 
   /** @inheritDoc */
   async putIdempotency(scopeKey: string, record: IdempotencyRecord): Promise<void> {
     this.#check();
     await this.flush();
-    await this.#query('putIdempotency', [
-      scopeKey,
-      record.fingerprint,
-      record.status,
-      JSON.stringify(record.headers),
-      record.body,
-      record.expiresAt,
-    ]);
+    await this.#query('putIdempotency', idempotencyParams(scopeKey, record));
   }
 
   /**
