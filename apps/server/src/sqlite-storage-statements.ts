@@ -5,24 +5,11 @@
  * @module
  */
 import { compareKeys, type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
-import type { ChangeRecord, ScanQuery, StoredEntry, StoreRecord } from '@kv/engine';
+import type { ChangeRecord, ScanQuery, StoredEntry } from '@kv/engine';
 import type Database from 'better-sqlite3';
 import { prefixSuccessor } from './keys.js';
 
-/** A row of `stores`. */
-export interface StoreRow {
-  id: number;
-  name: string;
-  history: number;
-  default_ttl_ms: number | null;
-  max_value_bytes: number;
-  revision: number;
-  key_count: number;
-  total_bytes: number;
-  created_at: number;
-  updated_at: number;
-  signing_secret: string;
-}
+export { isLive, type StoreRow, toStore } from './store-rows.js';
 
 /** A row of `entries` (or the same columns of `history`/`changes`); `value` only when selected. */
 export interface EntryRow {
@@ -88,27 +75,6 @@ export function toEntry(row: EntryRow): StoredEntry {
 /** A history or change record from its row. */
 export function toChange(row: ChangeRow): ChangeRecord {
   return { ...toEntry(row), operation: row.operation };
-}
-
-/** A store record from its row. */
-export function toStore(row: StoreRow): StoreRecord {
-  return {
-    name: row.name,
-    history: row.history,
-    defaultTtlMs: row.default_ttl_ms,
-    maxValueBytes: row.max_value_bytes,
-    revision: row.revision,
-    keyCount: row.key_count,
-    totalBytes: row.total_bytes,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    signingSecret: row.signing_secret,
-  };
-}
-
-/** Whether `row` exists and is not expired at `nowMs`. */
-export function isLive(row: EntryRow | undefined, nowMs: number): row is EntryRow {
-  return row !== undefined && (row.expires_at === null || row.expires_at > nowMs);
 }
 
 /** Range of a scan in SQL terms, or undefined when it is empty. */

@@ -4,22 +4,9 @@
  * @module
  */
 import { type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
-import type { ChangeRecord, StoredEntry, StoreRecord } from '@kv/engine';
+import type { ChangeRecord, StoredEntry } from '@kv/engine';
 
-/** A row of `stores`. */
-export interface StoreRow {
-  id: number;
-  name: string;
-  history: number;
-  default_ttl_ms: number | null;
-  max_value_bytes: number;
-  revision: number;
-  key_count: number;
-  total_bytes: number;
-  created_at: number;
-  updated_at: number;
-  signing_secret: string;
-}
+export { isLive, type StoreRow, toStore } from '../store-rows.js';
 
 /** The columns of an `entries` row (also of `history` and `changes`, which add `operation`). */
 export interface EntryRow {
@@ -97,25 +84,4 @@ export function toEntry(row: EntryRow): StoredEntry {
 /** A `history` or `changes` row as the engine's {@link ChangeRecord}. */
 export function toChange(row: ChangeRow): ChangeRecord {
   return { ...toEntry(row), operation: row.operation };
-}
-
-/** A `stores` row as the engine's {@link StoreRecord}. */
-export function toStore(row: StoreRow): StoreRecord {
-  return {
-    name: row.name,
-    history: row.history,
-    defaultTtlMs: row.default_ttl_ms,
-    maxValueBytes: row.max_value_bytes,
-    revision: row.revision,
-    keyCount: row.key_count,
-    totalBytes: row.total_bytes,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    signingSecret: row.signing_secret,
-  };
-}
-
-/** Whether `row` is a live entry at `nowMs` (present and not expired). */
-export function isLive(row: EntryRow | undefined, nowMs: number): row is EntryRow {
-  return row !== undefined && (row.expires_at === null || row.expires_at > nowMs);
 }
