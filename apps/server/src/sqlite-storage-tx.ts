@@ -5,7 +5,15 @@
  *
  * @module
  */
-import type { ChangeRecord, IdempotencyRecord, StorageTx, StoredEntry, StoreRecord } from '@kv/engine';
+import { KvError } from '@kv/core/protocol';
+import type {
+  ChangeRecord,
+  IdempotencyRecord,
+  QueueMessage,
+  StorageTx,
+  StoredEntry,
+  StoreRecord,
+} from '@kv/engine';
 import type Database from 'better-sqlite3';
 import { INLINE_VALUE_MAX_BYTES } from './schema.js';
 import { isCorruptionError } from './sqlite-storage-open.js';
@@ -216,6 +224,26 @@ export class SqliteTx implements StorageTx {
     putIdempotencyRow(this.#stmts, scopeKey, record);
   }
 
+  /** @inheritDoc */
+  getMessage(_id: string): QueueMessage | undefined {
+    throw queueNotImplemented();
+  }
+
+  /** @inheritDoc */
+  dueMessages(_nowMs: number, _limit: number): QueueMessage[] {
+    throw queueNotImplemented();
+  }
+
+  /** @inheritDoc */
+  putMessage(_message: QueueMessage): void {
+    throw queueNotImplemented();
+  }
+
+  /** @inheritDoc */
+  deleteMessage(_id: string): void {
+    throw queueNotImplemented();
+  }
+
   /**
    * Writes the store row (revision, stats) and trims the change log; the transaction is over after it.
    * Old change rows are deleted once per {@link TRIM_BATCH} revisions: one page write per batch instead
@@ -388,4 +416,9 @@ export class GroupCommit {
       else item.reject(outcome.error);
     });
   }
+}
+
+/** Placeholder until this storage keeps queue messages. */
+export function queueNotImplemented(): KvError {
+  return new KvError('Queues are not implemented on this storage yet', { code: 'not_implemented' });
 }

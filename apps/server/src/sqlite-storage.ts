@@ -26,6 +26,7 @@ import type {
   ExpiredEntry,
   IdempotencyRecord,
   MaybePromise,
+  QueueCounts,
   ScanQuery,
   Storage,
   StorageTx,
@@ -57,7 +58,13 @@ import {
   toEntry,
   toStore,
 } from './sqlite-storage-statements.js';
-import { GroupCommit, putIdempotencyRow, readIdempotencyRow, SqliteTx } from './sqlite-storage-tx.js';
+import {
+  GroupCommit,
+  putIdempotencyRow,
+  queueNotImplemented,
+  readIdempotencyRow,
+  SqliteTx,
+} from './sqlite-storage-tx.js';
 
 export {
   classifyOpenError,
@@ -411,6 +418,11 @@ export class SqliteStorage implements Storage {
    */
   async changeLogFloor(store: string): Promise<number> {
     return this.#readSnapshot(() => this.floorOf(this.requireStore(store)));
+  }
+
+  /** @inheritDoc */
+  async queueStats(_store: string, _nowMs: number): Promise<QueueCounts> {
+    throw queueNotImplemented();
   }
 
   /** @inheritDoc */

@@ -97,6 +97,19 @@ class FakeTx implements StorageTx {
   putIdempotency(scopeKey: string, record: IdempotencyRecord): MaybePromise<void> {
     return this.#answer(`putIdempotency ${scopeKey} ${record.fingerprint}`, undefined);
   }
+  // The commit never touches the queue.
+  getMessage(): never {
+    throw new Error('commit read the queue');
+  }
+  dueMessages(): never {
+    throw new Error('commit read the queue');
+  }
+  putMessage(): never {
+    throw new Error('commit wrote the queue');
+  }
+  deleteMessage(): never {
+    throw new Error('commit wrote the queue');
+  }
 }
 
 function expiredEntry(key: string): StoredEntry {

@@ -18,13 +18,15 @@
  */
 
 import type { JsonObject, StoreConfig } from '@kv/core';
-import { compareKeys, KeyExistsError, StoreNotFoundError } from '@kv/core';
+import { compareKeys, KeyExistsError, KvError, StoreNotFoundError } from '@kv/core';
 import { comparePositions, SortedKeys } from './sorted-keys.js';
 import type {
   ChangeRecord,
   ExpiredEntry,
   IdempotencyRecord,
   MaybePromise,
+  QueueCounts,
+  QueueMessage,
   ScanQuery,
   Storage,
   StorageTx,
@@ -376,6 +378,11 @@ export class MemoryStorage implements Storage {
     return this.#state(store).floor;
   }
 
+  /** @inheritDoc */
+  async queueStats(_store: string, _nowMs: number): Promise<QueueCounts> {
+    throw queueNotImplemented();
+  }
+
   // ---- idempotency -------------------------------------------------------------------------------------
 
   /** @inheritDoc */
@@ -634,6 +641,22 @@ class MemoryTx implements StorageTx {
     this.#idempotency.push([scopeKey, copyIdempotency(record)]);
   }
 
+  getMessage(_id: string): QueueMessage | undefined {
+    throw queueNotImplemented();
+  }
+
+  dueMessages(_nowMs: number, _limit: number): QueueMessage[] {
+    throw queueNotImplemented();
+  }
+
+  putMessage(_message: QueueMessage): void {
+    throw queueNotImplemented();
+  }
+
+  deleteMessage(_id: string): void {
+    throw queueNotImplemented();
+  }
+
   /** Commits: the revision, stats, change log and idempotency records. */
   finish(changeLogLimit: number, idempotency: Map<string, IdempotencyRecord>): void {
     this.#open = false;
@@ -656,4 +679,9 @@ class MemoryTx implements StorageTx {
       else this.#state.histories.set(key, history);
     }
   }
+}
+
+/** Placeholder until this storage keeps queue messages. */
+function queueNotImplemented(): KvError {
+  return new KvError('Queues are not implemented on this storage yet', { code: 'not_implemented' });
 }

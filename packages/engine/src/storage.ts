@@ -23,7 +23,10 @@
  *   store's `history` depth, tombstones included);
  * - the **change log**: every write's record in revision order, bounded (older records dropped, the
  *   floor rises);
- * - **idempotency records**, by scope key (not per store).
+ * - **idempotency records**, by scope key (not per store);
+ * - the **queue**: durable messages ({@link QueueMessage}), each with the time it may next be delivered
+ *   and its current lease. The delivery rules (leases, acknowledgements, backoff, dead letters to
+ *   `keysIfUndelivered`) are the engine's (`queue.ts`); the storage keeps the rows.
  *
  * @module
  */
@@ -257,6 +260,50 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
+/**
+ * A durable queue message (docs/protocol.md "Queues"; Deno KV's `enqueue`/`listenQueue`, over the
+ * network). Kept per store, by `id`; the storage stores and answers the fields as given and applies no
+ * rule of its own.
+ */
+export interface QueueMessage {
+  /** Unique within the store (the engine's generated id). */
+  id: string;
+  /** The value bytes, as enqueued. */
+  value: Uint8Array;
+  /** MIME type of `value` (the same value encoding as entries). */
+  contentType: string;
+  /** When it was enqueued, epoch ms. */
+  enqueuedAt: number;
+  /**
+   * When it may next be delivered, epoch ms: the enqueue time plus its delay; while leased, the end of
+   * the lease plus the next backoff step (so a listener that dies gets it redelivered then); after a
+   * failed delivery, the time of the failure plus the backoff step.
+   */
+  visibleAt: number;
+  /** Deliveries so far (0 before the first). */
+  attempts: number;
+  /** Id of its latest lease (the delivery a listener must acknowledge), or null before the first. */
+  leaseId: string | null;
+  /** When its latest lease ends, epoch ms, or null when it is not leased (never, or given back). */
+  leaseExpiresAt: number | null;
+  /** Keys written with `value` when delivery is given up (Deno KV `keysIfUndelivered`); may be empty. */
+  keysIfUndelivered: string[];
+  /** Delays before each redelivery, in ms (Deno KV `backoffSchedule`); may be empty. */
+  backoffScheduleMs: number[];
+}
+
+/** Counts of a store's queue at one time (`Storage.queueStats`). */
+export interface QueueCounts {
+  /** Messages with `visibleAt <= nowMs` that are not leased (`leaseExpiresAt` null or `<= nowMs`). */
+  ready: number;
+  /** Messages with `visibleAt > nowMs` that are not leased. */
+  delayed: number;
+  /** Messages whose lease has not ended (`leaseExpiresAt > nowMs`). */
+  inFlight: number;
+  /** The smallest `visibleAt` of any message, epoch ms, or null when the queue is empty. */
+  nextVisibleAt: number | null;
+}
+
 /** A value or a promise of it: {@link StorageTx} methods of a synchronous storage answer directly. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -332,6 +379,18 @@ export interface StorageTx {
   getIdempotency(scopeKey: string, nowMs: number): MaybePromise<IdempotencyRecord | undefined>;
   /** Saves an idempotency record in this transaction (first writer wins, as {@link Storage.putIdempotency}). */
   putIdempotency(scopeKey: string, record: IdempotencyRecord): MaybePromise<void>;
+
+  /** The store's queue message `id` (value included), or undefined. Sees this transaction's writes. */
+  getMessage(id: string): MaybePromise<QueueMessage | undefined>;
+  /**
+   * Up to `limit` of the store's queue messages with `visibleAt <= nowMs` (value included), ordered by
+   * `visibleAt`, then `id` (bytes). Sees this transaction's writes.
+   */
+  dueMessages(nowMs: number, limit: number): MaybePromise<QueueMessage[]>;
+  /** Inserts `message` into the store's queue, or replaces the message with its id. The storage copies what it keeps. */
+  putMessage(message: QueueMessage): MaybePromise<void>;
+  /** Removes the store's queue message `id`; nothing when there is none. */
+  deleteMessage(id: string): MaybePromise<void>;
 }
 
 /** One entry found by {@link Storage.expiredEntries}. */
@@ -408,6 +467,14 @@ export interface Storage {
   changeLogFloor(store: string): Promise<number>;
 
   /**
+   * The counts of the store's queue at `nowMs` ({@link QueueCounts}). Messages are kept with the store
+   * (written in {@link Storage.transaction}, durable as entries) and removed by `deleteStore`.
+   *
+   * @throws StoreNotFoundError when the store does not exist
+   */
+  queueStats(store: string, nowMs: number): Promise<QueueCounts>;
+
+  /**
    * The idempotency record for `scopeKey` (token + store + key), if not expired at `nowMs`. An expired
    * record is forgotten here, so that the next `putIdempotency` for the key is stored.
    */
@@ -422,7 +489,8 @@ export interface Storage {
    * store's name soon after a transaction on that store committed, through any instance (PostgreSQL:
    * `LISTEN/NOTIFY`). The engine's watch hub subscribes while any store is watched and wakes that store's
    * watchers at once. A hint only: it may come late, twice or never (the hub still polls), and it carries
-   * no data (watchers read the change log).
+   * no data (watchers read the change log). Transactions that only wrote queue messages send the hint
+   * too (it wakes the queue's waiting listeners on every instance).
    *
    * @returns a function that ends the subscription
    */

@@ -20,6 +20,7 @@ import type {
   ExpiredEntry,
   IdempotencyRecord,
   MaybePromise,
+  QueueCounts,
   ScanQuery,
   Storage,
   StorageTx,
@@ -40,7 +41,7 @@ import {
   toEntry,
   toStore,
 } from './rows.js';
-import { idempotencyParams, PgTx, readIdempotency, TX_SQL, type TxQuery } from './tx.js';
+import { idempotencyParams, PgTx, queueNotImplemented, readIdempotency, TX_SQL, type TxQuery } from './tx.js';
 
 /** Options of {@link PostgresStorage.open}. */
 export interface PostgresStorageOptions {
@@ -527,6 +528,11 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.#q<{ floor: number }>('changeLogFloor', [store, this.#changeLogLimit]);
     if (!rows[0]) throw storeNotFound(store);
     return rows[0].floor;
+  }
+
+  /** @inheritDoc */
+  async queueStats(_store: string, _nowMs: number): Promise<QueueCounts> {
+    throw queueNotImplemented();
   }
 
   // ---------------------------------------------------------------- writes

@@ -19,8 +19,15 @@
  *
  * @module
  */
-import { StoreNotFoundError } from '@kv/core/protocol';
-import type { ChangeRecord, IdempotencyRecord, StorageTx, StoredEntry, StoreRecord } from '@kv/engine';
+import { KvError, StoreNotFoundError } from '@kv/core/protocol';
+import type {
+  ChangeRecord,
+  IdempotencyRecord,
+  QueueMessage,
+  StorageTx,
+  StoredEntry,
+  StoreRecord,
+} from '@kv/engine';
 import type pg from 'pg';
 import {
   type ChangeRow,
@@ -431,6 +438,25 @@ export class PgTx implements StorageTx {
     await this.flush();
     await this.#query('putIdempotency', idempotencyParams(scopeKey, record));
   }
+  /** @inheritDoc */
+  async getMessage(_id: string): Promise<QueueMessage | undefined> {
+    throw queueNotImplemented();
+  }
+
+  /** @inheritDoc */
+  async dueMessages(_nowMs: number, _limit: number): Promise<QueueMessage[]> {
+    throw queueNotImplemented();
+  }
+
+  /** @inheritDoc */
+  async putMessage(_message: QueueMessage): Promise<void> {
+    throw queueNotImplemented();
+  }
+
+  /** @inheritDoc */
+  async deleteMessage(_id: string): Promise<void> {
+    throw queueNotImplemented();
+  }
 
   /**
    * Ends the transaction's data access (calls after it throw) and answers the statements to send with
@@ -518,4 +544,9 @@ export class PgTx implements StorageTx {
       r.resume,
     ];
   }
+}
+
+/** Placeholder until this storage keeps queue messages. */
+export function queueNotImplemented(): KvError {
+  return new KvError('Queues are not implemented on this storage yet', { code: 'not_implemented' });
 }

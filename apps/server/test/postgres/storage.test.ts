@@ -259,6 +259,10 @@ describe('PgTx: held writes sent alone give the same result as sequences sent as
       adjustStats: (keys, bytes) => tx.adjustStats(keys, bytes),
       getIdempotency: (scopeKey, nowMs) => tx.getIdempotency(scopeKey, nowMs),
       putIdempotency: (scopeKey, record) => read(tx.putIdempotency(scopeKey, record)),
+      getMessage: (id) => tx.getMessage(id),
+      dueMessages: (nowMs, limit) => tx.dueMessages(nowMs, limit),
+      putMessage: (message) => read(tx.putMessage(message)),
+      deleteMessage: (id) => read(tx.deleteMessage(id)),
     };
   }
 
