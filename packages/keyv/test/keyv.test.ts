@@ -11,7 +11,7 @@ import { createHttpClient, type KvClient, ValidationError } from '@kv/core';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
 import * as vitest from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '../../../apps/server/test/helpers.js';
+import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '@kv/server/test-helpers';
 import { KeyvKv } from '../src/index.js';
 
 const tmp = tempDir('kv-keyv-');

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { createHttpClient, type KvClient, ValidationError } from '@kv/core';
 import { createStorage, type Storage } from 'unstorage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '../../../apps/server/test/helpers.js';
+import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '@kv/server/test-helpers';
 import { type KvStorageMeta, kvDriver } from '../src/index.js';
 import { describeDriver } from './suite.js';
 
