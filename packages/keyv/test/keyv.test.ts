@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import keyvTestSuite, { keyvIteratorTests } from '@keyv/test-suite';
 import { createHttpClient, type KvClient, ValidationError } from '@kv/core';
+import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '@kv/server/test-helpers';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
 import * as vitest from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '@kv/server/test-helpers';
 import { KeyvKv } from '../src/index.js';
 
 const tmp = tempDir('kv-keyv-');

@@ -9,9 +9,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createHttpClient, type KvClient, ValidationError } from '@kv/core';
+import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '@kv/server/test-helpers';
 import { createStorage, type Storage } from 'unstorage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type ServerProcess, startServer, tempDir } from '@kv/server/test-helpers';
 import { type KvStorageMeta, kvDriver } from '../src/index.js';
 import { describeDriver } from './suite.js';
 
