@@ -271,6 +271,26 @@ export function describeQueueRows(name: string, open: OpenStorage): void {
       expect((await committed(storage, 'b'))?.leaseId).toBe('l1');
     });
 
+    it('several writes of one id in a transaction, with no read between them: the last one is what commits', async () => {
+      const storage = await withStore(open);
+      await putAll(storage, [message('old', { visibleAt: T0 - 1 })]);
+      await inTx(storage, function* (tx) {
+        yield tx.putMessage(message('a'));
+        yield tx.deleteMessage('a');
+        yield tx.deleteMessage('old');
+        yield tx.putMessage(message('old', { contentType: 'text/x-again' }));
+        yield tx.putMessage(message('c', { attempts: 1 }));
+        yield tx.putMessage(message('c', { attempts: 2, visibleAt: T0 + 5 }));
+        yield tx.putMessage(message('d'));
+        yield tx.deleteMessage('d');
+      });
+      expect(await committed(storage, 'a')).toBeUndefined();
+      expect(await committed(storage, 'd')).toBeUndefined();
+      expect(await committed(storage, 'old')).toEqual(message('old', { contentType: 'text/x-again' }));
+      expect(await committed(storage, 'c')).toEqual(message('c', { attempts: 2, visibleAt: T0 + 5 }));
+      expect(await dueIds(storage, T0 + 5, 10)).toEqual(['old', 'c']);
+    });
+
     it('a transaction whose fn throws keeps none of its queue writes (puts, replacements, deletes)', async () => {
       const storage = await withStore(open);
       await putAll(storage, [message('keep', { visibleAt: T0 }), message('gone', { visibleAt: T0 })]);
