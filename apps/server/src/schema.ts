@@ -222,6 +222,33 @@ CREATE TRIGGER changes_blob_delete AFTER DELETE ON changes WHEN old.blob_id IS N
 END;
 `,
   },
+  {
+    version: 4,
+    description: 'queue_messages (durable queues: one row per message, by store and id)',
+    sql: `
+-- The durable queue of each store (the QueueMessage contract in @kv/engine's storage.ts): one row per
+-- message, keyed (store_id, id). A rowid table, not WITHOUT ROWID: a value (up to 64 KiB) stays in its
+-- leaf and overflow chain, read only with its row, and never becomes a divider cell of an interior page
+-- (schema version 3). The arrays are JSON text; ids compare with BINARY (memcmp over UTF-8), as keys do.
+CREATE TABLE queue_messages (
+  store_id INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  visible_at INTEGER NOT NULL,
+  lease_expires_at INTEGER,
+  enqueued_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  lease_id TEXT,
+  content_type TEXT NOT NULL,
+  keys_if_undelivered TEXT NOT NULL,
+  backoff_schedule_ms TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (store_id, id)
+) STRICT;
+-- Due messages in delivery order (visible_at, then id) are a range of this index; with lease_expires_at
+-- it also covers the counts of queueStats (no table row, so no value, is read for them).
+CREATE INDEX queue_messages_due ON queue_messages (store_id, visible_at, id, lease_expires_at);
+`,
+  },
 ];
 
 /**

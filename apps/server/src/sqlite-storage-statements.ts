@@ -9,7 +9,16 @@ import type { ChangeRecord, ScanQuery, StoredEntry } from '@kv/engine';
 import type Database from 'better-sqlite3';
 import { prefixSuccessor } from './keys.js';
 
-export { isLive, type StoreRow, toStore } from './store-rows.js';
+export {
+  isLive,
+  messageParams,
+  type QueueCountsRow,
+  type QueueRow,
+  type StoreRow,
+  toMessage,
+  toQueueCounts,
+  toStore,
+} from './store-rows.js';
 
 /** A row of `entries` (or the same columns of `history`/`changes`); `value` only when selected. */
 export interface EntryRow {
@@ -38,6 +47,9 @@ export const EMPTY: Uint8Array = new Uint8Array(0);
 export const TRIM_BATCH = 64;
 const META_COLS =
   'key, id, revision, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size';
+/** The columns of `queue_messages` after `store_id`, in the order of `messageParams` (store-rows.ts). */
+const QUEUE_COLS =
+  'id, visible_at, lease_expires_at, enqueued_at, attempts, lease_id, content_type, keys_if_undelivered, backoff_schedule_ms, value';
 const RECORD_COLS = `store_id, key, revision, operation, id, content_type, metadata, scopes, created_at, updated_at, expires_at, resume, size, value`;
 /**
  * The value of a row of `entries`, `history` or `changes` aliased `t`: inline, or from `blobs` when it
@@ -177,7 +189,12 @@ export type StatementName =
   | 'getIdempotency'
   | 'putIdempotency'
   | 'deleteIdempotency'
-  | 'deleteExpiredIdempotency';
+  | 'deleteExpiredIdempotency'
+  | 'getMessage'
+  | 'dueMessages'
+  | 'putMessage'
+  | 'deleteMessage'
+  | 'queueCounts';
 
 /** The prepared statements of a `SqliteStorage`: one per name, and the deletes of a store's data. */
 export type Statements = Record<StatementName, Database.Statement> & {
@@ -211,6 +228,7 @@ export function prepareStatements(db: Database.Database): Statements {
       p('DELETE FROM entries WHERE store_id = ?'),
       p('DELETE FROM history WHERE store_id = ?'),
       p('DELETE FROM changes WHERE store_id = ?'),
+      p('DELETE FROM queue_messages WHERE store_id = ?'),
       p('DELETE FROM stores WHERE id = ?'),
     ],
     // Keeps, per key, the newest `depth` rows minus one when the key has a live entry (that is its newest revision).
@@ -307,6 +325,32 @@ export function prepareStatements(db: Database.Database): Statements {
     deleteExpiredIdempotency: p(
       `DELETE FROM idempotency WHERE scope_key IN (
          SELECT scope_key FROM idempotency WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+    ),
+
+    // Queue messages (schema version 4); the columns after store_id are those of `messageParams`.
+    getMessage: p(`SELECT ${QUEUE_COLS} FROM queue_messages WHERE store_id = ? AND id = ?`),
+    // A range of queue_messages_due, already in delivery order.
+    dueMessages: p(
+      `SELECT ${QUEUE_COLS} FROM queue_messages WHERE store_id = ? AND visible_at <= ?
+       ORDER BY visible_at, id LIMIT ?`,
+    ),
+    putMessage: p(
+      `INSERT INTO queue_messages (store_id, ${QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (store_id, id) DO UPDATE SET visible_at = excluded.visible_at,
+         lease_expires_at = excluded.lease_expires_at, enqueued_at = excluded.enqueued_at,
+         attempts = excluded.attempts, lease_id = excluded.lease_id, content_type = excluded.content_type,
+         keys_if_undelivered = excluded.keys_if_undelivered,
+         backoff_schedule_ms = excluded.backoff_schedule_ms, value = excluded.value`,
+    ),
+    deleteMessage: p('DELETE FROM queue_messages WHERE store_id = ? AND id = ?'),
+    // The QueueCounts definitions (storage.ts) at "now" = the first parameter; covered by queue_messages_due.
+    queueCounts: p(
+      `SELECT
+         sum(q.visible_at <= n.now AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= n.now)) AS ready,
+         sum(q.visible_at > n.now AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= n.now)) AS delayed,
+         sum(q.lease_expires_at IS NOT NULL AND q.lease_expires_at > n.now) AS in_flight,
+         min(q.visible_at) AS next_visible_at
+       FROM (SELECT ? AS now) n CROSS JOIN queue_messages q WHERE q.store_id = ?`,
     ),
   };
 }

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { KvError } from '@kv/core/protocol';
 import type {
   ChangeRecord,
   IdempotencyRecord,
@@ -21,12 +20,15 @@ import {
   type ChangeRow,
   EMPTY,
   type EntryRow,
+  messageParams,
+  type QueueRow,
   type Statements,
   type StoreRow,
   TRIM_BATCH,
   toBytes,
   toChange,
   toEntry,
+  toMessage,
   toStore,
 } from './sqlite-storage-statements.js';
 
@@ -225,23 +227,29 @@ export class SqliteTx implements StorageTx {
   }
 
   /** @inheritDoc */
-  getMessage(_id: string): QueueMessage | undefined {
-    throw queueNotImplemented();
+  getMessage(id: string): QueueMessage | undefined {
+    this.#check();
+    const row = this.#stmts.getMessage.get(this.#id, id) as QueueRow | undefined;
+    return row === undefined ? undefined : toMessage(row);
   }
 
   /** @inheritDoc */
-  dueMessages(_nowMs: number, _limit: number): QueueMessage[] {
-    throw queueNotImplemented();
+  dueMessages(nowMs: number, limit: number): QueueMessage[] {
+    this.#check();
+    const rows = this.#stmts.dueMessages.all(this.#id, nowMs, Math.max(0, Math.floor(limit))) as QueueRow[];
+    return rows.map(toMessage);
   }
 
   /** @inheritDoc */
-  putMessage(_message: QueueMessage): void {
-    throw queueNotImplemented();
+  putMessage(message: QueueMessage): void {
+    this.#check();
+    this.#stmts.putMessage.run(this.#id, ...messageParams(message));
   }
 
   /** @inheritDoc */
-  deleteMessage(_id: string): void {
-    throw queueNotImplemented();
+  deleteMessage(id: string): void {
+    this.#check();
+    this.#stmts.deleteMessage.run(this.#id, id);
   }
 
   /**
@@ -416,9 +424,4 @@ export class GroupCommit {
       else item.reject(outcome.error);
     });
   }
-}
-
-/** Placeholder until this storage keeps queue messages. */
-export function queueNotImplemented(): KvError {
-  return new KvError('Queues are not implemented on this storage yet', { code: 'not_implemented' });
 }

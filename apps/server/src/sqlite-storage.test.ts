@@ -151,7 +151,7 @@ describe('SqliteStorage (SQLite specifics)', () => {
   it('uses an index range scan for every entries/history/changes/scopes query (EXPLAIN QUERY PLAN)', async () => {
     const s = fresh();
     await s.createStore('st', config, T0, 'secret');
-    const big = /^(SCAN) (entries|history|changes|entry_scopes|e|s|idempotency)\b/;
+    const big = /^(SCAN) (entries|history|changes|entry_scopes|e|s|idempotency|queue_messages|q)\b/;
     const checked: string[] = [];
     const plans = new Map<string, string>();
     for (const [name, sql] of Object.entries(s.statementSql())) {

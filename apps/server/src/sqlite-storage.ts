@@ -50,21 +50,17 @@ import {
   type EntryRow,
   isLive,
   prepareStatements,
+  type QueueCountsRow,
   type Statements,
   type StoreRow,
   scanBounds,
   scanSql,
   toChange,
   toEntry,
+  toQueueCounts,
   toStore,
 } from './sqlite-storage-statements.js';
-import {
-  GroupCommit,
-  putIdempotencyRow,
-  queueNotImplemented,
-  readIdempotencyRow,
-  SqliteTx,
-} from './sqlite-storage-tx.js';
+import { GroupCommit, putIdempotencyRow, readIdempotencyRow, SqliteTx } from './sqlite-storage-tx.js';
 
 export {
   classifyOpenError,
@@ -421,8 +417,11 @@ export class SqliteStorage implements Storage {
   }
 
   /** @inheritDoc */
-  async queueStats(_store: string, _nowMs: number): Promise<QueueCounts> {
-    throw queueNotImplemented();
+  async queueStats(store: string, nowMs: number): Promise<QueueCounts> {
+    return this.#readSnapshot(() => {
+      const storeId = this.requireStoreId(store);
+      return toQueueCounts(this.stmts.queueCounts.get(nowMs, storeId) as QueueCountsRow | undefined);
+    });
   }
 
   /** @inheritDoc */

@@ -6,7 +6,16 @@
 import { type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
 import type { ChangeRecord, StoredEntry } from '@kv/engine';
 
-export { isLive, type StoreRow, toStore } from '../store-rows.js';
+export {
+  isLive,
+  messageParams,
+  type QueueCountsRow,
+  type QueueRow,
+  type StoreRow,
+  toMessage,
+  toQueueCounts,
+  toStore,
+} from '../store-rows.js';
 
 /** The columns of an `entries` row (also of `history` and `changes`, which add `operation`). */
 export interface EntryRow {

@@ -145,4 +145,31 @@ CREATE TABLE token_version (
 INSERT INTO token_version (version) VALUES (0);
 `,
   },
+  {
+    version: 2,
+    description: 'queue_messages (durable queues: one row per message, by store and id)',
+    sql: `
+-- The durable queue of each store (the QueueMessage contract in @kv/engine's storage.ts): one row per
+-- message, keyed (store_id, id); written in the store's transactions (the store row locked FOR UPDATE),
+-- so one lease of a message at a time across every instance. The arrays are JSON text; ids compare by
+-- bytes (COLLATE "C"), as keys do; the value is bytea (TOAST moves long ones out of line).
+CREATE TABLE queue_messages (
+  store_id bigint NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+  id text COLLATE "C" NOT NULL,
+  visible_at bigint NOT NULL,
+  lease_expires_at bigint,
+  enqueued_at bigint NOT NULL,
+  attempts integer NOT NULL,
+  lease_id text COLLATE "C",
+  content_type text NOT NULL,
+  keys_if_undelivered text NOT NULL, -- JSON array of keys
+  backoff_schedule_ms text NOT NULL, -- JSON array of delays, ms
+  value bytea NOT NULL,
+  PRIMARY KEY (store_id, id)
+);
+-- Due messages in delivery order (visible_at, then id) are a range of this index; with lease_expires_at
+-- it also covers the counts of queueStats (an index-only scan where the visibility map allows).
+CREATE INDEX queue_messages_due ON queue_messages (store_id, visible_at, id, lease_expires_at);
+`,
+  },
 ];

@@ -36,12 +36,14 @@ import {
   type EntryRow,
   entryCols,
   isLive,
+  type QueueCountsRow,
   type StoreRow,
   toChange,
   toEntry,
+  toQueueCounts,
   toStore,
 } from './rows.js';
-import { idempotencyParams, PgTx, queueNotImplemented, readIdempotency, TX_SQL, type TxQuery } from './tx.js';
+import { idempotencyParams, PgTx, readIdempotency, TX_SQL, type TxQuery } from './tx.js';
 
 /** Options of {@link PostgresStorage.open}. */
 export interface PostgresStorageOptions {
@@ -195,6 +197,15 @@ const READ_SQL = {
   changeLogFloor: `SELECT GREATEST(0, s.revision - $2::bigint,
       coalesce((SELECT min(m.revision) FROM changes m WHERE m.store_id = s.id) - 1, 0)) AS floor
     FROM stores s WHERE s.name = $1`,
+  // The QueueCounts definitions (storage.ts) at $2; one row of NULLs for an empty queue, none without the store.
+  queueCounts: `SELECT s.id AS sid, x.* FROM stores s LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE q.visible_at <= $2::bigint
+               AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= $2::bigint)) AS ready,
+           count(*) FILTER (WHERE q.visible_at > $2::bigint
+               AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= $2::bigint)) AS delayed,
+           count(*) FILTER (WHERE q.lease_expires_at > $2::bigint) AS in_flight,
+           min(q.visible_at) AS next_visible_at
+    FROM queue_messages q WHERE q.store_id = s.id) x ON true WHERE s.name = $1`,
   deleteExpiredIdempotency: `DELETE FROM idempotency WHERE scope_key IN (
     SELECT scope_key FROM idempotency WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`,
   // Oldest expiry first, ties by store name then key bytes (the order MemoryStorage sweeps in).
@@ -213,7 +224,8 @@ const READ_SQL = {
   deleteStoreData: `WITH a AS (DELETE FROM entry_scopes WHERE store_id = $1),
     b AS (DELETE FROM entries WHERE store_id = $1),
     c AS (DELETE FROM history WHERE store_id = $1),
-    d AS (DELETE FROM changes WHERE store_id = $1)
+    d AS (DELETE FROM changes WHERE store_id = $1),
+    e AS (DELETE FROM queue_messages WHERE store_id = $1)
     DELETE FROM stores WHERE id = $1`,
   ...TX_SQL,
 } as const;
@@ -531,8 +543,10 @@ export class PostgresStorage implements Storage {
   }
 
   /** @inheritDoc */
-  async queueStats(_store: string, _nowMs: number): Promise<QueueCounts> {
-    throw queueNotImplemented();
+  async queueStats(store: string, nowMs: number): Promise<QueueCounts> {
+    const { rows } = await this.#q<QueueCountsRow & { sid: number }>('queueCounts', [store, nowMs]);
+    if (!rows[0]) throw storeNotFound(store);
+    return toQueueCounts(rows[0]);
   }
 
   // ---------------------------------------------------------------- writes

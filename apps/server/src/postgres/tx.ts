@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { KvError, StoreNotFoundError } from '@kv/core/protocol';
+import { StoreNotFoundError } from '@kv/core/protocol';
 import type {
   ChangeRecord,
   IdempotencyRecord,
@@ -32,11 +32,14 @@ import type pg from 'pg';
 import {
   type ChangeRow,
   type EntryRow,
+  messageParams,
   metaCols,
+  type QueueRow,
   type StoreRow,
   toBytes,
   toChange,
   toEntry,
+  toMessage,
   toStore,
 } from './rows.js';
 
@@ -73,6 +76,10 @@ const CHANGE_FROM = (t: string): string => `INSERT INTO changes (${RECORD_COLS})
 const RECORD_VALUES =
   "($1, $2, $3::bigint, $4::text, $5, $6, $7, $8::text[], $9::bigint, $10::bigint, NULL, $11::boolean, 0, '\\x'::bytea)";
 
+/** The columns of `queue_messages` after `store_id`, in the order of `messageParams` (store-rows.ts). */
+export const QUEUE_COLS =
+  'id, visible_at, lease_expires_at, enqueued_at, attempts, lease_id, content_type, keys_if_undelivered, backoff_schedule_ms, value';
+
 /** Names of the statements a {@link PgTx} runs. */
 export type TxStatement =
   | 'heads'
@@ -91,7 +98,10 @@ export type TxStatement =
   | 'insertChange'
   | 'getIdempotency'
   | 'deleteIdempotency'
-  | 'putIdempotency';
+  | 'putIdempotency'
+  | 'getMessage'
+  | 'dueMessages'
+  | 'writeMessages';
 
 /** The SQL of every statement a {@link PgTx} runs, by name (prepared once per connection). */
 export const TX_SQL: Readonly<Record<TxStatement, string>> = {
@@ -143,6 +153,22 @@ export const TX_SQL: Readonly<Record<TxStatement, string>> = {
   deleteIdempotency: 'DELETE FROM idempotency WHERE scope_key = $1 AND expires_at = $2',
   putIdempotency: `INSERT INTO idempotency (scope_key, fingerprint, status, headers, body, expires_at)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_key) DO NOTHING`,
+  getMessage: `SELECT ${QUEUE_COLS} FROM queue_messages WHERE store_id = $1 AND id = $2`,
+  // A range of queue_messages_due, already in delivery order.
+  dueMessages: `SELECT ${QUEUE_COLS} FROM queue_messages WHERE store_id = $1 AND visible_at <= $2
+    ORDER BY visible_at, id LIMIT $3`,
+  // The held queue writes of a transaction in one statement: $2 the ids to delete, $3-$12 one array per
+  // column of QUEUE_COLS for the rows to put (insert or replace). No id is in both (PgTx keeps the last
+  // write of each id), so the two parts never touch the same row.
+  writeMessages: `WITH gone AS (DELETE FROM queue_messages WHERE store_id = $1 AND id = ANY($2::text[]))
+    INSERT INTO queue_messages (store_id, ${QUEUE_COLS})
+    SELECT $1::bigint, m.* FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::integer[],
+      $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[]) AS m
+    ON CONFLICT (store_id, id) DO UPDATE SET visible_at = EXCLUDED.visible_at,
+      lease_expires_at = EXCLUDED.lease_expires_at, enqueued_at = EXCLUDED.enqueued_at,
+      attempts = EXCLUDED.attempts, lease_id = EXCLUDED.lease_id, content_type = EXCLUDED.content_type,
+      keys_if_undelivered = EXCLUDED.keys_if_undelivered, backoff_schedule_ms = EXCLUDED.backoff_schedule_ms,
+      value = EXCLUDED.value`,
 };
 
 /**
@@ -234,6 +260,10 @@ export class PgTx implements StorageTx {
   #keyDelta = 0;
   #bytesDelta = 0;
   #held: Held | undefined;
+  /** Queue writes not sent yet, by message id: the message to put, or null to delete it. */
+  readonly #messages = new Map<string, QueueMessage | null>();
+  /** Whether queue writes were sent (the commit then notifies even when no entry was written). */
+  #queueWritten = false;
   #open = true;
 
   private constructor(query: TxQuery, row: StoreRow, changeLogLimit: number) {
@@ -273,8 +303,12 @@ export class PgTx implements StorageTx {
     return this.row.history;
   }
 
-  /** Runs the held write on its own (when the calls after it did not continue its sequence). */
+  /**
+   * Runs the held write on its own (when the calls after it did not continue its sequence), and the
+   * held queue writes.
+   */
   async flush(): Promise<void> {
+    await this.#flushMessages();
     const held = this.#held;
     if (held === undefined) return;
     this.#held = undefined;
@@ -439,23 +473,67 @@ export class PgTx implements StorageTx {
     await this.#query('putIdempotency', idempotencyParams(scopeKey, record));
   }
   /** @inheritDoc */
-  async getMessage(_id: string): Promise<QueueMessage | undefined> {
-    throw queueNotImplemented();
+  async getMessage(id: string): Promise<QueueMessage | undefined> {
+    this.#check();
+    await this.#flushMessages();
+    const { rows } = await this.#query<QueueRow>('getMessage', [this.row.id, id]);
+    return rows[0] === undefined ? undefined : toMessage(rows[0]);
   }
 
   /** @inheritDoc */
-  async dueMessages(_nowMs: number, _limit: number): Promise<QueueMessage[]> {
-    throw queueNotImplemented();
+  async dueMessages(nowMs: number, limit: number): Promise<QueueMessage[]> {
+    this.#check();
+    await this.#flushMessages();
+    const { rows } = await this.#query<QueueRow>('dueMessages', [
+      this.row.id,
+      nowMs,
+      Math.max(0, Math.floor(limit)),
+    ]);
+    return rows.map(toMessage);
   }
 
-  /** @inheritDoc */
-  async putMessage(_message: QueueMessage): Promise<void> {
-    throw queueNotImplemented();
+  /**
+   * @inheritDoc
+   *
+   * Held (a copy), with the other queue writes of the transaction, until the next queue read or the
+   * commit sends them all as one statement: a lease of n messages is one write, not n.
+   */
+  async putMessage(message: QueueMessage): Promise<void> {
+    this.#check();
+    this.#messages.set(message.id, {
+      ...message,
+      value: message.value.slice(),
+      keysIfUndelivered: [...message.keysIfUndelivered],
+      backoffScheduleMs: [...message.backoffScheduleMs],
+    });
   }
 
-  /** @inheritDoc */
-  async deleteMessage(_id: string): Promise<void> {
-    throw queueNotImplemented();
+  /**
+   * @inheritDoc
+   *
+   * Held like {@link PgTx.putMessage}.
+   */
+  async deleteMessage(id: string): Promise<void> {
+    this.#check();
+    this.#messages.set(id, null);
+  }
+
+  /** Sends the held queue writes (the last write of each id) as one statement. */
+  async #flushMessages(): Promise<void> {
+    if (this.#messages.size === 0) return;
+    const writes = [...this.#messages];
+    this.#messages.clear();
+    this.#queueWritten = true;
+    const deleted: string[] = [];
+    const columns: unknown[][] = Array.from({ length: 10 }, () => []);
+    for (const [id, message] of writes) {
+      if (message === null) {
+        deleted.push(id);
+        continue;
+      }
+      for (const [i, value] of messageParams(message).entries()) columns[i]!.push(value);
+    }
+    await this.#query('writeMessages', [this.row.id, deleted, ...columns]);
   }
 
   /**
@@ -463,13 +541,20 @@ export class PgTx implements StorageTx {
    * `COMMIT`: the store row's revision and counters (when anything was written), the drop of change-log
    * rows older than the window (once per {@link TRIM_BATCH} revisions), and a `kv_changes` notification
    * naming the store (delivered at commit, to wake watchers on every instance). Empty when nothing was
-   * written. Only integers this class computed are inlined. Call after {@link PgTx.flush}.
+   * written; only the notification when nothing but queue messages was. Only integers this class
+   * computed are inlined. Call after {@link PgTx.flush}.
    */
   finishSql(): string {
     this.#open = false;
-    if (this.#held !== undefined) throw new Error('PgTx.finishSql before flush');
-    if (this.#revision === this.row.revision && this.#keyDelta === 0 && this.#bytesDelta === 0) return '';
+    if (this.#held !== undefined || this.#messages.size > 0) throw new Error('PgTx.finishSql before flush');
     const id = this.row.id;
+    if (this.#revision === this.row.revision && this.#keyDelta === 0 && this.#bytesDelta === 0) {
+      if (!this.#queueWritten) return '';
+      // Only queue rows changed: the store row stays, the hint still goes out (it wakes the queue's
+      // waiting listeners on every instance; `Storage.onChange`).
+      if (!Number.isSafeInteger(id)) throw new Error(`not an integer: ${id}`);
+      return `SELECT pg_notify('kv_changes', name) FROM stores WHERE id = ${id};\n`;
+    }
     const cutoff = this.#revision - this.#changeLogLimit;
     const numbers = [id, this.#revision, this.#keyDelta, this.#bytesDelta, cutoff];
     if (!numbers.every(Number.isSafeInteger)) throw new Error(`not an integer: ${numbers.join(', ')}`);
@@ -489,6 +574,7 @@ export class PgTx implements StorageTx {
   abandon(): void {
     this.#open = false;
     this.#held = undefined;
+    this.#messages.clear();
   }
 
   #putParams(entry: StoredEntry, previous: StoredEntry | undefined): unknown[] {
@@ -544,9 +630,4 @@ export class PgTx implements StorageTx {
       r.resume,
     ];
   }
-}
-
-/** Placeholder until this storage keeps queue messages. */
-export function queueNotImplemented(): KvError {
-  return new KvError('Queues are not implemented on this storage yet', { code: 'not_implemented' });
 }
