@@ -211,22 +211,26 @@ export function createQueueMethods(
           continue;
         }
         let messages: WireLeasedMessage[];
+        // One controller per request, linked to `signal` while the request runs: what the HTTP layer
+        // hangs on a request's signal goes away with it, not onto the caller's long-lived signal.
+        const request = new AbortController();
+        const forward = (): void => request.abort();
+        signal?.addEventListener('abort', forward, { once: true });
         try {
           const body: { limit: number; waitMs: number; visibilityTimeoutMs?: number } = {
             limit: free,
             waitMs: LISTEN_WAIT_MS,
           };
           if (visibilityTimeoutMs !== undefined) body.visibilityTimeoutMs = visibilityTimeoutMs;
-          const spec: Parameters<Transport['send']>[0] = {
+          const response = await send({
             method: 'POST',
             path: routes.queueLease(name),
             json: body,
             // A lease is not repeatable as is (it leases); this loop asks again instead.
             retry: 'never',
             waitMs: LISTEN_WAIT_MS,
-          };
-          if (signal !== undefined) spec.signal = signal;
-          const response = await send(spec);
+            signal: request.signal,
+          });
           messages = ((await response.json()) as WireLeaseResponse).messages;
           retryMs = 0;
         } catch (error) {
@@ -239,6 +243,8 @@ export function createQueueMethods(
           retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, retryMs * 2));
           await pause(after ?? retryMs, signal);
           continue;
+        } finally {
+          signal?.removeEventListener('abort', forward);
         }
         for (const message of messages) {
           const task = run(message).finally(() => {
