@@ -253,12 +253,13 @@ describe('lease long-poll', () => {
   });
 
   it('is woken by the storage change hints of other instances (Storage.onChange)', async () => {
-    const storage = new MemoryStorage();
     const listeners = new Set<(store: string) => void>();
-    storage.onChange = (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    };
+    const storage = Object.assign(new MemoryStorage(), {
+      onChange(listener: (store: string) => void): () => void {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    });
     const a = createEngine({ storage });
     const b = createEngine({ storage });
     engine = a;
