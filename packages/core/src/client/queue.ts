@@ -89,10 +89,14 @@ export async function prepareEnqueue(
   return body;
 }
 
-/** Whether a failed lease request is worth repeating (network, timeout, 408, 429, 5xx). */
+/**
+ * Whether a failed lease request is worth repeating: network, timeout, 408, 429 and 5xx, but not 501
+ * (`not_implemented`: a server whose storage has no queue answers it every time).
+ */
 function isTransient(error: unknown): boolean {
   if (!isKvError(error)) return false;
-  return error.status === 0 || error.status === 408 || error.status === 429 || error.status >= 500;
+  const { status } = error;
+  return status === 0 || status === 408 || status === 429 || (status >= 500 && status !== 501);
 }
 
 /** Whether `signal` has aborted (read through a call: the compiler would narrow a property read). */
