@@ -13,6 +13,8 @@ import {
   type KvClient,
   KvError,
   type KvErrorOptions,
+  type ListenQueueOptions,
+  type QueueHandler,
   type StoreHandle,
   type StoresApi,
   type TokensApi,
@@ -95,6 +97,74 @@ function watchesOf(page: Page): PageWatches {
     pageWatches.set(page, watches);
   }
   return watches;
+}
+
+/** The bridged queue listeners of one page: `kvQueueHandle` is exposed once, and routes by listener id. */
+interface PageListeners {
+  handlers: Map<string, (value: unknown, info: unknown) => Promise<unknown>>;
+  /** Settles once `window.kvQueueHandle` exists in the page. */
+  exposed: Promise<void>;
+}
+const pageListeners = new WeakMap<Page, PageListeners>();
+let listenCount = 0;
+
+function listenersOf(page: Page): PageListeners {
+  let listeners = pageListeners.get(page);
+  if (listeners === undefined) {
+    const handlers: PageListeners['handlers'] = new Map();
+    const exposed = page
+      .exposeFunction('kvQueueHandle', async (id: string, args: unknown) => {
+        const [value, info] = decodeWire(args) as [unknown, unknown];
+        try {
+          await handlers.get(id)?.(value, info);
+          return undefined;
+        } catch (error) {
+          return { name: 'Error', isKvError: false, message: String((error as Error)?.message ?? error) };
+        }
+      })
+      .then(() => undefined);
+    listeners = { handlers, exposed };
+    pageListeners.set(page, listeners);
+  }
+  return listeners;
+}
+
+/**
+ * `store.listenQueue()` of the page client `clientName`: the page runs the real `listenQueue`; its
+ * handler calls Node's `handler` (`kvQueueHandle`) and throws when Node's throws, so acks and nacks are
+ * the page client's. Aborting `options.signal` aborts the page's signal; the promise settles as the
+ * page's does (its error rebuilt as the same `@kv/core` class).
+ */
+async function bridgeListen(
+  page: Page,
+  clientName: string,
+  store: string,
+  handler: QueueHandler<unknown>,
+  options: ListenQueueOptions = {},
+): Promise<void> {
+  const { handlers, exposed } = listenersOf(page);
+  listenCount += 1;
+  const id = `${clientName}/listen/${listenCount}`;
+  const { signal, ...rest } = options;
+  handlers.set(id, async (value, info) => {
+    await handler(value as never, info as never);
+  });
+  const stop = (): void => {
+    void page.evaluate((listenId) => window.stopListen(listenId), id).catch(() => undefined);
+  };
+  try {
+    await exposed;
+    if (signal?.aborted === true) return;
+    signal?.addEventListener('abort', stop, { once: true });
+    const result = await page.evaluate(({ name, open }) => window.listenQueue(name, open), {
+      name: clientName,
+      open: { id, store, options: encodeWire(rest) },
+    });
+    if ('error' in result) throw rebuild(result.error);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    handlers.delete(id);
+  }
 }
 
 /**
@@ -252,11 +322,12 @@ function bridgeWatch<T>(
  * `StoreHandle` does not compile here until it is bridged): `call` awaits the page method and returns
  * its result; `stream` reads the stream whole in the page; `collect` drains an async iterator in the
  * page; `atomic` replays the builder's steps and commits there; `watch` runs the watch in the page and
- * pushes what it delivers back (`bridgeWatch`).
+ * pushes what it delivers back (`bridgeWatch`); `listen` runs `listenQueue` in the page with Node's
+ * handler (`bridgeListen`).
  */
 const STORE_METHODS: Record<
   Exclude<keyof StoreHandle, 'name'>,
-  'call' | 'stream' | 'collect' | 'atomic' | 'watch'
+  'call' | 'stream' | 'collect' | 'atomic' | 'watch' | 'listen'
 > = {
   get: 'call',
   getText: 'call',
@@ -272,6 +343,9 @@ const STORE_METHODS: Record<
   update: 'call',
   setExpiry: 'call',
   increment: 'call',
+  enqueue: 'call',
+  listenQueue: 'listen',
+  queueStats: 'call',
   delete: 'call',
   purge: 'call',
   history: 'call',
@@ -388,6 +462,10 @@ export function pageClient(page: Page, clientName: string, url: string): KvClien
         case 'watch':
           handle[method] = (options?: WatchSubscriptionOptions, callbacks?: WatchCallbacks<unknown>) =>
             bridgeWatch(page, clientName, name, options, callbacks);
+          break;
+        case 'listen':
+          handle[method] = (handler: QueueHandler<unknown>, options?: ListenQueueOptions) =>
+            bridgeListen(page, clientName, name, handler, options);
           break;
       }
     }

@@ -342,6 +342,37 @@ describe('write-through', () => {
     expect(entryRequests()).toHaveLength(1);
   });
 
+  it('queue routes pass through the cache uncached: each call reaches the server', async () => {
+    const kv = cached({ maxAgeMs: 60_000 });
+    const s = kv.store('s');
+    const queueRequests = (): Request[] => requests.filter((r) => r.url.includes('/queue'));
+    await s.enqueue({ job: 1 });
+    expect(await s.queueStats()).toEqual({ ready: 1, delayed: 0, inFlight: 0 });
+    expect(await s.queueStats()).toEqual({ ready: 1, delayed: 0, inFlight: 0 });
+    const controller = new AbortController();
+    const seen: unknown[] = [];
+    await s.listenQueue(
+      (value) => {
+        seen.push(value);
+        controller.abort();
+      },
+      { signal: controller.signal },
+    );
+    expect(seen).toEqual([{ job: 1 }]);
+    expect(await s.queueStats()).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+    // enqueue, stats x2, lease, ack, stats: every one sent, none answered from the cache.
+    expect(
+      queueRequests().map((r) => `${r.method} ${new URL(r.url).pathname.split('/').slice(4).join('/')}`),
+    ).toEqual([
+      'POST queue',
+      'GET queue',
+      'GET queue',
+      'POST queue/lease',
+      expect.stringMatching(/^POST queue\/.+\/ack$/),
+      'GET queue',
+    ]);
+  });
+
   it('clear() empties the cache', async () => {
     const kv = cached({ maxAgeMs: 60_000 });
     await kv.store('s').set('k', 'v');

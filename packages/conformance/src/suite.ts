@@ -15,6 +15,7 @@ import {
 } from '@kv/core/protocol';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { counterCases } from './counters.js';
+import { queueCases } from './queues.js';
 
 /**
  * Access to an implementation that runs with access control on (docs/security.md), for the cases that
@@ -878,6 +879,13 @@ export function describeConformance<C extends KvClient = KvClient>(
       target: () => target,
       freshStore: (label) => freshStore(label),
       watch: options.watch !== false,
+      auth: options.auth === true,
+    });
+
+    queueCases<C>({
+      client: () => kv,
+      target: () => target,
+      freshStore: (label) => freshStore(label),
       auth: options.auth === true,
     });
 

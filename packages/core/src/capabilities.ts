@@ -5,7 +5,7 @@
  * | --- | --- |
  * | `kv:<action>` | the action on every store |
  * | `kv[<store>]:<action>` | the action on one store |
- * | `kv[<store>:<scope>]:<action>` | the action on the entries of `store` in `scope` |
+ * | `kv[<store>:<scope>]:<action>` | the action on the entries of `store` in `scope` (never `enqueue`/`dequeue`) |
  * | `kv.meta:<meta>` / `kv.meta[<store>]:<meta>` | `list_scopes`, `keys`, `id_ops` |
  * | `kv.meta[<store>:<scope>]:keys` | listing the keys of one scope (AntiRaid `kv.meta[scope]:keys`) |
  * | `kv.admin:<admin>` | `stores` (create/update/delete/list stores), `tokens` |
@@ -17,7 +17,11 @@
  */
 import { ValidationError } from './errors.js';
 
-/** Actions on entries (docs/security.md "Capabilities"). */
+/**
+ * Actions on entries, and on a store's queue (`enqueue`, `dequeue`; docs/security.md "Capabilities").
+ * A scoped grant (`kv[store:scope]:...`, `kv[store:*]:*`) never grants the queue actions: messages have
+ * no scope.
+ */
 export const KV_ACTIONS = [
   'get',
   'exists',
@@ -30,6 +34,8 @@ export const KV_ACTIONS = [
   'history',
   'watch',
   'sign',
+  'enqueue',
+  'dequeue',
 ] as const;
 /** An entry action. */
 export type KvAction = (typeof KV_ACTIONS)[number];
@@ -98,6 +104,8 @@ export function parseCapability(text: string): ParsedCapability {
     if (colon !== -1) {
       if (kind === 'meta' && action !== 'keys')
         fail('only kv and kv.meta[...]:keys capabilities take a scope');
+      if (action === 'enqueue' || action === 'dequeue')
+        fail(`queue actions take no scope (queue messages have none): use kv[<store>]:${action}`);
       scope = target.slice(colon + 1);
       if (scope !== '*' && !SCOPE.test(scope)) fail(`bad scope "${scope}"`);
     }

@@ -23,6 +23,15 @@ export const LIMITS: {
   readonly maxSignedUrlExpiresInSecs: 604800;
   readonly maxTtlMs: number;
   readonly maxExpiresAtMs: 253402300799999;
+  readonly maxQueueValueBytes: 65536;
+  readonly maxQueueDelayMs: 2592000000;
+  readonly maxKeysIfUndelivered: 10;
+  readonly maxBackoffSteps: 5;
+  readonly maxBackoffStepMs: 3600000;
+  readonly minVisibilityTimeoutMs: 1000;
+  readonly maxVisibilityTimeoutMs: 43200000;
+  readonly maxLeaseLimit: 100;
+  readonly maxLeaseWaitMs: 30000;
 } = {
   /** Longest key, in UTF-8 bytes (Alien, Cloudflare). */
   maxKeyBytes: 512,
@@ -66,4 +75,22 @@ export const LIMITS: {
    * time (docs/security.md "Limits against hostile clients").
    */
   maxExpiresAtMs: 253_402_300_799_999,
+  /** Largest queue message value, in bytes (64 KiB, Deno KV's `enqueue` limit; a store's `maxValueBytes` may lower it). */
+  maxQueueValueBytes: 65_536,
+  /** Longest `delayMs` of an enqueue: 30 days (Deno KV's), in ms. */
+  maxQueueDelayMs: 2_592_000_000,
+  /** Most `keysIfUndelivered` of one message (Deno KV's limit). */
+  maxKeysIfUndelivered: 10,
+  /** Most steps of a `backoffScheduleMs` (Deno KV's limit). */
+  maxBackoffSteps: 5,
+  /** Longest step of a `backoffScheduleMs`, in ms (1 hour, Deno KV's limit). */
+  maxBackoffStepMs: 3_600_000,
+  /** Shortest lease (`visibilityTimeoutMs`) of a queue delivery, in ms. */
+  minVisibilityTimeoutMs: 1000,
+  /** Longest lease (`visibilityTimeoutMs`) of a queue delivery, in ms (12 hours, as Amazon SQS). */
+  maxVisibilityTimeoutMs: 43_200_000,
+  /** Most messages one lease request delivers. */
+  maxLeaseLimit: 100,
+  /** Longest long-poll (`waitMs`) of a lease request, in ms. */
+  maxLeaseWaitMs: 30_000,
 } as const;

@@ -94,6 +94,14 @@ export const routes = {
   signedUrls: (store: string): string => buildPath('createSignedUrl', { store }),
   /** `POST` rotate the store's URL-signing secret. */
   signingSecret: (store: string): string => buildPath('rotateSigningSecret', { store }),
+  /** `POST` enqueue a message (JSON {@link WireEnqueueBody}), `GET` the queue's counts. */
+  queue: (store: string): string => buildPath('enqueue', { store }),
+  /** `POST` lease due messages (JSON {@link WireLeaseBody}; long-polls with `waitMs`). */
+  queueLease: (store: string): string => buildPath('leaseMessages', { store }),
+  /** `POST` acknowledge a leased message (JSON {@link WireAckBody}). */
+  queueAck: (store: string, id: string): string => buildPath('ackMessage', { store, id }),
+  /** `POST` give a leased message back as failed (JSON {@link WireNackBody}). */
+  queueNack: (store: string, id: string): string => buildPath('nackMessage', { store, id }),
   /** `GET` list tokens, `POST` create a token. */
   tokens: (): string => buildPath('listTokens', {}),
   /** `DELETE` revoke a token. */
@@ -284,6 +292,83 @@ export interface WireIncrementResponse {
   value: number;
   /** Revision of the write. */
   revision: number;
+}
+/**
+ * `POST /v1/stores/{store}/queue` body (docs/protocol.md "Queues"; Deno KV `enqueue` over the network).
+ * The value travels as a bulk/set item's does: base64 bytes and a content type.
+ */
+export interface WireEnqueueBody {
+  /** base64 (RFC 4648 section 4, padded) of the value bytes; at most 64 KiB decoded. */
+  value: string;
+  /** How `value` is written: only `base64`. @default 'base64' */
+  encoding?: 'base64';
+  /** MIME type of the value. @default 'application/octet-stream' */
+  contentType?: string;
+  /** Delay before the first delivery, in ms, 0 to 30 days. @default 0 */
+  delayMs?: number;
+  /** Keys the value is written to when delivery is given up (at most 10). @default [] */
+  keysIfUndelivered?: string[];
+  /** Delays before each redelivery, in ms (at most 5 steps of 0 to 3,600,000). @default [1000, 5000, 10000] */
+  backoffScheduleMs?: number[];
+}
+/** `POST /v1/stores/{store}/queue` response (201). */
+export interface WireEnqueueResponse {
+  /** The message id. */
+  id: string;
+}
+/** `POST /v1/stores/{store}/queue/lease` body. */
+export interface WireLeaseBody {
+  /** Most messages to lease, 1 to 100. @default 1 */
+  limit?: number;
+  /** How long the lease holds before the message may be delivered again, in ms (1,000 to 43,200,000). @default 30000 */
+  visibilityTimeoutMs?: number;
+  /** Long-poll: how long to wait for a due message when none is, in ms (0 to 30,000). @default 0 */
+  waitMs?: number;
+}
+/** One leased message of {@link WireLeaseResponse}. */
+export interface WireLeasedMessage {
+  /** The message id. */
+  id: string;
+  /** The id of this lease: `ack`/`nack` need it. */
+  leaseId: string;
+  /** base64 of the value bytes. */
+  value: string;
+  /** How `value` is written: `base64`. */
+  encoding: 'base64';
+  /** MIME type of the value. */
+  contentType: string;
+  /** This delivery's number, 1 for the first. */
+  attempt: number;
+  /** When the message was enqueued, ISO 8601. */
+  enqueuedAt: string;
+  /** When this lease ends, ISO 8601 (the message may then be delivered again). */
+  leaseExpiresAt: string;
+}
+/** `POST /v1/stores/{store}/queue/lease` response: the leased messages (may be empty). */
+export interface WireLeaseResponse {
+  /** The messages leased, in queue order. */
+  messages: WireLeasedMessage[];
+}
+/** `POST .../queue/{id}/ack` body. */
+export interface WireAckBody {
+  /** The lease being acknowledged. */
+  leaseId: string;
+}
+/** `POST .../queue/{id}/nack` body. */
+export interface WireNackBody {
+  /** The lease being given back. */
+  leaseId: string;
+  /** Why the handler failed (for logs; not stored). */
+  error?: string;
+}
+/** `GET /v1/stores/{store}/queue` response: the queue's counts now. */
+export interface WireQueueStats {
+  /** Messages that can be delivered now. */
+  ready: number;
+  /** Messages waiting for their delay or backoff step. */
+  delayed: number;
+  /** Messages leased to a listener whose lease has not ended. */
+  inFlight: number;
 }
 /** `PUT .../entries/{key}/expiry` body and response. */
 export interface WireSetExpiryBody {

@@ -7,12 +7,14 @@
 import type { Principal, TokenStore } from './auth.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
+import type { QueueService } from './queue.js';
 import type { CommitRequest, CommitResult, StorageReads } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
 
 /**
  * What a request wants to do, in docs/security.md "Capabilities" terms: entry actions (`get`, `exists`,
- * `set`, `set_expiry`, `delete`, `purge`, `list`, `find`, `history`, `watch`, `sign`), meta actions
+ * `set`, `set_expiry`, `delete`, `purge`, `list`, `find`, `history`, `watch`, `sign`), queue actions
+ * (`enqueue`, `dequeue`), meta actions
  * (`list_scopes`, `keys`, `id_ops`) and admin actions (`stores`, `tokens`).
  */
 export type EngineAction =
@@ -27,6 +29,8 @@ export type EngineAction =
   | 'history'
   | 'watch'
   | 'sign'
+  | 'enqueue'
+  | 'dequeue'
   | 'list_scopes'
   | 'keys'
   | 'id_ops'
@@ -111,6 +115,8 @@ export interface EngineContext {
   watchHub: WatchHub;
   /** Watch tuning. */
   watchOptions: WatchOptions;
+  /** The queue rules and long-polls (`queue.ts`): the one way the engine writes queue messages. */
+  queue: QueueService;
   /** Seals listing cursors (they may point at an entry the caller cannot read). */
   cursors: CursorSealer;
   /** The public base URL signed URLs are built from (normalized, no trailing `/`). */

@@ -19,6 +19,7 @@ import { handlerTable } from './handlers/index.js';
 import { errorResult, pickRequestId } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { createPipeline, type EngineRequest, type EngineResult } from './pipeline.js';
+import { QueueService } from './queue.js';
 import type { Storage } from './storage.js';
 import { WatchHub, type WatchOptions } from './watch.js';
 import { requestFromFetch, responseFromResult } from './web.js';
@@ -136,7 +137,7 @@ export interface Engine {
    * @param intervalMs - period in ms @default 1000
    */
   startSweeper(intervalMs?: number): void;
-  /** Stops the sweeper and ends open watch streams, waits for a running sweep, then closes the storage. */
+  /** Stops the sweeper, ends open watch streams and queue long-polls, waits for a running sweep, then closes the storage. */
   close(): Promise<void>;
 }
 
@@ -192,6 +193,14 @@ export function createEngine(options: EngineOptions): Engine {
   const clock = options.clock ?? Date.now;
   const maxValueBytes = options.maxValueBytes ?? LIMITS.defaultMaxValueBytes;
   const onError = options.onError ?? (() => {});
+  const generateId = options.generateId ?? (() => crypto.randomUUID());
+  const queue = new QueueService({
+    storage,
+    clock,
+    generateId,
+    // A dead letter writes entries through the commit rules: their watchers wake as for any commit.
+    onEntriesWritten: (store) => watchHub.notify(store),
+  });
   const ctx: EngineContext = {
     storage,
     commit,
@@ -199,12 +208,13 @@ export function createEngine(options: EngineOptions): Engine {
     maxValueBytes,
     maxBodyBytes: options.maxBodyBytes ?? maxValueBytes + 1024 * 1024,
     maxJsonBodyBytes: options.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
-    generateId: options.generateId ?? (() => crypto.randomUUID()),
+    generateId,
     authorize: options.authorize,
     tokens: options.auth?.tokens,
     idempotency: new IdempotencyGuard(storage, clock),
     watchHub,
     watchOptions: options.watch ?? {},
+    queue,
     cursors: new CursorSealer(),
     publicUrl: publicUrlOf(options.publicUrl ?? DEFAULT_PUBLIC_URL),
   };
@@ -260,6 +270,7 @@ export function createEngine(options: EngineOptions): Engine {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       watchHub.close();
+      queue.close();
       await running;
       await storage.close();
     },

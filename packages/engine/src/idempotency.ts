@@ -145,10 +145,18 @@ export class ResponseRecorder {
           response = errorResult(error);
         }
         if (response === undefined) return undefined;
-        this.#recorded = true;
-        return this.record(response);
+        return this.answer(response);
       },
     };
+  }
+
+  /**
+   * The record of `response` as the write's final outcome, to save in the transaction that decides it
+   * (a queue enqueue's): once called, the write is {@link ResponseRecorder.recorded}.
+   */
+  answer(response: EngineResult): IdempotencyRecord | undefined {
+    this.#recorded = true;
+    return this.record(response);
   }
 }
 

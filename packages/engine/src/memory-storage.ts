@@ -18,7 +18,7 @@
  */
 
 import type { JsonObject, StoreConfig } from '@kv/core';
-import { compareKeys, KeyExistsError, KvError, StoreNotFoundError } from '@kv/core';
+import { compareKeys, KeyExistsError, StoreNotFoundError } from '@kv/core';
 import { comparePositions, SortedKeys } from './sorted-keys.js';
 import type {
   ChangeRecord,
@@ -67,6 +67,8 @@ interface StoreState {
   logStart: number;
   /** Revision of the newest dropped change, 0 when none was dropped. */
   floor: number;
+  /** id -> queue message (stored copies, replaced on write, never mutated). */
+  messages: Map<string, QueueMessage>;
 }
 
 function isExpired(record: ChangeRecord, nowMs: number): boolean {
@@ -108,6 +110,20 @@ function toChange(record: ChangeRecord): ChangeRecord {
 
 function copyStore(record: StoreRecord): StoreRecord {
   return { ...record };
+}
+
+function copyMessage(message: QueueMessage): QueueMessage {
+  return {
+    ...message,
+    value: message.value.slice(),
+    keysIfUndelivered: [...message.keysIfUndelivered],
+    backoffScheduleMs: [...message.backoffScheduleMs],
+  };
+}
+
+/** Queue order: `visibleAt`, then `id` (UTF-8 bytes, as keys). */
+function compareMessages(a: QueueMessage, b: QueueMessage): number {
+  return a.visibleAt - b.visibleAt || compareKeys(a.id, b.id);
 }
 
 function copyIdempotency(record: IdempotencyRecord): IdempotencyRecord {
@@ -192,6 +208,7 @@ export class MemoryStorage implements Storage {
       log: [],
       logStart: 0,
       floor: 0,
+      messages: new Map(),
     });
     return copyStore(record);
   }
@@ -379,8 +396,17 @@ export class MemoryStorage implements Storage {
   }
 
   /** @inheritDoc */
-  async queueStats(_store: string, _nowMs: number): Promise<QueueCounts> {
-    throw queueNotImplemented();
+  async queueStats(store: string, nowMs: number): Promise<QueueCounts> {
+    const counts: QueueCounts = { ready: 0, delayed: 0, inFlight: 0, nextVisibleAt: null };
+    for (const message of this.#state(store).messages.values()) {
+      if (message.leaseExpiresAt !== null && message.leaseExpiresAt > nowMs) counts.inFlight += 1;
+      else if (message.visibleAt <= nowMs) counts.ready += 1;
+      else counts.delayed += 1;
+      if (counts.nextVisibleAt === null || message.visibleAt < counts.nextVisibleAt) {
+        counts.nextVisibleAt = message.visibleAt;
+      }
+    }
+    return counts;
   }
 
   // ---- idempotency -------------------------------------------------------------------------------------
@@ -519,6 +545,8 @@ class MemoryTx implements StorageTx {
     { entry: ChangeRecord | undefined; history: ChangeRecord[] | undefined }
   >();
   readonly #log: ChangeRecord[] = [];
+  /** Each written message's state before this transaction's first write to it. */
+  readonly #savedMessages = new Map<string, QueueMessage | undefined>();
   readonly #idempotency: Array<[string, IdempotencyRecord]> = [];
   /** The storage's saved idempotency records (read by {@link MemoryTx.getIdempotency}). */
   readonly #savedIdempotency: Map<string, IdempotencyRecord>;
@@ -641,20 +669,36 @@ class MemoryTx implements StorageTx {
     this.#idempotency.push([scopeKey, copyIdempotency(record)]);
   }
 
-  getMessage(_id: string): QueueMessage | undefined {
-    throw queueNotImplemented();
+  getMessage(id: string): QueueMessage | undefined {
+    this.#check();
+    const message = this.#state.messages.get(id);
+    return message === undefined ? undefined : copyMessage(message);
   }
 
-  dueMessages(_nowMs: number, _limit: number): QueueMessage[] {
-    throw queueNotImplemented();
+  dueMessages(nowMs: number, limit: number): QueueMessage[] {
+    this.#check();
+    if (limit <= 0) return [];
+    const due: QueueMessage[] = [];
+    for (const message of this.#state.messages.values()) {
+      if (message.visibleAt <= nowMs) due.push(message);
+    }
+    due.sort(compareMessages);
+    return due.slice(0, limit).map(copyMessage);
   }
 
-  putMessage(_message: QueueMessage): void {
-    throw queueNotImplemented();
+  #touchMessage(id: string): void {
+    this.#check();
+    if (!this.#savedMessages.has(id)) this.#savedMessages.set(id, this.#state.messages.get(id));
   }
 
-  deleteMessage(_id: string): void {
-    throw queueNotImplemented();
+  putMessage(message: QueueMessage): void {
+    this.#touchMessage(message.id);
+    this.#state.messages.set(message.id, copyMessage(message));
+  }
+
+  deleteMessage(id: string): void {
+    this.#touchMessage(id);
+    this.#state.messages.delete(id);
   }
 
   /** Commits: the revision, stats, change log and idempotency records. */
@@ -670,7 +714,7 @@ class MemoryTx implements StorageTx {
     }
   }
 
-  /** Undoes the writes: every touched key gets back its entry and history. */
+  /** Undoes the writes: every touched key gets back its entry and history, every touched message its state. */
   rollback(): void {
     this.#open = false;
     for (const [key, { entry, history }] of this.#saved) {
@@ -678,10 +722,9 @@ class MemoryTx implements StorageTx {
       if (history === undefined) this.#state.histories.delete(key);
       else this.#state.histories.set(key, history);
     }
+    for (const [id, message] of this.#savedMessages) {
+      if (message === undefined) this.#state.messages.delete(id);
+      else this.#state.messages.set(id, message);
+    }
   }
-}
-
-/** Placeholder until this storage keeps queue messages. */
-function queueNotImplemented(): KvError {
-  return new KvError('Queues are not implemented on this storage yet', { code: 'not_implemented' });
 }

@@ -9,6 +9,7 @@ import type {
   SetResult,
   StoreInfo,
   TokenInfo,
+  WireAckBody,
   WireAtomicBody,
   WireAtomicResponse,
   WireBulkDeleteBody,
@@ -17,10 +18,16 @@ import type {
   WireBulkSetBody,
   WireCreateTokenBody,
   WireDeleteResponse,
+  WireEnqueueBody,
+  WireEnqueueResponse,
   WireEntry,
   WireError,
   WireHistoryItem,
+  WireLeaseBody,
+  WireLeaseResponse,
   WireListResponse,
+  WireNackBody,
+  WireQueueStats,
   WireRevokeTokenResponse,
   WireRotateSigningSecretResponse,
   WireSetExpiryBody,
@@ -95,6 +102,16 @@ describe('zod schemas match core wire interfaces', () => {
     expectTypeOf<
       z.infer<typeof S.RotateSigningSecretResultSchema>
     >().toEqualTypeOf<WireRotateSigningSecretResponse>();
+  });
+
+  it('queues', () => {
+    expectTypeOf<z.input<typeof S.EnqueueBody>>().toEqualTypeOf<WireEnqueueBody>();
+    expectTypeOf<z.infer<typeof S.EnqueueResultSchema>>().toEqualTypeOf<WireEnqueueResponse>();
+    expectTypeOf<z.input<typeof S.LeaseBody>>().toEqualTypeOf<WireLeaseBody>();
+    expectTypeOf<z.infer<typeof S.LeaseResultSchema>>().toEqualTypeOf<WireLeaseResponse>();
+    expectTypeOf<z.input<typeof S.AckBody>>().toEqualTypeOf<WireAckBody>();
+    expectTypeOf<z.input<typeof S.NackBody>>().toEqualTypeOf<WireNackBody>();
+    expectTypeOf<z.infer<typeof S.QueueStatsSchema>>().toEqualTypeOf<WireQueueStats>();
   });
 
   it('errors', () => {

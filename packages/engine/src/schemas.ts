@@ -297,6 +297,100 @@ export const AtomicResultSchema = z
   .object({ ok: z.literal(true), revision: Revision })
   .openapi('AtomicResult');
 
+// ---------------------------------------------------------------------------------------------------
+// Queues (docs/protocol.md "Queues")
+
+/** `POST /v1/stores/{store}/queue` body (`WireEnqueueBody`): the value as a bulk/set item carries it. */
+export const EnqueueBody = z
+  .strictObject({
+    value: writeFieldsShape.value,
+    encoding: z
+      .literal('base64')
+      .exactOptional()
+      .openapi({ description: 'How value is written', default: 'base64' }),
+    contentType: writeFieldsShape.contentType,
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(LIMITS.maxQueueDelayMs)
+      .exactOptional()
+      .openapi({ description: 'Delay before the first delivery, ms (at most 30 days)', default: 0 }),
+    keysIfUndelivered: z
+      .array(z.string())
+      .max(LIMITS.maxKeysIfUndelivered)
+      .exactOptional()
+      .openapi({ description: 'Keys the value is written to when delivery is given up' }),
+    backoffScheduleMs: z
+      .array(z.number().int().min(0).max(LIMITS.maxBackoffStepMs))
+      .max(LIMITS.maxBackoffSteps)
+      .exactOptional()
+      .openapi({ description: 'Delays before each redelivery, ms', default: [1000, 5000, 10000] }),
+  })
+  .openapi('EnqueueBody');
+
+/** `POST /v1/stores/{store}/queue` response (`WireEnqueueResponse`). */
+export const EnqueueResultSchema = z.object({ id: z.string() }).openapi('EnqueueResult');
+
+/** `POST /v1/stores/{store}/queue/lease` body (`WireLeaseBody`). */
+export const LeaseBody = z
+  .strictObject({
+    limit: z.number().int().min(1).max(LIMITS.maxLeaseLimit).exactOptional().openapi({ default: 1 }),
+    visibilityTimeoutMs: z
+      .number()
+      .int()
+      .min(LIMITS.minVisibilityTimeoutMs)
+      .max(LIMITS.maxVisibilityTimeoutMs)
+      .exactOptional()
+      .openapi({ description: 'Lease length, ms', default: 30000 }),
+    waitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(LIMITS.maxLeaseWaitMs)
+      .exactOptional()
+      .openapi({ description: 'Long-poll: wait this long for a due message, ms', default: 0 }),
+  })
+  .openapi('LeaseBody');
+
+/** `POST /v1/stores/{store}/queue/lease` response (`WireLeaseResponse`). */
+export const LeaseResultSchema = z
+  .object({
+    messages: z.array(
+      z.object({
+        id: z.string(),
+        leaseId: z.string(),
+        value: z.string().openapi({ description: 'base64 of the value bytes', format: 'byte' }),
+        encoding: z.literal('base64'),
+        contentType: z.string(),
+        attempt: z.number().int().positive(),
+        enqueuedAt: Timestamp,
+        leaseExpiresAt: Timestamp,
+      }),
+    ),
+  })
+  .openapi('LeaseResult');
+
+/** `POST .../queue/{id}/ack` body (`WireAckBody`). */
+export const AckBody = z.strictObject({ leaseId: z.string().min(1).max(256) }).openapi('AckBody');
+
+/** `POST .../queue/{id}/nack` body (`WireNackBody`). */
+export const NackBody = z
+  .strictObject({
+    leaseId: z.string().min(1).max(256),
+    error: z
+      .string()
+      .max(4096)
+      .exactOptional()
+      .openapi({ description: 'Why the handler failed (not stored)' }),
+  })
+  .openapi('NackBody');
+
+/** `GET /v1/stores/{store}/queue` response (`WireQueueStats`). */
+export const QueueStatsSchema = z
+  .object({ ready: z.number().int(), delayed: z.number().int(), inFlight: z.number().int() })
+  .openapi('QueueStats');
+
 /** Error body (`WireError`): `{ error: { code, message, details? } }`. */
 export const WireErrorSchema = z
   .object({
@@ -424,6 +518,12 @@ export const StoreParams = z.object({ store: StoreParam });
 export const EntryParams = z.object({ store: StoreParam, key: KeyParam });
 /** `{store}/{id}` params object. */
 export const IdParams = z.object({ store: StoreParam, id: IdParam });
+/** `{store}/{id}` params of a queue message route. */
+export const MessageParams = z.object({
+  store: StoreParam,
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'Message id' }),
+});
+
 /** `/v1/tokens/{id}` params object. */
 export const TokenParams = z.object({
   id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'Token id', example: 'tok_3f0c' }),

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   bytesToBase64,
+  type EnqueueOptions,
   type EntryMeta,
   type FetchLike,
   formatJsonLine,
@@ -107,6 +108,13 @@ Entries:
                                    --from-revision N; --prefix P | --match M |
                                    --key K, --count N; --json: JSON Lines
 
+Queues:
+  enqueue <store> <value>          add a message (text; --content-type T, e.g.
+                                   application/json); --delay-ms MS
+                                   --keys-if-undelivered k1,k2
+                                   --backoff-schedule-ms 100,1000; prints its id
+  queue stats <store>              ready, delayed and in-flight counts
+
 JSON Lines:
   import <store> [file.jsonl]      write entries (stdin without a file)
   export <store> [file.jsonl]      --prefix P --match M --like L --scope S
@@ -183,6 +191,9 @@ const OPTIONS = {
   'from-revision': { type: 'string' },
   'updates-only': { type: 'boolean' },
   count: { type: 'string' },
+  'delay-ms': { type: 'string' },
+  'keys-if-undelivered': { type: 'string' },
+  'backoff-schedule-ms': { type: 'string' },
 } as const;
 
 type Flags = {
@@ -320,6 +331,10 @@ async function dispatch(ctx: Context): Promise<number> {
       return urlCommand(ctx);
     case 'tokens':
       return tokensCommand(ctx);
+    case 'enqueue':
+      return enqueueCommand(ctx);
+    case 'queue':
+      return queueCommand(ctx);
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
@@ -886,6 +901,43 @@ async function expireCommand(ctx: Context): Promise<number> {
     );
   else ctx.io.stderr.write(`kv: key ${key} not found in ${storeName}\n`);
   return existed ? EXIT.ok : EXIT.notFound;
+}
+
+// ---------------------------------------------------------------------------------------------- queues
+
+/** A comma-separated list flag (`a,b`); empty items are dropped. */
+function listFlag(value: string): string[] {
+  return value.split(',').filter((item) => item !== '');
+}
+
+async function enqueueCommand(ctx: Context): Promise<number> {
+  const [storeName, value] = positionals(ctx, ['store', 'value']) as [string, string];
+  const options: EnqueueOptions = {};
+  if (ctx.flags['content-type'] !== undefined) options.contentType = ctx.flags['content-type'];
+  if (ctx.flags['delay-ms'] !== undefined) options.delayMs = intFlag(ctx.flags['delay-ms'], '--delay-ms');
+  if (ctx.flags['keys-if-undelivered'] !== undefined)
+    options.keysIfUndelivered = listFlag(ctx.flags['keys-if-undelivered']);
+  if (ctx.flags['backoff-schedule-ms'] !== undefined) {
+    options.backoffScheduleMs = listFlag(ctx.flags['backoff-schedule-ms']).map((step) =>
+      intFlag(step, '--backoff-schedule-ms'),
+    );
+  }
+  const { id } = await ctx.client().store(storeName).enqueue(value, options);
+  if (ctx.flags.json === true) printJson(ctx, { id });
+  else out(ctx, id);
+  return EXIT.ok;
+}
+
+async function queueCommand(ctx: Context): Promise<number> {
+  const [sub, ...rest] = ctx.args;
+  ctx.args = rest;
+  if (sub !== 'stats')
+    throw new UsageError(`unknown queue command '${sub ?? ''}' (expected: queue stats <store>)`);
+  const [storeName] = positionals(ctx, ['store']) as [string];
+  const stats = await ctx.client().store(storeName).queueStats();
+  if (ctx.flags.json === true) printJson(ctx, stats);
+  else out(ctx, `ready\t${stats.ready}\ndelayed\t${stats.delayed}\ninFlight\t${stats.inFlight}`);
+  return EXIT.ok;
 }
 
 // ---------------------------------------------------------------------------------------------- access

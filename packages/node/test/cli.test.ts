@@ -378,6 +378,62 @@ describe('kv entries', () => {
   });
 });
 
+describe('kv queues', () => {
+  it('enqueue prints the id; queue stats prints the counts (text and JSON); the message carries its options', async () => {
+    const name = await newStore('cli-queue');
+    const first = await kv(['enqueue', name, 'hello']);
+    expect(first.code).toBe(EXIT.ok);
+    const id = first.stdout.trim();
+    expect(id).toMatch(/^\S+$/);
+    const delayed = await kv([
+      'enqueue',
+      name,
+      '{"job":1}',
+      '--content-type',
+      'application/json',
+      '--delay-ms',
+      '60000',
+      '--keys-if-undelivered',
+      'dead:1,dead:2',
+      '--backoff-schedule-ms',
+      '0',
+      '--json',
+    ]);
+    expect(delayed.code).toBe(EXIT.ok);
+    expect(JSON.parse(delayed.stdout)).toEqual({ id: expect.any(String) });
+    const stats = await kv(['queue', 'stats', name]);
+    expect(stats).toMatchObject({ code: EXIT.ok, stdout: 'ready\t1\ndelayed\t1\ninFlight\t0\n' });
+    const json = await kv(['queue', 'stats', name, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ ready: 1, delayed: 1, inFlight: 0 });
+    // The first message, delivered through the client, is the text given on the command line.
+    const client = createClient({ url, env: {}, fetch });
+    const controller = new AbortController();
+    const seen: unknown[] = [];
+    const done = client.store(name).listenQueue(
+      (value, info) => {
+        seen.push([value, info.id]);
+        controller.abort();
+      },
+      { signal: controller.signal },
+    );
+    await done;
+    expect(seen).toEqual([['hello', id]]);
+  });
+
+  it('bad flags exit 2, a missing store exits 1', async () => {
+    const name = await newStore('cli-queue-bad');
+    expect((await kv(['enqueue', name])).code).toBe(EXIT.usage);
+    expect((await kv(['enqueue', name, 'x', '--delay-ms', 'soon'])).code).toBe(EXIT.usage);
+    expect((await kv(['enqueue', name, 'x', '--backoff-schedule-ms', '1,2,3,4,5,6'])).code).toBe(EXIT.usage);
+    expect((await kv(['enqueue', name, 'x', '--keys-if-undelivered', ','])).code).toBe(EXIT.ok);
+    expect((await kv(['queue', 'peek', name])).code).toBe(EXIT.usage);
+    expect((await kv(['queue', 'stats'])).code).toBe(EXIT.usage);
+    const missing = await kv(['queue', 'stats', uniqueName('cli-none')]);
+    expect(missing.code).toBe(EXIT.notFound);
+    expect((await kv(['enqueue', uniqueName('cli-none'), 'x'])).code).toBe(EXIT.notFound);
+  });
+});
+
 describe('kv watch', () => {
   it('replays the current values first, then streams changes; --json prints JSON Lines', async () => {
     const store = await newStore('cli-watch');

@@ -1,5 +1,5 @@
 import type * as kv from '@kv/browser';
-import type { RpcCall, RpcResult, WatchMessage, WatchOpen, WireError } from './wire.js';
+import type { ListenOpen, RpcCall, RpcResult, WatchMessage, WatchOpen, WireError } from './wire.js';
 
 /** One request seen by the page's counting fetch. */
 export interface LoggedRequest {
@@ -47,6 +47,18 @@ export interface PageGlobals {
   openWatch: (clientName: string, open: WatchOpen) => WireError | undefined;
   /** Ends the bridged watch `id` by its `stop()` or by aborting its signal; no-op once it closed. */
   closeWatch: (id: string, how: 'stop' | 'abort') => void;
+  /**
+   * Runs `clients[clientName].store(open.store).listenQueue()` for Node (the conformance bridge): each
+   * message goes to `kvQueueHandle` (Node's handler); resolves when the page's `listenQueue` settles.
+   */
+  listenQueue: (clientName: string, open: ListenOpen) => Promise<RpcResult>;
+  /** Aborts the signal of the bridged `listenQueue` `id`. */
+  stopListen: (id: string) => void;
+  /**
+   * Set by Node (`page.exposeFunction`) before the first `listenQueue`: runs Node's handler on an
+   * encoded `[value, info]`; answers the error it threw, if any.
+   */
+  kvQueueHandle?: (id: string, args: unknown) => Promise<WireError | undefined>;
   /** Set by Node (`page.exposeFunction`) before the first `openWatch`: receives its messages. */
   kvWatchPush?: (message: WatchMessage) => Promise<void>;
 }

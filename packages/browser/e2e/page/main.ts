@@ -5,6 +5,7 @@ import type { PageGlobals } from './globals.js';
 import {
   decodeWire,
   encodeWire,
+  type ListenOpen,
   type RpcCall,
   type RpcResult,
   type WatchMessage,
@@ -35,6 +36,9 @@ function errorToWire(error: unknown): WireError {
   }
   return out;
 }
+
+/** Queue listeners started for Node by `listenQueue`, by id: how `stopListen` ends each. */
+const listeners = new Map<string, AbortController>();
 
 /** Watches opened for Node by `openWatch`, by subscription id: how `closeWatch` ends each. */
 const bridged = new Map<string, { stopped: boolean; stop: () => void; abort: () => void }>();
@@ -143,6 +147,30 @@ const page: PageGlobals = {
       })();
     }
     return undefined;
+  },
+  listenQueue: async (clientName: string, open: ListenOpen): Promise<RpcResult> => {
+    const controller = new AbortController();
+    listeners.set(open.id, controller);
+    try {
+      const client = page.clients[clientName];
+      if (client === undefined) throw new Error(`no client ${clientName}`);
+      const options = decodeWire(open.options) as kv.ListenQueueOptions;
+      await client.store(open.store).listenQueue(
+        async (value, info) => {
+          const error = await window.kvQueueHandle?.(open.id, encodeWire([value, info]));
+          if (error !== undefined) throw new Error(error.message);
+        },
+        { ...options, signal: controller.signal },
+      );
+      return { ok: encodeWire(undefined) };
+    } catch (error) {
+      return { error: errorToWire(error) };
+    } finally {
+      listeners.delete(open.id);
+    }
+  },
+  stopListen: (id: string): void => {
+    listeners.get(id)?.abort();
   },
   closeWatch: (id: string, how: 'stop' | 'abort'): void => {
     const entry = bridged.get(id);

@@ -107,6 +107,15 @@ export type RpcResult =
       };
     };
 
+/** How a `listenQueue` bridged to Node (`pageClient`) is started in the page. */
+export interface ListenOpen {
+  /** Listener id, chosen by Node: the page's handler calls `kvQueueHandle` with it. */
+  id: string;
+  store: string;
+  /** Encoded `ListenQueueOptions` without `signal` (Node's signal ends it through `stopListen`). */
+  options: unknown;
+}
+
 /** How a watch bridged to Node (`pageClient`) is opened in the page. */
 export interface WatchOpen {
   /** Subscription id, chosen by Node: the key of every message the page pushes back. */

@@ -44,6 +44,7 @@ import type {
 } from '../types.js';
 import { validateKey, validateKeyPrefix, validateStoreConfig, validateStoreName } from '../validation.js';
 import { startWatch } from '../watcher.js';
+import { createQueueMethods } from './queue.js';
 import type { RequestSpec, Transport } from './transport.js';
 import type {
   AtomicOperation,
@@ -458,6 +459,8 @@ export function createStoreHandle(transport: Transport, name: string): StoreHand
         });
         return json<WireIncrementResponse>(response);
       }),
+
+    ...createQueueMethods(transport, name),
 
     setExpiry: (key, expiresAt) =>
       guard(async () => {

@@ -59,6 +59,13 @@ export interface RequestSpec {
   stream?: ReadableStream<Uint8Array>;
   /** Retry policy of this request. */
   retry: RetryMode;
+  /**
+   * How long the server may hold this request before answering (a long-poll's `waitMs`), in ms: the
+   * request's timeout is the client's `timeoutMs` plus this.
+   */
+  waitMs?: number;
+  /** Aborts the request (it then fails with a `NetworkError`). */
+  signal?: AbortSignal;
 }
 
 /** Statuses worth retrying (RFC 9110: 408 Request Timeout, 429, and transient 5xx). */
@@ -242,19 +249,20 @@ export function createTransport(options: HttpClientOptions): Transport {
     const kyOptions: KyOptions & Record<string, unknown> = {
       method: spec.method,
       headers,
-      timeout: timeoutMs,
+      timeout: timeoutMs + (spec.waitMs ?? 0),
       retry: spec.retry === 'never' || limit === 0 ? 0 : retryOptions,
       fetch: fetchForKy,
       throwHttpErrors: true,
       hooks: HOOKS,
     };
+    if (spec.signal !== undefined) kyOptions.signal = spec.signal;
     if (spec.json !== undefined) kyOptions.json = spec.json;
     else if (spec.body !== undefined) kyOptions[BODY_OPTION] = spec.body;
     else if (spec.stream !== undefined) kyOptions[STREAM_OPTION] = spec.stream;
     try {
       return await ky(buildUrl(baseUrl, spec.path, spec.query), kyOptions);
     } catch (error) {
-      throw await toKvError(error, spec, timeoutMs);
+      throw await toKvError(error, spec, timeoutMs + (spec.waitMs ?? 0));
     }
   }
 

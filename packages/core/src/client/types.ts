@@ -238,6 +238,94 @@ export interface IncrementResult {
 }
 
 /**
+ * Options of `enqueue` (docs/protocol.md "Queues"; Deno KV's `enqueue` options).
+ */
+export interface EnqueueOptions {
+  /**
+   * Delay before the first delivery, in ms: 0 to 2,592,000,000 (30 days).
+   * @default 0
+   * @example await store.enqueue({ job: 'reminder' }, { delayMs: 60_000 })
+   */
+  delayMs?: number;
+  /**
+   * Keys (at most 10) the value is written to, with its content type, when delivery is given up (the
+   * handler failed on every attempt of the schedule); needs the `set` capability on each, checked at
+   * enqueue. Deno KV `keysIfUndelivered`.
+   * @default [] (the message is dropped)
+   * @example await store.enqueue(job, { keysIfUndelivered: ['failed:job-1'] })
+   */
+  keysIfUndelivered?: string[];
+  /**
+   * Delays before each redelivery after a failed delivery, in ms: at most 5 steps, each 0 to 3,600,000
+   * (Deno KV `backoffSchedule`); after the last, delivery is given up. An empty schedule delivers once.
+   * @default [1000, 5000, 10000]
+   * @example await store.enqueue(job, { backoffScheduleMs: [100, 1000] })
+   */
+  backoffScheduleMs?: number[];
+  /**
+   * The value's MIME type; inferred as `set` infers it when absent (JSON, text, bytes).
+   * @example await store.enqueue(bytes, { contentType: 'image/png' })
+   */
+  contentType?: string;
+}
+
+/** Result of `enqueue`. */
+export interface EnqueueResult {
+  /** The message id (unique in the store). */
+  id: string;
+}
+
+/** What a queue handler is told about the message it handles (`listenQueue`). */
+export interface QueueMessageInfo {
+  /** The message id, as `enqueue` answered it. */
+  id: string;
+  /** This delivery's number: 1 for the first, 2 after one failure or lost lease, and so on. */
+  attempt: number;
+  /** When the message was enqueued, ISO 8601. */
+  enqueuedAt: string;
+}
+
+/**
+ * A queue handler: resolving acknowledges the message (it is gone); throwing (or rejecting) gives it
+ * back, redelivered after the next backoff step.
+ */
+export type QueueHandler<T = KvValue> = (value: T, message: QueueMessageInfo) => unknown;
+
+/** Options of `listenQueue`. */
+export interface ListenQueueOptions {
+  /**
+   * Handlers running at once (messages leased at a time).
+   * @default 1
+   * @example store.listenQueue(handle, { concurrency: 4 })
+   */
+  concurrency?: number;
+  /**
+   * How long a delivered message stays leased to this listener, in ms (1,000 to 43,200,000). A handler
+   * still running past it may see the message delivered again elsewhere; a listener that dies holds it
+   * this long (then it is redelivered after the next backoff step).
+   * @default 30000
+   * @example store.listenQueue(handle, { visibilityTimeoutMs: 120_000 })
+   */
+  visibilityTimeoutMs?: number;
+  /**
+   * Stops listening: no new lease is asked for, running handlers finish (and are acknowledged), then the
+   * promise resolves.
+   * @example const ac = new AbortController(); store.listenQueue(handle, { signal: ac.signal })
+   */
+  signal?: AbortSignal;
+}
+
+/** Counts of a store's queue (`queueStats`). */
+export interface QueueStats {
+  /** Messages that can be delivered now. */
+  ready: number;
+  /** Messages waiting for their delay or for a backoff step. */
+  delayed: number;
+  /** Messages leased to a listener whose lease has not ended. */
+  inFlight: number;
+}
+
+/**
  * A Deno KV style atomic operation: checks and mutations collected locally and committed in one request,
  * all or nothing (docs/protocol.md "Atomic commits", architecture.md "Atomic commit failure").
  *
@@ -455,6 +543,52 @@ export interface StoreHandle {
    * ```
    */
   increment(key: string, delta?: number, options?: IncrementOptions): Promise<IncrementResult>;
+  /**
+   * Adds a message to the store's durable queue (Deno KV `enqueue`, over the network): it is delivered
+   * at least once to one `listenQueue` handler at a time, after `delayMs`, and survives a server
+   * restart. The value is encoded as `set` encodes it (JSON, text, bytes; at most 64 KiB). Sent with an
+   * automatic `Idempotency-Key`: a retried request adds one message. Needs the `enqueue` capability (and
+   * `set` on each key of `keysIfUndelivered`).
+   *
+   * @returns the message id
+   * @throws {ValidationError} a value that cannot be encoded or a bad option (before any request)
+   * @throws {PayloadTooLargeError} a value over 64 KiB or the store's `maxValueBytes`
+   * @throws {StoreNotFoundError} the store does not exist
+   * @throws {KvError} any other failure (network, auth, server)
+   * @example
+   * ```ts
+   * await store.enqueue({ email: 'a@example.com' }, { delayMs: 5_000, keysIfUndelivered: ['failed:a'] });
+   * ```
+   */
+  enqueue(value: KvBulkValue, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * Handles the store's queue messages until `signal` aborts (Deno KV `listenQueue`): leases due
+   * messages (long-polling while none is), runs `handler(value, info)` on each (`concurrency` at a
+   * time), acknowledges those it resolved (the message is gone) and gives back those it threw on
+   * (redelivered after the next backoff step; after the last, the value goes to `keysIfUndelivered`).
+   * At least once, to one listener at a time across every listening client. Network failures back off
+   * and retry. Needs the `dequeue` capability.
+   *
+   * @returns a promise that resolves once `signal` aborted and the running handlers finished
+   * @throws {ValidationError} a bad option
+   * @throws {StoreNotFoundError} the store does not exist (or was deleted while listening)
+   * @throws {UnauthenticatedError} / {UnauthorizedError} the token is not (or no longer) allowed
+   * @example
+   * ```ts
+   * const ac = new AbortController();
+   * const done = store.listenQueue(async (job) => { await send(job); }, { concurrency: 4, signal: ac.signal });
+   * // later
+   * ac.abort(); await done;
+   * ```
+   */
+  listenQueue<T = KvValue>(handler: QueueHandler<T>, options?: ListenQueueOptions): Promise<void>;
+  /**
+   * The counts of the store's queue now: ready, delayed and in-flight messages. Needs `enqueue` or
+   * `dequeue`.
+   * @throws {StoreNotFoundError} the store does not exist
+   * @example const { ready, inFlight } = await store.queueStats();
+   */
+  queueStats(): Promise<QueueStats>;
   /**
    * Watches the store's changes over Server-Sent Events (Ironflow/NATS watch, AntiRaid KeyExpiry and
    * KeyResume): filter with `key`, `prefix` or `match`; `fromRevision` resumes after a revision with no

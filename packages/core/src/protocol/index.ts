@@ -15,6 +15,7 @@ export * from '../jsonl.js';
 export * from '../limits.js';
 export * from '../patterns.js';
 export * from '../protocol.js';
+export * from '../queue.js';
 export * from '../sse.js';
 export * from '../types.js';
 export * from '../validation.js';

@@ -24,7 +24,7 @@ const ERROR_TEXT: Record<number, string> = {
   400: 'validation_error / idempotency_key_reused: malformed request or a broken limit',
   401: 'unauthenticated',
   403: 'forbidden',
-  404: 'store_not_found / key_not_found / route_not_found',
+  404: 'store_not_found / key_not_found / route_not_found / not_found (a queue lease no longer held)',
   405: 'method_not_allowed',
   412: 'key_exists / revision_mismatch / store_exists',
   413: 'payload_too_large',

@@ -16,6 +16,7 @@ import * as compatCloudflare from './compat-cloudflare.js';
 import * as counters from './counters.js';
 import * as entries from './entries.js';
 import * as listing from './listing.js';
+import * as queue from './queue.js';
 import * as service from './service.js';
 import * as signedUrls from './signed-urls.js';
 import * as stores from './stores.js';
@@ -35,6 +36,7 @@ export function handlerTable(ctx: EngineContext): HandlerTable {
     ...entries.routes(ctx),
     ...counters.routes(ctx),
     ...bulk.routes(ctx),
+    ...queue.routes(ctx),
     ...watch.routes(ctx),
     ...signedUrls.routes(ctx),
     ...tokens.routes(ctx),

@@ -13,6 +13,7 @@ import { keysOf, putOp, storeConfig, sweep, T0, text, utf8, write } from './help
 import { compareUtf8 } from './model.js';
 import { createPrng } from './prng.js';
 import { describePropertyTests } from './property.js';
+import { describeQueueCases } from './queue-suite.js';
 
 /** What the suite asks of a storage it opens. Honour every field that is set. */
 export interface StorageFactoryOptions {
@@ -1650,6 +1651,8 @@ export function describeStorageSuite(
         expect(await snapshot(storage)).toEqual(before);
       });
     });
+
+    describeQueueCases(open, () => withStore());
 
     describe('lifecycle', () => {
       it('ping answers true while open', async () => {

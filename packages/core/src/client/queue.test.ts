@@ -1,0 +1,103 @@
+/**
+ * `listenQueue`'s loop (`queue.ts`) against a scripted `fetch`: what it sends, which lease failures it
+ * retries, which end it, and how an abort ends it. The delivery rules themselves are the engine's and are
+ * tested against it (engine `queue.test.ts`, the conformance suite).
+ */
+import { describe, expect, it } from 'vitest';
+import { isKvError } from '../errors.js';
+import { createHttpClient, type FetchLike } from './index.js';
+
+const json = (status: number, body: unknown): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+const message = {
+  id: 'm1',
+  leaseId: 'l1',
+  value: btoa('"hello"'),
+  encoding: 'base64',
+  contentType: 'application/json',
+  attempt: 1,
+  enqueuedAt: '2026-01-01T00:00:00.000Z',
+  leaseExpiresAt: '2026-01-01T00:00:30.000Z',
+};
+
+/** A client whose requests go to `answer`, recorded as `METHOD path body`. */
+function scripted(
+  answer: (path: string, body: unknown, signal: AbortSignal) => Response | Promise<Response>,
+) {
+  const sent: string[] = [];
+  const fetch: FetchLike = async (input, init) => {
+    const req = new Request(input, init);
+    const path = new URL(req.url).pathname;
+    const text = await req.text();
+    sent.push(`${req.method} ${path} ${text}`);
+    return answer(path, text === '' ? undefined : JSON.parse(text), req.signal);
+  };
+  const client = createHttpClient({ url: 'http://kv.test', fetch, retry: { limit: 0 } });
+  return { store: client.store('s'), sent };
+}
+
+describe('listenQueue', () => {
+  it('leases with the long-poll wait and free slots, runs the handler, acks on success and nacks on a throw', async () => {
+    const controller = new AbortController();
+    let leases = 0;
+    const { store, sent } = scripted((path) => {
+      if (path.endsWith('/lease')) {
+        leases += 1;
+        if (leases === 1) return json(200, { messages: [message, { ...message, id: 'm2', leaseId: 'l2' }] });
+        controller.abort();
+        return json(200, { messages: [] });
+      }
+      return new Response(null, { status: 204 });
+    });
+    const seen: unknown[] = [];
+    await store.listenQueue(
+      (value, info) => {
+        seen.push([value, info]);
+        if (info.id === 'm2') throw new Error('boom');
+      },
+      { concurrency: 2, visibilityTimeoutMs: 5000, signal: controller.signal },
+    );
+    expect(seen).toEqual([
+      ['hello', { id: 'm1', attempt: 1, enqueuedAt: message.enqueuedAt }],
+      ['hello', { id: 'm2', attempt: 1, enqueuedAt: message.enqueuedAt }],
+    ]);
+    expect(sent[0]).toBe(
+      'POST /v1/stores/s/queue/lease {"limit":2,"waitMs":20000,"visibilityTimeoutMs":5000}',
+    );
+    expect(sent).toContain('POST /v1/stores/s/queue/m1/ack {"leaseId":"l1"}');
+    expect(sent).toContain('POST /v1/stores/s/queue/m2/nack {"leaseId":"l2","error":"boom"}');
+  });
+
+  it('retries a lease after a 503 and ends on a 501 (no queue on the storage) or a 404 store', async () => {
+    let calls = 0;
+    const retrying = scripted(() => {
+      calls += 1;
+      if (calls === 1) return json(503, { error: { code: 'unavailable', message: 'busy' } });
+      return json(501, { error: { code: 'not_implemented', message: 'no queues here' } });
+    });
+    const error = await retrying.store.listenQueue(() => undefined).catch((e: unknown) => e);
+    expect(isKvError(error) && error.code).toBe('not_implemented');
+    expect(calls).toBe(2);
+    const missing = scripted(() => json(404, { error: { code: 'store_not_found', message: 'no store' } }));
+    const notFound = await missing.store.listenQueue(() => undefined).catch((e: unknown) => e);
+    expect(isKvError(notFound) && notFound.code).toBe('store_not_found');
+  });
+
+  it('an abort during the long-poll ends it at once, and a signal already aborted sends nothing', async () => {
+    const controller = new AbortController();
+    const { store, sent } = scripted(
+      (_path, _body, signal) =>
+        // Never answers: like a fetch, it fails only when the request is aborted.
+        new Promise<Response>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+          setTimeout(() => controller.abort(), 10);
+        }),
+    );
+    await store.listenQueue(() => undefined, { signal: controller.signal });
+    expect(sent).toHaveLength(1);
+    const idle = scripted(() => json(200, { messages: [] }));
+    await idle.store.listenQueue(() => undefined, { signal: AbortSignal.abort() });
+    expect(idle.sent).toEqual([]);
+  });
+});
