@@ -209,6 +209,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     publicUrl: () => config.publicUrl ?? listenUrl,
     // A heartbeat well within the idle timeout, so the socket timeout never ends a live watch stream.
     watch: { heartbeatMs: watchHeartbeatMs(config.idleTimeoutMs) },
+    // A lease long-poll answers (empty) well before the socket idle timeout would drop it.
+    queue: { maxWaitMs: Math.min(30_000, Math.floor(config.idleTimeoutMs / 2)) },
     onError: (error, req) => {
       // The client went away mid-body: not a server fault; its request line says 499 (see handle).
       if (error instanceof RequestAbortedError) return;
@@ -354,15 +356,24 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return res;
   };
 
-  /** Whether a lookup is the watch route (its stream also ends at shutdown). */
-  const isWatch = (lookup: RouteLookup): boolean => lookup.kind === 'match' && lookup.route === ROUTES.watch;
+  /**
+   * Whether a lookup is a request that waits for news: a watch stream or a lease long-poll. Both also end
+   * at shutdown (the stream closes, the long-poll answers `messages: []`), and their clients reconnect.
+   */
+  const endsAtShutdown = (lookup: RouteLookup): boolean =>
+    lookup.kind === 'match' && (lookup.route === ROUTES.watch || lookup.route === ROUTES.leaseMessages);
 
   const server = createServer(connectionOptions(config), (incoming, outgoing) => {
     const method = incoming.method ?? 'GET';
     const path = pathOf(incoming.url ?? '/');
     // Matched once against the protocol's route table: for the engine, the watch check and the label.
     const lookup = matchServerRoute(method, path);
-    const req = new NodeRequest(incoming, outgoing, lookup, isWatch(lookup) ? ending.signal : undefined);
+    const req = new NodeRequest(
+      incoming,
+      outgoing,
+      lookup,
+      endsAtShutdown(lookup) ? ending.signal : undefined,
+    );
     handle(req, path, lookup, incoming, outgoing)
       .then((result) => writeResult(incoming, outgoing, result))
       .catch((error: unknown) => {
@@ -376,8 +387,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const path = pathOf(request.url);
     const lookup = matchServerRoute(request.method, path);
     const base = requestFromFetch(request, lookup);
-    // A watch stream never finishes by itself: it also ends when the server shuts down.
-    const req = isWatch(lookup)
+    // A watch stream never finishes by itself, nor a long-poll soon: they also end at shutdown.
+    const req = endsAtShutdown(lookup)
       ? { ...base, signal: AbortSignal.any([request.signal, ending.signal]) }
       : base;
     return responseFromResult(await handle(req, path, lookup));

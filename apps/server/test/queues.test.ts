@@ -106,3 +106,42 @@ describe('queues across a server restart', () => {
     expect(handled.size).toBe(1_000);
   });
 });
+
+describe('lease long-polls on the server process', () => {
+  /** A lease long-poll of `waitMs` on `store` with the admin token: its status and messages. */
+  async function lease(
+    url: string,
+    store: string,
+    waitMs: number,
+  ): Promise<{ status: number; count: number }> {
+    const res = await fetch(`${url}/v1/stores/${store}/queue/lease`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ waitMs }),
+    });
+    const body = (await res.json()) as { messages?: unknown[] };
+    return { status: res.status, count: body.messages?.length ?? -1 };
+  }
+
+  it('a long-poll answers messages: [] before the socket idle timeout would drop it', async () => {
+    // waitMs 30 s on a server whose idle timeout is 2 s: the server cuts the wait to 1 s and answers.
+    const server = await startServer(['--data', join(tmp.dir, 'idle.sqlite'), '--idle-timeout-ms', '2000']);
+    try {
+      await createClient({ url: server.url, token: ADMIN_TOKEN, env: {} }).stores.create('q');
+      expect(await lease(server.url, 'q', 30_000)).toEqual({ status: 200, count: 0 });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('shutdown ends a waiting long-poll with messages: [] and the server exits 0', async () => {
+    const server = await startServer(['--data', join(tmp.dir, 'shutdown.sqlite')]);
+    await createClient({ url: server.url, token: ADMIN_TOKEN, env: {} }).stores.create('q');
+    const waiting = lease(server.url, 'q', 30_000);
+    // The long-poll is in the server (it logs nothing until it answers): give it time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.proc.kill('SIGTERM');
+    expect(await waiting).toEqual({ status: 200, count: 0 });
+    expect((await server.exited).code).toBe(0);
+  });
+});

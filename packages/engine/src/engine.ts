@@ -109,6 +109,13 @@ export interface EngineOptions {
    * @default { heartbeatMs: 15000, pollIntervalMs: 1000, batchSize: 256 }
    */
   watch?: WatchOptions;
+  /**
+   * Queue tuning: the longest a lease long-poll waits (a larger `waitMs` is cut to it: a server keeps it
+   * below its socket idle timeout) and, on a storage with change hints, how often a waiting lease looks
+   * again in case a hint was lost (docs/protocol.md "Queues").
+   * @default { maxWaitMs: 30000, pollIntervalMs: the watch poll interval (1000) }
+   */
+  queue?: { maxWaitMs?: number; pollIntervalMs?: number };
 }
 
 /** A running engine: its two transports and its services. */
@@ -200,6 +207,8 @@ export function createEngine(options: EngineOptions): Engine {
     generateId,
     // A dead letter writes entries through the commit rules: their watchers wake as for any commit.
     onEntriesWritten: (store) => watchHub.notify(store),
+    maxWaitMs: options.queue?.maxWaitMs,
+    pollIntervalMs: options.queue?.pollIntervalMs ?? options.watch?.pollIntervalMs,
   });
   const ctx: EngineContext = {
     storage,

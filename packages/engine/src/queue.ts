@@ -226,6 +226,18 @@ export interface QueueServiceOptions {
   generateId: () => string;
   /** Called after a transaction that wrote entries (a dead letter) to `store`: wakes its watchers. */
   onEntriesWritten: (store: string) => void;
+  /**
+   * The longest a lease request waits, in ms: a larger `waitMs` is cut to it (a server sets it below its
+   * socket idle timeout, so a long-poll answers before the connection is dropped).
+   * @default 30000
+   */
+  maxWaitMs?: number | undefined;
+  /**
+   * On a storage with change hints (`Storage.onChange`, shared by several instances), how often a
+   * waiting lease looks at the queue again, in ms, in case a hint was lost.
+   * @default 1000
+   */
+  pollIntervalMs?: number | undefined;
 }
 
 /** Inputs of {@link QueueService.lease}. */
@@ -255,6 +267,8 @@ export class QueueService {
   readonly #onEntriesWritten: (store: string) => void;
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #generations = new Map<string, number>();
+  readonly #maxWaitMs: number;
+  readonly #pollIntervalMs: number;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
 
@@ -264,6 +278,8 @@ export class QueueService {
     this.#clock = options.clock;
     this.#generateId = options.generateId;
     this.#onEntriesWritten = options.onEntriesWritten;
+    this.#maxWaitMs = options.maxWaitMs ?? 30_000;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
   }
 
   /** Number of lease requests waiting (long-polling) now. */
@@ -335,9 +351,9 @@ export class QueueService {
   async lease(store: string, request: LeaseRequest): Promise<QueueMessage[]> {
     // The wait is real time (a monotonic clock), whatever the engine clock says; message times are the
     // engine clock's. Bounded: each round either answers or waits (at least MIN_WAIT_MS) until the deadline.
-    const deadline = performance.now() + request.waitMs;
+    const deadline = performance.now() + Math.min(request.waitMs, this.#maxWaitMs);
+    let generation = this.#generations.get(store) ?? 0;
     for (;;) {
-      const generation = this.#generations.get(store) ?? 0;
       const nowMs = this.#clock();
       const outcome = await this.#transaction(store, (tx) =>
         leaseSteps(tx, {
@@ -349,15 +365,23 @@ export class QueueService {
       if (outcome.wroteEntries) this.#onEntriesWritten(store);
       if (outcome.leased.length > 0) return outcome.leased;
       if (outcome.deadLettered > 0) continue;
-      const remaining = deadline - performance.now();
-      if (remaining <= 0 || request.signal.aborted || this.#closed) return [];
-      const counts = await this.#storage.queueStats(store, this.#clock());
-      const untilVisible =
-        counts.nextVisibleAt === null
-          ? remaining
-          : Math.max(MIN_WAIT_MS, counts.nextVisibleAt - this.#clock());
-      await this.#wait(store, Math.min(remaining, untilVisible), request.signal, generation);
-      if (request.signal.aborted) return [];
+      // Wait until a message is ready. A wake-up (an enqueue, a nack, another instance's change hint:
+      // PostgreSQL sends one for entry writes too) is checked with a read before the next lease
+      // transaction, which locks the store.
+      for (;;) {
+        const remaining = deadline - performance.now();
+        if (remaining <= 0 || request.signal.aborted || this.#closed) return [];
+        const counts = await this.#storage.queueStats(store, this.#clock());
+        if (counts.ready > 0) break;
+        const untilVisible =
+          counts.nextVisibleAt === null
+            ? remaining
+            : Math.max(MIN_WAIT_MS, counts.nextVisibleAt - this.#clock());
+        // On a shared storage, a change hint may never come: look again every poll interval.
+        const cap = this.#storage.onChange === undefined ? remaining : this.#pollIntervalMs;
+        await this.#wait(store, Math.min(remaining, untilVisible, cap), request.signal, generation);
+        generation = this.#generations.get(store) ?? 0;
+      }
     }
   }
 
