@@ -23,6 +23,8 @@ export const LIMITS: {
   readonly maxSignedUrlExpiresInSecs: 604800;
   readonly maxTtlMs: number;
   readonly maxExpiresAtMs: 253402300799999;
+  readonly maxRateLimitRequests: 1000000;
+  readonly maxRateLimitPerSeconds: 86400;
 } = {
   /** Longest key, in UTF-8 bytes (Alien, Cloudflare). */
   maxKeyBytes: 512,
@@ -66,4 +68,8 @@ export const LIMITS: {
    * time (docs/security.md "Limits against hostile clients").
    */
   maxExpiresAtMs: 253_402_300_799_999,
+  /** Most requests a token's `rateLimit` may allow per window (docs/security.md "Rate limits"). */
+  maxRateLimitRequests: 1_000_000,
+  /** Longest window of a token's `rateLimit`, in seconds: one day (docs/security.md "Rate limits"). */
+  maxRateLimitPerSeconds: 86_400,
 } as const;

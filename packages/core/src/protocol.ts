@@ -306,6 +306,8 @@ export interface WireCreateTokenBody {
   expiresAt?: string | null;
   /** Free text to recognize the token by, at most 256 characters. */
   description?: string | null;
+  /** At most `requests` requests per `perSeconds` seconds (docs/security.md "Rate limits"); `null` or absent = none. */
+  rateLimit?: { requests: number; perSeconds: number } | null;
 }
 /** `DELETE /v1/tokens/{id}` response: false when no such unrevoked token exists. */
 export interface WireRevokeTokenResponse {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Principal, TokenStore } from './auth.js';
+import type { WindowCounter } from './rate-limit.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { CommitRequest, CommitResult, StorageReads } from './storage.js';
@@ -105,6 +106,8 @@ export interface EngineContext {
   authorize: Authorize | undefined;
   /** Tokens, when access control is on (`auth` option); undefined = every request is allowed. */
   tokens: TokenStore | undefined;
+  /** Rate-limited tokens' request counts, when the token store does not count them itself. */
+  requestCounter: WindowCounter;
   /** Idempotent retries. */
   idempotency: IdempotencyGuard;
   /** Wakes watch streams on writes. */

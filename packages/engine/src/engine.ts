@@ -19,6 +19,7 @@ import { handlerTable } from './handlers/index.js';
 import { errorResult, pickRequestId } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { createPipeline, type EngineRequest, type EngineResult } from './pipeline.js';
+import { WindowCounter } from './rate-limit.js';
 import type { Storage } from './storage.js';
 import { WatchHub, type WatchOptions } from './watch.js';
 import { requestFromFetch, responseFromResult } from './web.js';
@@ -202,6 +203,7 @@ export function createEngine(options: EngineOptions): Engine {
     generateId: options.generateId ?? (() => crypto.randomUUID()),
     authorize: options.authorize,
     tokens: options.auth?.tokens,
+    requestCounter: new WindowCounter(),
     idempotency: new IdempotencyGuard(storage, clock),
     watchHub,
     watchOptions: options.watch ?? {},

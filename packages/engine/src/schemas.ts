@@ -317,6 +317,19 @@ const CapabilityString = z.string().openapi({
   example: 'kv[orders:billing]:get',
 });
 
+/** A token's rate limit (`TokenRateLimit`, docs/security.md "Rate limits"). */
+export const TokenRateLimitSchema = z
+  .strictObject({
+    requests: z.number().int().min(1).max(LIMITS.maxRateLimitRequests).openapi({ example: 100 }),
+    perSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.maxRateLimitPerSeconds)
+      .openapi({ description: 'The window, in seconds (aligned to the Unix epoch)', example: 60 }),
+  })
+  .openapi('TokenRateLimit');
+
 /** `POST /v1/tokens` body (`WireCreateTokenBody`). Capabilities are parsed strictly by the handler. */
 export const CreateTokenBody = z
   .strictObject({
@@ -325,6 +338,9 @@ export const CreateTokenBody = z
       .exactOptional()
       .openapi({ description: 'When the token stops working (future); null or absent: never' }),
     description: z.string().max(256).nullable().exactOptional(),
+    rateLimit: TokenRateLimitSchema.nullable()
+      .exactOptional()
+      .openapi({ description: 'Requests allowed per window (429 beyond it); null or absent: no limit' }),
   })
   .openapi('CreateTokenBody');
 /** @see CreateTokenBody */
@@ -339,6 +355,7 @@ export const TokenInfoSchema = z
     createdAt: Timestamp,
     expiresAt: Timestamp.nullable(),
     revokedAt: Timestamp.nullable(),
+    rateLimit: TokenRateLimitSchema.nullable(),
   })
   .openapi('TokenInfo');
 
