@@ -222,6 +222,16 @@ CREATE TRIGGER changes_blob_delete AFTER DELETE ON changes WHEN old.blob_id IS N
 END;
 `,
   },
+  {
+    version: 4,
+    description: 'token rate limits (requests per window of seconds; null: no limit)',
+    sql: `
+-- A token's rate limit (docs/security.md "Rate limits"): both null (no limit, every token written before)
+-- or both set. The counts themselves live in the server's memory: one process serves a SQLite file.
+ALTER TABLE tokens ADD COLUMN rate_limit_requests INTEGER;
+ALTER TABLE tokens ADD COLUMN rate_limit_per_seconds INTEGER;
+`,
+  },
 ];
 
 /**

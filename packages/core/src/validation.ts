@@ -482,7 +482,11 @@ function validatePositiveInt(value: unknown, field: string): number {
 export function validateTokenRateLimit(value: unknown): TokenRateLimit | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw invalid('rateLimit', 'type', `rateLimit must be { requests, perSeconds } or null, got ${typeName(value)}`);
+    throw invalid(
+      'rateLimit',
+      'type',
+      `rateLimit must be { requests, perSeconds } or null, got ${typeName(value)}`,
+    );
   }
   for (const name of Object.keys(value)) {
     if (name !== 'requests' && name !== 'perSeconds') {

@@ -5,9 +5,9 @@
  * @module
  */
 import type { Principal, TokenStore } from './auth.js';
-import type { WindowCounter } from './rate-limit.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
+import type { WindowCounter } from './rate-limit.js';
 import type { CommitRequest, CommitResult, StorageReads } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
 

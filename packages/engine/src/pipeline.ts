@@ -36,8 +36,8 @@ import { authenticate, type Principal, type TokenStore } from './auth.js';
 import type { EngineAction, EngineContext, HookRequest } from './context.js';
 import { errorResult, isJsonContentType, pickRequestId } from './http.js';
 import { checkJsonDepth } from './json-limits.js';
-import { isSignedUrl, signedResponseHeaders } from './signing.js';
 import { enforceRateLimit, retryAfterSeconds } from './rate-limit.js';
+import { isSignedUrl, signedResponseHeaders } from './signing.js';
 
 /**
  * One request as a transport hands it to the engine: no `Request` object, no `Headers` list. The Node

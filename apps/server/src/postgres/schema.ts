@@ -145,4 +145,26 @@ CREATE TABLE token_version (
 INSERT INTO token_version (version) VALUES (0);
 `,
   },
+  {
+    version: 2,
+    description: 'token rate limits and their shared request counts',
+    sql: `
+-- A token's rate limit (docs/security.md "Rate limits"): both null (no limit, every token written before)
+-- or both set.
+ALTER TABLE tokens ADD COLUMN rate_limit_requests integer;
+ALTER TABLE tokens ADD COLUMN rate_limit_per_seconds integer;
+
+-- Requests of rate-limited tokens per fixed window, shared by every instance on the database: one
+-- INSERT ... ON CONFLICT DO UPDATE ... RETURNING per request. Rows of ended windows are deleted by
+-- PostgresTokenStore (window_end is indexed for it); no foreign key, so counting never locks a token row.
+CREATE TABLE token_request_counts (
+  token_id text COLLATE "C" NOT NULL,
+  window_start bigint NOT NULL,
+  window_end bigint NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (token_id, window_start)
+);
+CREATE INDEX token_request_counts_by_end ON token_request_counts (window_end);
+`,
+  },
 ];

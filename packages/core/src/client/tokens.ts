@@ -20,9 +20,12 @@ export function createTokensApi(transport: Transport): TokensApi {
     create: (options: CreateTokenOptions) =>
       guard(async () => {
         if (typeof options !== 'object' || options === null) {
-          throw new ValidationError('`tokens.create` takes { capabilities, expiresAt?, description?, rateLimit? }', {
-            details: { field: 'options', reason: 'type' },
-          });
+          throw new ValidationError(
+            '`tokens.create` takes { capabilities, expiresAt?, description?, rateLimit? }',
+            {
+              details: { field: 'options', reason: 'type' },
+            },
+          );
         }
         // Checked here with the server's parser, so a typo fails before anything is sent.
         parseCapabilities(options.capabilities);
