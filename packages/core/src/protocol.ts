@@ -269,6 +269,8 @@ export interface WireDeleteResponse {
 export interface WireIncrementBody {
   /** The safe integer to add (negative to subtract); 1 when absent. */
   delta?: number;
+  /** A safe integer the value is first raised to (a missing key counts as it): `max(value, floor) + delta`. */
+  floor?: number;
   /** Expiry to set, relative in ms (exclusive with `expiresAt`); neither: the entry's expiry is kept. */
   ttlMs?: number;
   /** Expiry to set, ISO 8601 in the future (exclusive with `ttlMs`). */

@@ -155,6 +155,9 @@ export const IncrementBody = z
       description: 'Added to the value; negative subtracts',
       default: 1,
     }),
+    floor: SafeInteger.exactOptional().openapi({
+      description: 'The value is first raised to this (a missing key counts as it): max(value, floor) + delta',
+    }),
     ttlMs: z.number().int().positive().exactOptional(),
     expiresAt: Timestamp.exactOptional(),
     metadata: Metadata.exactOptional(),
