@@ -156,7 +156,8 @@ export const IncrementBody = z
       default: 1,
     }),
     floor: SafeInteger.exactOptional().openapi({
-      description: 'The value is first raised to this (a missing key counts as it): max(value, floor) + delta',
+      description:
+        'The value is first raised to this (a missing key counts as it): max(value, floor) + delta',
     }),
     ttlMs: z.number().int().positive().exactOptional(),
     expiresAt: Timestamp.exactOptional(),
