@@ -275,6 +275,10 @@ export function counterCases<C extends KvClient>(ctx: CounterCasesContext<C>): v
       clock += 100;
       const next = await Promise.all(Array.from({ length: 5 }, () => limiter.limit('user:1')));
       expect(next.filter((r) => r.success)).toHaveLength(1);
+      // The refunds of the 4 refused calls land (the one that passed took the token added at +100 ms).
+      // They must land before the clock moves on: a refund slower than the whole bucket's refill time
+      // gives a token back too late (docs/architecture.md, the token bucket decision).
+      await expect.poll(() => s.get('ratelimit:user:1:bucket')).toBe(units(clock, 10) + 10 * 1_000);
       // A bucket left alone refills up to its size, no further.
       clock += 60_000;
       const later = [];

@@ -14,6 +14,7 @@ import {
 import { describeStorageSuite } from '@kv/engine/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PG_MIGRATIONS } from '../../src/postgres/schema.js';
 import { PostgresStorage } from '../../src/postgres/storage.js';
 import { useDatabase } from './database.js';
 
@@ -52,7 +53,7 @@ describe('PostgresStorage specifics', () => {
     );
     opened.push(...all);
     const { rows } = await all[0]!.pool.query<{ version: number }>('SELECT version FROM kv_migrations');
-    expect(rows.map((r) => r.version)).toEqual([1]);
+    expect(rows.map((r) => r.version).sort((a, b) => a - b)).toEqual(PG_MIGRATIONS.map((m) => m.version));
   });
 });
 
