@@ -372,6 +372,8 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
     await page.goto(`${server.url}/console/#/tokens`);
     const form = page.getByRole('form', { name: 'Create a token' });
     await form.getByLabel('Description').fill('made in the console');
+    await form.getByLabel('Rate limit: requests (empty = no limit)').fill('100');
+    await form.getByLabel('Rate limit window').selectOption('3600');
     await form.getByLabel('Store (empty = every store)').fill(store);
     await form.getByLabel('list', { exact: true }).uncheck();
     await form.getByLabel('exists', { exact: true }).check();
@@ -395,6 +397,8 @@ describe('the console in Chromium against the server', { timeout: 60_000 }, () =
     const listed = (await node.tokens.list()).find((t) => t.description === 'made in the console');
     expect(listed?.capabilities).toEqual([`kv[${store}]:get`, `kv[${store}]:exists`]);
     expect(listed?.expiresAt).not.toBeNull();
+    expect(listed?.rateLimit).toEqual({ requests: 100, perSeconds: 3600 });
+    await page.locator(`tr[data-token-id="${listed!.id}"]`, { hasText: '100 / 3600 s' }).waitFor();
 
     // Shown once: after "Done" and a reload the secret is nowhere on the page.
     await page.getByRole('button', { name: 'Done' }).click();

@@ -53,6 +53,7 @@ const record = (over: Partial<TokenRecord>): TokenRecord => ({
   createdAt: 1000,
   expiresAt: null,
   revokedAt: null,
+  rateLimit: null,
   ...over,
 });
 
@@ -124,6 +125,34 @@ describe('SqliteTokenStore', () => {
     await a.close();
     const b = open('v1.sqlite');
     expect(await new SqliteTokenStore(b.db).list()).toEqual([record({})]);
+  });
+
+  it('keeps a rate limit; a token of a schema-3 database upgrades to no limit (migration 5)', async () => {
+    const path = join(dir, 'v3.sqlite');
+    const db = new Database(path);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) db.exec(m.sql);
+    db.pragma('user_version = 3');
+    db.prepare(
+      `INSERT INTO tokens (id, hash, capabilities, description, created_at, expires_at, revoked_at)
+       VALUES ('tok_old', ?, '["kv:get"]', 'before rate limits', 1000, NULL, NULL)`,
+    ).run('e'.repeat(64));
+    db.close();
+    const a = SqliteStorage.open({ path });
+    expect(a.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    const tokens = new SqliteTokenStore(a.db);
+    expect(await tokens.findByHash('e'.repeat(64))).toMatchObject({ id: 'tok_old', rateLimit: null });
+    const limited = record({
+      id: 'tok_l',
+      hash: 'f'.repeat(64),
+      createdAt: 2000,
+      rateLimit: { requests: 100, perSeconds: 60 },
+    });
+    await tokens.insert(limited);
+    await a.close();
+    const b = open('v3.sqlite');
+    const again = new SqliteTokenStore(b.db);
+    expect(await again.findByHash('f'.repeat(64))).toEqual(limited);
+    expect((await again.list()).map((t) => t.rateLimit)).toEqual([null, { requests: 100, perSeconds: 60 }]);
   });
 
   it('looks tokens up by index', () => {

@@ -1,12 +1,11 @@
 /**
  * Access control on the server (docs/security.md): `SqliteTokenStore`, the engine's
- * `TokenStore` in the server's SQLite database (table `tokens`, schema migration 2), and the admin-token
+ * `TokenStore` in the server's SQLite database (table `tokens`, schema migrations 2 and 4), and the admin-token
  * bootstrap that runs before the server listens.
  *
  * @module
  */
 
-import { timingSafeEqual } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -20,41 +19,15 @@ import {
 import { dirname, resolve } from 'node:path';
 import { createToken, ensureToken, hashToken, type TokenRecord, type TokenStore } from '@kv/engine';
 import type Database from 'better-sqlite3';
+import { TOKEN_COLUMNS, TokenCache, type TokenRow, tokenFromRow, tokenRowValues } from './token-rows.js';
 
-interface TokenRow {
-  id: string;
-  hash: string;
-  capabilities: string;
-  description: string | null;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-}
-
-function fromRow(row: TokenRow): TokenRecord {
-  let capabilities: string[] = [];
-  try {
-    const parsed: unknown = JSON.parse(row.capabilities);
-    if (Array.isArray(parsed)) capabilities = parsed.filter((c): c is string => typeof c === 'string');
-  } catch {
-    // A damaged row grants nothing (fail closed).
-  }
-  return {
-    id: row.id,
-    hash: row.hash,
-    capabilities,
-    description: row.description,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-  };
-}
+export { hashesEqual } from './token-rows.js';
 
 /**
- * The engine's {@link TokenStore} in the server's SQLite database (the `tokens` table of schema migration
- * 2): one row per token with the SHA-256 of its secret (never the secret), its capabilities as a JSON
- * array, description, creation, expiry and revocation times (epoch ms). Revoked and expired rows are
- * kept for audit and returned by {@link SqliteTokenStore.findByHash}; the engine refuses them.
+ * The engine's {@link TokenStore} in the server's SQLite database (the `tokens` table of schema migrations
+ * 2 and 4): one row per token with the SHA-256 of its secret (never the secret), its capabilities as a
+ * JSON array, description, creation, expiry and revocation times (epoch ms) and its rate limit. Revoked
+ * and expired rows are kept for audit and returned by {@link SqliteTokenStore.findByHash}; the engine refuses them.
  *
  * A lookup is one index probe on the unique `hash` column (or the cache below); the record it finds is
  * then accepted only if its stored hash equals the presented one under `crypto.timingSafeEqual` (on the
@@ -72,28 +45,29 @@ function fromRow(row: TokenRow): TokenRecord {
  * Statements run synchronously on the given connection (better-sqlite3), each in its own implicit
  * transaction, so they never interleave with `SqliteStorage`'s group commits.
  *
+ * It has no `countRequest`: one server process serves a SQLite file, so the engine counts the requests
+ * of rate-limited tokens in its memory (docs/security.md "Rate limits").
+ *
  * @example
  * const storage = SqliteStorage.open({ path: './data/kv.sqlite' });
  * const engine = createEngine({ storage, auth: { tokens: new SqliteTokenStore(storage.db) } });
  */
 export class SqliteTokenStore implements TokenStore {
+  /** Most token records kept in memory; the cache is emptied when it would grow past this. */
+  static readonly CACHE_LIMIT = 4096;
+
   readonly #guard: TokenStoreGuard | undefined;
-  readonly #insert: Database.Statement<
-    [string, string, string, string | null, number, number | null, number | null]
-  >;
+  readonly #insert: Database.Statement<ReturnType<typeof tokenRowValues>>;
   readonly #byHash: Database.Statement<[string], TokenRow>;
   readonly #list: Database.Statement<[], TokenRow>;
   readonly #revoke: Database.Statement<[number, string]>;
   readonly #dataVersion: Database.Statement<[], number>;
   /** Found records by hash, valid while {@link SqliteTokenStore.#cachedVersion} is the data version. */
-  readonly #cache = new Map<string, TokenRecord>();
+  readonly #cache = new TokenCache(SqliteTokenStore.CACHE_LIMIT);
   #cachedVersion = -1;
 
-  /** Most token records kept in memory; the cache is emptied when it would grow past this. */
-  static readonly CACHE_LIMIT = 4096;
-
   /**
-   * @param db - an open connection to a database migrated to schema version 2 or later (the connection
+   * @param db - an open connection to a database migrated to schema version 5 or later (the connection
    *   of `SqliteStorage.open`, `storage.db`)
    * @param guard - what refuses writes and maps errors of the shared connection (the `SqliteStorage` of
    *   `db`, so a corrupt file is reported and never written to); none: errors pass unchanged
@@ -101,10 +75,7 @@ export class SqliteTokenStore implements TokenStore {
    */
   constructor(db: Database.Database, guard?: TokenStoreGuard) {
     this.#guard = guard;
-    this.#insert = db.prepare(
-      `INSERT INTO tokens (id, hash, capabilities, description, created_at, expires_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.#insert = db.prepare(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#byHash = db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE hash = ?');
     this.#list = db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at, id');
     this.#revoke = db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
@@ -112,7 +83,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   /** The cache, emptied first when another connection committed since it was filled. */
-  #validCache(): Map<string, TokenRecord> {
+  #validCache(): TokenCache {
     const version = this.#dataVersion.get() as number;
     if (version !== this.#cachedVersion) {
       this.#cache.clear();
@@ -125,17 +96,7 @@ export class SqliteTokenStore implements TokenStore {
   async insert(record: TokenRecord): Promise<void> {
     this.#guard?.assertWritable();
     this.#cache.clear();
-    this.#run(() =>
-      this.#insert.run(
-        record.id,
-        record.hash,
-        JSON.stringify(record.capabilities),
-        record.description,
-        record.createdAt,
-        record.expiresAt,
-        record.revokedAt,
-      ),
-    );
+    this.#run(() => this.#insert.run(...tokenRowValues(record)));
   }
 
   /**
@@ -146,20 +107,12 @@ export class SqliteTokenStore implements TokenStore {
    */
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
     const cache = this.#run(() => this.#validCache());
-    let record = cache.get(hash);
-    if (record === undefined) {
-      const row = this.#run(() => this.#byHash.get(hash));
-      if (row === undefined) return undefined;
-      record = fromRow(row);
-      if (cache.size >= SqliteTokenStore.CACHE_LIMIT) cache.clear();
-      cache.set(hash, record);
-    }
-    return hashesEqual(record.hash, hash) ? record : undefined;
+    return cache.find(hash, (h) => this.#run(() => this.#byHash.get(h)));
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.list} */
   async list(): Promise<TokenRecord[]> {
-    return this.#run(() => this.#list.all()).map(fromRow);
+    return this.#run(() => this.#list.all()).map(tokenFromRow);
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.revoke} */
@@ -177,16 +130,6 @@ export class SqliteTokenStore implements TokenStore {
       throw this.#guard === undefined ? e : this.#guard.mapError(e);
     }
   }
-}
-
-/**
- * Whether two token hashes (lower-case hex SHA-256) are equal, in time that depends only on their length
- * (`crypto.timingSafeEqual` over the bytes of the hex strings; strings of different lengths are unequal).
- */
-export function hashesEqual(stored: string, presented: string): boolean {
-  const a = Buffer.from(stored, 'utf8');
-  const b = Buffer.from(presented, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**

@@ -249,6 +249,16 @@ CREATE TABLE queue_messages (
 CREATE INDEX queue_messages_due ON queue_messages (store_id, visible_at, id, lease_expires_at);
 `,
   },
+  {
+    version: 5,
+    description: 'token rate limits (requests per window of seconds; null: no limit)',
+    sql: `
+-- A token's rate limit (docs/security.md "Rate limits"): both null (no limit, every token written before)
+-- or both set. The counts themselves live in the server's memory: one process serves a SQLite file.
+ALTER TABLE tokens ADD COLUMN rate_limit_requests INTEGER;
+ALTER TABLE tokens ADD COLUMN rate_limit_per_seconds INTEGER;
+`,
+  },
 ];
 
 /**

@@ -250,12 +250,86 @@ export function counterCases<C extends KvClient>(ctx: CounterCasesContext<C>): v
       expect((await limiter.limit('ip')).resetAt).toBe(start + 2 * windowMs);
     });
 
-    it('refuses a bad limit, window or algorithm with ValidationError', () => {
+    it('token bucket: a limiter of 10 per second lets exactly 10 of 50 concurrent calls through, then one per 100 ms', async () => {
+      const s = await freshStore('ratelimit-bucket');
+      // A fixed clock: the bucket refills by the limiter's clock, not by how long the 50 calls take.
+      let clock = Date.now();
+      const limiter = createRateLimiter(s, {
+        limit: 10,
+        windowMs: 1_000,
+        algorithm: 'token-bucket',
+        now: () => clock,
+      });
+      const results = await Promise.all(Array.from({ length: 50 }, () => limiter.limit('user:1')));
+      const passed = results.filter((r) => r.success);
+      expect(passed).toHaveLength(10);
+      expect(passed.map((r) => r.remaining).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const refused = results.filter((r) => !r.success);
+      expect(refused.every((r) => r.remaining === 0 && r.limit === 10)).toBe(true);
+      // A refused call may come back when the next token is added: 100 ms later.
+      expect(Math.min(...refused.map((r) => r.resetAt))).toBe(clock + 100);
+      // Each refused call gave its interval back: the bucket holds what the 10 calls left (a TAT 1 s ahead).
+      // (The key holds the TAT in units of 1 / refillRate ms since 2024-01-01: docs/protocol.md "Counters".)
+      const units = (ms: number, refillRate: number) => (ms - Date.UTC(2024, 0, 1)) * refillRate;
+      await expect.poll(() => s.get('ratelimit:user:1:bucket')).toBe(units(clock, 10) + 10 * 1_000);
+      clock += 100;
+      const next = await Promise.all(Array.from({ length: 5 }, () => limiter.limit('user:1')));
+      expect(next.filter((r) => r.success)).toHaveLength(1);
+      // The refunds of the 4 refused calls land (the one that passed took the token added at +100 ms).
+      // They must land before the clock moves on: a refund slower than the whole bucket's refill time
+      // gives a token back too late (docs/architecture.md, the token bucket decision).
+      await expect.poll(() => s.get('ratelimit:user:1:bucket')).toBe(units(clock, 10) + 10 * 1_000);
+      // A bucket left alone refills up to its size, no further.
+      clock += 60_000;
+      const later = [];
+      for (let i = 0; i < 11; i++) later.push((await limiter.limit('user:1')).success);
+      expect(later).toEqual([...Array(10).fill(true), false]);
+      expect((await limiter.limit('user:2')).success).toBe(true);
+    });
+
+    it("token bucket in @upstash/ratelimit's terms: refillRate per intervalMs, bursts of maxTokens; refused calls cost nothing", async () => {
+      const s = await freshStore('ratelimit-upstash');
+      let clock = Date.now();
+      const limiter = createRateLimiter(s, {
+        algorithm: 'token-bucket',
+        refillRate: 5,
+        intervalMs: 1_000,
+        maxTokens: 20,
+        now: () => clock,
+      });
+      const burst: boolean[] = [];
+      for (let i = 0; i < 21; i++) burst.push((await limiter.limit('ip')).success);
+      expect(burst).toEqual([...Array(20).fill(true), false]);
+      // Hammering while refused takes nothing away: 30 more refused calls, then after one interval the
+      // 5 refilled tokens are all there.
+      for (let i = 0; i < 30; i++) expect((await limiter.limit('ip')).success).toBe(false);
+      const tat = (clock - Date.UTC(2024, 0, 1)) * 5 + 20 * 1_000;
+      await expect.poll(() => s.get('ratelimit:ip:bucket')).toBe(tat);
+      clock += 1_000;
+      const refilled: boolean[] = [];
+      for (let i = 0; i < 6; i++) refilled.push((await limiter.limit('ip')).success);
+      expect(refilled).toEqual([true, true, true, true, true, false]);
+      const ok = await limiter.limit('other');
+      expect(ok).toMatchObject({ success: true, limit: 20, remaining: 19 });
+      // The key expires once the bucket is full again (plus one interval): no key outlives its use.
+      const entry = await s.getEntry('ratelimit:other:bucket');
+      expect(Date.parse(entry?.expiresAt ?? '')).toBe(clock + 200 + 4_000);
+    });
+
+    it('refuses a bad limit, window, bucket or algorithm with ValidationError', () => {
       const s = ctx.client().store('c-unused');
       expect(() => createRateLimiter(s, { limit: 0, windowMs: 1_000 })).toThrow(ValidationError);
       expect(() => createRateLimiter(s, { limit: 1, windowMs: 0.5 })).toThrow(ValidationError);
       expect(() =>
-        createRateLimiter(s, { limit: 1, windowMs: 1_000, algorithm: 'token-bucket' as 'fixed-window' }),
+        createRateLimiter(s, { limit: 1, windowMs: 1_000, algorithm: 'leaky-bucket' as 'fixed-window' }),
+      ).toThrow(ValidationError);
+      const bucket = { algorithm: 'token-bucket', refillRate: 1, intervalMs: 1_000, maxTokens: 1 } as const;
+      expect(() => createRateLimiter(s, { ...bucket, refillRate: 0 })).toThrow(ValidationError);
+      expect(() => createRateLimiter(s, { ...bucket, refillRate: 10_001 })).toThrow(ValidationError);
+      expect(() => createRateLimiter(s, { ...bucket, intervalMs: 1.5 })).toThrow(ValidationError);
+      expect(() => createRateLimiter(s, { ...bucket, maxTokens: 1_000_001 })).toThrow(ValidationError);
+      expect(() =>
+        createRateLimiter(s, { limit: 10_001, windowMs: 1_000, algorithm: 'token-bucket' }),
       ).toThrow(ValidationError);
     });
   });

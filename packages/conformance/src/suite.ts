@@ -215,10 +215,17 @@ export function describeConformance<C extends KvClient = KvClient>(
         throw new Error('describeConformance: `options.auth` is set but the target has no `auth`');
       return target.auth;
     };
-    /** A request made without a client (plain `fetch`), to `client.url`; `admin` adds the admin token. */
-    const rawFetch = (path: string, init: { method?: string; json?: unknown; admin?: boolean } = {}) => {
+    /**
+     * A request made without a client (plain `fetch`, so never retried), to `client.url`; `admin` adds the
+     * admin token, `token` another one.
+     */
+    const rawFetch = (
+      path: string,
+      init: { method?: string; json?: unknown; admin?: boolean; token?: string } = {},
+    ) => {
       const headers: Record<string, string> = {};
       if (init.admin) headers.authorization = `Bearer ${targetAuth().adminToken}`;
+      if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
       const request: RequestInit = { method: init.method ?? 'GET', headers };
       if (init.json !== undefined) {
         headers['content-type'] = 'application/json';
@@ -1263,6 +1270,63 @@ export function describeConformance<C extends KvClient = KvClient>(
           expect(revoked?.revokedAt).toEqual(expect.any(String));
         },
       );
+
+      authIt(
+        'a token with a rateLimit gets exactly its requests per window: of 50 concurrent requests 10 pass, 40 are 429 rate_limited with Retry-After',
+        async () => {
+          const s = await freshStore('ratelimited');
+          const rateLimit = { requests: 10, perSeconds: 60 };
+          const created = await kv.tokens.create({ capabilities: [`kv[${s.name}]:get`], rateLimit });
+          expect(created.rateLimit).toEqual(rateLimit);
+          expect((await kv.tokens.list()).find((t) => t.id === created.id)?.rateLimit).toEqual(rateLimit);
+          // Windows are whole minutes of the server's clock (this machine's): start well inside one, so
+          // the 50 requests cannot straddle two.
+          const left = 60_000 - (Date.now() % 60_000);
+          if (left < 8_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+          const answers = await Promise.all(
+            Array.from({ length: 50 }, () => rawFetch(routes.entry(s.name, 'k'), { token: created.token })),
+          );
+          const statuses = answers.map((r) => r.status);
+          expect(statuses.filter((status) => status === 404)).toHaveLength(10);
+          expect(statuses.filter((status) => status === 429)).toHaveLength(40);
+          const refused = answers.find((r) => r.status === 429) as Response;
+          const retryAfter = Number(refused.headers.get('retry-after'));
+          expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+          const error = await wireError(refused);
+          expect(error).toMatchObject({ status: 429, code: 'rate_limited' });
+          expect(error.details).toMatchObject({
+            limit: 10,
+            perSeconds: 60,
+            retryAfterMs: expect.any(Number),
+          });
+          expect(Math.ceil((error.details?.retryAfterMs as number) / 1000)).toBe(retryAfter);
+          // Read, not cancelled: cancelling an msw response's body never settles.
+          await Promise.all(answers.map((r) => (r.bodyUsed ? undefined : r.text())));
+          // The admin token has no limit; the limited token's count is its own.
+          expect(await s.get('k')).toBeUndefined();
+        },
+      );
+
+      authIt('a bad rateLimit is a ValidationError (400) and creates no token', async () => {
+        const before = (await kv.tokens.list()).length;
+        await expectKvError(
+          kv.tokens.create({ capabilities: ['kv:get'], rateLimit: { requests: 10, perSeconds: 86_401 } }),
+          ValidationError,
+        );
+        for (const rateLimit of [
+          { requests: 0, perSeconds: 1 },
+          { requests: 10 },
+          { requests: 1.5, perSeconds: 1 },
+        ]) {
+          const response = await rawFetch(routes.tokens(), {
+            method: 'POST',
+            json: { capabilities: ['kv:get'], rateLimit },
+            admin: true,
+          });
+          expect(await wireError(response)).toMatchObject({ status: 400, code: 'validation_error' });
+        }
+        expect(await kv.tokens.list()).toHaveLength(before);
+      });
 
       authIt(
         'a scoped capability reaches only its scope: out of scope or missing is 403, listings leave them out',

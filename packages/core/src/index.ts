@@ -30,6 +30,8 @@ export {
   type RateLimiter,
   type RateLimiterOptions,
   type RateLimitResult,
+  type TokenBucketLimiterOptions,
+  type WindowLimiterOptions,
 } from './client/rate-limit.js';
 export type * from './client/types.js';
 export {

@@ -32,6 +32,8 @@ export const LIMITS: {
   readonly maxVisibilityTimeoutMs: 43200000;
   readonly maxLeaseLimit: 100;
   readonly maxLeaseWaitMs: 30000;
+  readonly maxRateLimitRequests: 1000000;
+  readonly maxRateLimitPerSeconds: 86400;
 } = {
   /** Longest key, in UTF-8 bytes (Alien, Cloudflare). */
   maxKeyBytes: 512,
@@ -93,4 +95,8 @@ export const LIMITS: {
   maxLeaseLimit: 100,
   /** Longest long-poll (`waitMs`) of a lease request, in ms. */
   maxLeaseWaitMs: 30_000,
+  /** Most requests a token's `rateLimit` may allow per window (docs/security.md "Rate limits"). */
+  maxRateLimitRequests: 1_000_000,
+  /** Longest window of a token's `rateLimit`, in seconds: one day (docs/security.md "Rate limits"). */
+  maxRateLimitPerSeconds: 86_400,
 } as const;

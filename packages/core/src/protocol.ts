@@ -277,6 +277,8 @@ export interface WireDeleteResponse {
 export interface WireIncrementBody {
   /** The safe integer to add (negative to subtract); 1 when absent. */
   delta?: number;
+  /** A safe integer the value is first raised to (a missing key counts as it): `max(value, floor) + delta`. */
+  floor?: number;
   /** Expiry to set, relative in ms (exclusive with `expiresAt`); neither: the entry's expiry is kept. */
   ttlMs?: number;
   /** Expiry to set, ISO 8601 in the future (exclusive with `ttlMs`). */
@@ -391,6 +393,8 @@ export interface WireCreateTokenBody {
   expiresAt?: string | null;
   /** Free text to recognize the token by, at most 256 characters. */
   description?: string | null;
+  /** At most `requests` requests per `perSeconds` seconds (docs/security.md "Rate limits"); `null` or absent = none. */
+  rateLimit?: { requests: number; perSeconds: number } | null;
 }
 /** `DELETE /v1/tokens/{id}` response: false when no such unrevoked token exists. */
 export interface WireRevokeTokenResponse {

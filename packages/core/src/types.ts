@@ -267,6 +267,20 @@ export interface WatchOptions {
 /** A capability string in AntiRaid form, e.g. `kv:get`, `kv[orders]:set`, `kv[orders:billing]:get`, `kv.admin:tokens`. */
 export type Capability = string;
 
+/**
+ * A token's server-side rate limit (docs/security.md "Rate limits"): at most `requests` requests in each
+ * window of `perSeconds` seconds (windows aligned to multiples of `perSeconds` since the Unix epoch);
+ * further requests are answered `429 rate_limited` with `Retry-After`.
+ *
+ * @example { requests: 100, perSeconds: 60 } // 100 requests a minute
+ */
+export interface TokenRateLimit {
+  /** Requests allowed per window: an integer from 1 to 1,000,000 (`LIMITS.maxRateLimitRequests`). */
+  requests: number;
+  /** The window, in seconds: an integer from 1 to 86,400 (one day, `LIMITS.maxRateLimitPerSeconds`). */
+  perSeconds: number;
+}
+
 /** A token as listed (never with its secret). */
 export interface TokenInfo {
   /** Token id (not the secret). */
@@ -281,6 +295,8 @@ export interface TokenInfo {
   expiresAt: string | null;
   /** ISO 8601 revocation time, or null. */
   revokedAt: string | null;
+  /** The token's rate limit, or null when it has none (docs/security.md "Rate limits"). */
+  rateLimit: TokenRateLimit | null;
 }
 
 /** A newly created token: the secret is shown once. */
@@ -306,6 +322,14 @@ export interface CreateTokenOptions {
    * @default null
    */
   description?: string | null;
+  /**
+   * At most `requests` requests per `perSeconds` seconds with this token; beyond it the server answers
+   * `429` (`RateLimitedError` with `retryAfterMs`). Counted per token across every server instance
+   * sharing the database (docs/security.md "Rate limits").
+   * @default null (no limit)
+   * @example { requests: 100, perSeconds: 60 }
+   */
+  rateLimit?: TokenRateLimit | null;
 }
 
 /** Options of `store.createRecordUrl` (Apify `getRecordPublicUrl`). */

@@ -11,7 +11,7 @@
 
 import { ValidationError } from './errors.js';
 import { LIMITS } from './limits.js';
-import type { JsonObject, StoreConfig } from './types.js';
+import type { JsonObject, StoreConfig, TokenRateLimit } from './types.js';
 
 /**
  * Why a value was rejected, in `ValidationError.details.reason`:
@@ -466,6 +466,43 @@ function validatePositiveInt(value: unknown, field: string): number {
     throw invalid(field, 'out_of_range', `${field} must be a positive integer`);
   }
   return value;
+}
+
+/**
+ * Checks a token's rate limit (docs/security.md "Rate limits"): `null`/`undefined` for none, else an
+ * object with exactly `requests` (an integer from 1 to {@link LIMITS.maxRateLimitRequests}) and
+ * `perSeconds` (an integer from 1 to {@link LIMITS.maxRateLimitPerSeconds}, one day). The client checks
+ * it before sending and the engine again on `POST /v1/tokens`.
+ *
+ * @param value - the candidate `rateLimit`
+ * @returns the limit as a fresh object, or null
+ * @throws {ValidationError} `details: { field: 'rateLimit' | 'rateLimit.requests' | 'rateLimit.perSeconds',
+ *   reason: 'type' | 'out_of_range' | 'unknown_field' }`, with `max` for a number over its limit
+ */
+export function validateTokenRateLimit(value: unknown): TokenRateLimit | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid(
+      'rateLimit',
+      'type',
+      `rateLimit must be { requests, perSeconds } or null, got ${typeName(value)}`,
+    );
+  }
+  for (const name of Object.keys(value)) {
+    if (name !== 'requests' && name !== 'perSeconds') {
+      throw invalid('rateLimit', 'unknown_field', `rateLimit has an unknown field "${name}"`);
+    }
+  }
+  const { requests, perSeconds } = value as Record<string, unknown>;
+  const bounded = (n: unknown, field: string, max: number): number => {
+    const int = validatePositiveInt(n, field);
+    if (int > max) throw invalid(field, 'out_of_range', `${field} must be at most ${max}`, { max });
+    return int;
+  };
+  return {
+    requests: bounded(requests, 'rateLimit.requests', LIMITS.maxRateLimitRequests),
+    perSeconds: bounded(perSeconds, 'rateLimit.perSeconds', LIMITS.maxRateLimitPerSeconds),
+  };
 }
 
 /**

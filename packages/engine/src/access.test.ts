@@ -1201,6 +1201,7 @@ describe('tokens', () => {
         'description',
         'expiresAt',
         'id',
+        'rateLimit',
         'revokedAt',
       ]);
     const reader = { authorization: `Bearer ${created.token}` };

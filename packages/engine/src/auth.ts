@@ -13,9 +13,11 @@ import {
   parseCapabilities,
   parseCapability,
   type TokenInfo,
+  type TokenRateLimit,
   toEpochMs,
   UnauthenticatedError,
   ValidationError,
+  validateTokenRateLimit,
 } from '@kv/core/protocol';
 import { sha256HexSync } from './sha256.js';
 import { timingSafeEqual } from './signing.js';
@@ -36,6 +38,11 @@ export interface TokenRecord {
   expiresAt: number | null;
   /** Epoch ms of revocation, or null. */
   revokedAt: number | null;
+  /**
+   * Requests allowed per window (docs/security.md "Rate limits"); null or absent: no limit (records
+   * written before rate limits existed have none).
+   */
+  rateLimit?: TokenRateLimit | null;
 }
 
 /** Where tokens are kept. */
@@ -48,6 +55,19 @@ export interface TokenStore {
   list(): Promise<TokenRecord[]>;
   /** Marks a token revoked at `nowMs`. Returns false when no such (unrevoked) token exists. */
   revoke(id: string, nowMs: number): Promise<boolean>;
+  /**
+   * Counts one request of a rate-limited token in the fixed window `[windowStartMs, windowStartMs +
+   * windowMs)` and answers the window's count with this request included (docs/security.md "Rate
+   * limits"). Called only for tokens with a `rateLimit`, once per request, before its body is read.
+   * Implement it where the count must be shared by several processes (`PostgresTokenStore`: one upsert
+   * in the shared database); without it the engine counts in its own memory, which is exact for one
+   * process. An implementation keeps its counts bounded: windows that ended may be dropped.
+   *
+   * @param tokenId - the token's id
+   * @param windowStartMs - start of the window, epoch ms, a multiple of `windowMs`
+   * @param windowMs - the window's length, in ms (`perSeconds * 1000`)
+   */
+  countRequest?(tokenId: string, windowStartMs: number, windowMs: number): Promise<number>;
 }
 
 /** In-memory {@link TokenStore} (the mock, tests, `--storage memory`). */
@@ -56,18 +76,18 @@ export class MemoryTokenStore implements TokenStore {
 
   /** {@inheritDoc TokenStore.insert} */
   async insert(record: TokenRecord): Promise<void> {
-    this.#byId.set(record.id, { ...record, capabilities: [...record.capabilities] });
+    this.#byId.set(record.id, copyRecord(record));
   }
   /** {@inheritDoc TokenStore.findByHash} */
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
     let found: TokenRecord | undefined;
     // Visit every record and compare in constant time, so timing does not reveal a partial match.
     for (const r of this.#byId.values()) if (timingSafeEqual(r.hash, hash)) found = r;
-    return found ? { ...found, capabilities: [...found.capabilities] } : undefined;
+    return found ? copyRecord(found) : undefined;
   }
   /** {@inheritDoc TokenStore.list} */
   async list(): Promise<TokenRecord[]> {
-    return [...this.#byId.values()].map((r) => ({ ...r, capabilities: [...r.capabilities] }));
+    return [...this.#byId.values()].map(copyRecord);
   }
   /** {@inheritDoc TokenStore.revoke} */
   async revoke(id: string, nowMs: number): Promise<boolean> {
@@ -76,6 +96,13 @@ export class MemoryTokenStore implements TokenStore {
     r.revokedAt = nowMs;
     return true;
   }
+}
+
+/** A copy of `r` that shares no array or object with it. */
+function copyRecord(r: TokenRecord): TokenRecord {
+  const copy: TokenRecord = { ...r, capabilities: [...r.capabilities] };
+  if (r.rateLimit) copy.rateLimit = { ...r.rateLimit };
+  return copy;
 }
 
 /**
@@ -100,6 +127,8 @@ export interface Principal {
   tokenId: string | undefined;
   /** Parsed capabilities. A signed URL has `get`/`exists` on its record or `list` on its store. */
   capabilities: ParsedCapability[];
+  /** The token's rate limit, when it has one (docs/security.md "Rate limits"); never on a signed URL. */
+  rateLimit?: TokenRateLimit;
 }
 
 /** Input of {@link createToken}. */
@@ -110,12 +139,15 @@ export interface CreateTokenInput {
   expiresAt?: unknown;
   /** Free text, at most 256 characters. */
   description?: unknown;
+  /** `{ requests, perSeconds }`, or null or absent for no limit (docs/security.md "Rate limits"). */
+  rateLimit?: unknown;
 }
 
 /**
  * Creates a token: validates capabilities strictly, stores the hash, returns the secret once.
  *
- * @throws {ValidationError} malformed capability, expiry in the past, over-long description
+ * @throws {ValidationError} malformed capability, expiry in the past, over-long description, a
+ *   `rateLimit` out of range (`validateTokenRateLimit`)
  */
 export async function createToken(
   tokens: TokenStore,
@@ -137,6 +169,7 @@ export async function createToken(
       });
     }
   }
+  const rateLimit = validateTokenRateLimit(input.rateLimit);
   const secret = generateTokenSecret();
   const record: TokenRecord = {
     id: `tok_${crypto.randomUUID().replace(/-/g, '')}`,
@@ -146,6 +179,7 @@ export async function createToken(
     createdAt: nowMs,
     expiresAt,
     revokedAt: null,
+    rateLimit,
   };
   await tokens.insert(record);
   return { ...toTokenInfo(record), token: secret };
@@ -160,6 +194,7 @@ export function toTokenInfo(r: TokenRecord): TokenInfo {
     createdAt: new Date(r.createdAt).toISOString(),
     expiresAt: r.expiresAt === null ? null : new Date(r.expiresAt).toISOString(),
     revokedAt: r.revokedAt === null ? null : new Date(r.revokedAt).toISOString(),
+    rateLimit: r.rateLimit ? { ...r.rateLimit } : null,
   };
 }
 
@@ -203,7 +238,9 @@ export async function authenticate(
   if (!record || record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= nowMs)) {
     throw new UnauthenticatedError('A valid bearer token is required', { details: { reason: 'invalid' } });
   }
-  return { via: 'token', tokenId: record.id, capabilities: parsedCapabilities(record) };
+  const principal: Principal = { via: 'token', tokenId: record.id, capabilities: parsedCapabilities(record) };
+  if (record.rateLimit) principal.rateLimit = record.rateLimit;
+  return principal;
 }
 
 /** Parsed capabilities by record object: a token store that caches its records parses each once. */
@@ -265,6 +302,7 @@ export async function ensureToken(
     createdAt: nowMs,
     expiresAt: null,
     revokedAt: null,
+    rateLimit: null,
   };
   await tokens.insert(record);
   return { token: toTokenInfo(record), created: true };

@@ -85,7 +85,9 @@ export function parseStoredInteger(bytes: Uint8Array): number | undefined {
 }
 
 /** The result of numeric op `op` on `current` (undefined: the key is missing). */
-function numericResult(op: NumericOp, current: number | undefined): number {
+function numericResult(op: NumericOp, stored: number | undefined): number {
+  const current =
+    op.floor === undefined ? stored : stored === undefined ? op.floor : Math.max(stored, op.floor);
   if (current === undefined) return op.operand;
   switch (op.type) {
     case 'sum': {

@@ -8,6 +8,7 @@ import type { Principal, TokenStore } from './auth.js';
 import type { CursorSealer } from './cursor.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { QueueService } from './queue.js';
+import type { WindowCounter } from './rate-limit.js';
 import type { CommitRequest, CommitResult, StorageReads } from './storage.js';
 import type { WatchHub, WatchOptions } from './watch.js';
 
@@ -109,6 +110,8 @@ export interface EngineContext {
   authorize: Authorize | undefined;
   /** Tokens, when access control is on (`auth` option); undefined = every request is allowed. */
   tokens: TokenStore | undefined;
+  /** Rate-limited tokens' request counts, when the token store does not count them itself. */
+  requestCounter: WindowCounter;
   /** Idempotent retries. */
   idempotency: IdempotencyGuard;
   /** Wakes watch streams on writes. */

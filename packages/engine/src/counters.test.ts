@@ -38,6 +38,21 @@ async function storedText(key: string, nowMs = T0): Promise<string | undefined> 
 }
 
 describe('numeric mutations', () => {
+  it('sum with a floor raises the value to the floor first; a missing key counts as the floor', async () => {
+    const numberOf = async (op: NumericOp): Promise<number | undefined> => {
+      const result = await run([op]);
+      return result.ok ? result.results[0]?.number : undefined;
+    };
+    expect(await numberOf(num('sum', 'tat', 100, { floor: 1_000 }))).toBe(1_100);
+    // Above the floor: a plain sum.
+    expect(await numberOf(num('sum', 'tat', 100, { floor: 1_050 }))).toBe(1_200);
+    // Below it: raised, then added (max then sum, one write).
+    expect(await numberOf(num('sum', 'tat', 100, { floor: 5_000 }))).toBe(5_100);
+    expect(await storedText('tat')).toBe('5100');
+    // A negative delta after the floor (the token bucket's refund) lands below it.
+    expect(await numberOf(num('sum', 'tat', -100))).toBe(5_000);
+  });
+
   it('sum creates a missing key at the operand as application/json, then adds to it', async () => {
     const first = await run([num('sum', 'c', 5)]);
     expect(first).toMatchObject({

@@ -20,6 +20,7 @@ import { errorResult, pickRequestId } from './http.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { createPipeline, type EngineRequest, type EngineResult } from './pipeline.js';
 import { QueueService } from './queue.js';
+import { WindowCounter } from './rate-limit.js';
 import type { Storage } from './storage.js';
 import { WatchHub, type WatchOptions } from './watch.js';
 import { requestFromFetch, responseFromResult } from './web.js';
@@ -220,6 +221,7 @@ export function createEngine(options: EngineOptions): Engine {
     generateId,
     authorize: options.authorize,
     tokens: options.auth?.tokens,
+    requestCounter: new WindowCounter(),
     idempotency: new IdempotencyGuard(storage, clock),
     watchHub,
     watchOptions: options.watch ?? {},

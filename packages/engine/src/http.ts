@@ -11,11 +11,13 @@ import {
   entryToHeaders,
   HEADERS,
   JSON_CONTENT_TYPE,
+  RateLimitedError,
   toWireError,
   ValidationError,
   type WireEntry,
 } from '@kv/core/protocol';
 import type { EngineResult } from './pipeline.js';
+import { retryAfterSeconds } from './rate-limit.js';
 import { sha256HexSync } from './sha256.js';
 import type { ChangeRecord, StoredEntry, StoreRecord } from './storage.js';
 
@@ -37,7 +39,7 @@ export function pickRequestId(incoming: string | null | undefined): string {
 /**
  * The JSON error result for `error` (any thrown value), via core's `toWireError`: a `KvError` keeps its
  * code, status and details; anything else is a 500 `internal` whose text is not exposed. The code is
- * repeated in the `Kv-Error-Code` header.
+ * repeated in the `Kv-Error-Code` header, and a `RateLimitedError`'s wait in `Retry-After`.
  *
  * @param error - what was thrown
  * @param extraHeaders - headers to add (e.g. `Allow` on 405)
@@ -48,6 +50,10 @@ export function errorResult(error: unknown, extraHeaders?: Record<string, string
     'content-type': JSON_CONTENT_TYPE,
     [HEADERS.errorCode]: body.error.code,
   };
+  // A 429 says when to come back (RFC 6585 section 4): whole seconds, rounded up.
+  if (error instanceof RateLimitedError && error.retryAfterMs !== undefined) {
+    headers['retry-after'] = retryAfterSeconds(error.retryAfterMs);
+  }
   if (extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) headers[k.toLowerCase()] = v;
   return { status, headers, body: JSON.stringify(body) };
 }

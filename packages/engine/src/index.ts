@@ -24,6 +24,7 @@ export {
 export { applyCommit, commit, IdempotencyRecordFound, sweepExpired } from './commit.js';
 export * from './engine.js';
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.js';
+export { enforceRateLimit, retryAfterSeconds, WindowCounter } from './rate-limit.js';
 export * as schemas from './schemas.js';
 export {
   isSignedUrl,

@@ -22,6 +22,7 @@ import {
   LIMITS,
   matchServerRoute,
   PayloadTooLargeError,
+  RateLimitedError,
   ROUTES,
   type RouteDef,
   type RouteLookup,
@@ -31,10 +32,11 @@ import {
 } from '@kv/core/protocol';
 import type { z } from 'zod';
 import { defaultGrant, forbidden, signedUrlPrincipal } from './access.js';
-import { authenticate, type Principal } from './auth.js';
+import { authenticate, type Principal, type TokenStore } from './auth.js';
 import type { EngineAction, EngineContext, HookRequest } from './context.js';
 import { errorResult, isJsonContentType, pickRequestId } from './http.js';
 import { checkJsonDepth } from './json-limits.js';
+import { enforceRateLimit, retryAfterSeconds } from './rate-limit.js';
 import { isSignedUrl, signedResponseHeaders } from './signing.js';
 
 /**
@@ -294,6 +296,19 @@ export function createPipeline(
     routes.set(name as ServerRouteName, compile(spec));
   }
 
+  /**
+   * The request's token, authenticated and, when it has a rate limit, counted (before the body is read;
+   * docs/security.md "Rate limits"). A token without a limit costs nothing more.
+   */
+  const authenticated = async (tokens: TokenStore, req: EngineRequest): Promise<Principal> => {
+    const nowMs = ctx.clock();
+    const principal = await authenticate(tokens, req.header('authorization') ?? null, nowMs);
+    if (principal.rateLimit !== undefined && principal.tokenId !== undefined) {
+      await enforceRateLimit(tokens, ctx.requestCounter, principal.tokenId, principal.rateLimit, nowMs);
+    }
+    return principal;
+  };
+
   /** Runs the steps up to the handler's result; throws a `KvError` (or anything) on failure. */
   const run = async (call: Call): Promise<EngineResult> => {
     const req = call.request;
@@ -319,7 +334,7 @@ export function createPipeline(
         }
         call.signed = true;
       } else if (ctx.tokens !== undefined && method !== 'OPTIONS') {
-        principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
+        principal = await authenticated(ctx.tokens, req);
       }
     }
     const lookup = req.route ?? matchServerRoute(method, path);
@@ -333,7 +348,7 @@ export function createPipeline(
       // A public URL's answers get the signed-URL headers (CORS, nosniff, attachment for active types).
       if (principal !== undefined) call.signed = true;
       else if (ctx.tokens !== undefined) {
-        principal = await authenticate(ctx.tokens, req.header('authorization') ?? null, ctx.clock());
+        principal = await authenticated(ctx.tokens, req);
       }
     }
 
@@ -409,6 +424,10 @@ export function createPipeline(
           call.compat !== undefined
             ? call.compat.errorResult(error)
             : errorResult(error, error instanceof MethodNotAllowed ? { allow: error.allow } : undefined);
+        // The compatibility APIs' error shapes say when to come back too (errorResult does for /v1).
+        if (error instanceof RateLimitedError && error.retryAfterMs !== undefined) {
+          result.headers['retry-after'] ??= retryAfterSeconds(error.retryAfterMs);
+        }
       }
       if (call.signed) {
         // nosniff on every answer; a value of a type that could run script is a download (signing.ts).

@@ -155,6 +155,10 @@ export const IncrementBody = z
       description: 'Added to the value; negative subtracts',
       default: 1,
     }),
+    floor: SafeInteger.exactOptional().openapi({
+      description:
+        'The value is first raised to this (a missing key counts as it): max(value, floor) + delta',
+    }),
     ttlMs: z.number().int().positive().exactOptional(),
     expiresAt: Timestamp.exactOptional(),
     metadata: Metadata.exactOptional(),
@@ -411,6 +415,19 @@ const CapabilityString = z.string().openapi({
   example: 'kv[orders:billing]:get',
 });
 
+/** A token's rate limit (`TokenRateLimit`, docs/security.md "Rate limits"). */
+export const TokenRateLimitSchema = z
+  .strictObject({
+    requests: z.number().int().min(1).max(LIMITS.maxRateLimitRequests).openapi({ example: 100 }),
+    perSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.maxRateLimitPerSeconds)
+      .openapi({ description: 'The window, in seconds (aligned to the Unix epoch)', example: 60 }),
+  })
+  .openapi('TokenRateLimit');
+
 /** `POST /v1/tokens` body (`WireCreateTokenBody`). Capabilities are parsed strictly by the handler. */
 export const CreateTokenBody = z
   .strictObject({
@@ -419,6 +436,9 @@ export const CreateTokenBody = z
       .exactOptional()
       .openapi({ description: 'When the token stops working (future); null or absent: never' }),
     description: z.string().max(256).nullable().exactOptional(),
+    rateLimit: TokenRateLimitSchema.nullable()
+      .exactOptional()
+      .openapi({ description: 'Requests allowed per window (429 beyond it); null or absent: no limit' }),
   })
   .openapi('CreateTokenBody');
 /** @see CreateTokenBody */
@@ -433,6 +453,7 @@ export const TokenInfoSchema = z
     createdAt: Timestamp,
     expiresAt: Timestamp.nullable(),
     revokedAt: Timestamp.nullable(),
+    rateLimit: TokenRateLimitSchema.nullable(),
   })
   .openapi('TokenInfo');
 

@@ -144,6 +144,11 @@ export interface NumericOp {
   key: string;
   /** The operand, a safe integer. */
   operand: number;
+  /**
+   * `sum` only: a safe integer the current value is first raised to, a missing key counting as it
+   * (`increment`'s `floor`: `max(value, floor) + operand`).
+   */
+  floor?: number;
   /** The expiry to set, epoch ms or `null` (never); undefined keeps the live entry's (`defaultExpiresAt` on a new key). */
   expiresAt?: number | null;
   /** The expiry of a new key when `expiresAt` is undefined (the store's default TTL, or `null`). */

@@ -125,8 +125,10 @@ Access:
                                    --prefix P --limit N
   tokens ls                        list tokens (never their secrets)
   tokens create --capability C     create a token (repeat --capability);
-                                   --expires-at ISO --description D; prints
-                                   its secret once
+                                   --expires-at ISO --description D
+                                   --rate-limit N/SECS (or N/s, N/m, N/h,
+                                   N/d: at most N requests per window);
+                                   prints its secret once
   tokens revoke <id>               revoke a token
 
 Global options:
@@ -160,6 +162,7 @@ const OPTIONS = {
   'token-file': { type: 'string' },
   capability: { type: 'string', multiple: true },
   description: { type: 'string' },
+  'rate-limit': { type: 'string' },
   'expires-in-secs': { type: 'string' },
   'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
@@ -438,6 +441,24 @@ function intFlag(value: string, name: string): number {
     throw new UsageError(`${name} must be a non-negative integer, got '${value}'`);
   }
   return Number(value);
+}
+
+/** Seconds of the unit letters of `--rate-limit N/<unit>`. */
+const RATE_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * `--rate-limit N/SECS` (`100/60`) or `N/<unit>` (`100/m`; `s`, `m`, `h`, `d`): the token's
+ * `rateLimit`. The ranges are checked by the client (a `ValidationError`, exit 2).
+ */
+function rateLimitFlag(value: string): { requests: number; perSeconds: number } {
+  const m = /^(\d+)\/(\d+|[smhd])$/.exec(value.trim());
+  if (!m) {
+    throw new UsageError(
+      `--rate-limit takes REQUESTS/SECONDS or REQUESTS/s|m|h|d, e.g. 100/60 or 100/m, got '${value}'`,
+    );
+  }
+  const per = m[2] as string;
+  return { requests: Number(m[1]), perSeconds: RATE_UNITS[per] ?? Number(per) };
 }
 
 function out(ctx: Context, text: string): void {
@@ -982,12 +1003,13 @@ async function tokensCommand(ctx: Context): Promise<number> {
       else {
         printTable(
           ctx,
-          ['ID', 'CAPABILITIES', 'EXPIRES', 'REVOKED', 'DESCRIPTION'],
+          ['ID', 'CAPABILITIES', 'EXPIRES', 'REVOKED', 'RATE LIMIT', 'DESCRIPTION'],
           list.map((t) => [
             t.id,
             t.capabilities.join(' '),
             tableTime(t.expiresAt ?? null),
             tableTime(t.revokedAt ?? null),
+            t.rateLimit ? `${t.rateLimit.requests}/${t.rateLimit.perSeconds}s` : '-',
             t.description ?? '',
           ]),
         );
@@ -1002,6 +1024,7 @@ async function tokensCommand(ctx: Context): Promise<number> {
       const options: Parameters<typeof tokens.create>[0] = { capabilities };
       if (ctx.flags['expires-at'] !== undefined) options.expiresAt = ctx.flags['expires-at'];
       if (ctx.flags.description !== undefined) options.description = ctx.flags.description;
+      if (ctx.flags['rate-limit'] !== undefined) options.rateLimit = rateLimitFlag(ctx.flags['rate-limit']);
       const created = await tokens.create(options);
       if (ctx.flags.json === true) printJson(ctx, created);
       else {

@@ -140,6 +140,43 @@ describe('kv tokens and kv url', () => {
     expect((await kv(['tokens', 'create'], admin)).code).toBe(EXIT.usage);
   });
 
+  it('create --rate-limit sets the token rate limit; ls shows it; a bad one is a usage error and creates nothing', async () => {
+    const admin = { KV_TOKEN: ADMIN };
+    await kv(['stores', 'create', 'limited'], admin);
+    const created = await kv(
+      ['tokens', 'create', '--capability', 'kv[limited]:get', '--rate-limit', '2/m', '--json'],
+      admin,
+    );
+    expect(created.code).toBe(EXIT.ok);
+    const token = JSON.parse(created.stdout) as { id: string; token: string; rateLimit: unknown };
+    expect(token.rateLimit).toEqual({ requests: 2, perSeconds: 60 });
+    const other = await kv(
+      ['tokens', 'create', '--capability', 'kv:get', '--rate-limit', '100/3600', '--json'],
+      admin,
+    );
+    expect((JSON.parse(other.stdout) as { rateLimit: unknown }).rateLimit).toEqual({
+      requests: 100,
+      perSeconds: 3600,
+    });
+    const table = await kv(['tokens', 'ls'], admin);
+    expect(table.stdout.split('\n').find((line) => line.startsWith(token.id))).toContain('2/60s');
+    // The third request of the minute is refused with 429 (the CLI's client waits Retry-After no longer
+    // than its cap, so a retry-less check goes through fetch).
+    const get = () =>
+      fetch(`${url}/v1/stores/limited/entries/k`, { headers: { authorization: `Bearer ${token.token}` } });
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 3_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+    expect([(await get()).status, (await get()).status, (await get()).status]).toEqual([404, 404, 429]);
+
+    const before = JSON.parse((await kv(['tokens', 'ls', '--json'], admin)).stdout) as unknown[];
+    for (const bad of ['100', '100/minute', '0/60', '10/86401', 'x/s']) {
+      const refused = await kv(['tokens', 'create', '--capability', 'kv:get', '--rate-limit', bad], admin);
+      expect(refused.code, bad).toBe(EXIT.usage);
+      expect(refused.stderr, bad).toMatch(/rate/i);
+    }
+    expect(JSON.parse((await kv(['tokens', 'ls', '--json'], admin)).stdout)).toHaveLength(before.length);
+  });
+
   it('url prints a signed URL that works with no token', async () => {
     const admin = { KV_TOKEN: ADMIN };
     await kv(['stores', 'create', 'pub'], admin);

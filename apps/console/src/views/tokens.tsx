@@ -1,6 +1,7 @@
 /**
  * Tokens: the list; create with a capability picker that builds `kv[store:scope]:action` strings,
- * an expiry and a description, showing the secret once; revoke.
+ * an expiry, a description and an optional rate limit (requests per window: docs/security.md "Rate
+ * limits"), showing the secret once; revoke.
  *
  * @module
  */
@@ -21,6 +22,8 @@ function CreateToken({ session, onCreated }: { session: Session; onCreated: (t: 
   const [extra, setExtra] = useState<string[]>([]);
   const [description, setDescription] = useState('');
   const [days, setDays] = useState('30');
+  const [requests, setRequests] = useState('');
+  const [perSeconds, setPerSeconds] = useState('60');
   const [error, setError] = useState<unknown>();
   const toggle = (list: string[], item: string): string[] =>
     list.includes(item) ? list.filter((x) => x !== item) : [...list, item];
@@ -43,6 +46,9 @@ function CreateToken({ session, onCreated }: { session: Session; onCreated: (t: 
             capabilities: preview,
             description: description.trim() === '' ? null : description.trim(),
             expiresAt: days === '' ? null : Date.now() + Number(days) * 86_400_000,
+            // The client checks the ranges and answers a ValidationError shown below the form.
+            rateLimit:
+              requests.trim() === '' ? null : { requests: Number(requests), perSeconds: Number(perSeconds) },
           });
           onCreated(created);
         } catch (err) {
@@ -67,6 +73,25 @@ function CreateToken({ session, onCreated }: { session: Session; onCreated: (t: 
           <option value="30">30 days</option>
           <option value="365">1 year</option>
           <option value="">never</option>
+        </select>
+      </label>
+      <label>
+        Rate limit: requests (empty = no limit)
+        <input
+          type="number"
+          min="1"
+          max="1000000"
+          value={requests}
+          onInput={(e) => setRequests(e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        Rate limit window
+        <select value={perSeconds} onChange={(e) => setPerSeconds(e.currentTarget.value)}>
+          <option value="1">per second</option>
+          <option value="60">per minute</option>
+          <option value="3600">per hour</option>
+          <option value="86400">per day</option>
         </select>
       </label>
       <fieldset>
@@ -185,6 +210,7 @@ export function TokensView({ session }: { session: Session }): JSX.Element | nul
                 <th scope="col">Capabilities</th>
                 <th scope="col">Created</th>
                 <th scope="col">Expires</th>
+                <th scope="col">Rate limit</th>
                 <th scope="col">State</th>
               </tr>
             </thead>
@@ -200,6 +226,9 @@ export function TokensView({ session }: { session: Session }): JSX.Element | nul
                   </td>
                   <td>{formatTime(t.createdAt)}</td>
                   <td>{formatTime(t.expiresAt)}</td>
+                  <td>
+                    {t.rateLimit === null ? '' : `${t.rateLimit.requests} / ${t.rateLimit.perSeconds} s`}
+                  </td>
                   <td>
                     {t.revokedAt !== null ? (
                       `revoked ${formatTime(t.revokedAt)}`

@@ -172,4 +172,26 @@ CREATE TABLE queue_messages (
 CREATE INDEX queue_messages_due ON queue_messages (store_id, visible_at, id, lease_expires_at);
 `,
   },
+  {
+    version: 3,
+    description: 'token rate limits and their shared request counts',
+    sql: `
+-- A token's rate limit (docs/security.md "Rate limits"): both null (no limit, every token written before)
+-- or both set.
+ALTER TABLE tokens ADD COLUMN rate_limit_requests integer;
+ALTER TABLE tokens ADD COLUMN rate_limit_per_seconds integer;
+
+-- Requests of rate-limited tokens per fixed window, shared by every instance on the database: one
+-- INSERT ... ON CONFLICT DO UPDATE ... RETURNING per request. Rows of ended windows are deleted by
+-- PostgresTokenStore (window_end is indexed for it); no foreign key, so counting never locks a token row.
+CREATE TABLE token_request_counts (
+  token_id text COLLATE "C" NOT NULL,
+  window_start bigint NOT NULL,
+  window_end bigint NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (token_id, window_start)
+);
+CREATE INDEX token_request_counts_by_end ON token_request_counts (window_end);
+`,
+  },
 ];

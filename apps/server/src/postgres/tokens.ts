@@ -5,37 +5,8 @@
  */
 import type { TokenRecord, TokenStore } from '@kv/engine';
 import type pg from 'pg';
-import { hashesEqual } from '../auth.js';
+import { TOKEN_COLUMNS, TokenCache, type TokenRow, tokenFromRow, tokenRowValues } from '../token-rows.js';
 import { mapPgError } from './errors.js';
-
-interface TokenRow {
-  id: string;
-  hash: string;
-  capabilities: string;
-  description: string | null;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-}
-
-function fromRow(row: TokenRow): TokenRecord {
-  let capabilities: string[] = [];
-  try {
-    const parsed: unknown = JSON.parse(row.capabilities);
-    if (Array.isArray(parsed)) capabilities = parsed.filter((c): c is string => typeof c === 'string');
-  } catch {
-    // A damaged row grants nothing (fail closed).
-  }
-  return {
-    id: row.id,
-    hash: row.hash,
-    capabilities,
-    description: row.description,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-  };
-}
 
 /** Options of {@link PostgresTokenStore}. */
 export interface PostgresTokenStoreOptions {
@@ -50,6 +21,12 @@ export interface PostgresTokenStoreOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * Shortest time between two deletions of ended rate-limit windows (`token_request_counts`) by this
+   * instance, in ms; the deletion runs after a request's count, never in its way.
+   * @default 60000
+   */
+  countCleanupIntervalMs?: number;
 }
 
 /**
@@ -64,6 +41,9 @@ export interface PostgresTokenStoreOptions {
  * instance, bumps `token_version` in the same transaction; an instance checks that version at most every
  * `maxStalenessMs` (one tiny query, shared by the requests arriving meanwhile) and empties its cache when
  * it moved, so a token revoked through any instance is refused everywhere within `maxStalenessMs`.
+ *
+ * The requests of rate-limited tokens are counted in the database ({@link PostgresTokenStore.countRequest}),
+ * so the limit holds across every instance (docs/security.md "Rate limits").
  */
 export class PostgresTokenStore implements TokenStore {
   /** Most token records kept in memory; the cache is emptied when it would grow past this. */
@@ -72,7 +52,10 @@ export class PostgresTokenStore implements TokenStore {
   readonly #pool: pg.Pool;
   readonly #maxStalenessMs: number;
   readonly #now: () => number;
-  readonly #cache = new Map<string, TokenRecord>();
+  readonly #cache = new TokenCache(PostgresTokenStore.CACHE_LIMIT);
+  readonly #countCleanupIntervalMs: number;
+  #cleanedAt: number;
+  #cleaning: Promise<void> | undefined;
   /** `token_version` the cache is valid for; -1 = never read. */
   #version = -1;
   #checkedAt = Number.NEGATIVE_INFINITY;
@@ -86,6 +69,8 @@ export class PostgresTokenStore implements TokenStore {
     this.#pool = pool;
     this.#maxStalenessMs = options.maxStalenessMs ?? 500;
     this.#now = options.now ?? Date.now;
+    this.#countCleanupIntervalMs = options.countCleanupIntervalMs ?? 60_000;
+    this.#cleanedAt = this.#now();
   }
 
   async #query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
@@ -144,17 +129,8 @@ export class PostgresTokenStore implements TokenStore {
   /** {@inheritDoc @kv/engine#TokenStore.insert} @throws Error (unique violation) on a duplicate id or hash */
   async insert(record: TokenRecord): Promise<void> {
     await this.#write(
-      `INSERT INTO tokens (id, hash, capabilities, description, created_at, expires_at, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        record.id,
-        record.hash,
-        JSON.stringify(record.capabilities),
-        record.description,
-        record.createdAt,
-        record.expiresAt,
-        record.revokedAt,
-      ],
+      `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      tokenRowValues(record),
     );
   }
 
@@ -166,25 +142,59 @@ export class PostgresTokenStore implements TokenStore {
    */
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
     await this.#fresh();
-    let record = this.#cache.get(hash);
-    if (record === undefined) {
-      const version = this.#version;
-      const { rows } = await this.#query<TokenRow>('SELECT * FROM tokens WHERE hash = $1', [hash]);
-      if (rows[0] === undefined) return undefined;
-      record = fromRow(rows[0]);
+    const version = this.#version;
+    return this.#cache.find(
+      hash,
+      async (h) => (await this.#query<TokenRow>('SELECT * FROM tokens WHERE hash = $1', [h])).rows[0],
       // Cached only if no change was seen while the query ran (else the next call reads it again).
-      if (version === this.#version) {
-        if (this.#cache.size >= PostgresTokenStore.CACHE_LIMIT) this.#cache.clear();
-        this.#cache.set(hash, record);
-      }
-    }
-    return hashesEqual(record.hash, hash) ? record : undefined;
+      () => version === this.#version,
+    );
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.list} */
   async list(): Promise<TokenRecord[]> {
     const { rows } = await this.#query<TokenRow>('SELECT * FROM tokens ORDER BY created_at, id', []);
-    return rows.map(fromRow);
+    return rows.map(tokenFromRow);
+  }
+
+  /**
+   * {@inheritDoc @kv/engine#TokenStore.countRequest}
+   *
+   * One `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on `token_request_counts` (keyed by token and
+   * window start), so every instance on the database shares the count and concurrent requests each get
+   * their own count (the row lock orders them). At most every `countCleanupIntervalMs`, after the count,
+   * rows of windows that ended are deleted (one statement on the `window_end` index, not awaited by the
+   * request; a failure is left to the next one).
+   */
+  async countRequest(tokenId: string, windowStartMs: number, windowMs: number): Promise<number> {
+    const { rows } = await this.#query<{ count: number }>(
+      `INSERT INTO token_request_counts (token_id, window_start, window_end, count) VALUES ($1, $2, $3, 1)
+       ON CONFLICT (token_id, window_start) DO UPDATE SET count = token_request_counts.count + 1
+       RETURNING count`,
+      [tokenId, windowStartMs, windowStartMs + windowMs],
+    );
+    const nowMs = this.#now();
+    if (this.#cleaning === undefined && nowMs - this.#cleanedAt >= this.#countCleanupIntervalMs) {
+      this.#cleanedAt = nowMs;
+      this.#cleaning = this.deleteEndedWindows(nowMs)
+        .then(
+          () => {},
+          () => {},
+        )
+        .finally(() => {
+          this.#cleaning = undefined;
+        });
+    }
+    return rows[0]?.count ?? 1;
+  }
+
+  /**
+   * Deletes the request counts of windows that ended at or before `nowMs` (`countRequest` calls it
+   * periodically). @returns how many rows were deleted
+   */
+  async deleteEndedWindows(nowMs: number): Promise<number> {
+    const result = await this.#query('DELETE FROM token_request_counts WHERE window_end <= $1', [nowMs]);
+    return result.rowCount ?? 0;
   }
 
   /** {@inheritDoc @kv/engine#TokenStore.revoke} */

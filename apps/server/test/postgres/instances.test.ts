@@ -211,6 +211,40 @@ describe('two instances on one database', () => {
     expect(store.revision).toBe(1);
   });
 
+  it('a rate-limited token gets exactly its limit summed over both instances (the count is in the database)', async () => {
+    expect((await call(`${a.url}/v1/stores`, { method: 'POST', json: { name: 'limited' } })).status).toBe(
+      201,
+    );
+    const created = await call(`${a.url}/v1/tokens`, {
+      method: 'POST',
+      json: { capabilities: ['kv[limited]:get'], rateLimit: { requests: 20, perSeconds: 60 } },
+    });
+    expect(created.status).toBe(201);
+    const { id, token } = created.body as { id: string; token: string };
+    // B lists the limit A stored.
+    const listed = (await call(`${b.url}/v1/tokens`)).body as {
+      items: Array<{ id: string; rateLimit: unknown }>;
+    };
+    expect(listed.items.find((t) => t.id === id)?.rateLimit).toEqual({ requests: 20, perSeconds: 60 });
+    // Windows are whole minutes: start well inside one, so the requests cannot straddle two.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 8_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        call(`${(i % 2 === 0 ? a : b).url}/v1/stores/limited/entries/k`, { token }),
+      ),
+    );
+    const passedA = answers.filter((r, i) => i % 2 === 0 && r.status === 404).length;
+    const passedB = answers.filter((r, i) => i % 2 === 1 && r.status === 404).length;
+    expect(passedA + passedB).toBe(20);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(40);
+    const refused = answers.find((r) => r.status === 429)!;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.body).toMatchObject({
+      error: { code: 'rate_limited', details: { limit: 20, perSeconds: 60 } },
+    });
+  });
+
   it('kill -9 of one instance under write load loses no acknowledged write', async () => {
     const proxy = await startProxy();
     try {

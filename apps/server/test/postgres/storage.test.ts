@@ -53,7 +53,7 @@ describe('PostgresStorage specifics', () => {
     );
     opened.push(...all);
     const { rows } = await all[0]!.pool.query<{ version: number }>('SELECT version FROM kv_migrations');
-    expect(rows.map((r) => r.version)).toEqual(PG_MIGRATIONS.map((m) => m.version));
+    expect(rows.map((r) => r.version).sort((a, b) => a - b)).toEqual(PG_MIGRATIONS.map((m) => m.version));
   });
 });
 

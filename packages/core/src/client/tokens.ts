@@ -9,7 +9,7 @@ import { parseCapabilities } from '../capabilities.js';
 import { ValidationError } from '../errors.js';
 import { routes, type WireCreateTokenBody, type WireRevokeTokenResponse } from '../protocol.js';
 import type { CreatedToken, CreateTokenOptions, TokenInfo } from '../types.js';
-import { toEpochMs } from '../validation.js';
+import { toEpochMs, validateTokenRateLimit } from '../validation.js';
 import type { Transport } from './transport.js';
 import type { TokensApi } from './types.js';
 
@@ -20,9 +20,12 @@ export function createTokensApi(transport: Transport): TokensApi {
     create: (options: CreateTokenOptions) =>
       guard(async () => {
         if (typeof options !== 'object' || options === null) {
-          throw new ValidationError('`tokens.create` takes { capabilities, expiresAt?, description? }', {
-            details: { field: 'options', reason: 'type' },
-          });
+          throw new ValidationError(
+            '`tokens.create` takes { capabilities, expiresAt?, description?, rateLimit? }',
+            {
+              details: { field: 'options', reason: 'type' },
+            },
+          );
         }
         // Checked here with the server's parser, so a typo fails before anything is sent.
         parseCapabilities(options.capabilities);
@@ -32,6 +35,7 @@ export function createTokensApi(transport: Transport): TokensApi {
             options.expiresAt === null ? null : new Date(toEpochMs(options.expiresAt)).toISOString();
         }
         if (options.description !== undefined) body.description = options.description;
+        if (options.rateLimit !== undefined) body.rateLimit = validateTokenRateLimit(options.rateLimit);
         // Never retried: without an idempotency record (the secret must not be stored), a retry would
         // create a second token.
         const response = await send({ method: 'POST', path: routes.tokens(), json: body, retry: 'never' });

@@ -452,10 +452,10 @@ describe('Retry-After', () => {
   });
 
   /** A GET answered 503 `Retry-After: retryAfter`, then 200; the client has zero backoff. */
-  function retryAfterCase(retryAfter: string, retry: Record<string, number> = {}) {
+  function retryAfterCase(retryAfter: string, retry: Record<string, number> = {}, status = 503) {
     vi.useFakeTimers();
     const { fetch, requests } = scripted([
-      wireError(503, 'unavailable', { 'retry-after': retryAfter }),
+      wireError(status, status === 429 ? 'rate_limited' : 'unavailable', { 'retry-after': retryAfter }),
       new Response('ok', { headers: { 'content-type': 'text/plain' } }),
     ]);
     const client = createHttpClient({ url: 'http://kv.test', fetch, retry: { ...fast, ...retry } });
@@ -466,6 +466,15 @@ describe('Retry-After', () => {
   it('waits the Retry-After seconds of a 503 before retrying, although the backoff is zero', async () => {
     const { requests, result } = retryAfterCase('2');
     await vi.advanceTimersByTimeAsync(1_999);
+    expect(requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requests).toHaveLength(2);
+    expect(await result).toBe('ok');
+  });
+
+  it('waits the Retry-After seconds of a 429 (a rate-limited token) before its one retry, never sooner', async () => {
+    const { requests, result } = retryAfterCase('3', {}, 429);
+    await vi.advanceTimersByTimeAsync(2_999);
     expect(requests).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(requests).toHaveLength(2);

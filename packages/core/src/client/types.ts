@@ -227,7 +227,16 @@ export type AtomicSetOptions = Omit<SetOptions, 'ifNotExists' | 'ifRevision'>;
  * Options of `increment` (docs/protocol.md "Counters"). Each one given replaces the entry's; each one left
  * out keeps it (a new key gets the store's default TTL, no metadata, no scopes).
  */
-export type IncrementOptions = Pick<SetOptions, 'ttlMs' | 'expiresAt' | 'metadata' | 'scopes'>;
+export type IncrementOptions = Pick<SetOptions, 'ttlMs' | 'expiresAt' | 'metadata' | 'scopes'> & {
+  /**
+   * A safe integer the value is first raised to when it is below it (a missing key counts as `floor`),
+   * in the same commit: the result is `max(value, floor) + delta` (Deno KV's `max` then `sum` as one
+   * step). The token bucket of `createRateLimiter` keeps its theoretical arrival time this way.
+   * @default none (a missing key counts as 0)
+   * @example await store.increment('tat:alice', 100, { floor: nowMs })
+   */
+  floor?: number;
+};
 
 /** Result of `increment`. */
 export interface IncrementResult {

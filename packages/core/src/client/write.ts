@@ -138,10 +138,11 @@ export function prepareWrite(
 export function prepareIncrement(
   key: string,
   delta: number,
-  options: Pick<SetOptions, 'ttlMs' | 'expiresAt' | 'metadata' | 'scopes'> = {},
+  options: Pick<SetOptions, 'ttlMs' | 'expiresAt' | 'metadata' | 'scopes'> & { floor?: number } = {},
 ): WireIncrementBody {
   validateKey(key);
   checkInteger(delta, 'delta');
+  if (options.floor !== undefined) checkInteger(options.floor, 'floor');
   const { ttlMs, expiresAt, metadata, scopes } = checkFields({
     ttlMs: options.ttlMs,
     expiresAt: options.expiresAt,
@@ -149,6 +150,7 @@ export function prepareIncrement(
     scopes: options.scopes,
   } as SetOptions);
   const body: WireIncrementBody = { delta };
+  if (options.floor !== undefined) body.floor = options.floor;
   if (ttlMs !== undefined) body.ttlMs = ttlMs;
   if (expiresAt !== undefined) body.expiresAt = expiresAt;
   if (metadata !== undefined) body.metadata = metadata;

@@ -46,6 +46,7 @@ export function routes(ctx: EngineContext): Pick<HandlerTable, 'increment'> {
         defaultExpiresAt: resolveExpiry({}, record, nowMs),
         newId: ctx.generateId(),
       };
+      if (body.floor !== undefined) op.floor = body.floor;
       if (explicit)
         op.expiresAt = resolveExpiry({ ttlMs: body.ttlMs, expiresAt: body.expiresAt }, record, nowMs);
       if (body.metadata !== undefined) op.metadata = validateMetadata(body.metadata);
