@@ -19,7 +19,7 @@ export const entry = join(pkg, 'src/index.ts');
 export const exampleRoot = join(pkg, 'example');
 
 /** Gzipped size limits in bytes: the whole public API with dependencies, and the example page. */
-export const BUDGETS = { library: 42.5 * 1024, example: 32 * 1024 };
+export const BUDGETS = { library: 43.5 * 1024, example: 32.5 * 1024 };
 
 const shared = {
   logLevel: 'warn',
