@@ -1,7 +1,7 @@
 /**
- * The queue rows of `SqliteStorage` (`queue_messages`, schema version 4): the contract cases shared with
- * PostgreSQL (`test/queue-rows.ts`), then what is SQLite's own: durability across a reopen, the group
- * commit, the migration of an older file, and the query plans.
+ * The queue rows of `SqliteStorage` (`queue_messages`, schema version 4), what is SQLite's own: durability
+ * across a reopen, the group commit, the migration of an older file, and the query plans. The contract
+ * cases are the shared storage suite's (`sqlite-storage.test.ts`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,16 +9,7 @@ import { join } from 'node:path';
 import type { QueueMessage, Storage } from '@kv/engine';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  allBytes,
-  committed,
-  describeQueueRows,
-  dueIds,
-  inTx,
-  message,
-  putAll,
-  T0,
-} from '../test/queue-rows.js';
+import { allBytes, committed, dueIds, inTx, message, putAll, T0 } from '../test/queue-rows.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteStorage } from './sqlite-storage.js';
 
@@ -38,8 +29,6 @@ function fresh(path = join(dir, `db-${++seq}.sqlite`)): SqliteStorage {
 }
 
 const config = { history: 1, defaultTtlMs: null, maxValueBytes: 1 << 20 };
-
-describeQueueRows('SqliteStorage', async () => fresh());
 
 describe('SqliteStorage queue rows (SQLite specifics)', () => {
   it('messages are in the file once the transaction resolved: they survive a close and a reopen', async () => {

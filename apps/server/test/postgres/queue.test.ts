@@ -1,6 +1,6 @@
 /**
- * The queue rows of `PostgresStorage` (`queue_messages`, schema version 2): the contract cases shared
- * with SQLite (`test/queue-rows.ts`), then what is PostgreSQL's own: the migration of a version-1
+ * The queue rows of `PostgresStorage` (`queue_messages`, schema version 2), what is PostgreSQL's own (the
+ * contract cases are the shared storage suite's, `storage.test.ts`): the migration of a version-1
  * database, the `kv_changes` hint of a transaction that only wrote queue rows, and leases taken by two
  * instances at once (the store row's lock serializes them).
  */
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/postgres/migrate.js';
 import { PG_MIGRATIONS } from '../../src/postgres/schema.js';
 import { PostgresStorage } from '../../src/postgres/storage.js';
-import { committed, describeQueueRows, dueIds, inTx, message, putAll, T0 } from '../queue-rows.js';
+import { committed, dueIds, inTx, message, putAll, T0 } from '../queue-rows.js';
 import { useDatabase } from './database.js';
 
 const db = useDatabase();
@@ -40,8 +40,6 @@ async function open(url?: string): Promise<PostgresStorage> {
   opened.push(storage);
   return storage;
 }
-
-describeQueueRows('PostgresStorage', () => open());
 
 describe('PostgresStorage queue rows (PostgreSQL specifics)', () => {
   it('migrates a version-1 database to version 2: stores kept, queue_messages added and usable', async () => {

@@ -249,5 +249,46 @@ export function describeQueueCases(open: () => Promise<Storage>, withStore: () =
       const fresh = await open();
       await expect(fresh.queueStats('nope', T0)).rejects.toBeInstanceOf(StoreNotFoundError);
     });
+
+    // A storage may hold writes and send them later (PostgreSQL does): what commits is the last write of
+    // each id, in order, whatever was held.
+    it('several writes of one id in a transaction, with no read between them: the last one commits', async () => {
+      const storage = await withStore();
+      await putAll(storage, [message('old', { visibleAt: T0 - 1 })]);
+      await inTx(storage, function* (tx) {
+        yield tx.putMessage(message('a'));
+        yield tx.deleteMessage('a');
+        yield tx.deleteMessage('old');
+        yield tx.putMessage(message('old', { contentType: 'text/x-again' }));
+        yield tx.putMessage(message('c', { attempts: 1 }));
+        yield tx.putMessage(message('c', { attempts: 2, visibleAt: T0 + 5 }));
+        yield tx.putMessage(message('d'));
+        yield tx.deleteMessage('d');
+      });
+      expect(await get(storage, 'a')).toBeUndefined();
+      expect(await get(storage, 'd')).toBeUndefined();
+      expect(plain(await get(storage, 'old'))).toEqual(
+        plain(message('old', { contentType: 'text/x-again' })),
+      );
+      expect(plain(await get(storage, 'c'))).toEqual(plain(message('c', { attempts: 2, visibleAt: T0 + 5 })));
+      expect((await due(storage, T0 + 5, 10)).map((m) => m.id)).toEqual(['old', 'c']);
+    });
+
+    it('queue methods called after their transaction ended throw and write nothing', async () => {
+      const storage = await withStore();
+      let kept: StorageTx | undefined;
+      await storage.transaction(STORE, (tx) => {
+        kept = tx;
+      });
+      const tx = kept as StorageTx;
+      const calls: Array<() => unknown> = [
+        () => tx.getMessage('a'),
+        () => tx.dueMessages(T0, 1),
+        () => tx.putMessage(message('a')),
+        () => tx.deleteMessage('a'),
+      ];
+      for (const call of calls) await expect(Promise.resolve().then(call)).rejects.toThrow();
+      expect(await get(storage, 'a')).toBeUndefined();
+    });
   });
 }
