@@ -4,21 +4,14 @@
  *
  * @module
  */
+import { KV_ACTIONS } from '@kv/core/protocol';
 
-/** Entry actions a capability may grant (docs/security.md). */
-export const ENTRY_ACTIONS: readonly string[] = [
-  'get',
-  'exists',
-  'set',
-  'set_expiry',
-  'delete',
-  'purge',
-  'list',
-  'find',
-  'history',
-  'watch',
-  'sign',
-];
+/**
+ * Entry actions a capability may grant: core's list (docs/security.md "Capabilities"), so a new action
+ * shows up here with no change. The queue actions (`enqueue`, `dequeue`) take no scope: the server refuses
+ * them in a scoped capability, and the form shows its error.
+ */
+export const ENTRY_ACTIONS: readonly string[] = KV_ACTIONS;
 
 /** Capabilities that are not per store (docs/security.md). */
 export const GLOBAL_CAPABILITIES: readonly string[] = [
