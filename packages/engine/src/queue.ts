@@ -28,6 +28,7 @@
  * @module
  */
 import { NotFoundError } from '@kv/core';
+import { DEFAULT_VISIBILITY_TIMEOUT_MS as CORE_DEFAULT_VISIBILITY_TIMEOUT_MS } from '@kv/core/protocol';
 import { commitSteps, IdempotencyRecordFound, runSteps, type Steps } from './commit.js';
 import type {
   IdempotencyRecord,
@@ -41,8 +42,8 @@ import type {
 
 /** Default `backoffScheduleMs` of an enqueue: Deno KV's `[1000, 5000, 10000]`. */
 export const DEFAULT_BACKOFF_SCHEDULE_MS: readonly number[] = [1000, 5000, 10_000];
-/** Default `visibilityTimeoutMs` of a lease, in ms. */
-export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+/** Default `visibilityTimeoutMs` of a lease, in ms: core's, which `listenQueue` extends by. */
+export const DEFAULT_VISIBILITY_TIMEOUT_MS: number = CORE_DEFAULT_VISIBILITY_TIMEOUT_MS;
 /** Shortest pause between two lease attempts of one long-poll, in ms (a due message another listener took). */
 const MIN_WAIT_MS = 5;
 

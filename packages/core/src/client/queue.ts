@@ -24,6 +24,7 @@ import {
   type WireQueueStats,
 } from '../protocol.js';
 import {
+  DEFAULT_VISIBILITY_TIMEOUT_MS,
   validateBackoffSchedule,
   validateDelayMs,
   validateKeysIfUndelivered,
@@ -47,8 +48,6 @@ import { decode, isBlob, isReadableStream, toBase64 } from './values.js';
  * proxy idle timeouts (30-60 s); the request's own timeout is the client's `timeoutMs` on top of it.
  */
 export const LISTEN_WAIT_MS = 20_000;
-/** Default lease length of `listenQueue` (the server's default when none is sent), in ms. */
-const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
 /** First and longest pause of `listenQueue` after a failed lease request, in ms (doubling in between). */
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
