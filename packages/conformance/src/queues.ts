@@ -1,7 +1,8 @@
 /**
  * The queue cases of the behaviour suite (docs/protocol.md "Queues"; Deno KV `enqueue`/`listenQueue`,
  * over the network): delivery once on success, delays, redelivery after a failed handler or a lost lease,
- * dead letters to `keysIfUndelivered`, one holder at a time across listeners, retried enqueues, counts
+ * dead letters to `keysIfUndelivered`, one holder at a time across listeners (also for a handler that runs
+ * longer than its lease: `listenQueue` extends it), retried enqueues, counts
  * and capabilities. Waits are short (ms-scale schedules) and bounded. Registered by `describeConformance`
  * inside its `describe`.
  *
@@ -245,6 +246,30 @@ export function queueCases<C extends KvClient>(ctx: QueueCasesContext<C>): void 
       expect(overlaps).toEqual([]);
       expect(new Set([...a.seen, ...b.seen].map((d) => d.info.id))).toEqual(new Set(ids));
       expect(await s.queueStats()).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+    });
+
+    it('a handler that runs longer than visibilityTimeoutMs keeps its lease: run once, the other listener never gets it, then gone', {
+      timeout: 30_000,
+    }, async () => {
+      const s = await freshStore('queue-extend');
+      const other = (await ctx.target().createClient()).store(s.name);
+      // With a [0] schedule a lost lease (ending 1 s after delivery) would be redelivered at once.
+      const { id } = await s.enqueue({ long: true }, { backoffScheduleMs: [0] });
+      const handle = () => new Promise((resolve) => setTimeout(resolve, 2_500));
+      const a = listen<unknown>(s, handle, { visibilityTimeoutMs: 1_000 });
+      const b = listen<unknown>(other, handle, { visibilityTimeoutMs: 1_000 });
+      try {
+        await until(() => a.seen.length + b.seen.length >= 1, 10_000, 'the delivery');
+        // The handler holds the message 2.5 s, past two 1 s leases: in flight until its ack.
+        await until(async () => (await s.queueStats()).inFlight === 0, 15_000, 'the ack');
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+      expect([...a.seen, ...b.seen].map((d) => [d.info.id, d.info.attempt])).toEqual([[id, 1]]);
+      expect(await s.queueStats()).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+      // Acknowledged, so there is no lease left to extend.
+      const response = await raw(routes.queueExtend(s.name, id), { leaseId: 'any' });
+      expect(response.status).toBe(404);
     });
 
     it('a retried enqueue (responses lost) adds one message per call', async (test) => {

@@ -102,6 +102,8 @@ export const routes = {
   queueAck: (store: string, id: string): string => buildPath('ackMessage', { store, id }),
   /** `POST` give a leased message back as failed (JSON {@link WireNackBody}). */
   queueNack: (store: string, id: string): string => buildPath('nackMessage', { store, id }),
+  /** `POST` extend the lease on a leased message (JSON {@link WireExtendBody}). */
+  queueExtend: (store: string, id: string): string => buildPath('extendLease', { store, id }),
   /** `GET` list tokens, `POST` create a token. */
   tokens: (): string => buildPath('listTokens', {}),
   /** `DELETE` revoke a token. */
@@ -362,6 +364,21 @@ export interface WireNackBody {
   leaseId: string;
   /** Why the handler failed (for logs; not stored). */
   error?: string;
+}
+/**
+ * `POST .../queue/{id}/extend` body: keep holding a lease (SQS `ChangeMessageVisibility`). Held while the
+ * message exists and `leaseId` is its lease, even just after the lease ended if no other lease took it.
+ */
+export interface WireExtendBody {
+  /** The lease being extended. */
+  leaseId: string;
+  /** The new lease length from now, in ms (1,000 to 43,200,000, as a lease's). @default 30000 */
+  visibilityTimeoutMs?: number;
+}
+/** `POST .../queue/{id}/extend` response. */
+export interface WireExtendResponse {
+  /** When the extended lease ends, ISO 8601 (as {@link WireLeasedMessage.leaseExpiresAt}). */
+  leaseExpiresAt: string;
 }
 /** `GET /v1/stores/{store}/queue` response: the queue's counts now. */
 export interface WireQueueStats {

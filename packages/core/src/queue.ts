@@ -8,6 +8,12 @@ import { ValidationError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { validateKey } from './validation.js';
 
+/**
+ * The lease length of a queue delivery when none is asked for, in ms (SQS's default visibility timeout is
+ * 30 s too): the engine leases with it and `listenQueue` extends running handlers every half of it.
+ */
+export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
 }

@@ -43,6 +43,7 @@ const EXPECTED: Record<string, string[]> = {
   '/v1/stores/{store}/queue/lease': ['post'],
   '/v1/stores/{store}/queue/{id}/ack': ['post'],
   '/v1/stores/{store}/queue/{id}/nack': ['post'],
+  '/v1/stores/{store}/queue/{id}/extend': ['post'],
   '/v1/stores/{store}/watch': ['get'],
   '/v1/stores/{store}/signed-urls': ['post'],
   '/v1/stores/{store}/signing-secret': ['post'],

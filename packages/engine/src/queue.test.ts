@@ -1,7 +1,7 @@
 /**
  * The queue rules of `queue.ts` through the engine's HTTP handlers (docs/protocol.md "Queues"), on the
  * memory storage with a controlled clock: enqueue, lease, ack, nack with backoff, redelivery after a lost
- * lease, dead letters through the commit rules, idempotent enqueue, the long-poll's wake-ups and its
+ * lease, lease extension, dead letters through the commit rules, idempotent enqueue, the long-poll's wake-ups and its
  * bounds, limits and capabilities.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -53,6 +53,12 @@ const lease = (body: Record<string, unknown> = {}, signal?: AbortSignal) =>
 const ack = (id: string, leaseId: string) => call('POST', `${BASE}/queue/${id}/ack`, { leaseId });
 const nack = (id: string, leaseId: string) =>
   call('POST', `${BASE}/queue/${id}/nack`, { leaseId, error: 'handler failed' });
+const extend = (id: string, leaseId: string, visibilityTimeoutMs?: number) =>
+  call(
+    'POST',
+    `${BASE}/queue/${id}/extend`,
+    visibilityTimeoutMs === undefined ? { leaseId } : { leaseId, visibilityTimeoutMs },
+  );
 const stats = async () => (await call('GET', `${BASE}/queue`)).body;
 
 describe('queue rules', () => {
@@ -123,6 +129,85 @@ describe('queue rules', () => {
     now = T0 + 1500 + 1000;
     expect((await lease()).body.messages).toEqual([]);
     expect(await stats()).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+  });
+
+  it('extend: the message is not leased again past the old expiry; it ends visibilityTimeoutMs after the extension', async () => {
+    await enqueue({ value: b64('x'), backoffScheduleMs: [500] });
+    const m = (await lease({ visibilityTimeoutMs: 1000 })).body.messages[0];
+    now = T0 + 800;
+    const extended = await extend(m.id, m.leaseId, 2000);
+    expect(extended).toEqual({ status: 200, body: { leaseExpiresAt: new Date(T0 + 2800).toISOString() } });
+    // Past the old expiry and its backoff step (T0 + 1500): still held.
+    now = T0 + 2000;
+    expect((await lease()).body.messages).toEqual([]);
+    expect(await stats()).toEqual({ ready: 0, delayed: 0, inFlight: 1 });
+    // Without a visibilityTimeoutMs, the lease's default (30 s).
+    now = T0 + 2500;
+    expect((await extend(m.id, m.leaseId)).body.leaseExpiresAt).toBe(new Date(T0 + 32_500).toISOString());
+    expect((await ack(m.id, m.leaseId)).status).toBe(204);
+    expect(await stats()).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+    // Acknowledged: nothing left to extend.
+    const gone = await extend(m.id, m.leaseId);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('not_found');
+  });
+
+  it('extend after the lease ended: held while no other lease took it; after extension the backoff formula holds', async () => {
+    await enqueue({ value: b64('x'), backoffScheduleMs: [500, 700] });
+    const first = (await lease({ visibilityTimeoutMs: 1000 })).body.messages[0];
+    // The lease ended (T0 + 1000) but the message is not due again before T0 + 1500: still extendable.
+    now = T0 + 1200;
+    expect((await extend(first.id, first.leaseId, 1000)).status).toBe(200);
+    // New expiry T0 + 2200, visible again at T0 + 2200 + 500 (the step of attempt 1), as a lease.
+    now = T0 + 2200;
+    expect(await stats()).toEqual({ ready: 0, delayed: 1, inFlight: 0 });
+    now = T0 + 2699;
+    expect((await lease()).body.messages).toEqual([]);
+    now = T0 + 2700;
+    const second = (await lease({ visibilityTimeoutMs: 1000 })).body.messages[0];
+    expect(second).toMatchObject({ id: first.id, attempt: 2 });
+    // The first lease is stale now: 404, and the second lease is unchanged by it.
+    const stale = await extend(first.id, first.leaseId, 5000);
+    expect(stale.status).toBe(404);
+    expect(stale.body.error.code).toBe('not_found');
+    // Second attempt: expiry now + 1000, visible again 700 (its step) after.
+    now = T0 + 3000;
+    expect((await extend(second.id, second.leaseId, 1000)).body.leaseExpiresAt).toBe(
+      new Date(T0 + 4000).toISOString(),
+    );
+    now = T0 + 4699;
+    expect((await lease()).body.messages).toEqual([]);
+    now = T0 + 4700;
+    expect((await lease()).body.messages[0]).toMatchObject({ id: first.id, attempt: 3 });
+  });
+
+  it('extend refuses a nacked delivery (404), bad input (400, nothing changed) and an unknown message (404)', async () => {
+    await enqueue({ value: b64('x'), backoffScheduleMs: [100] });
+    const m = (await lease({ visibilityTimeoutMs: 1000 })).body.messages[0];
+    for (const body of [
+      {},
+      { leaseId: '' },
+      { leaseId: m.leaseId, visibilityTimeoutMs: 999 },
+      { leaseId: m.leaseId, visibilityTimeoutMs: 43_200_001 },
+      { leaseId: m.leaseId, visibilityTimeoutMs: 1500.5 },
+      { leaseId: m.leaseId, other: 1 },
+    ]) {
+      const res = await call('POST', `${BASE}/queue/${m.id}/extend`, body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('validation_error');
+    }
+    expect((await extend('no-such-message', m.leaseId)).status).toBe(404);
+    // Unchanged by the refused calls: due again at T0 + 1000 + 100.
+    now = T0 + 1100;
+    expect(await stats()).toEqual({ ready: 1, delayed: 0, inFlight: 0 });
+    now = T0;
+    expect((await nack(m.id, m.leaseId)).status).toBe(204);
+    // Given back: the lease no longer holds, and the nack's backoff (T0 + 100) stands.
+    expect((await extend(m.id, m.leaseId, 5000)).status).toBe(404);
+    now = T0 + 100;
+    expect((await lease()).body.messages[0]).toMatchObject({ id: m.id, attempt: 2 });
+    const missing = await call('POST', 'http://kv.test/v1/stores/none/queue/x/extend', { leaseId: 'l' });
+    expect(missing.body.error.code).toBe('store_not_found');
   });
 
   it('a message that always fails lands in its keysIfUndelivered keys after the schedule (value, content type, revisions)', async () => {
@@ -288,7 +373,7 @@ describe('queue capabilities', () => {
     return bearer;
   }
 
-  it('enqueue needs enqueue; lease, ack and nack need dequeue; stats either; set on keysIfUndelivered', async () => {
+  it('enqueue needs enqueue; lease, ack, nack and extend need dequeue; stats either; set on keysIfUndelivered', async () => {
     const token = await withTokens();
     const producer = await token(['kv[q]:enqueue']);
     const consumer = await token(['kv[q]:dequeue']);
@@ -305,6 +390,12 @@ describe('queue capabilities', () => {
       (await call('POST', `${BASE}/queue/${m.id}/ack`, { leaseId: m.leaseId }, auth(producer))).status,
     ).toBe(403);
     expect(
+      (await call('POST', `${BASE}/queue/${m.id}/extend`, { leaseId: m.leaseId }, auth(producer))).status,
+    ).toBe(403);
+    expect(
+      (await call('POST', `${BASE}/queue/${m.id}/extend`, { leaseId: m.leaseId }, auth(consumer))).status,
+    ).toBe(200);
+    expect(
       (await call('POST', `${BASE}/queue/${m.id}/ack`, { leaseId: m.leaseId }, auth(consumer))).status,
     ).toBe(204);
     const deadLetter = { value: b64('x'), keysIfUndelivered: ['dead'] };
@@ -318,6 +409,7 @@ describe('queue capabilities', () => {
     const scoped = await token(['kv[q:team]:*']);
     expect((await call('POST', `${BASE}/queue`, { value: b64('x') }, scoped)).status).toBe(403);
     expect((await call('POST', `${BASE}/queue/lease`, {}, scoped)).status).toBe(403);
+    expect((await call('POST', `${BASE}/queue/m/extend`, { leaseId: 'l' }, scoped)).status).toBe(403);
     expect((await call('GET', `${BASE}/queue`, undefined, scoped)).status).toBe(403);
     await expect(token(['kv[q:team]:enqueue'])).rejects.toMatchObject({ code: 'validation_error' });
   });

@@ -13,6 +13,11 @@
  * - **ack** with the current `leaseId`: the message is deleted. **nack** with it: the message is visible
  *   again after the backoff step of its attempt, or dead-lettered when the schedule is exhausted. A
  *   stale `leaseId` (the message was leased again) or a missing message: 404 `not_found`.
+ * - **extend** (SQS `ChangeMessageVisibility`) with the current `leaseId`: `leaseExpiresAt = now +
+ *   visibilityTimeoutMs` and `visibleAt = leaseExpiresAt +` the backoff step of its attempt (the lease's
+ *   formula), so a handler that runs longer than its lease keeps it. Held even just after the lease ended,
+ *   as long as no other lease took the message; not held after a nack (the delivery was given back), a
+ *   new lease or an ack: 404 `not_found`, as ack.
  * - **dead letter**: the value (with its content type) is written to every key of `keysIfUndelivered`
  *   as one atomic commit through the commit rules (`commitSteps`: revisions, history, change log, watch
  *   events as any put; the store's default TTL applies), and the message is deleted, in the same
@@ -23,6 +28,7 @@
  * @module
  */
 import { NotFoundError } from '@kv/core';
+import { DEFAULT_VISIBILITY_TIMEOUT_MS as CORE_DEFAULT_VISIBILITY_TIMEOUT_MS } from '@kv/core/protocol';
 import { commitSteps, IdempotencyRecordFound, runSteps, type Steps } from './commit.js';
 import type {
   IdempotencyRecord,
@@ -36,8 +42,8 @@ import type {
 
 /** Default `backoffScheduleMs` of an enqueue: Deno KV's `[1000, 5000, 10000]`. */
 export const DEFAULT_BACKOFF_SCHEDULE_MS: readonly number[] = [1000, 5000, 10_000];
-/** Default `visibilityTimeoutMs` of a lease, in ms. */
-export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+/** Default `visibilityTimeoutMs` of a lease, in ms: core's, which `listenQueue` extends by. */
+export const DEFAULT_VISIBILITY_TIMEOUT_MS: number = CORE_DEFAULT_VISIBILITY_TIMEOUT_MS;
 /** Shortest pause between two lease attempts of one long-poll, in ms (a due message another listener took). */
 const MIN_WAIT_MS = 5;
 
@@ -180,6 +186,35 @@ export function* ackSteps(tx: StorageTx, id: string, leaseId: string): Steps<Set
   return { held: true, wroteEntries: false, requeued: false };
 }
 
+/** What an extension did. */
+export interface ExtendOutcome {
+  /** False when the message is gone, leased again or given back (`leaseId` no longer held). */
+  held: boolean;
+  /** When the lease now ends, epoch ms (`held` only). */
+  leaseExpiresAt: number | null;
+}
+
+/**
+ * Extends the lease `leaseId` of message `id` to `nowMs + visibilityTimeoutMs` (the rules in this module's
+ * documentation): held when the message has that lease and was not given back, even if the lease just ended.
+ */
+export function* extendSteps(
+  tx: StorageTx,
+  id: string,
+  leaseId: string,
+  input: { nowMs: number; visibilityTimeoutMs: number },
+): Steps<ExtendOutcome> {
+  const message = yield* step(tx.getMessage(id));
+  // A nack keeps the leaseId (to tell a lost lease at the next lease) but clears leaseExpiresAt.
+  if (message === undefined || message.leaseId !== leaseId || message.leaseExpiresAt === null) {
+    return { held: false, leaseExpiresAt: null };
+  }
+  const leaseExpiresAt = input.nowMs + input.visibilityTimeoutMs;
+  const visibleAt = leaseExpiresAt + (message.backoffScheduleMs[message.attempts - 1] ?? 0);
+  yield* step(tx.putMessage({ ...message, leaseExpiresAt, visibleAt }));
+  return { held: true, leaseExpiresAt };
+}
+
 /**
  * Gives back message `id` after a failed delivery, if `leaseId` is its current lease: visible again after
  * its attempt's backoff step, or dead-lettered when none is left.
@@ -203,7 +238,7 @@ export function* nackSteps(
   return { held: true, wroteEntries: false, requeued: true };
 }
 
-/** 404 for an ack or nack whose lease is no longer held. */
+/** 404 for an ack, nack or extension whose lease is no longer held. */
 function leaseNotHeld(id: string): NotFoundError {
   return new NotFoundError(
     'The lease on this message is no longer held (it ended, or the message was settled): the message was or will be delivered again',
@@ -408,6 +443,24 @@ export class QueueService {
     if (!outcome.held) throw leaseNotHeld(id);
     if (outcome.wroteEntries) this.#onEntriesWritten(store);
     if (outcome.requeued) this.notify(store);
+  }
+
+  /**
+   * Extends a delivery's lease to `visibilityTimeoutMs` from now (SQS `ChangeMessageVisibility`), so it is
+   * not delivered again while its handler runs.
+   *
+   * @returns when the lease now ends, epoch ms
+   * @throws {NotFoundError} 404 `not_found` when the lease is no longer held (leased again, acked, nacked
+   *   or gone)
+   * @throws StoreNotFoundError when the store does not exist
+   */
+  async extend(store: string, id: string, leaseId: string, visibilityTimeoutMs: number): Promise<number> {
+    const nowMs = this.#clock();
+    const outcome = await this.#transaction(store, (tx) =>
+      extendSteps(tx, id, leaseId, { nowMs, visibilityTimeoutMs }),
+    );
+    if (!outcome.held || outcome.leaseExpiresAt === null) throw leaseNotHeld(id);
+    return outcome.leaseExpiresAt;
   }
 
   /**

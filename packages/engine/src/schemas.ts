@@ -390,6 +390,23 @@ export const NackBody = z
   })
   .openapi('NackBody');
 
+/** `POST .../queue/{id}/extend` body (`WireExtendBody`). */
+export const ExtendBody = z
+  .strictObject({
+    leaseId: z.string().min(1).max(256),
+    visibilityTimeoutMs: z
+      .number()
+      .int()
+      .min(LIMITS.minVisibilityTimeoutMs)
+      .max(LIMITS.maxVisibilityTimeoutMs)
+      .exactOptional()
+      .openapi({ description: 'New lease length from now, ms', default: 30000 }),
+  })
+  .openapi('ExtendBody');
+
+/** `POST .../queue/{id}/extend` response (`WireExtendResponse`). */
+export const ExtendResultSchema = z.object({ leaseExpiresAt: Timestamp }).openapi('ExtendResult');
+
 /** `GET /v1/stores/{store}/queue` response (`WireQueueStats`). */
 export const QueueStatsSchema = z
   .object({ ready: z.number().int(), delayed: z.number().int(), inFlight: z.number().int() })

@@ -1,6 +1,6 @@
 /**
  * `listenQueue`'s loop (`queue.ts`) against a scripted `fetch`: what it sends, which lease failures it
- * retries, which end it, and how an abort ends it. The delivery rules themselves are the engine's and are
+ * retries, which end it, how it extends a running handler's lease, and how an abort ends it. The delivery rules themselves are the engine's and are
  * tested against it (engine `queue.test.ts`, the conformance suite).
  */
 import { describe, expect, it } from 'vitest';
@@ -99,5 +99,63 @@ describe('listenQueue', () => {
     const idle = scripted(() => json(200, { messages: [] }));
     await idle.store.listenQueue(() => undefined, { signal: AbortSignal.abort() });
     expect(idle.sent).toEqual([]);
+  });
+
+  it("extends a running handler's lease every half visibilityTimeoutMs, past a 503, until a 404; then acks", {
+    timeout: 20_000,
+  }, async () => {
+    const controller = new AbortController();
+    let leases = 0;
+    let extends_ = 0;
+    let lost!: () => void;
+    const leaseLost = new Promise<void>((resolve) => {
+      lost = resolve;
+    });
+    const { store, sent } = scripted((path) => {
+      if (path.endsWith('/lease')) {
+        leases += 1;
+        if (leases === 1) return json(200, { messages: [message] });
+        controller.abort();
+        return json(200, { messages: [] });
+      }
+      if (path.endsWith('/extend')) {
+        extends_ += 1;
+        if (extends_ === 1) return json(503, { error: { code: 'unavailable', message: 'busy' } });
+        if (extends_ === 2) return json(200, { leaseExpiresAt: '2026-01-01T00:00:31.000Z' });
+        lost();
+        return json(404, { error: { code: 'not_found', message: 'lease lost' } });
+      }
+      return json(404, { error: { code: 'not_found', message: 'lease lost' } });
+    });
+    await store.listenQueue(
+      async () => {
+        await leaseLost;
+        // Over two periods more: a listener that kept extending after the 404 would send more.
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+      },
+      { visibilityTimeoutMs: 1000, signal: controller.signal },
+    );
+    const extension = 'POST /v1/stores/s/queue/m1/extend {"leaseId":"l1","visibilityTimeoutMs":1000}';
+    expect(sent.filter((line) => line.includes('/extend'))).toEqual([extension, extension, extension]);
+    // The ack (answered 404: the lease was lost) comes after them, and ends nothing.
+    expect(sent.filter((line) => !line.includes('/lease')).at(-1)).toBe(
+      'POST /v1/stores/s/queue/m1/ack {"leaseId":"l1"}',
+    );
+  });
+
+  it('sends no extension for a handler that settles within half the lease', async () => {
+    const controller = new AbortController();
+    const { store, sent } = scripted((path) => {
+      if (path.endsWith('/lease')) {
+        if (sent.length === 1) return json(200, { messages: [message] });
+        controller.abort();
+        return json(200, { messages: [] });
+      }
+      return new Response(null, { status: 204 });
+    });
+    await store.listenQueue(() => undefined, { signal: controller.signal });
+    // The default lease is 30 s: its first extension would be at 15 s.
+    expect(sent.filter((line) => line.includes('/extend'))).toEqual([]);
+    expect(sent).toContain('POST /v1/stores/s/queue/m1/ack {"leaseId":"l1"}');
   });
 });

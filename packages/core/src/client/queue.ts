@@ -1,6 +1,7 @@
 /**
  * The queue methods of the store handle (docs/protocol.md "Queues"; Deno KV `enqueue` / `listenQueue`,
- * over the network): `enqueue`, `listenQueue` (the lease -> handle -> ack/nack loop) and `queueStats`.
+ * over the network): `enqueue`, `listenQueue` (the lease -> handle -> ack/nack loop, extending each
+ * running handler's lease as SQS consumers do with `ChangeMessageVisibility`) and `queueStats`.
  * Internal; the public shapes are in `./types.ts`.
  *
  * @module
@@ -23,6 +24,7 @@ import {
   type WireQueueStats,
 } from '../protocol.js';
 import {
+  DEFAULT_VISIBILITY_TIMEOUT_MS,
   validateBackoffSchedule,
   validateDelayMs,
   validateKeysIfUndelivered,
@@ -118,6 +120,12 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** Lets a timer not keep the process alive where the runtime allows it (Node's `unref`). */
+function unref(timer: unknown): void {
+  const t = timer as { unref?: () => void } | null;
+  if (t !== null && typeof t === 'object' && typeof t.unref === 'function') t.unref();
+}
+
 function checkConcurrency(value: unknown): number {
   if (
     typeof value !== 'number' ||
@@ -161,6 +169,50 @@ export function createQueueMethods(
     }
   }
 
+  /**
+   * Keeps extending `message`'s lease, every half `visibilityTimeoutMs` (or of the 30 s default), until the
+   * returned stop function is called (the handler settled). A 404 (the lease was lost: leased again after
+   * a pause longer than the lease) or any other lasting error ends the extensions silently (the ack will
+   * answer 404 too); a transient failure is left to the next tick. Its timers never keep a process alive.
+   */
+  function keepLease(message: WireLeasedMessage, visibilityTimeoutMs: number | undefined): () => void {
+    const periodMs = (visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS) / 2;
+    const request = new AbortController();
+    const body: { leaseId: string; visibilityTimeoutMs?: number } = { leaseId: message.leaseId };
+    if (visibilityTimeoutMs !== undefined) body.visibilityTimeoutMs = visibilityTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const schedule = (delayMs: number): void => {
+      if (stopped) return;
+      timer = setTimeout(tick, delayMs);
+      unref(timer);
+    };
+    const tick = async (): Promise<void> => {
+      const started = Date.now();
+      try {
+        const response = await send({
+          method: 'POST',
+          path: routes.queueExtend(name, message.id),
+          json: body,
+          // The next tick is the retry; a resent extension could land after the ack.
+          retry: 'never',
+          signal: request.signal,
+        });
+        await response.arrayBuffer();
+      } catch (error) {
+        if (stopped || !isTransient(error)) return;
+      }
+      // Ticks keep their period from their start, without overlapping.
+      schedule(Math.max(0, periodMs - (Date.now() - started)));
+    };
+    schedule(periodMs);
+    return () => {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      request.abort();
+    };
+  }
+
   async function listenQueue<T = KvValue>(
     handler: QueueHandler<T>,
     options: ListenQueueOptions = {},
@@ -192,12 +244,16 @@ export function createQueueMethods(
     const run = async (message: WireLeasedMessage): Promise<void> => {
       let failed = false;
       let reason: string | undefined;
+      // The handler may run longer than the lease: it is extended until the handler settles.
+      const stopExtending = keepLease(message, visibilityTimeoutMs);
       try {
         const value = decode(base64ToBytes(message.value), message.contentType) as T;
         await handler(value, { id: message.id, attempt: message.attempt, enqueuedAt: message.enqueuedAt });
       } catch (error) {
         failed = true;
         reason = error instanceof Error ? error.message : String(error);
+      } finally {
+        stopExtending();
       }
       const error = await settle(message, failed ? 'nack' : 'ack', reason);
       if (error !== undefined && fatal === undefined) fatal = error;

@@ -309,9 +309,11 @@ export interface ListenQueueOptions {
    */
   concurrency?: number;
   /**
-   * How long a delivered message stays leased to this listener, in ms (1,000 to 43,200,000). A handler
-   * still running past it may see the message delivered again elsewhere; a listener that dies holds it
-   * this long (then it is redelivered after the next backoff step).
+   * How long a delivered message stays leased to this listener, in ms (1,000 to 43,200,000). While a
+   * handler runs, its lease is extended every half of this (`POST .../queue/{id}/extend`, as SQS
+   * consumers call `ChangeMessageVisibility`), so a long handler keeps its message; a listener that dies
+   * (or cannot reach the server) holds it at most this long, then it is redelivered after the next
+   * backoff step.
    * @default 30000
    * @example store.listenQueue(handle, { visibilityTimeoutMs: 120_000 })
    */

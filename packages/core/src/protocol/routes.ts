@@ -69,6 +69,7 @@ export const ROUTES = {
   leaseMessages: { name: 'leaseMessages', method: 'POST', template: '/v1/stores/{store}/queue/lease' },
   ackMessage: { name: 'ackMessage', method: 'POST', template: '/v1/stores/{store}/queue/{id}/ack' },
   nackMessage: { name: 'nackMessage', method: 'POST', template: '/v1/stores/{store}/queue/{id}/nack' },
+  extendLease: { name: 'extendLease', method: 'POST', template: '/v1/stores/{store}/queue/{id}/extend' },
   listTokens: { name: 'listTokens', method: 'GET', template: '/v1/tokens' },
   createToken: { name: 'createToken', method: 'POST', template: '/v1/tokens' },
   revokeToken: { name: 'revokeToken', method: 'DELETE', template: '/v1/tokens/{id}' },

@@ -1,11 +1,12 @@
 /**
  * Durable queues (docs/protocol.md "Queues"; Deno KV `enqueue`/`listenQueue`, over the network):
  * `POST .../queue` enqueues, `POST .../queue/lease` delivers (long-polling with `waitMs`),
- * `POST .../queue/{id}/ack` and `.../nack` settle a delivery, `GET .../queue` counts. The rules are in
+ * `POST .../queue/{id}/ack` and `.../nack` settle a delivery, `POST .../queue/{id}/extend` keeps holding
+ * one (SQS `ChangeMessageVisibility`), `GET .../queue` counts. The rules are in
  * `queue.ts`; this module checks requests, capabilities and limits.
  *
  * Capabilities: `enqueue` for enqueue (and `set` on each key of `keysIfUndelivered`, unscoped: the server
- * writes them later on its own authority), `dequeue` for lease/ack/nack, either for the counts. A scoped
+ * writes them later on its own authority), `dequeue` for lease/ack/nack/extend, either for the counts. A scoped
  * grant never allows a queue action (messages have no scope).
  *
  * @module
@@ -43,6 +44,8 @@ import {
   AckBody,
   EnqueueBody,
   EnqueueResultSchema,
+  ExtendBody,
+  ExtendResultSchema,
   IdempotencyHeaders,
   LeaseBody,
   LeaseResultSchema,
@@ -102,6 +105,17 @@ const nackDoc: RouteDoc = {
   },
 };
 
+const extendDoc: RouteDoc = {
+  tags: [TAG],
+  summary:
+    "Extend a delivery's lease to visibilityTimeoutMs from now (SQS ChangeMessageVisibility): a long handler keeps its message",
+  request: { params: MessageParams, body: jsonRequest(ExtendBody) },
+  responses: {
+    200: json(ExtendResultSchema, 'Extended: when the lease now ends'),
+    ...errors(400, 401, 403, 404, 413, 415),
+  },
+};
+
 const NO_CONTENT: EngineResult = { status: 204, headers: {} };
 
 /** The grant of a queue action: only an unscoped one counts (messages have no scope). */
@@ -119,10 +133,15 @@ function messagePath(c: RequestContext): { store: string; id: string } {
   return { store, id };
 }
 
-/** The queue routes: `enqueue`, `queueStats`, `leaseMessages`, `ackMessage`, `nackMessage`. */
+/**
+ * The queue routes: `enqueue`, `queueStats`, `leaseMessages`, `ackMessage`, `nackMessage`, `extendLease`.
+ */
 export function routes(
   ctx: EngineContext,
-): Pick<HandlerTable, 'enqueue' | 'queueStats' | 'leaseMessages' | 'ackMessage' | 'nackMessage'> {
+): Pick<
+  HandlerTable,
+  'enqueue' | 'queueStats' | 'leaseMessages' | 'ackMessage' | 'nackMessage' | 'extendLease'
+> {
   const { small } = bodyLimits(ctx);
   // An enqueue body carries a value of at most 64 KiB, base64 (4/3) with its options.
   const enqueueLimit = {
@@ -238,5 +257,22 @@ export function routes(
     small(['dequeue']),
   );
 
-  return { enqueue, queueStats, leaseMessages, ackMessage, nackMessage };
+  const extendLease = defineRoute(
+    extendDoc,
+    async (c) => {
+      const { store, id } = messagePath(c);
+      const body = c.body as z.output<typeof ExtendBody>;
+      requireUnscoped(await authorize(ctx, c, 'dequeue', { store }), 'dequeue');
+      const leaseExpiresAt = await ctx.queue.extend(
+        store,
+        id,
+        body.leaseId,
+        body.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS,
+      );
+      return jsonResult({ leaseExpiresAt: iso(leaseExpiresAt) });
+    },
+    small(['dequeue']),
+  );
+
+  return { enqueue, queueStats, leaseMessages, ackMessage, nackMessage, extendLease };
 }
