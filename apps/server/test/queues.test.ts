@@ -14,8 +14,11 @@ import { ADMIN_TOKEN, startServer, tempDir } from './helpers.js';
 const tmp = tempDir('kv-queues-');
 afterAll(() => tmp.remove());
 
-/** The built Node client, for the listener child process. */
-const NODE_CLIENT = fileURLToPath(new URL('../../../packages/node/dist/index.js', import.meta.url));
+/**
+ * Where the listener child process runs: this package, so that its `import('@kv/node')` resolves through
+ * this package's dependency to the built client (plain Node, no `@kv/source` condition).
+ */
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * A listener in a child process: it handles messages of `store` slowly (10 ms each, 4 at a time, a
@@ -23,7 +26,7 @@ const NODE_CLIENT = fileURLToPath(new URL('../../../packages/node/dist/index.js'
  */
 function startListener(url: string, store: string): { proc: ChildProcess; handled: string[] } {
   const script = `
-    const { createClient } = await import(${JSON.stringify(NODE_CLIENT)});
+    const { createClient } = await import('@kv/node');
     const kv = createClient({ url: ${JSON.stringify(url)}, token: ${JSON.stringify(ADMIN_TOKEN)}, env: {} });
     await kv.store(${JSON.stringify(store)}).listenQueue(async (_value, info) => {
       process.stdout.write(info.id + '\\n');
@@ -31,6 +34,7 @@ function startListener(url: string, store: string): { proc: ChildProcess; handle
     }, { concurrency: 4, visibilityTimeoutMs: 1000 });
   `;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: PACKAGE_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const handled: string[] = [];
