@@ -104,8 +104,12 @@ export interface SqliteStorageOptions {
    * checkpoint `fsync`s never block the event loop; the main connection then only checkpoints as a
    * backstop when the WAL passes 10,000 pages. `null` leaves SQLite's automatic checkpoints (every
    * 1,000 pages, on the committing thread). Needs the built worker (`dist/checkpointer.js`); when it is
-   * missing (tests running on sources) automatic checkpoints are used.
-   * @default 1000
+   * missing (tests running on sources) automatic checkpoints are used. Short, so that under a steady
+   * write load the WAL is checkpointed before it reaches the backstop: at 1,000 ms, 32 connections of
+   * PUTs (about 15,000 a second, several WAL frames each) reached it several times a second, and each
+   * backstop checkpoint on the event loop put 20-30 ms into the p99 (docs/performance.md "WAL
+   * checkpoints"). A checkpoint with nothing to copy costs microseconds.
+   * @default 50
    */
   checkpointIntervalMs?: number | null;
   /**
@@ -217,7 +221,7 @@ export class SqliteStorage implements Storage {
       }
       db.pragma('foreign_keys = OFF');
       const storage = new SqliteStorage(db, path, options.changeLogLimit ?? 10_000, options.onCorruption);
-      const interval = options.checkpointIntervalMs === undefined ? 1000 : options.checkpointIntervalMs;
+      const interval = options.checkpointIntervalMs === undefined ? 50 : options.checkpointIntervalMs;
       if (!readonly && !memory && interval !== null)
         storage.startCheckpointer(interval, options.busyTimeoutMs ?? 5000);
       return storage;
