@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { compareKeys } from '@kv/core/protocol';
+import type { ScanQuery } from '@kv/engine';
 
 /**
  * The smallest string that sorts (in UTF-8 byte order) after every string starting with `prefix`, so
@@ -24,4 +26,46 @@ export function prefixSuccessor(prefix: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The key range of a scan in SQL terms (both SQL storages): `key lowerOp lower` and `key upperOp upper`,
+ * each present when that side is bounded.
+ */
+export interface ScanBounds {
+  lowerOp?: '>' | '>=';
+  lower?: string;
+  upperOp?: '<';
+  upper?: string;
+}
+
+/**
+ * The key range of `query` ({@link ScanQuery}): its prefix as `[prefix, successor)`, narrowed by `after`
+ * (exclusive, on the side the scan moves from), or undefined when the range is empty.
+ */
+export function scanBounds(query: ScanQuery): ScanBounds | undefined {
+  const prefix = query.prefix ?? '';
+  // [prefix, successor) is "starts with prefix"; startAfter narrows it from one side (exclusive).
+  let lower: { op: '>' | '>='; key: string } | undefined =
+    prefix === '' ? undefined : { op: '>=', key: prefix };
+  let upper: string | undefined = prefix === '' ? undefined : prefixSuccessor(prefix);
+  const after = query.after;
+  if (after !== undefined) {
+    if (query.reverse) {
+      if (upper === undefined || compareKeys(after, upper) < 0) upper = after;
+    } else if (lower === undefined || compareKeys(after, lower.key) >= 0) {
+      lower = { op: '>', key: after };
+    }
+  }
+  if (lower !== undefined && upper !== undefined && compareKeys(lower.key, upper) >= 0) return undefined;
+  const out: ScanBounds = {};
+  if (lower !== undefined) {
+    out.lowerOp = lower.op;
+    out.lower = lower.key;
+  }
+  if (upper !== undefined) {
+    out.upperOp = '<';
+    out.upper = upper;
+  }
+  return out;
 }

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { compareKeys, type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
-import type { ChangeRecord, ScanQuery, StoredEntry } from '@kv/engine';
+import { type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
+import type { ChangeRecord, StoredEntry } from '@kv/engine';
 import type Database from 'better-sqlite3';
-import { prefixSuccessor } from './keys.js';
+import { toBytes } from './store-rows.js';
 
 export {
   isLive,
@@ -15,6 +15,7 @@ export {
   type QueueCountsRow,
   type QueueRow,
   type StoreRow,
+  toBytes,
   toMessage,
   toQueueCounts,
   toStore,
@@ -58,13 +59,6 @@ const RECORD_COLS = `store_id, key, revision, operation, id, content_type, metad
 const valueColumn = (t: string): string =>
   `CASE WHEN ${t}.blob_id IS NULL THEN ${t}.value ELSE (SELECT b.value FROM blobs b WHERE b.id = ${t}.blob_id) END AS value`;
 
-/** A plain `Uint8Array` view of a better-sqlite3 `Buffer` (no copy); empty when absent. */
-export function toBytes(buf: Uint8Array | undefined): Uint8Array {
-  if (!buf || buf.byteLength === 0) return new Uint8Array(0);
-  // better-sqlite3 returns Buffers; hand out plain Uint8Array views (same memory, no copy).
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-}
-
 /** A stored entry from its row. */
 export function toEntry(row: EntryRow): StoredEntry {
   return {
@@ -87,42 +81,6 @@ export function toEntry(row: EntryRow): StoredEntry {
 /** A history or change record from its row. */
 export function toChange(row: ChangeRow): ChangeRecord {
   return { ...toEntry(row), operation: row.operation };
-}
-
-/** Range of a scan in SQL terms, or undefined when it is empty. */
-export interface ScanBounds {
-  lowerOp?: '>' | '>=';
-  lower?: string;
-  upperOp?: '<';
-  upper?: string;
-}
-
-/** The SQL bounds of a scan, or undefined when its range is empty. */
-export function scanBounds(query: ScanQuery): ScanBounds | undefined {
-  const prefix = query.prefix ?? '';
-  // [prefix, successor) is "starts with prefix"; startAfter narrows it from one side (exclusive).
-  let lower: { op: '>' | '>='; key: string } | undefined =
-    prefix === '' ? undefined : { op: '>=', key: prefix };
-  let upper: string | undefined = prefix === '' ? undefined : prefixSuccessor(prefix);
-  const after = query.after;
-  if (after !== undefined) {
-    if (query.reverse) {
-      if (upper === undefined || compareKeys(after, upper) < 0) upper = after;
-    } else if (lower === undefined || compareKeys(after, lower.key) >= 0) {
-      lower = { op: '>', key: after };
-    }
-  }
-  if (lower !== undefined && upper !== undefined && compareKeys(lower.key, upper) >= 0) return undefined;
-  const out: ScanBounds = {};
-  if (lower !== undefined) {
-    out.lowerOp = lower.op;
-    out.lower = lower.key;
-  }
-  if (upper !== undefined) {
-    out.upperOp = '<';
-    out.upper = upper;
-  }
-  return out;
 }
 
 /** SQL of one scan shape (statements are cached per shape). */

@@ -34,6 +34,7 @@ import type {
   StoreRecord,
 } from '@kv/engine';
 import Database from 'better-sqlite3';
+import { scanBounds } from './keys.js';
 import { MIGRATIONS } from './schema.js';
 import {
   checkFile,
@@ -53,7 +54,6 @@ import {
   type QueueCountsRow,
   type Statements,
   type StoreRow,
-  scanBounds,
   scanSql,
   toChange,
   toEntry,

@@ -71,13 +71,9 @@ export interface QueueRow {
 
 /** A `queue_messages` row as the engine's {@link QueueMessage} (the value is a view of the row's bytes, no copy). */
 export function toMessage(row: QueueRow): QueueMessage {
-  const value = row.value;
   return {
     id: row.id,
-    value:
-      value.byteLength === 0
-        ? new Uint8Array(0)
-        : new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+    value: toBytes(row.value),
     contentType: row.content_type,
     enqueuedAt: row.enqueued_at,
     visibleAt: row.visible_at,
@@ -124,4 +120,15 @@ export function toQueueCounts(row: QueueCountsRow | undefined): QueueCounts {
     inFlight: row?.in_flight ?? 0,
     nextVisibleAt: row?.next_visible_at ?? null,
   };
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * A plain `Uint8Array` view of a driver's `Buffer` (better-sqlite3 and `pg` both answer them), with no
+ * copy; empty when absent.
+ */
+export function toBytes(buf: Uint8Array | undefined): Uint8Array {
+  if (!buf || buf.byteLength === 0) return EMPTY_BYTES;
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }

@@ -5,6 +5,7 @@
  */
 import { type JsonObject, type Operation, storedExpiresAtMs } from '@kv/core/protocol';
 import type { ChangeRecord, StoredEntry } from '@kv/engine';
+import { toBytes } from '../store-rows.js';
 
 export {
   isLive,
@@ -12,6 +13,7 @@ export {
   type QueueCountsRow,
   type QueueRow,
   type StoreRow,
+  toBytes,
   toMessage,
   toQueueCounts,
   toStore,
@@ -61,15 +63,6 @@ export function metaCols(alias: string): string {
 /** The entry columns of `alias`, with the value or an empty one. */
 export function entryCols(alias: string, values = true): string {
   return `${metaCols(alias)}, ${values ? `${alias}.value` : "'\\x'::bytea AS value"}`;
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** A plain `Uint8Array` view of a `pg` `Buffer` (no copy); empty when absent. */
-export function toBytes(buf: Uint8Array | undefined): Uint8Array {
-  if (!buf || buf.byteLength === 0) return EMPTY;
-  // pg returns Buffers; hand out plain Uint8Array views (same memory, no copy).
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /** An `entries` row as the engine's {@link StoredEntry}. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { compareKeys, KeyExistsError, type StoreConfig, StoreNotFoundError } from '@kv/core/protocol';
+import { KeyExistsError, type StoreConfig, StoreNotFoundError } from '@kv/core/protocol';
 import type {
   ChangeRecord,
   ExpiredEntry,
@@ -28,7 +28,7 @@ import type {
   StoreRecord,
 } from '@kv/engine';
 import pg from 'pg';
-import { prefixSuccessor } from '../keys.js';
+import { scanBounds } from '../keys.js';
 import { isConnectionError, mapPgError } from './errors.js';
 import { migrate } from './migrate.js';
 import {
@@ -98,37 +98,6 @@ export function redactUrl(url: string): string {
 
 function storeNotFound(name: string): StoreNotFoundError {
   return new StoreNotFoundError(`store "${name}" not found`, { details: { store: name } });
-}
-
-/** Range of a scan as SQL bounds on the key, or undefined when it is empty. */
-interface ScanBounds {
-  lowerOp?: '>' | '>=';
-  lower?: string;
-  upper?: string;
-}
-
-/** The key range of `query`: its prefix as `[prefix, successor)`, narrowed by `after` (exclusive). */
-function scanBounds(query: ScanQuery): ScanBounds | undefined {
-  const prefix = query.prefix ?? '';
-  let lower: { op: '>' | '>='; key: string } | undefined =
-    prefix === '' ? undefined : { op: '>=', key: prefix };
-  let upper: string | undefined = prefix === '' ? undefined : prefixSuccessor(prefix);
-  const after = query.after;
-  if (after !== undefined) {
-    if (query.reverse) {
-      if (upper === undefined || compareKeys(after, upper) < 0) upper = after;
-    } else if (lower === undefined || compareKeys(after, lower.key) >= 0) {
-      lower = { op: '>', key: after };
-    }
-  }
-  if (lower !== undefined && upper !== undefined && compareKeys(lower.key, upper) >= 0) return undefined;
-  const out: ScanBounds = {};
-  if (lower !== undefined) {
-    out.lowerOp = lower.op;
-    out.lower = lower.key;
-  }
-  if (upper !== undefined) out.upper = upper;
-  return out;
 }
 
 /**
